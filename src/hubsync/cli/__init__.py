@@ -1,0 +1,38 @@
+"""The ``hubsync`` command line. Each concern lives in its own module and registers a sub-app."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from hubsync import __version__
+from hubsync.cli import db, dev, topics
+from hubsync.cli._common import EXIT_CONFIG, console_err
+from hubsync.settings import MissingSettingError
+
+app = typer.Typer(
+    name="hubsync",
+    help="Event-driven sync between HubSpot and the platform's PostgreSQL database, over Kafka.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(db.app, name="db")
+app.add_typer(dev.app, name="dev")
+app.add_typer(topics.app, name="topics")
+
+
+@app.command()
+def version() -> None:
+    """Print the hubsync version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    """Console-script entry point: maps configuration errors to a clear message and exit code."""
+    try:
+        app()
+    except MissingSettingError as exc:
+        console_err.print(f"[red]error:[/red] {exc}")
+        sys.exit(EXIT_CONFIG)

@@ -1,0 +1,170 @@
+"""Typed, frozen settings read from the environment and an optional TOML file.
+
+Connection variables keep the names operators already know (``KAFKA_BOOTSTRAP_SERVERS``,
+``DATABASE_URL``, ``HUBSPOT_*``, ``SCHEMA_REGISTRY_URL``); everything else is ``HUBSYNC_*``.
+Precedence: explicit arguments > environment > ``HUBSYNC_CONFIG_FILE`` (TOML) > defaults.
+When the Kafka or database settings are missing, :func:`load_settings` falls back to the
+running dev stack (``hubsync dev up``), so local commands find it by themselves.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_FILE_ENV = "HUBSYNC_CONFIG_FILE"
+DEFAULT_DEV_DIR = Path.home() / ".hubsync" / "dev"
+DEV_STATE_FILE = "state.json"
+
+
+class TopicNames(BaseModel):
+    """Kafka topic names; each can be renamed (``HUBSYNC_TOPICS__HUBSPOT_CONTACTS=...``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    hubspot_contacts: str = "hubspot.contacts.changes"
+    hubspot_companies: str = "hubspot.companies.changes"
+    platform_contacts: str = "platform.contacts.changes"
+    platform_accounts: str = "platform.accounts.changes"
+    crm_contacts: str = "crm.contacts"
+    crm_accounts: str = "crm.accounts"
+    push_errors: str = "hubsync.push.errors"
+    dlq: str = "hubsync.dlq"
+
+
+def _alias(*names: str) -> Any:
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    """Every knob of hubsync. Secrets are :class:`SecretStr` and never printed."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HUBSYNC_",
+        env_nested_delimiter="__",
+        frozen=True,
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    kafka_bootstrap_servers: str | None = Field(
+        default=None, validation_alias=_alias("KAFKA_BOOTSTRAP_SERVERS", "kafka_bootstrap_servers")
+    )
+    database_url: SecretStr | None = Field(
+        default=None, validation_alias=_alias("DATABASE_URL", "database_url")
+    )
+    schema_registry_url: str | None = Field(
+        default=None, validation_alias=_alias("SCHEMA_REGISTRY_URL", "schema_registry_url")
+    )
+    hubspot_access_token: SecretStr | None = Field(
+        default=None, validation_alias=_alias("HUBSPOT_ACCESS_TOKEN", "hubspot_access_token")
+    )
+    hubspot_base_url: str = Field(
+        default="https://api.hubapi.com",
+        validation_alias=_alias("HUBSPOT_BASE_URL", "hubspot_base_url"),
+    )
+    hubspot_webhook_secret: SecretStr | None = Field(
+        default=None, validation_alias=_alias("HUBSPOT_WEBHOOK_SECRET", "hubspot_webhook_secret")
+    )
+
+    topics: TopicNames = TopicNames()
+    topic_partitions: int = Field(default=6, ge=1)
+    topic_replication_factor: int = Field(default=1, ge=1)
+    consumer_group: str = "hubsync"
+
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=9400, ge=0, le=65535)
+    log_level: str = "INFO"
+
+    field_mappings_file: Path | None = None
+    dev_dir: Path = DEFAULT_DEV_DIR
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,  # noqa: ARG003 - no .env files: explicit config only
+        file_secret_settings: PydanticBaseSettingsSource,  # noqa: ARG003
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get(CONFIG_FILE_ENV)
+        if config_file:
+            path = Path(config_file)
+            if not path.is_file():
+                raise FileNotFoundError(f"{CONFIG_FILE_ENV} points to {path}, which is not a file")
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+
+def redact_url(url: str) -> str:
+    """Return ``url`` with any password replaced by ``***`` (safe to print or log)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+
+
+def read_dev_state(dev_dir: Path) -> dict[str, Any] | None:
+    """The connection settings the dev stack wrote when it started, or ``None``."""
+    path = dev_dir / DEV_STATE_FILE
+    try:
+        data = json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings; fill missing Kafka/database settings from a running dev stack."""
+    settings = Settings(**overrides)
+    if settings.kafka_bootstrap_servers and settings.database_url:
+        return settings
+    state = read_dev_state(settings.dev_dir)
+    if not state:
+        return settings
+    updates: dict[str, Any] = {}
+    if not settings.kafka_bootstrap_servers and state.get("kafka_bootstrap_servers"):
+        updates["kafka_bootstrap_servers"] = state["kafka_bootstrap_servers"]
+    if settings.database_url is None and state.get("database_url"):
+        updates["database_url"] = SecretStr(state["database_url"])
+    return settings.model_copy(update=updates) if updates else settings
+
+
+class MissingSettingError(RuntimeError):
+    """A command needs a setting that is not configured."""
+
+    def __init__(self, env_var: str, hint: str = "") -> None:
+        msg = f"{env_var} is not set"
+        if hint:
+            msg += f": {hint}"
+        super().__init__(msg)
+        self.env_var = env_var
+
+
+def require_kafka(settings: Settings) -> str:
+    if not settings.kafka_bootstrap_servers:
+        raise MissingSettingError(
+            "KAFKA_BOOTSTRAP_SERVERS", "set it, or start the embedded stack with `hubsync dev up`"
+        )
+    return settings.kafka_bootstrap_servers
+
+
+def require_database_url(settings: Settings) -> str:
+    if settings.database_url is None:
+        raise MissingSettingError("DATABASE_URL", "set it, or start the embedded stack with `hubsync dev up`")
+    return settings.database_url.get_secret_value()
