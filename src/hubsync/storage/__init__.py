@@ -1,0 +1,1 @@
+"""PostgreSQL storage: schema migrations, default settings and mappings, connection pools."""

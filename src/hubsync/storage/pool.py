@@ -1,0 +1,104 @@
+"""PostgreSQL connection pools with every resilience option set explicitly.
+
+psycopg_pool's defaults are reasonable, but a sync service should say what it relies on:
+how many connections, how long a caller waits, how stale a connection may get, how a broken
+one is noticed and how long reconnecting is tried before giving up.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg import AsyncConnection, Connection
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PoolConfig:
+    """Pool sizing and resilience options (seconds for every duration)."""
+
+    min_size: int = 1
+    max_size: int = 8
+    #: how long a caller waits for a connection before PoolTimeout
+    timeout: float = 30.0
+    #: callers allowed to queue for a connection before TooManyRequests (0 = unbounded)
+    max_waiting: int = 64
+    #: connections are replaced after this age, so server-side state does not pile up
+    max_lifetime: float = 30 * 60.0
+    #: idle connections above min_size are closed after this long
+    max_idle: float = 5 * 60.0
+    #: how long to keep trying to reconnect before reporting the pool as broken
+    reconnect_timeout: float = 5 * 60.0
+    #: background workers that open and check connections
+    num_workers: int = 2
+    connect_timeout: int = 10
+    application_name: str = "hubsync"
+
+    def connection_kwargs(self) -> dict[str, Any]:
+        """libpq options: TCP keepalives so a dead peer is noticed, and a connect timeout."""
+        return {
+            "application_name": self.application_name,
+            "connect_timeout": self.connect_timeout,
+            "keepalives": 1,
+            "keepalives_idle": 30,
+            "keepalives_interval": 10,
+            "keepalives_count": 3,
+        }
+
+
+def _reconnect_failed(pool: ConnectionPool[Any] | AsyncConnectionPool[Any]) -> None:
+    log.error("PostgreSQL pool %s could not reconnect within its reconnect_timeout", pool.name)
+
+
+def open_pool(
+    conninfo: str, config: PoolConfig | None = None, *, name: str = "hubsync"
+) -> ConnectionPool[Any]:
+    """A started synchronous pool; the caller closes it (or uses it as a context manager)."""
+    cfg = config or PoolConfig()
+    pool: ConnectionPool[Connection[Any]] = ConnectionPool(
+        conninfo,
+        name=name,
+        min_size=cfg.min_size,
+        max_size=cfg.max_size,
+        timeout=cfg.timeout,
+        max_waiting=cfg.max_waiting,
+        max_lifetime=cfg.max_lifetime,
+        max_idle=cfg.max_idle,
+        reconnect_timeout=cfg.reconnect_timeout,
+        reconnect_failed=_reconnect_failed,
+        num_workers=cfg.num_workers,
+        check=ConnectionPool.check_connection,
+        kwargs=cfg.connection_kwargs(),
+        open=False,
+    )
+    pool.open(wait=True, timeout=cfg.timeout)
+    return pool
+
+
+async def open_async_pool(
+    conninfo: str, config: PoolConfig | None = None, *, name: str = "hubsync"
+) -> AsyncConnectionPool[Any]:
+    """A started asyncio pool, for the Faust agents and the aiohttp servers."""
+    cfg = config or PoolConfig()
+    pool: AsyncConnectionPool[AsyncConnection[Any]] = AsyncConnectionPool(
+        conninfo,
+        name=name,
+        min_size=cfg.min_size,
+        max_size=cfg.max_size,
+        timeout=cfg.timeout,
+        max_waiting=cfg.max_waiting,
+        max_lifetime=cfg.max_lifetime,
+        max_idle=cfg.max_idle,
+        reconnect_timeout=cfg.reconnect_timeout,
+        reconnect_failed=_reconnect_failed,
+        num_workers=cfg.num_workers,
+        check=AsyncConnectionPool.check_connection,
+        kwargs=cfg.connection_kwargs(),
+        open=False,
+    )
+    await pool.open(wait=True, timeout=cfg.timeout)
+    return pool
