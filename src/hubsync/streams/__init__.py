@@ -1,0 +1,1 @@
+"""Kafka side of hubsync: topic contracts and administration (the Faust agents join later)."""

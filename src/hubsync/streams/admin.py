@@ -1,0 +1,112 @@
+"""Create the topics of hubsync and repair their configuration, with confluent-kafka's AdminClient."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import (
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    NewTopic,
+    ResourceType,
+)
+
+from hubsync.errors import FatalError, RetriableError
+from hubsync.streams.topics import TopicSpec
+
+
+@dataclass(frozen=True, slots=True)
+class TopicsReport:
+    created: tuple[str, ...]
+    existing: tuple[str, ...]
+    reconfigured: tuple[str, ...]
+    #: (topic, partitions it has, partitions wanted): never changed automatically, since adding
+    #: partitions moves keys to other partitions and breaks per-record ordering
+    partition_mismatches: tuple[tuple[str, int, int], ...]
+
+
+def admin_client(bootstrap_servers: str, **extra: str) -> AdminClient:
+    return AdminClient({"bootstrap.servers": bootstrap_servers, "socket.timeout.ms": 10000, **extra})
+
+
+def ensure_topics(admin: AdminClient, specs: Iterable[TopicSpec], *, timeout: float = 30.0) -> TopicsReport:
+    """Create missing topics; set the cleanup policy and retention of existing ones when they differ."""
+    wanted = {spec.name: spec for spec in specs}
+    try:
+        metadata = admin.list_topics(timeout=timeout)
+    except KafkaException as exc:
+        raise RetriableError(f"Kafka is not reachable: {exc}") from exc
+    present = {name: len(t.partitions) for name, t in metadata.topics.items() if t.error is None}
+
+    missing = [spec for name, spec in wanted.items() if name not in present]
+    created: list[str] = []
+    if missing:
+        futures = admin.create_topics(
+            [
+                NewTopic(
+                    s.name,
+                    num_partitions=s.partitions,
+                    replication_factor=s.replication_factor,
+                    config=s.config,
+                )
+                for s in missing
+            ],
+            operation_timeout=timeout,
+            request_timeout=timeout,
+        )
+        for name, future in futures.items():
+            try:
+                future.result()
+                created.append(name)
+            except KafkaException as exc:
+                error = exc.args[0]
+                if isinstance(error, KafkaError) and error.code() == KafkaError.TOPIC_ALREADY_EXISTS:
+                    continue  # another process created it meanwhile
+                raise FatalError(f"cannot create topic {name}: {exc}") from exc
+
+    existing = [name for name in wanted if name in present]
+    reconfigured = _repair_configs(admin, [wanted[n] for n in existing], timeout)
+    mismatches = tuple(
+        (name, present[name], wanted[name].partitions)
+        for name in existing
+        if present[name] != wanted[name].partitions
+    )
+    return TopicsReport(tuple(sorted(created)), tuple(sorted(existing)), tuple(reconfigured), mismatches)
+
+
+def describe_topic_configs(
+    admin: AdminClient, names: Iterable[str], *, timeout: float = 30.0
+) -> dict[str, dict[str, str]]:
+    resources = [ConfigResource(ResourceType.TOPIC, name) for name in names]
+    if not resources:
+        return {}
+    result: dict[str, dict[str, str]] = {}
+    for resource, future in admin.describe_configs(resources, request_timeout=timeout).items():
+        entries = future.result()
+        result[resource.name] = {key: entry.value for key, entry in entries.items()}
+    return result
+
+
+def _repair_configs(admin: AdminClient, specs: list[TopicSpec], timeout: float) -> list[str]:
+    current = describe_topic_configs(admin, [s.name for s in specs], timeout=timeout)
+    changes: list[ConfigResource] = []
+    for spec in specs:
+        diff = {k: v for k, v in spec.config.items() if current.get(spec.name, {}).get(k) != v}
+        if diff:
+            entries = [
+                ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET)
+                for k, v in sorted(diff.items())
+            ]
+            changes.append(ConfigResource(ResourceType.TOPIC, spec.name, incremental_configs=entries))
+    if not changes:
+        return []
+    for resource, future in admin.incremental_alter_configs(changes, request_timeout=timeout).items():
+        try:
+            future.result()
+        except KafkaException as exc:
+            raise FatalError(f"cannot set the configuration of topic {resource.name}: {exc}") from exc
+    return sorted(r.name for r in changes)
