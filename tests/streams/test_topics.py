@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
-from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
+from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
 
 from hubsync.avro.codec import SingleObjectCodec
 from hubsync.avro.schemas import SchemaRepository
@@ -17,6 +18,14 @@ from hubsync.streams.topics import spec_for, topic_specs
 from tests.avro.samples import SAMPLES
 
 pytestmark = pytest.mark.integration
+
+
+def wait_for_config(admin: AdminClient, topic: str, key: str, value: str) -> None:
+    """Config changes reach the broker's metadata a moment after the controller accepted them."""
+    deadline = time.monotonic() + 15
+    while describe_topic_configs(admin, [topic])[topic][key] != value:
+        assert time.monotonic() < deadline, f"{topic} {key} never became {value}"
+        time.sleep(0.05)
 
 
 def unique_settings(bootstrap: str) -> Settings:
@@ -60,11 +69,11 @@ def test_ensure_topics_repairs_a_wrong_cleanup_policy(kafka_bootstrap_servers: s
     )
     for future in admin.incremental_alter_configs([wrong]).values():
         future.result()
-    assert describe_topic_configs(admin, [crm])[crm]["cleanup.policy"] == "delete"
+    wait_for_config(admin, crm, "cleanup.policy", "delete")
 
     report = ensure_topics(admin, specs)
     assert report.reconfigured == (crm,)
-    assert describe_topic_configs(admin, [crm])[crm]["cleanup.policy"] == "compact"
+    wait_for_config(admin, crm, "cleanup.policy", "compact")
 
 
 def test_partition_mismatch_is_reported_not_changed(kafka_bootstrap_servers: str) -> None:

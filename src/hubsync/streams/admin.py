@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -68,6 +69,8 @@ def ensure_topics(admin: AdminClient, specs: Iterable[TopicSpec], *, timeout: fl
                     continue  # another process created it meanwhile
                 raise FatalError(f"cannot create topic {name}: {exc}") from exc
 
+    if created:
+        _wait_until_visible(admin, created, timeout)
     existing = [name for name in wanted if name in present]
     reconfigured = _repair_configs(admin, [wanted[n] for n in existing], timeout)
     mismatches = tuple(
@@ -76,6 +79,21 @@ def ensure_topics(admin: AdminClient, specs: Iterable[TopicSpec], *, timeout: fl
         if present[name] != wanted[name].partitions
     )
     return TopicsReport(tuple(sorted(created)), tuple(sorted(existing)), tuple(reconfigured), mismatches)
+
+
+def _wait_until_visible(admin: AdminClient, names: list[str], timeout: float) -> None:
+    """Wait until the broker's metadata shows new topics: creation is acknowledged by the
+    controller before every broker has applied it, and describing a topic too early fails."""
+    deadline = time.monotonic() + timeout
+    pending = set(names)
+    while pending:
+        topics = admin.list_topics(timeout=timeout).topics
+        pending = {n for n in pending if n not in topics or topics[n].error is not None}
+        if not pending:
+            return
+        if time.monotonic() > deadline:
+            raise RetriableError(f"created topics not visible after {timeout:.0f}s: {sorted(pending)}")
+        time.sleep(0.05)
 
 
 def describe_topic_configs(
