@@ -75,6 +75,11 @@ def test_compacted_topic_config_reads_back(admin: AdminClient) -> None:
     )
     try:
         resource = ConfigResource(ResourceType.TOPIC, name)
+        # the controller acknowledges the creation before the broker has applied it: wait for it
+        deadline = time.monotonic() + 15
+        while name not in admin.list_topics(timeout=10).topics:
+            assert time.monotonic() < deadline, f"{name} never appeared in the metadata"
+            time.sleep(0.05)
         entries = admin.describe_configs([resource])[resource].result(30)
         assert entries["cleanup.policy"].value == "compact"
         assert entries["min.cleanable.dirty.ratio"].value == "0.01"
