@@ -24,10 +24,10 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from typer.testing import CliRunner
 
 import hubsync
+from hubsync._runtime.processes import ProcessRef, pid_alive, wait_until
 from hubsync.cli import app
 from hubsync.devstack import DevStackError, DevStackState, down, status, tansu, up
 from hubsync.devstack import postgres as pg
-from hubsync.devstack._process import pid_alive
 from hubsync.settings import DEV_STATE_FILE, load_settings
 
 UP_SANITY_BOUND = 90.0
@@ -268,3 +268,27 @@ def test_down_without_a_stack_is_a_no_op(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     down(tmp_path / "empty")
     assert not status(tmp_path / "empty").running
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="start times come from /proc")
+def test_a_reused_broker_pid_is_neither_reported_nor_signalled(tmp_path: Path) -> None:
+    """``tansu.pid`` records the start time: a process that got the pid later is not the broker."""
+    impostor = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "tansu"])
+    try:
+        # Popen may return while execve still sets up the new command line (read empty meanwhile).
+        assert wait_until(lambda: "tansu" in ProcessRef(impostor.pid).command(), timeout=10)
+        start_time = ProcessRef.of(impostor.pid).start_time
+        assert start_time is not None
+        pid_file = tmp_path / tansu.PID_FILE
+        pid_file.write_text(f"{impostor.pid} {start_time}\n")
+        assert tansu.is_tansu(tmp_path, impostor.pid)
+        pid_file.write_text(f"{impostor.pid}\n")  # written by an older hubsync: the pid alone
+        assert tansu.is_tansu(tmp_path, impostor.pid)
+        pid_file.write_text(f"{impostor.pid} {start_time - 1}\n")
+        assert not tansu.is_tansu(tmp_path, impostor.pid)
+        tansu.stop(tmp_path, impostor.pid)
+        assert impostor.poll() is None, "a reused pid must not be signalled"
+        assert not pid_file.exists()
+    finally:
+        impostor.kill()
+        impostor.wait(10)

@@ -14,8 +14,8 @@ import pytest
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, ConfigResource, ConfigSource, NewTopic, ResourceType
 
+from hubsync._runtime.processes import free_port, port_open
 from hubsync.testing import ApacheKafkaServer, KafkaServerError, broker_software_version, kafka_release
-from hubsync.testing._process import free_port, port_open
 
 
 @pytest.fixture

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from hubsync._runtime.errors import ServiceError
 
 
-class DevStackError(RuntimeError):
+class DevStackError(ServiceError):
     """A dev-stack component could not be started, checked or stopped.
 
     When a log file is involved, its tail is appended to the message so the cause is visible
-    without opening the file.
+    without opening the file. Errors of the shared runtime code reach callers as this type (see
+    :func:`hubsync._runtime.errors.reraise_as` on :func:`~hubsync.devstack.up` and friends).
     """
-
-    def __init__(self, message: str, *, log_file: Path | None = None, log_tail: str = "") -> None:
-        if log_file is not None:
-            message += f"\n--- last lines of {log_file} ---\n{log_tail or '(empty)'}"
-        super().__init__(message)
-        self.log_file = log_file

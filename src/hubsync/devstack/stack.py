@@ -26,8 +26,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hubsync.devstack import _runas, postgres, tansu
-from hubsync.devstack._process import LOOPBACK, choose_port, port_is_free
+from hubsync._runtime.errors import ServiceError, reraise_as
+from hubsync._runtime.processes import LOOPBACK, free_port, port_is_free
+from hubsync._runtime.runas import grant_search, unprivileged_user
+from hubsync.devstack import postgres, tansu
 from hubsync.devstack.errors import DevStackError
 from hubsync.settings import DEV_STATE_FILE
 
@@ -108,6 +110,7 @@ class DevStackStatus:
         }
 
 
+@reraise_as(DevStackError)
 def up(
     dev_dir: Path,
     *,
@@ -145,24 +148,24 @@ def up(
         try:
             if kafka is None:
                 tansu.stop(dev_dir, previous.kafka_pid if previous else None)
-                port = choose_port(kafka_port, _sticky(last_ports, "kafka", tansu.DEFAULT_PORT), "Kafka")
+                port = _choose_port(kafka_port, _sticky(last_ports, "kafka", tansu.DEFAULT_PORT), "Kafka")
                 say(f"starting Tansu broker (memory storage) on {LOOPBACK}:{port}")
                 kafka = (tansu.start(dev_dir, log_dir, port), port)
                 started.append("kafka")
             if pg is None:
                 pg = _start_postgres(dev_dir, log_dir, pg_port, last_ports, say)
                 started.append("postgres")
-            postgres.ensure_database(pg[1])
+            postgres.cluster(dev_dir).ensure_database(pg[1], postgres.DATABASE)
             if "kafka" in started:
                 say("waiting for the broker to answer metadata requests")
                 tansu.wait_ready(kafka[0], kafka[1], log_dir, timeout=STARTUP_TIMEOUT)
         except BaseException:
             if "kafka" in started:
-                with contextlib.suppress(DevStackError):
+                with contextlib.suppress(ServiceError):
                     tansu.stop(dev_dir, kafka[0] if kafka else None)
             if "postgres" in started:
-                with contextlib.suppress(DevStackError):
-                    postgres.stop(dev_dir, _runas.current())
+                with contextlib.suppress(ServiceError):
+                    postgres.cluster(dev_dir, unprivileged_user()).stop()
             raise
 
         state = DevStackState(
@@ -180,6 +183,7 @@ def up(
         return state
 
 
+@reraise_as(DevStackError)
 def down(dev_dir: Path) -> None:
     """Stop both components and remove ``state.json``; a no-op when nothing runs.
 
@@ -197,18 +201,19 @@ def down(dev_dir: Path) -> None:
             tansu.stop(dev_dir, state.kafka_pid if state else None)
         finally:
             if postgres.read_postmaster(dev_dir) is not None:
-                postgres.stop(dev_dir, _runas.current())
+                postgres.cluster(dev_dir, unprivileged_user()).stop()
             with contextlib.suppress(FileNotFoundError):
                 (dev_dir / DEV_STATE_FILE).unlink()
 
 
+@reraise_as(DevStackError)
 def status(dev_dir: Path) -> DevStackStatus:
     """Check each component: its process is alive and it answers (metadata / ``SELECT 1``)."""
     _require_posix()
     dev_dir = dev_dir.expanduser().resolve()
     state = _read_state(dev_dir)
     recorded = state.kafka_pid if state else tansu.read_pid(dev_dir)
-    kafka_pid = recorded if recorded is not None and tansu.is_tansu(recorded) else None
+    kafka_pid = recorded if recorded is not None and tansu.is_tansu(dev_dir, recorded) else None
     pg = postgres.read_postmaster(dev_dir)
     pg_port = pg[1] if pg else (state.postgres_port if state else None)
     return DevStackStatus(
@@ -221,7 +226,7 @@ def status(dev_dir: Path) -> DevStackStatus:
         ),
         postgres=ComponentStatus(
             name="postgresql",
-            running=pg is not None and postgres.answers(pg[1]),
+            running=pg is not None and postgres.cluster(dev_dir).answers(pg[1], postgres.DATABASE),
             address=postgres.database_url(pg_port) if pg_port else None,
             pid=pg[0] if pg else None,
         ),
@@ -236,18 +241,19 @@ def _require_posix() -> None:
 def _start_postgres(
     dev_dir: Path, log_dir: Path, requested: int | None, last_ports: dict[str, int], say: Progress
 ) -> tuple[int, int]:
-    runas = _runas.current()
-    postgres.stop(dev_dir, runas)  # a server that is alive but does not answer
+    runas = unprivileged_user()
+    pg = postgres.cluster(dev_dir, runas)
+    pg.stop()  # a server that is alive but does not answer
     if runas:
         say(f"running as root: PostgreSQL will run as the unprivileged user {runas.name!r}")
-        for path in _runas.grant_search(runas, postgres.traversed_dirs(dev_dir, log_dir)):
+        for path in grant_search(runas, postgres.traversed_dirs(pg, log_dir)):
             say(f"granted search permission (o+x) on {path} to {runas.name!r}")
-    if not (dev_dir / postgres.DATA_DIR / "PG_VERSION").is_file():
-        say(f"initialising the PostgreSQL cluster in {dev_dir / postgres.DATA_DIR} (first run)")
-    postgres.ensure_initialized(dev_dir, runas)
-    port = choose_port(requested, _sticky(last_ports, "postgres", postgres.DEFAULT_PORT), "PostgreSQL")
+    if not pg.is_initialized():
+        say(f"initialising the PostgreSQL cluster in {pg.data_dir} (first run)")
+    postgres.initialize(pg)
+    port = _choose_port(requested, _sticky(last_ports, "postgres", postgres.DEFAULT_PORT), "PostgreSQL")
     say(f"starting PostgreSQL on {LOOPBACK}:{port}")
-    return postgres.start(dev_dir, log_dir, port, runas), port
+    return pg.start(port, log_file=log_dir / postgres.LOG_FILE).process.pid, port
 
 
 def _live_kafka(dev_dir: Path, state: DevStackState | None) -> tuple[int, int] | None:
@@ -255,7 +261,7 @@ def _live_kafka(dev_dir: Path, state: DevStackState | None) -> tuple[int, int] |
     if (
         state
         and state.kafka_pid == tansu.read_pid(dev_dir)
-        and tansu.is_tansu(state.kafka_pid)
+        and tansu.is_tansu(dev_dir, state.kafka_pid)
         and tansu.answers(state.kafka_port)
     ):
         return state.kafka_pid, state.kafka_port
@@ -263,8 +269,9 @@ def _live_kafka(dev_dir: Path, state: DevStackState | None) -> tuple[int, int] |
 
 
 def _live_postgres(dev_dir: Path) -> tuple[int, int] | None:
-    running = postgres.read_postmaster(dev_dir)
-    return running if running and postgres.answers(running[1], database="postgres") else None
+    pg = postgres.cluster(dev_dir)
+    running = pg.postmaster()
+    return (running.process.pid, running.port) if running and pg.answers(running.port) else None
 
 
 def _check_requested(component: str, running: tuple[int, int] | None, port: int | None) -> None:
@@ -272,6 +279,15 @@ def _check_requested(component: str, running: tuple[int, int] | None, port: int 
         raise DevStackError(
             f"{component} already runs on port {running[1]}, not {port}; run `hubsync dev down` first"
         )
+
+
+def _choose_port(requested: int | None, default: int, component: str) -> int:
+    """``requested`` if free (error otherwise); else ``default`` if free; else any free port."""
+    if requested is not None:
+        if not port_is_free(requested):
+            raise DevStackError(f"{component}: port {requested} on {LOOPBACK} is already in use")
+        return requested
+    return default if port_is_free(default) else free_port()
 
 
 def _sticky(last_ports: dict[str, int], key: str, default: int) -> int:

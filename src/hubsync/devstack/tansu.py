@@ -17,15 +17,7 @@ from typing import Any
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
-from hubsync.devstack._process import (
-    LOOPBACK,
-    log_tail,
-    pid_alive,
-    process_command,
-    spawn_detached,
-    tcp_answers,
-    terminate,
-)
+from hubsync._runtime.processes import LOOPBACK, ProcessRef, pid_alive, port_open, spawn_detached, terminate
 from hubsync.devstack.errors import DevStackError
 
 DEFAULT_PORT = 19092
@@ -99,14 +91,15 @@ def start(dev_dir: Path, log_dir: Path, port: int) -> int:
     """Launch the broker detached (own session, output to ``log_dir/tansu.log``); return its pid."""
     env = {k: v for k, v in os.environ.items() if k not in _TANSU_ENV}
     log_file = log_dir / LOG_FILE
-    pid = spawn_detached(command(broker_binary(), port), log_file=log_file, cwd=dev_dir, env=env)
-    (dev_dir / PID_FILE).write_text(f"{pid}\n")
-    return pid
+    process = spawn_detached(command(broker_binary(), port), log_file=log_file, cwd=dev_dir, env=env)
+    # The start time (when known) guards `stop` and `status` against a pid reused after a crash.
+    (dev_dir / PID_FILE).write_text(f"{process.pid} {process.start_time or ''}".rstrip() + "\n")
+    return process.pid
 
 
 def answers(port: int, timeout: float = 3.0) -> bool:
     """True when the broker on ``port`` answers a metadata request."""
-    if not tcp_answers(port):
+    if not port_open(LOOPBACK, port):
         return False
     config: dict[str, Any] = {
         "bootstrap.servers": bootstrap_servers(port),
@@ -127,38 +120,52 @@ def wait_ready(pid: int, port: int, log_dir: Path, *, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not pid_alive(pid):
-            raise DevStackError(
-                f"the Tansu broker (pid {pid}) exited during startup",
-                log_file=log_file,
-                log_tail=log_tail(log_file),
-            )
+            raise DevStackError(f"the Tansu broker (pid {pid}) exited during startup", log_file=log_file)
         if answers(port, timeout=2.0):
             return
         time.sleep(0.1)
     raise DevStackError(
         f"the Tansu broker did not answer on {bootstrap_servers(port)} within {timeout:.0f}s",
         log_file=log_file,
-        log_tail=log_tail(log_file),
     )
+
+
+def _recorded(dev_dir: Path) -> ProcessRef | None:
+    """The broker recorded in the pid file when it was launched: pid and start time (if known)."""
+    try:
+        fields = (dev_dir / PID_FILE).read_text().split()
+        return ProcessRef(int(fields[0]), int(fields[1]) if len(fields) > 1 else None)
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def read_pid(dev_dir: Path) -> int | None:
     """The pid recorded when the broker was launched, if any."""
-    try:
-        return int((dev_dir / PID_FILE).read_text().strip())
-    except (OSError, ValueError):
-        return None
+    recorded = _recorded(dev_dir)
+    return recorded.pid if recorded else None
 
 
-def is_tansu(pid: int) -> bool:
-    """True when ``pid`` is alive and still a Tansu process (guards against pid reuse)."""
-    return pid_alive(pid) and "tansu" in process_command(pid)
+def _process(dev_dir: Path, pid: int) -> ProcessRef | None:
+    """``pid`` if it is alive and still the Tansu broker.
+
+    Guards against pid reuse: the start time recorded in the pid file must match (when ``pid``
+    is the recorded one) and the command line must name tansu.
+    """
+    recorded = _recorded(dev_dir)
+    process = recorded if recorded is not None and recorded.pid == pid else ProcessRef(pid)
+    return process if process.is_running() and "tansu" in process.command() else None
+
+
+def is_tansu(dev_dir: Path, pid: int) -> bool:
+    """True when ``pid`` is alive and still the Tansu broker (see :func:`_process`)."""
+    return _process(dev_dir, pid) is not None
 
 
 def stop(dev_dir: Path, pid: int | None, *, timeout: float = 10.0) -> None:
     """Stop the broker (SIGTERM, then SIGKILL after ``timeout``) and forget its pid file."""
     for candidate in {pid, read_pid(dev_dir)}:
-        if candidate is not None and is_tansu(candidate):
-            terminate(candidate, timeout=timeout)
+        process = _process(dev_dir, candidate) if candidate is not None else None
+        if process is not None:
+            terminate(process, timeout=timeout)
     with contextlib.suppress(FileNotFoundError):
         (dev_dir / PID_FILE).unlink()

@@ -21,8 +21,6 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from hubsync.testing._process import cache_root
-
 __all__ = [
     "KAFKA_VERSION",
     "POM_PATH",
@@ -51,6 +49,12 @@ _JVM_FLAGS = (
 
 class KafkaServerError(RuntimeError):
     """The Kafka jars could not be fetched, or a broker or Kafka tool failed."""
+
+
+def cache_root() -> Path:
+    """``$HUBSYNC_CACHE_DIR`` or ``~/.cache/hubsync``: where downloaded test artefacts live."""
+    configured = os.environ.get("HUBSYNC_CACHE_DIR")
+    return Path(configured).expanduser() if configured else Path.home() / ".cache" / "hubsync"
 
 
 def kafka_home(version: str = KAFKA_VERSION) -> Path:

@@ -23,6 +23,8 @@ from typing import Any, Self
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
+from hubsync._runtime.errors import log_tail
+from hubsync._runtime.processes import ProcessRef, free_port, port_open, spawn_in_session, terminate
 from hubsync.testing._kafka_jvm import (
     KAFKA_VERSION,
     KafkaServerError,
@@ -32,7 +34,6 @@ from hubsync.testing._kafka_jvm import (
     java_command,
     kafka_release,
 )
-from hubsync.testing._process import ProcessRef, free_port, log_tail, port_open, terminate
 
 __all__ = [
     "KAFKA_VERSION",
@@ -235,11 +236,7 @@ class ApacheKafkaServer:
         command = java_command(
             libs, "kafka.Kafka", [str(config)], heap=self.heap, jvm_args=jvm_args, cds=archive
         )
-        with (logs_dir / "console.log").open("ab") as console:
-            self._popen = subprocess.Popen(
-                command, cwd=self.work_dir, stdin=subprocess.DEVNULL, stdout=console,
-                stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
+        self._popen = spawn_in_session(command, log_file=logs_dir / "console.log", cwd=self.work_dir)
         self._process = ProcessRef.of(self._popen.pid)
 
     def _config(self, data_dir: Path) -> dict[str, str]:

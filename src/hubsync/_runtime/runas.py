@@ -1,11 +1,12 @@
-"""Running PostgreSQL as an unprivileged account when hubsync itself runs as root.
+"""Running PostgreSQL as an unprivileged OS account when hubsync itself runs as root.
 
 PostgreSQL refuses to start as root (CI containers usually are root). In that case the server
-runs as the system account ``hubsync``, created on first use with
-``useradd --system --no-create-home``; its data directory and log file are handed over to it, and
-every directory on the way to them (and to the PostgreSQL binaries) gets the search bit for
-"others" when that account could not traverse it otherwise (e.g. ``/root`` or pytest's 0700 temp
-directories). Nothing here happens for a normal user: the server then runs as that user.
+runs as a system account (``hubsync`` by default, created on first use with
+``useradd --system --no-create-home``) to which its directories are handed over. Directories on
+the way to them must be searchable by that account: :func:`grant_search` adds the search bit for
+"others" where needed (the dev stack's policy), :meth:`RunAs.can_reach` lets a caller pick another
+place instead (the test servers' policy). Nothing here is used for a normal user: the server then
+runs as that user.
 """
 
 from __future__ import annotations
@@ -15,28 +16,37 @@ import shutil
 import stat
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hubsync.devstack.errors import DevStackError
+from hubsync._runtime.errors import ServiceError
 
 if sys.platform != "win32":
     import grp
     import pwd
+
+__all__ = ["SYSTEM_USER", "RunAs", "ensure_system_user", "grant_search", "unprivileged_user"]
 
 SYSTEM_USER = "hubsync"
 
 
 @dataclass(frozen=True)
 class RunAs:
-    """An unprivileged OS account the server runs as (only used when we are root)."""
+    """An unprivileged OS account a server runs as (only used when we are root)."""
 
     name: str
     uid: int
     gid: int
     groups: tuple[int, ...]
+
+    @classmethod
+    def named(cls, name: str) -> RunAs:
+        """The existing account ``name`` (``KeyError`` if there is none)."""
+        entry = pwd.getpwnam(name)
+        groups = tuple(g for g in os.getgrouplist(name, entry.pw_gid) if g != entry.pw_gid)
+        return cls(name=name, uid=entry.pw_uid, gid=entry.pw_gid, groups=groups)
 
     def subprocess_kwargs(self) -> dict[str, Any]:
         """Keyword arguments making :func:`subprocess.run` switch to this account."""
@@ -62,31 +72,43 @@ class RunAs:
             return bool(st.st_mode & stat.S_IXGRP)
         return bool(st.st_mode & stat.S_IXOTH)
 
+    def can_reach(self, path: Path) -> bool:
+        """True when this account may traverse ``path`` and every directory above it."""
+        resolved = path.resolve()
+        return all(self.can_search(directory) for directory in (resolved, *resolved.parents))
 
-def current() -> RunAs | None:
-    """The account to run PostgreSQL as: ``None`` (ourselves) unless we are root."""
+
+def unprivileged_user(prefer: Sequence[str] = (), create: str = SYSTEM_USER) -> RunAs | None:
+    """The account to run PostgreSQL as: ``None`` (ourselves) unless we are root.
+
+    As root: the first existing account of ``prefer``, else ``create`` (created if missing).
+    """
     if os.geteuid() != 0:
         return None
-    return ensure_system_user(SYSTEM_USER)
+    for name in prefer:
+        try:
+            return RunAs.named(name)
+        except KeyError:
+            continue
+    return ensure_system_user(create)
 
 
 def ensure_system_user(name: str) -> RunAs:
     """Look up ``name``, creating it as a system account without home directory if missing."""
     try:
-        entry = pwd.getpwnam(name)
+        return RunAs.named(name)
     except KeyError:
-        entry = _create_system_user(name)
-    groups = tuple(g for g in os.getgrouplist(name, entry.pw_gid) if g != entry.pw_gid)
-    return RunAs(name=name, uid=entry.pw_uid, gid=entry.pw_gid, groups=groups)
+        _create_system_user(name)
+        return RunAs.named(name)
 
 
-def _create_system_user(name: str) -> pwd.struct_passwd:
+def _create_system_user(name: str) -> None:
     """``useradd --system --no-create-home`` (with its own group and no login shell)."""
     useradd = shutil.which("useradd")
     if useradd is None:
-        raise DevStackError(
+        raise ServiceError(
             f"PostgreSQL cannot run as root and there is no {name!r} account to run it as "
-            "(useradd not found); create one, or run `hubsync dev up` as a normal user"
+            "(useradd not found); create one, or run as a normal user"
         )
     nologin = next((s for s in ("/usr/sbin/nologin", "/sbin/nologin") if Path(s).exists()), "/bin/false")
     try:
@@ -97,10 +119,10 @@ def _create_system_user(name: str) -> pwd.struct_passwd:
     args = [useradd, "--system", "--no-create-home", "--home-dir", "/nonexistent", "--shell", nologin]
     proc = subprocess.run([*args, *group, name], capture_output=True, text=True, check=False)
     try:
-        # Also covers exit 9 (name taken meanwhile, e.g. by a concurrent `hubsync dev up`).
-        return pwd.getpwnam(name)
+        # Also covers exit 9 (name taken meanwhile, e.g. by a concurrent process).
+        pwd.getpwnam(name)
     except KeyError:
-        raise DevStackError(
+        raise ServiceError(
             f"could not create the {name!r} account (useradd exit {proc.returncode}): {proc.stderr.strip()}"
         ) from None
 
