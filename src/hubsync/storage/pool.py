@@ -54,26 +54,30 @@ def _reconnect_failed(pool: ConnectionPool[Any] | AsyncConnectionPool[Any]) -> N
     log.error("PostgreSQL pool %s could not reconnect within its reconnect_timeout", pool.name)
 
 
+def _pool_options(cfg: PoolConfig) -> dict[str, Any]:
+    """The options both pool flavours take, from one config."""
+    return {
+        "min_size": cfg.min_size,
+        "max_size": cfg.max_size,
+        "timeout": cfg.timeout,
+        "max_waiting": cfg.max_waiting,
+        "max_lifetime": cfg.max_lifetime,
+        "max_idle": cfg.max_idle,
+        "reconnect_timeout": cfg.reconnect_timeout,
+        "reconnect_failed": _reconnect_failed,
+        "num_workers": cfg.num_workers,
+        "kwargs": cfg.connection_kwargs(),
+        "open": False,
+    }
+
+
 def open_pool(
     conninfo: str, config: PoolConfig | None = None, *, name: str = "hubsync"
 ) -> ConnectionPool[Any]:
     """A started synchronous pool; the caller closes it (or uses it as a context manager)."""
     cfg = config or PoolConfig()
     pool: ConnectionPool[Connection[Any]] = ConnectionPool(
-        conninfo,
-        name=name,
-        min_size=cfg.min_size,
-        max_size=cfg.max_size,
-        timeout=cfg.timeout,
-        max_waiting=cfg.max_waiting,
-        max_lifetime=cfg.max_lifetime,
-        max_idle=cfg.max_idle,
-        reconnect_timeout=cfg.reconnect_timeout,
-        reconnect_failed=_reconnect_failed,
-        num_workers=cfg.num_workers,
-        check=ConnectionPool.check_connection,
-        kwargs=cfg.connection_kwargs(),
-        open=False,
+        conninfo, name=name, check=ConnectionPool.check_connection, **_pool_options(cfg)
     )
     pool.open(wait=True, timeout=cfg.timeout)
     return pool
@@ -85,20 +89,7 @@ async def open_async_pool(
     """A started asyncio pool, for the Faust agents and the aiohttp servers."""
     cfg = config or PoolConfig()
     pool: AsyncConnectionPool[AsyncConnection[Any]] = AsyncConnectionPool(
-        conninfo,
-        name=name,
-        min_size=cfg.min_size,
-        max_size=cfg.max_size,
-        timeout=cfg.timeout,
-        max_waiting=cfg.max_waiting,
-        max_lifetime=cfg.max_lifetime,
-        max_idle=cfg.max_idle,
-        reconnect_timeout=cfg.reconnect_timeout,
-        reconnect_failed=_reconnect_failed,
-        num_workers=cfg.num_workers,
-        check=AsyncConnectionPool.check_connection,
-        kwargs=cfg.connection_kwargs(),
-        open=False,
+        conninfo, name=name, check=AsyncConnectionPool.check_connection, **_pool_options(cfg)
     )
     await pool.open(wait=True, timeout=cfg.timeout)
     return pool
