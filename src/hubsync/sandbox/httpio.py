@@ -1,0 +1,117 @@
+"""Request parsing shared by the sandbox's handlers: JSON bodies, query lists, object types."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from aiohttp import web
+
+from .errors import ErrorDetail, HubSpotApiError, validation_error
+from .events import Writer
+from .property_defs import ObjectType
+
+_OBJECT_TYPES: dict[str, ObjectType] = {
+    "contacts": "contact",
+    "contact": "contact",
+    "0-1": "contact",
+    "companies": "company",
+    "company": "company",
+    "0-2": "company",
+}
+
+
+def object_type_of(name: str) -> ObjectType:
+    try:
+        return _OBJECT_TYPES[name.lower()]
+    except KeyError:
+        raise HubSpotApiError(400, "VALIDATION_ERROR", f"Unable to infer object type from: {name}") from None
+
+
+async def json_body(request: web.Request) -> Any:
+    """The request's JSON, or HubSpot's 400 for a missing or malformed body."""
+    text = await request.text()
+    if not text.strip():
+        raise validation_error("Invalid input JSON: the request body is empty")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise validation_error(
+            f"Invalid input JSON on line {error.lineno}, column {error.colno}: {error.msg}"
+        ) from None
+
+
+async def json_object(request: web.Request) -> dict[str, Any]:
+    body = await json_body(request)
+    if not isinstance(body, dict):
+        raise validation_error("Invalid input JSON: expected an object")
+    return body
+
+
+def inputs_of(body: Mapping[str, Any], limit: int) -> list[Any]:
+    """``inputs`` of a batch body, at most ``limit`` of them (HubSpot: 100)."""
+    inputs = body.get("inputs")
+    if not isinstance(inputs, list):
+        raise validation_error(
+            "Invalid input JSON: inputs is required and must be an array",
+            errors=[ErrorDetail(message="inputs is required", code="REQUIRED_FIELD", location="inputs")],
+        )
+    if len(inputs) > limit:
+        raise validation_error(
+            f"Batch input size {len(inputs)} exceeds the limit of {limit} inputs per request",
+            errors=[
+                ErrorDetail(message=f"at most {limit} inputs", code="TOO_MANY_INPUTS", location="inputs")
+            ],
+            context={"limit": [str(limit)]},
+        )
+    return inputs
+
+
+def properties_of(item: Mapping[str, Any], *, required: bool = True) -> dict[str, Any]:
+    props = item.get("properties")
+    if props is None and not required:
+        return {}
+    if not isinstance(props, dict):
+        raise validation_error("Invalid input JSON: properties must be an object of property values")
+    return props
+
+
+def query_list(request: web.Request, name: str) -> list[str] | None:
+    """A list query parameter given repeated (``a=1&a=2``) or comma-separated (``a=1,2``)."""
+    values = [p.strip() for raw in request.query.getall(name, []) for p in raw.split(",") if p.strip()]
+    return values or None
+
+
+def query_bool(request: web.Request, name: str, default: bool = False) -> bool:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() == "true"
+
+
+def query_int(
+    request: web.Request, name: str, default: int, *, minimum: int = 0, maximum: int | None = None
+) -> int:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise validation_error(f"{name} must be an integer, got {raw}") from None
+    if value < minimum or (maximum is not None and value > maximum):
+        raise validation_error(f"{name} must be between {minimum} and {maximum}, got {value}")
+    return value
+
+
+def string_list(value: object) -> list[str] | None:
+    if isinstance(value, list):
+        return [str(v) for v in value if str(v)] or None
+    return None
+
+
+def api_writer(request: web.Request, app_id: int) -> Writer:
+    """API writes are reported as the app's: changeSource INTEGRATION, sourceId the app id."""
+    del request
+    return Writer("INTEGRATION", str(app_id))

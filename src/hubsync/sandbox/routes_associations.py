@@ -1,0 +1,254 @@
+"""Associations v4 between contacts and companies (HubSpot-defined types 279/280 and primary 1/2)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aiohttp import web
+
+from .associations import TYPE_LABELS, UNLABELED, flags_for, type_ids
+from .errors import HubSpotApiError, not_found, validation_error
+from .httpio import inputs_of, json_body, json_object, object_type_of, query_int
+from .property_defs import OBJECT_TYPE_IDS, ObjectType
+from .routes_crm import json_response
+from .state import SandboxState, state_of
+from .views import batch_json
+
+_CATEGORY = "HUBSPOT_DEFINED"
+PAGE_LIMIT = 500
+
+
+def _pair(from_name: str, to_name: str) -> tuple[ObjectType, ObjectType]:
+    from_type, to_type = object_type_of(from_name), object_type_of(to_name)
+    if from_type == to_type:
+        raise validation_error(
+            f"Associations between {from_name} and {to_name} are not supported by the sandbox"
+        )
+    return from_type, to_type
+
+
+def _ids(from_type: ObjectType, from_id: int, to_id: int) -> tuple[int, int]:
+    """(contact id, company id) of a pair given from ``from_type``'s side."""
+    return (from_id, to_id) if from_type == "contact" else (to_id, from_id)
+
+
+def _object_id(raw: object) -> int:
+    text = str(raw.get("id", "") if isinstance(raw, Mapping) else raw).strip()
+    if not text.isdigit():
+        raise validation_error(f"{text!r} is not a valid object id")
+    return int(text)
+
+
+def _flags(from_type: ObjectType, specs: object) -> int:
+    if not isinstance(specs, list) or not specs:
+        raise validation_error("types must be a non-empty array of association specs")
+    flags = 0
+    for spec in specs:
+        type_id = spec.get("associationTypeId") if isinstance(spec, Mapping) else None
+        flag = flags_for(from_type, type_id) if isinstance(type_id, int) else None
+        if flag is None:
+            raise validation_error(f"associationTypeId {type_id} is not a valid type from {from_type}")
+        flags |= flag
+    return flags
+
+
+def _labels_json(
+    state: SandboxState, from_type: ObjectType, to_type: ObjectType, from_id: int, to_id: int
+) -> dict[str, Any]:
+    flags = state.store.association_flags(*_ids(from_type, from_id, to_id))
+    return {
+        "fromObjectTypeId": OBJECT_TYPE_IDS[from_type],
+        "fromObjectId": str(from_id),
+        "toObjectTypeId": OBJECT_TYPE_IDS[to_type],
+        "toObjectId": str(to_id),
+        "labels": [label for t in type_ids(from_type, flags) if (label := TYPE_LABELS[t])],
+    }
+
+
+def _types_json(from_type: ObjectType, to_type: ObjectType, flags: int) -> list[dict[str, Any]]:
+    specs = []
+    for type_id in type_ids(from_type, flags):
+        spec: dict[str, Any] = {"category": _CATEGORY, "typeId": type_id}
+        if TYPE_LABELS[type_id]:
+            spec["label"] = TYPE_LABELS[type_id]
+        specs.append(spec)
+    del to_type
+    return specs
+
+
+def _default_json(from_type: ObjectType, from_id: int, to_id: int) -> dict[str, Any]:
+    return {
+        "from": {"id": str(from_id)},
+        "to": {"id": str(to_id)},
+        "associationSpec": {
+            "associationCategory": _CATEGORY,
+            "associationTypeId": type_ids(from_type, UNLABELED)[0],
+        },
+    }
+
+
+def _associate(
+    state: SandboxState, from_type: ObjectType, from_id: int, to_id: int, flags: int
+) -> tuple[int, int]:
+    """Create the association; returns the canonical (from id, to id) after merged-id resolution."""
+    to_type: ObjectType = "company" if from_type == "contact" else "contact"
+    from_record = state.store.get(from_type, from_id)
+    to_record = state.store.get(to_type, to_id)
+    state.store.associate_flags(*_ids(from_type, from_record.id, to_record.id), flags, state.api_writer)
+    return from_record.id, to_record.id
+
+
+async def create_default(request: web.Request) -> web.Response:
+    state, m = state_of(request), request.match_info
+    from_type, _ = _pair(m["from_type"], m["to_type"])
+    from_id, to_id = _associate(state, from_type, _object_id(m["from_id"]), _object_id(m["to_id"]), UNLABELED)
+    started = state.store.clock()
+    return json_response(
+        batch_json([_default_json(from_type, from_id, to_id)], [], started, state.store.clock())
+    )
+
+
+async def create_labeled(request: web.Request) -> web.Response:
+    state, m = state_of(request), request.match_info
+    from_type, to_type = _pair(m["from_type"], m["to_type"])
+    flags = _flags(from_type, await json_body(request))
+    from_id, to_id = _associate(state, from_type, _object_id(m["from_id"]), _object_id(m["to_id"]), flags)
+    return json_response(_labels_json(state, from_type, to_type, from_id, to_id), status=201)
+
+
+async def get_page(request: web.Request) -> web.Response:
+    state, m = state_of(request), request.match_info
+    from_type, to_type = _pair(m["from_type"], m["to_type"])
+    record = state.store.get(from_type, _object_id(m["from_id"]))
+    limit = query_int(request, "limit", PAGE_LIMIT, minimum=1, maximum=PAGE_LIMIT)
+    after = query_int(request, "after", 0)
+    body = _associations_page(state, from_type, to_type, record.id, after, limit)
+    return json_response(body)
+
+
+def _associations_page(
+    state: SandboxState, from_type: ObjectType, to_type: ObjectType, object_id: int, after: int, limit: int
+) -> dict[str, Any]:
+    peers = [p for p in state.store.associations(from_type, object_id) if p >= after]
+    results = [
+        {
+            "toObjectId": str(p),
+            "associationTypes": _types_json(
+                from_type, to_type, state.store.association_flags(*_ids(from_type, object_id, p))
+            ),
+        }
+        for p in peers[:limit]
+    ]
+    body: dict[str, Any] = {"results": results}
+    if len(peers) > limit:
+        body["paging"] = {"next": {"after": str(peers[limit]), "link": f"?after={peers[limit]}"}}
+    return body
+
+
+async def archive(request: web.Request) -> web.Response:
+    state, m = state_of(request), request.match_info
+    from_type, _ = _pair(m["from_type"], m["to_type"])
+    state.store.dissociate(
+        *_ids(from_type, _object_id(m["from_id"]), _object_id(m["to_id"])), state.api_writer
+    )
+    return web.Response(status=204)
+
+
+async def batch_create(request: web.Request) -> web.Response:
+    state, m = state_of(request), request.match_info
+    from_type, to_type = _pair(m["from_type"], m["to_type"])
+    started = state.store.clock()
+    results, errors = [], []
+    for item in inputs_of(await json_object(request), state.config.batch_limit):
+        try:
+            if not isinstance(item, Mapping):
+                raise validation_error("Each input must be an object")
+            flags = _flags(from_type, item.get("types"))
+            ids = _associate(
+                state, from_type, _object_id(item.get("from")), _object_id(item.get("to")), flags
+            )
+            results.append(_labels_json(state, from_type, to_type, *ids))
+        except HubSpotApiError as error:
+            errors.append(error)
+    body = batch_json(results, errors, started, state.store.clock())
+    return json_response(body, status=207 if errors else 201)
+
+
+async def batch_associate_default(request: web.Request) -> web.Response:
+    state, m = state_of(request), request.match_info
+    from_type, _ = _pair(m["from_type"], m["to_type"])
+    started = state.store.clock()
+    results, errors = [], []
+    for item in inputs_of(await json_object(request), state.config.batch_limit):
+        try:
+            if not isinstance(item, Mapping):
+                raise validation_error("Each input must be an object")
+            ids = _associate(
+                state, from_type, _object_id(item.get("from")), _object_id(item.get("to")), UNLABELED
+            )
+            results.append(_default_json(from_type, *ids))
+        except HubSpotApiError as error:
+            errors.append(error)
+    return json_response(batch_json(results, errors, started, state.store.clock()))
+
+
+async def batch_read(request: web.Request) -> web.Response:
+    state, m = state_of(request), request.match_info
+    from_type, to_type = _pair(m["from_type"], m["to_type"])
+    started = state.store.clock()
+    results, errors = [], []
+    for item in inputs_of(await json_object(request), state.config.batch_limit):
+        try:
+            record = state.store.get(from_type, _object_id(item))
+            after = _object_id(item.get("after") or 0) if isinstance(item, Mapping) else 0
+            page = _associations_page(state, from_type, to_type, record.id, after, PAGE_LIMIT)
+            if not page["results"]:
+                raise not_found(f"No {to_type} is associated with {from_type} {record.id}.")
+            entry: dict[str, Any] = {"from": {"id": str(record.id)}, "to": page["results"]}
+            if "paging" in page:
+                entry["paging"] = page["paging"]
+            results.append(entry)
+        except HubSpotApiError as error:
+            errors.append(error)
+    body = batch_json(results, errors, started, state.store.clock())
+    return json_response(body, status=207 if errors else 200)
+
+
+async def batch_archive(request: web.Request) -> web.Response:
+    state, m = state_of(request), request.match_info
+    from_type, _ = _pair(m["from_type"], m["to_type"])
+    for item in inputs_of(await json_object(request), state.config.batch_limit):
+        if not isinstance(item, Mapping) or not isinstance(item.get("to"), list):
+            raise validation_error("Each input needs from.id and a to array")
+        from_id = _object_id(item.get("from"))
+        for to in item["to"]:
+            state.store.dissociate(*_ids(from_type, from_id, _object_id(to)), state.api_writer)
+    return web.Response(status=204)
+
+
+async def batch_archive_labels(request: web.Request) -> web.Response:
+    state, m = state_of(request), request.match_info
+    from_type, _ = _pair(m["from_type"], m["to_type"])
+    for item in inputs_of(await json_object(request), state.config.batch_limit):
+        if not isinstance(item, Mapping):
+            raise validation_error("Each input must be an object")
+        flags = _flags(from_type, item.get("types"))
+        ids = _ids(from_type, _object_id(item.get("from")), _object_id(item.get("to")))
+        state.store.dissociate(*ids, state.api_writer, flags=flags)
+    return web.Response(status=204)
+
+
+def register_association_routes(app: web.Application) -> None:
+    r = app.router
+    batch = "/crm/v4/associations/{from_type}/{to_type}/batch"
+    r.add_post(f"{batch}/create", batch_create)
+    r.add_post(f"{batch}/associate/default", batch_associate_default)
+    r.add_post(f"{batch}/read", batch_read)
+    r.add_post(f"{batch}/archive", batch_archive)
+    r.add_post(f"{batch}/labels/archive", batch_archive_labels)
+    obj = "/crm/v4/objects/{from_type}/{from_id}/associations"
+    r.add_put(f"{obj}/default/{{to_type}}/{{to_id}}", create_default)
+    r.add_get(f"{obj}/{{to_type}}", get_page)
+    r.add_put(f"{obj}/{{to_type}}/{{to_id}}", create_labeled)
+    r.add_delete(f"{obj}/{{to_type}}/{{to_id}}", archive)

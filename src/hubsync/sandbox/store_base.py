@@ -1,0 +1,248 @@
+"""State, indexes and reads of :class:`~hubsync.sandbox.store.CrmStore` (writes live in store.py)."""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from .associations import PRIMARY, Links
+from .config import SandboxConfig
+from .errors import ErrorDetail, HubSpotApiError, not_found, validation_error
+from .events import ChangeEvent, EventKind, EventSink, Writer
+from .properties import PropertyRegistry
+from .property_defs import MODIFIED_PROPERTY, OBJECT_TYPE_IDS, ObjectType
+from .records import Layouts, Record, WriterTable
+from .tables import Table, modified_key
+from .timefmt import iso_ms, now_ms
+
+OBJECT_TYPES: tuple[ObjectType, ...] = ("contact", "company")
+_LABELS = {"contact": "Contact", "company": "Company"}
+
+
+class CrmStoreBase:
+    def __init__(
+        self,
+        config: SandboxConfig,
+        registry: PropertyRegistry,
+        sink: EventSink,
+        clock: Callable[[], int] = now_ms,
+    ) -> None:
+        self.config = config
+        self.registry = registry
+        self.sink = sink
+        self.clock = clock
+        self.layouts = Layouts()
+        self.writers = WriterTable()
+        self.links = Links()
+        self.tables: dict[ObjectType, Table] = {t: Table(t) for t in OBJECT_TYPES}
+
+    def table(self, object_type: ObjectType) -> Table:
+        try:
+            return self.tables[object_type]
+        except KeyError:
+            raise not_found(f"Unknown object type {object_type}") from None
+
+    def _now(self, *records: Record) -> int:
+        """The write time: the clock, but never before a touched record's last write."""
+        return max([self.clock(), *(r.updated_ms for r in records)])
+
+    def _emit(self, events: list[ChangeEvent]) -> None:
+        if events:
+            self.sink.emit(events)
+
+    @staticmethod
+    def _event(
+        object_type: ObjectType, kind: EventKind, object_id: int, ts: int, writer: Writer, **kw: Any
+    ) -> ChangeEvent:
+        return ChangeEvent(object_type, kind, object_id, ts, writer, **kw)
+
+    # -- unique values -----------------------------------------------------------------------------
+
+    def _unique_names(self, object_type: ObjectType) -> list[str]:
+        names = self.registry.unique_properties(object_type)
+        return ["email", *names] if object_type == "contact" else names
+
+    def _unique_index(self, table: Table, name: str) -> dict[str, int]:
+        index = table.unique.get(name)
+        if index is None:  # a unique property created after records exist: build its index once
+            index = table.unique[name] = {}
+            for record in table.iter_active():
+                for value in self._unique_values(table.object_type, name, record.values()):
+                    index.setdefault(value, record.id)
+        return index
+
+    @staticmethod
+    def _unique_values(object_type: ObjectType, name: str, values: Mapping[str, str]) -> list[str]:
+        if object_type == "contact" and name == "email":
+            found = [values["email"]] if values.get("email") else []
+            extra = values.get("hs_additional_emails")
+            return found + [e for e in extra.split(";") if e] if extra else found
+        value = values.get(name)
+        return [value] if value else []
+
+    def _check_unique(self, table: Table, values: Mapping[str, str], exclude_id: int | None) -> None:
+        for name in self._unique_names(table.object_type):
+            index = self._unique_index(table, name)
+            for value in self._unique_values(table.object_type, name, values):
+                owner = index.get(value)
+                if owner is not None and owner != exclude_id:
+                    raise self._duplicate(table.object_type, name, value, owner)
+
+    def _duplicate(self, object_type: ObjectType, name: str, value: str, owner: int) -> HubSpotApiError:
+        label = _LABELS[object_type]
+        if name == "email":
+            message = f"{label} already exists. Existing ID: {owner}"
+            detail = f"A contact with email {value} already exists. Existing ID: {owner}"
+        else:
+            message = f"{label} already exists. Existing ID: {owner}"
+            detail = f"A {object_type} with {name} {value} already exists. Existing ID: {owner}"
+        return HubSpotApiError(
+            409,
+            "CONFLICT",
+            message,
+            errors=[ErrorDetail(message=detail, code="DUPLICATE_VALUE", location=name)],
+        )
+
+    def _index(self, table: Table, record: Record) -> None:
+        values = record.values()
+        for name in self._unique_names(table.object_type):
+            index = self._unique_index(table, name)
+            for value in self._unique_values(table.object_type, name, values):
+                index[value] = record.id
+        table.by_modified.add(modified_key(record))
+
+    def _unindex(self, table: Table, record: Record) -> None:
+        values = record.values()
+        for name, index in table.unique.items():
+            for value in self._unique_values(table.object_type, name, values):
+                if index.get(value) == record.id:
+                    del index[value]
+        table.by_modified.discard(modified_key(record))
+
+    # -- lookups -----------------------------------------------------------------------------------
+
+    def _lookup(
+        self, table: Table, key: str | int, id_property: str | None, *, include_archived: bool = False
+    ) -> Record:
+        object_type = table.object_type
+        if id_property in (None, "", "hs_object_id"):
+            text = str(key).strip()
+            record = table.records.get(table.resolve_alias(int(text))) if text.isdigit() else None
+        else:
+            assert id_property is not None
+            prop = self.registry.find(object_type, id_property)
+            if prop is None or (
+                not prop.has_unique_value and not (object_type == "contact" and id_property == "email")
+            ):
+                raise validation_error(
+                    f"Unable to perform update/upsert by non-unique {OBJECT_TYPE_IDS[object_type]} property "
+                    f"{id_property} in portal ID {self.config.portal_id}"
+                )
+            value = str(key).strip().lower() if id_property == "email" else str(key)
+            owner = self._unique_index(table, id_property).get(value)
+            record = table.records.get(owner) if owner is not None else None
+        if record is None or (record.archived and not include_archived):
+            raise not_found()
+        return record
+
+    def get(
+        self,
+        object_type: ObjectType,
+        object_id_or_value: str | int,
+        *,
+        id_property: str | None = None,
+        include_archived: bool = False,
+    ) -> Record:
+        """A record by id (merged-away ids resolve to the survivor) or by a unique property value."""
+        return self._lookup(
+            self.table(object_type), object_id_or_value, id_property, include_archived=include_archived
+        )
+
+    def find(
+        self, object_type: ObjectType, object_id_or_value: str | int, *, id_property: str | None = None
+    ) -> Record | None:
+        try:
+            return self.get(object_type, object_id_or_value, id_property=id_property)
+        except HubSpotApiError as error:
+            if error.status == 404:
+                return None
+            raise
+
+    def page(
+        self, object_type: ObjectType, after: int, limit: int, *, archived: bool = False
+    ) -> tuple[list[Record], int | None]:
+        """Records with id >= ``after`` in id order, and the id to continue from (None at the end)."""
+        table = self.table(object_type)
+        ids = sorted(table.archived) if archived else table.order
+        found: list[Record] = []
+        for i in range(bisect.bisect_left(ids, after), len(ids)):
+            record = table.records.get(ids[i])
+            if record is None or record.archived != archived:
+                continue
+            if len(found) == limit:
+                return found, record.id
+            found.append(record)
+        return found, None
+
+    def count(self, object_type: ObjectType) -> int:
+        return self.table(object_type).active_count()
+
+    def canonical_id(self, object_type: ObjectType, object_id: int) -> int:
+        return self.table(object_type).resolve_alias(object_id)
+
+    # -- values ------------------------------------------------------------------------------------
+
+    def value_of(self, object_type: ObjectType, record: Record, name: str) -> str | None:
+        """A property value, calculated ones included."""
+        if name == "hs_object_id":
+            return str(record.id)
+        if name in ("createdate", "hs_createdate"):
+            return iso_ms(record.created_ms)
+        if name == MODIFIED_PROPERTY[object_type]:
+            return iso_ms(record.updated_ms)
+        if name == "hs_email_domain" and object_type == "contact":
+            email = record.value("email")
+            return email.rsplit("@", 1)[1] if email else None
+        if name == "associatedcompanyid" and object_type == "contact":
+            primary = [c for c, f in self.links.peers("contact", record.id).items() if f & PRIMARY]
+            return str(primary[0]) if primary else None
+        if name == "num_associated_contacts" and object_type == "company":
+            return str(len(self.associations("company", record.id)))
+        return record.value(name)
+
+    def properties_of(
+        self, object_type: ObjectType, record: Record, names: Iterable[str] | None = None
+    ) -> dict[str, str]:
+        """Values of ``names`` that have one; without names: every stored value plus system ones."""
+        if names is None:
+            values = record.values()
+            for name in ("hs_object_id", "createdate", MODIFIED_PROPERTY[object_type]):
+                values[name] = self.value_of(object_type, record, name) or ""
+            return dict(sorted(values.items()))
+        found = {}
+        for name in names:
+            value = self.value_of(object_type, record, name)
+            if value is not None and value != "":
+                found[name] = value
+        return found
+
+    def history_of(self, object_type: ObjectType, record: Record, name: str) -> list[tuple[str, int, Writer]]:
+        """(value, timestamp ms, writer) newest first; calculated properties report their current value."""
+        table = self.table(object_type)
+        stored = self.registry.find(object_type, name)
+        if stored is not None and stored.calculated:
+            value = self.value_of(object_type, record, name)
+            ts = record.updated_ms if name == MODIFIED_PROPERTY[object_type] else record.created_ms
+            return [(value, ts, self.writers[record.writer])] if value else []
+        entries = table.history.entries(record, name, record.value(name))
+        return [(value, ts, self.writers[w]) for value, ts, w in entries]
+
+    def associations(self, object_type: ObjectType, object_id: int) -> list[int]:
+        """Ids of the active records of the other type associated with this one, ascending."""
+        other = self.tables["company" if object_type == "contact" else "contact"]
+        peers = self.links.peers(object_type, object_id)
+        return sorted(p for p in peers if (r := other.records.get(p)) is not None and r.archived_ms is None)
+
+    def association_flags(self, contact_id: int, company_id: int) -> int:
+        return self.links.flags(contact_id, company_id)

@@ -1,0 +1,45 @@
+"""Timestamps as HubSpot writes and reads them: epoch milliseconds, ISO-8601 with milliseconds and Z."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, date, datetime
+
+_DAY_MS = 86_400_000
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def iso_ms(ms: int) -> str:
+    """``2019-10-30T03:30:17.883Z``: the format of ``createdAt`` and datetime property values."""
+    dt = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    return f"{dt:%Y-%m-%dT%H:%M:%S}.{ms % 1000:03d}Z"
+
+
+def parse_datetime_ms(value: str) -> int | None:
+    """Epoch milliseconds from ``1572480000000``, ``2020-02-29T03:30:17.000Z`` or ``2020-02-29``."""
+    text = value.strip()
+    if not text:
+        return None
+    if text.lstrip("-").isdigit():
+        return int(text)
+    try:
+        if len(text) == 10:
+            d = date.fromisoformat(text)
+            return int(datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp() * 1000)
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return int(dt.timestamp() * 1000)
+
+
+def iso_date(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d")
+
+
+def is_midnight(ms: int) -> bool:
+    return ms % _DAY_MS == 0

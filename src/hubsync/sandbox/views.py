@@ -1,0 +1,98 @@
+"""Records and batch results as the JSON of HubSpot's CRM v3 API (``SimplePublicObject`` ...)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from .associations import type_ids
+from .errors import HubSpotApiError
+from .property_defs import DEFAULT_READ_PROPERTIES, MODIFIED_PROPERTY, ObjectType
+from .records import Record
+from .store import CrmStore
+from .timefmt import iso_ms
+
+PLURAL: dict[ObjectType, str] = {"contact": "contacts", "company": "companies"}
+_ALWAYS = ("hs_object_id", "createdate")
+
+
+def read_names(object_type: ObjectType, requested: Sequence[str] | None) -> list[str]:
+    """The properties a read returns: the requested ones (plus id and timestamps) or the defaults."""
+    if not requested:
+        return list(DEFAULT_READ_PROPERTIES[object_type])
+    return list(dict.fromkeys([*requested, *_ALWAYS, MODIFIED_PROPERTY[object_type]]))
+
+
+def record_json(
+    store: CrmStore,
+    object_type: ObjectType,
+    record: Record,
+    *,
+    properties: Sequence[str] | None = None,
+    all_properties: bool = False,
+    with_history: Sequence[str] | None = None,
+    associations: Iterable[ObjectType] = (),
+) -> dict[str, Any]:
+    names = None if all_properties else read_names(object_type, properties)
+    body: dict[str, Any] = {
+        "id": str(record.id),
+        "properties": store.properties_of(object_type, record, names),
+        "createdAt": iso_ms(record.created_ms),
+        "updatedAt": iso_ms(record.updated_ms),
+        "archived": record.archived,
+    }
+    if record.archived_ms is not None:
+        body["archivedAt"] = iso_ms(record.archived_ms)
+    if with_history:
+        body["propertiesWithHistory"] = {
+            name: history_json(store, object_type, record, name) for name in with_history
+        }
+    assoc: dict[str, Any] = {}
+    for other in associations:
+        if other == object_type:
+            continue
+        results = associated_ids_json(store, object_type, record.id)
+        if results:
+            assoc[PLURAL[other]] = {"results": results}
+    if assoc:
+        body["associations"] = assoc
+    return body
+
+
+def history_json(store: CrmStore, object_type: ObjectType, record: Record, name: str) -> list[dict[str, Any]]:
+    entries = []
+    for value, ts, writer in store.history_of(object_type, record, name):
+        entry: dict[str, Any] = {"value": value, "timestamp": iso_ms(ts), "sourceType": writer.change_source}
+        if writer.source_id is not None:
+            entry["sourceId"] = writer.source_id
+        entries.append(entry)
+    return entries
+
+
+def associated_ids_json(store: CrmStore, object_type: ObjectType, object_id: int) -> list[dict[str, str]]:
+    """v3 ``associations``: one entry per association type, e.g. ``contact_to_company`` (primary)
+    and ``contact_to_company_unlabeled``."""
+    other: ObjectType = "company" if object_type == "contact" else "contact"
+    results = []
+    for peer in store.associations(object_type, object_id):
+        contact, company = (object_id, peer) if object_type == "contact" else (peer, object_id)
+        for type_id in type_ids(object_type, store.association_flags(contact, company)):
+            suffix = "" if type_id in (1, 2) else "_unlabeled"
+            results.append({"id": str(peer), "type": f"{object_type}_to_{other}{suffix}"})
+    return results
+
+
+def batch_json(
+    results: list[dict[str, Any]], errors: list[HubSpotApiError], started_ms: int, completed_ms: int
+) -> dict[str, Any]:
+    """A ``BatchResponse...`` body; ``errors``/``numErrors`` only when there are errors (the 207 shape)."""
+    body: dict[str, Any] = {
+        "status": "COMPLETE",
+        "results": results,
+        "startedAt": iso_ms(started_ms),
+        "completedAt": iso_ms(completed_ms),
+    }
+    if errors:
+        body["errors"] = [e.to_standard_error() for e in errors]
+        body["numErrors"] = len(errors)
+    return body
