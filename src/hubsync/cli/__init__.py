@@ -9,6 +9,7 @@ import typer
 from hubsync import __version__
 from hubsync.cli import db, dev, topics
 from hubsync.cli._common import EXIT_CONFIG, console_err
+from hubsync.cli.sandbox import sandbox_command
 from hubsync.settings import MissingSettingError
 
 app = typer.Typer(
@@ -21,6 +22,7 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(dev.app, name="dev")
 app.add_typer(topics.app, name="topics")
+app.command("sandbox")(sandbox_command)
 
 
 @app.command()

@@ -2,24 +2,37 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
 from .config import SandboxConfig
 from .events import EventSink, Writer
+from .faults import FaultSettings
 from .properties import PropertyRegistry
+from .ratelimit import RateLimiter
+from .requestlog import RequestLog
 from .store import CrmStore
+from .webhooks import WebhookDispatcher
 
 
 @dataclass
 class SandboxState:
-    """Everything a handler needs; other components add their fields (limiter, faults, request log)."""
+    """Everything a handler needs. ``limiter``, ``faults`` and ``request_log`` take effect when
+    the edge middlewares are installed (:func:`hubsync.sandbox.server.build_sandbox` does);
+    ``webhooks`` is set when a webhook URL is configured."""
 
     config: SandboxConfig
     registry: PropertyRegistry
     store: CrmStore
     sink: EventSink
+    limiter: RateLimiter = field(init=False)
+    faults: FaultSettings = field(default_factory=FaultSettings)
+    request_log: RequestLog = field(default_factory=RequestLog)
+    webhooks: WebhookDispatcher | None = None
+
+    def __post_init__(self) -> None:
+        self.limiter = RateLimiter(self.config)
 
     @property
     def api_writer(self) -> Writer:

@@ -1,0 +1,166 @@
+"""Assemble and run a complete sandbox: CRM routes, edge middlewares (request log, auth, rate
+limits, faults), the control API, webhook delivery and seed data."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from .app import create_app, create_state
+from .config import SandboxConfig
+from .control import register_control_routes
+from .middleware import edge_middlewares
+from .seed import generate_seed
+from .seeding import SeedReport, load_seed
+from .state import SANDBOX_STATE, SandboxState
+from .webhooks import WebhookDispatcher
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class SeedSpec:
+    contacts: int = 0
+    companies: int | None = None
+    seed: int = 42
+    duplicate_share: float = 0.05
+
+
+def build_sandbox(config: SandboxConfig, seed: SeedSpec | None = None) -> web.Application:
+    """The full sandbox application. Webhooks are delivered while the app runs (started and
+    stopped with it) when ``config.webhook_url`` is set."""
+    dispatcher = WebhookDispatcher(config) if config.webhook_url else None
+    state = create_state(config, dispatcher)
+    state.webhooks = dispatcher
+    app = create_app(
+        config,
+        middlewares=edge_middlewares(config, state.limiter, state.faults, state.request_log),
+        state=state,
+    )
+    register_control_routes(app)
+    if seed is not None and seed.contacts:
+        report = seed_state(state, seed)
+        log.info(
+            "sandbox: seeded %d contacts, %d companies in %.1fs",
+            report.contacts,
+            report.companies,
+            report.seconds,
+        )
+    if dispatcher is not None:
+        app.on_startup.append(_start_webhooks)
+        app.on_cleanup.append(_stop_webhooks)
+    return app
+
+
+def seed_state(state: SandboxState, spec: SeedSpec) -> SeedReport:
+    data = generate_seed(spec.contacts, spec.companies, seed=spec.seed, duplicate_share=spec.duplicate_share)
+    return load_seed(state.store, data)
+
+
+async def _start_webhooks(app: web.Application) -> None:
+    dispatcher = app[SANDBOX_STATE].webhooks
+    if dispatcher is not None:
+        await dispatcher.start()
+
+
+async def _stop_webhooks(app: web.Application) -> None:
+    dispatcher = app[SANDBOX_STATE].webhooks
+    if dispatcher is not None:
+        await dispatcher.stop()
+
+
+@dataclass
+class RunningSandbox:
+    """A sandbox served on a loopback port inside the current event loop."""
+
+    app: web.Application
+    runner: web.AppRunner
+    host: str
+    port: int
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def state(self) -> SandboxState:
+        return self.app[SANDBOX_STATE]
+
+    async def close(self) -> None:
+        await self.runner.cleanup()
+
+
+async def start_sandbox(
+    config: SandboxConfig, *, host: str = "127.0.0.1", port: int = 0, seed: SeedSpec | None = None
+) -> RunningSandbox:
+    """Start serving; ``port=0`` picks a free port (see :attr:`RunningSandbox.port`)."""
+    app = build_sandbox(config, seed)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, backlog=1024)
+    await site.start()
+    bound = int(runner.addresses[0][1])
+    return RunningSandbox(app, runner, host, bound)
+
+
+async def serve_forever(running: RunningSandbox) -> None:
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await running.close()
+
+
+class ThreadedSandbox:
+    """A complete sandbox served from a background thread with its own event loop, for
+    synchronous callers: tests, benchmarks and the demo. Use as a context manager."""
+
+    def __init__(self, config: SandboxConfig | None = None, *, seed: SeedSpec | None = None) -> None:
+        self.config = config or SandboxConfig()
+        self._seed = seed
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="hubsync-sandbox", daemon=True)
+        self._running: RunningSandbox | None = None
+
+    def _call(self, coro: Coroutine[Any, Any, T], timeout: float = 120.0) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> ThreadedSandbox:
+        self._thread.start()
+        self._running = self._call(start_sandbox(self.config, host=host, port=port, seed=self._seed))
+        return self
+
+    @property
+    def running(self) -> RunningSandbox:
+        if self._running is None:
+            raise RuntimeError("the sandbox is not started")
+        return self._running
+
+    @property
+    def base_url(self) -> str:
+        return self.running.base_url
+
+    @property
+    def state(self) -> SandboxState:
+        return self.running.state
+
+    def stop(self) -> None:
+        if self._running is not None:
+            self._call(self._running.close())
+            self._running = None
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+        self._loop.close()
+
+    def __enter__(self) -> ThreadedSandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
