@@ -8,12 +8,13 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import httpx
 import pytest
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from hubsync.sandbox.app import create_app
 from hubsync.sandbox.config import SandboxConfig
@@ -38,9 +39,15 @@ class Clock:
 
 
 class LiveSandbox:
-    """The sandbox app served by aiohttp on 127.0.0.1 in a background thread."""
+    """The sandbox app served by aiohttp on 127.0.0.1 in a background thread.
 
-    def __init__(self, config: SandboxConfig | None = None) -> None:
+    ``middlewares`` go to :func:`create_app` (e.g. the rate-limit middleware); they are made from
+    the config by the caller, so a test can keep a handle on them.
+    """
+
+    def __init__(
+        self, config: SandboxConfig | None = None, *, middlewares: Sequence[Middleware] = ()
+    ) -> None:
         self.config = config or SandboxConfig(app_id=APP_ID)
         self.clock = Clock()
         self.sink = ListSink()
@@ -49,7 +56,7 @@ class LiveSandbox:
         self.state = SandboxState(self.config, registry, store, self.sink)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._runner = web.AppRunner(create_app(self.config, state=self.state))
+        self._runner = web.AppRunner(create_app(self.config, state=self.state, middlewares=middlewares))
         self.base_url = ""
         self.http: httpx.Client
 

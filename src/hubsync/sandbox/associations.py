@@ -23,8 +23,11 @@ def type_ids(from_type: ObjectType, flags: int) -> list[int]:
     return [table[f] for f in (UNLABELED, PRIMARY) if flags & f]
 
 
-def flags_for(from_type: ObjectType, type_id: int) -> int | None:
-    """The flag of a type id given from ``from_type``'s side, or None when it is not one of ours."""
+def flags_for(from_type: ObjectType, type_id: object) -> int | None:
+    """The flag of a type id given from ``from_type``'s side, or None when it is not one of ours
+    (or not an integer at all: JSON ``true`` is no type id, although Python's bool is an int)."""
+    if isinstance(type_id, bool) or not isinstance(type_id, int):
+        return None
     table = CONTACT_TO_COMPANY if from_type == "contact" else COMPANY_TO_CONTACT
     for flag, tid in table.items():
         if tid == type_id:

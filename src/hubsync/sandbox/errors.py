@@ -1,7 +1,8 @@
 """HubSpot-shaped errors: one exception that knows its HTTP status and renders HubSpot's body.
 
 Body fields follow the ``Error`` schema of HubSpot's OpenAPI files: ``status``, ``message``,
-``correlationId``, ``category``, optional ``subCategory``, ``context`` (name -> list of strings),
+``correlationId``, ``category``, optional ``subCategory`` (top-level errors only, see
+:meth:`HubSpotApiError.to_standard_error`), ``context`` (name -> list of strings),
 ``errors`` (``ErrorDetail``: message, code, in, subCategory, context) and ``links``.
 """
 
@@ -81,8 +82,11 @@ class HubSpotApiError(Exception):
         return body
 
     def to_standard_error(self) -> dict[str, Any]:
-        """The ``StandardError`` shape used inside batch responses (207 partial failures)."""
-        body: dict[str, Any] = {
+        """The ``StandardError`` shape used inside batch responses (207 partial failures).
+
+        HubSpot's OpenAPI files declare ``StandardError.subCategory`` an object (``Error``'s is a
+        string), so a string sub-category is left out here rather than sent in the wrong type."""
+        return {
             "status": "error",
             "category": self.category,
             "message": self.message,
@@ -90,9 +94,6 @@ class HubSpotApiError(Exception):
             "errors": [e.to_json() for e in self.errors],
             "links": {},
         }
-        if self.sub_category is not None:
-            body["subCategory"] = self.sub_category
-        return body
 
 
 def validation_error(message: str, *, errors: list[ErrorDetail] | None = None, **kw: Any) -> HubSpotApiError:

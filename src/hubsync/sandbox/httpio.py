@@ -29,17 +29,34 @@ def object_type_of(name: str) -> ObjectType:
         raise HubSpotApiError(400, "VALIDATION_ERROR", f"Unable to infer object type from: {name}") from None
 
 
-async def json_body(request: web.Request) -> Any:
-    """The request's JSON, or HubSpot's 400 for a missing or malformed body."""
-    text = await request.text()
+def _no_constants(name: str) -> Any:
+    """``NaN``/``Infinity`` are not JSON (Python's parser accepts them by default)."""
+    raise ValueError(f"{name} is not a valid JSON value")
+
+
+def parse_json(raw: bytes) -> Any:
+    """Strict JSON from a request body, or HubSpot's 400: the body must be UTF-8 JSON without
+    ``NaN``/``Infinity``; nesting too deep for the parser and integers too long to convert are
+    refused like any other malformed input, never answered with a 500."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise validation_error(f"Invalid input JSON: the body is not UTF-8 ({error.reason})") from None
     if not text.strip():
         raise validation_error("Invalid input JSON: the request body is empty")
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_no_constants)
     except json.JSONDecodeError as error:
         raise validation_error(
             f"Invalid input JSON on line {error.lineno}, column {error.colno}: {error.msg}"
         ) from None
+    except (ValueError, RecursionError) as error:
+        raise validation_error(f"Invalid input JSON: {error}") from None
+
+
+async def json_body(request: web.Request) -> Any:
+    """The request's JSON, or HubSpot's 400 for a missing or malformed body."""
+    return parse_json(await request.read())
 
 
 async def json_object(request: web.Request) -> dict[str, Any]:
@@ -102,6 +119,18 @@ def query_int(
         raise validation_error(f"{name} must be an integer, got {raw}") from None
     if value < minimum or (maximum is not None and value > maximum):
         raise validation_error(f"{name} must be between {minimum} and {maximum}, got {value}")
+    return value
+
+
+def optional_str(value: object, name: str) -> str | None:
+    """An optional string field of a body (``idProperty`` ...): None when absent or empty."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise validation_error(
+            f"Invalid input JSON: {name} must be a string",
+            errors=[ErrorDetail(message=f"{name} must be a string", code="INVALID_TYPE", location=name)],
+        )
     return value
 
 

@@ -110,8 +110,8 @@ class PropertyRegistry:
     def definitions(self, object_type: ObjectType, *, archived: bool = False) -> list[Property]:
         return list((self._archived if archived else self._props)[object_type].values())
 
-    def find(self, object_type: ObjectType, name: str) -> Property | None:
-        return self._props[object_type].get(name)
+    def find(self, object_type: ObjectType, name: str, *, archived: bool = False) -> Property | None:
+        return (self._archived if archived else self._props)[object_type].get(name)
 
     def get(self, object_type: ObjectType, name: str, *, archived: bool = False) -> Property:
         prop = (self._archived if archived else self._props)[object_type].get(name)

@@ -32,10 +32,72 @@ _HINTS = (
 )
 
 
+_REQUIRED = ("name", "label", "type", "fieldType", "groupName")
+#: the enumerated hints and their values (PropertyCreate in HubSpot's Properties v3 OpenAPI file)
+_HINT_VALUES: dict[str, frozenset[str]] = {
+    "textDisplayHint": frozenset(
+        {
+            "domain_name",
+            "email",
+            "ip_address",
+            "multi_line",
+            "phone_number",
+            "physical_address",
+            "postal_code",
+            "unformatted_single_line",
+        }
+    ),
+    "numberDisplayHint": frozenset(
+        {"currency", "duration", "formatted", "percentage", "probability", "unformatted"}
+    ),
+    "dataSensitivity": frozenset({"highly_sensitive", "non_sensitive", "sensitive"}),
+}
+
+
+def _hint(key: str, value: object) -> object:
+    """A display hint as given, if it has the type (and, for enumerated ones, a value) HubSpot knows."""
+    if key == "showCurrencySymbol":
+        if not isinstance(value, bool):
+            raise _field_error(key, f"{key} must be true or false, got {value!r}")
+        return value
+    if not isinstance(value, str) or (key in _HINT_VALUES and value not in _HINT_VALUES[key]):
+        allowed = f" one of {sorted(_HINT_VALUES[key])}" if key in _HINT_VALUES else " a string"
+        raise _field_error(key, f"{key} must be{allowed}, got {value!r}")
+    return value
+
+
 def _field_error(name: str, message: str) -> Exception:
     return validation_error(
         message, errors=[ErrorDetail(message=message, code="INVALID_PROPERTY", location=name)]
     )
+
+
+def _int_field(body: Mapping[str, object], key: str, default: int) -> int:
+    """An int32 field (``displayOrder``): a JSON integer, or HubSpot's 400."""
+    value = body.get(key, default)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or not -(2**31) <= value < 2**31:
+        raise _field_error(key, f"{key} must be a 32-bit integer, got {value!r}")
+    return value
+
+
+def _bool_field(body: Mapping[str, object], key: str, default: bool) -> bool:
+    value = body.get(key, default)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise _field_error(key, f"{key} must be true or false, got {value!r}")
+    return value
+
+
+def _str_field(body: Mapping[str, object], key: str, default: str = "") -> str:
+    value = body.get(key, default)
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise _field_error(key, f"{key} must be a string, got {value!r}")
+    return value
 
 
 def _options(raw: object) -> tuple[Option, ...]:
@@ -45,15 +107,19 @@ def _options(raw: object) -> tuple[Option, ...]:
         raise _field_error("options", "options must be an array")
     result = []
     for i, item in enumerate(raw):
-        if not isinstance(item, Mapping) or not isinstance(item.get("value"), str) or "label" not in item:
-            raise _field_error("options", "each option needs a label and a value")
+        if (
+            not isinstance(item, Mapping)
+            or not isinstance(item.get("value"), str)
+            or not isinstance(item.get("label"), str)
+        ):
+            raise _field_error("options", "each option needs a label and a value (strings)")
         result.append(
             Option(
-                label=str(item["label"]),
+                label=item["label"],
                 value=item["value"],
-                display_order=int(item.get("displayOrder", i)),
-                hidden=bool(item.get("hidden", False)),
-                description=str(item.get("description") or ""),
+                display_order=_int_field(item, "displayOrder", i),
+                hidden=_bool_field(item, "hidden", False),
+                description=_str_field(item, "description"),
             )
         )
     return tuple(result)
@@ -61,7 +127,10 @@ def _options(raw: object) -> tuple[Option, ...]:
 
 def property_from_json(body: Mapping[str, object], *, base: Property | None = None) -> Property:
     """A :class:`Property` from a ``PropertyCreate`` (or, with ``base``, ``PropertyUpdate``) body."""
-    missing = [k for k in ("name", "label", "type", "fieldType", "groupName") if not body.get(k)]
+    missing = [k for k in _REQUIRED if not body.get(k)]
+    for key in _REQUIRED:
+        if key not in missing and not isinstance(body[key], str):
+            raise _field_error(key, f"{key} must be a string")
     if missing:
         raise validation_error(
             f"Missing required fields: {', '.join(missing)}",
@@ -82,7 +151,7 @@ def property_from_json(body: Mapping[str, object], *, base: Property | None = No
     if kind == "enumeration" and not options and not body.get("externalOptions"):
         raise _field_error("options", f"Enumeration property '{name}' needs at least one option")
     extra: dict[str, object] = dict(base.extra) if base else {}
-    extra.update({k: body[k] for k in _HINTS if k in body})
+    extra.update({k: _hint(k, body[k]) for k in _HINTS if k in body})
     template = base or Property(name=name, label="", type="string", field_type="text", group_name="")
     return replace(
         template,
@@ -92,12 +161,12 @@ def property_from_json(body: Mapping[str, object], *, base: Property | None = No
         field_type=field_type,
         group_name=str(body["groupName"]),
         options=options,
-        description=str(body.get("description") or ""),
-        display_order=int(cast(Any, body.get("displayOrder", template.display_order))),
-        has_unique_value=bool(body.get("hasUniqueValue", template.has_unique_value)),
-        hidden=bool(body.get("hidden", template.hidden)),
-        form_field=bool(body.get("formField", template.form_field)),
-        external_options=bool(body.get("externalOptions", template.external_options)),
+        description=_str_field(body, "description"),
+        display_order=_int_field(body, "displayOrder", template.display_order),
+        has_unique_value=_bool_field(body, "hasUniqueValue", template.has_unique_value),
+        hidden=_bool_field(body, "hidden", template.hidden),
+        form_field=_bool_field(body, "formField", template.form_field),
+        external_options=_bool_field(body, "externalOptions", template.external_options),
         extra=extra,
     )
 
@@ -162,5 +231,5 @@ def group_from_json(body: Mapping[str, object], *, base: PropertyGroup | None = 
     label = body.get("label", base.label if base else None)
     if not isinstance(name, str) or not _NAME.match(name) or not isinstance(label, str) or not label:
         raise validation_error("A property group needs a valid name and a label")
-    order = body.get("displayOrder", base.display_order if base else -1)
-    return PropertyGroup(name=name, label=label, display_order=int(cast(Any, order)))
+    order = _int_field(body, "displayOrder", base.display_order if base else -1)
+    return PropertyGroup(name=name, label=label, display_order=order)

@@ -13,6 +13,7 @@ from .httpio import inputs_of, json_body, json_object, object_type_of, query_int
 from .property_defs import OBJECT_TYPE_IDS, ObjectType
 from .routes_crm import json_response
 from .state import SandboxState, state_of
+from .tables import is_object_id
 from .views import batch_json
 
 _CATEGORY = "HUBSPOT_DEFINED"
@@ -35,7 +36,7 @@ def _ids(from_type: ObjectType, from_id: int, to_id: int) -> tuple[int, int]:
 
 def _object_id(raw: object) -> int:
     text = str(raw.get("id", "") if isinstance(raw, Mapping) else raw).strip()
-    if not text.isdigit():
+    if not is_object_id(text):
         raise validation_error(f"{text!r} is not a valid object id")
     return int(text)
 
@@ -46,7 +47,7 @@ def _flags(from_type: ObjectType, specs: object) -> int:
     flags = 0
     for spec in specs:
         type_id = spec.get("associationTypeId") if isinstance(spec, Mapping) else None
-        flag = flags_for(from_type, type_id) if isinstance(type_id, int) else None
+        flag = flags_for(from_type, type_id)
         if flag is None:
             raise validation_error(f"associationTypeId {type_id} is not a valid type from {from_type}")
         flags |= flag

@@ -12,7 +12,15 @@ from typing import Any
 from aiohttp import web
 
 from .errors import HubSpotApiError, validation_error
-from .httpio import inputs_of, json_object, object_type_of, properties_of, query_bool, string_list
+from .httpio import (
+    inputs_of,
+    json_object,
+    object_type_of,
+    optional_str,
+    properties_of,
+    query_bool,
+    string_list,
+)
 from .property_defs import ObjectType
 from .records import Record
 from .routes_crm import create_with_associations, json_response
@@ -63,7 +71,7 @@ async def batch_read(request: web.Request) -> web.Response:
     body = await json_object(request)
     inputs = inputs_of(body, limit)
     archived = query_bool(request, "archived")
-    id_property = body.get("idProperty") or None
+    id_property = optional_str(body.get("idProperty"), "idProperty")
     props, history = string_list(body.get("properties")), string_list(body.get("propertiesWithHistory"))
     started = state.store.clock()
     results: dict[int, dict[str, Any]] = {}
@@ -100,6 +108,13 @@ def _find(state: SandboxState, object_type: ObjectType, key: str, id_property: s
         raise
 
 
+def _traced(item: Mapping[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    """Echo the input's ``objectWriteTraceId`` on its result, as HubSpot does."""
+    if item.get("objectWriteTraceId"):
+        body["objectWriteTraceId"] = str(item["objectWriteTraceId"])
+    return body
+
+
 async def batch_create(request: web.Request) -> web.Response:
     state, object_type, limit = _context(state_of(request), request)
     inputs = inputs_of(await json_object(request), limit)
@@ -107,10 +122,7 @@ async def batch_create(request: web.Request) -> web.Response:
 
     def create(item: Mapping[str, Any]) -> dict[str, Any]:
         record = create_with_associations(state, object_type, properties_of(item), item.get("associations"))
-        body = record_json(state.store, object_type, record, all_properties=True)
-        if item.get("objectWriteTraceId"):
-            body["objectWriteTraceId"] = str(item["objectWriteTraceId"])
-        return body
+        return _traced(item, record_json(state.store, object_type, record, all_properties=True))
 
     results, errors = _each(inputs, create, lambda _item: None)
     return _respond(state, results, errors, started, 201)
@@ -129,9 +141,9 @@ async def batch_update(request: web.Request) -> web.Response:
             str(item["id"]),
             properties_of(item),
             state.api_writer,
-            id_property=item.get("idProperty") or None,
+            id_property=optional_str(item.get("idProperty"), "idProperty"),
         )
-        return record_json(state.store, object_type, record, all_properties=True)
+        return _traced(item, record_json(state.store, object_type, record, all_properties=True))
 
     results, errors = _each(inputs, update, lambda item: str(item.get("id")))
     return _respond(state, results, errors, started, 200)
@@ -147,7 +159,7 @@ async def batch_upsert(request: web.Request) -> web.Response:
     started = state.store.clock()
 
     def upsert(item: Mapping[str, Any]) -> dict[str, Any]:
-        id_property, key = item.get("idProperty"), item.get("id")
+        id_property, key = optional_str(item.get("idProperty"), "idProperty"), item.get("id")
         if not id_property or key is None:
             raise validation_error("Each upsert input needs id and idProperty")
         properties = properties_of(item)
@@ -160,7 +172,8 @@ async def batch_upsert(request: web.Request) -> web.Response:
                 object_type, {**properties, str(id_property): str(key)}, state.api_writer
             )
             created = True
-        return {**record_json(state.store, object_type, record, all_properties=True), "new": created}
+        body = record_json(state.store, object_type, record, all_properties=True)
+        return _traced(item, {**body, "new": created})
 
     results, errors = _each(inputs, upsert, lambda item: str(item.get("id")))
     return _respond(state, results, errors, started, 200)

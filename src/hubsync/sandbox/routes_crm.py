@@ -10,11 +10,20 @@ from aiohttp import web
 
 from .associations import flags_for
 from .errors import HubSpotApiError, not_found, validation_error
-from .httpio import json_object, object_type_of, properties_of, query_bool, query_int, query_list
+from .httpio import (
+    json_object,
+    object_type_of,
+    optional_str,
+    properties_of,
+    query_bool,
+    query_int,
+    query_list,
+)
 from .property_defs import ObjectType
 from .records import Record
 from .search import parse_search, run_search
 from .state import SandboxState, state_of
+from .tables import is_object_id
 from .views import PLURAL, record_json
 
 LIST_MAX_LIMIT = 100
@@ -30,7 +39,15 @@ def json_response(body: Any, status: int = 200) -> web.Response:
 
 
 def _assoc_types(request: web.Request) -> list[ObjectType]:
-    return [object_type_of(name) for name in query_list(request, "associations") or []]
+    """``associations`` of a read: object types the sandbox does not know are ignored, as HubSpot
+    documents ("If any of the specified associations do not exist, they will be ignored")."""
+    found: list[ObjectType] = []
+    for name in query_list(request, "associations") or []:
+        try:
+            found.append(object_type_of(name))
+        except HubSpotApiError:
+            continue
+    return found
 
 
 def read_options(request: web.Request) -> dict[str, Any]:
@@ -49,14 +66,15 @@ def parse_associations(object_type: ObjectType, raw: object) -> list[tuple[int, 
         raise validation_error("associations must be an array")
     parsed: list[tuple[int, int]] = []
     for item in raw:
-        to_id = str((item.get("to") or {}).get("id", "")) if isinstance(item, Mapping) else ""
+        to = item.get("to") if isinstance(item, Mapping) else None
+        to_id = str(to.get("id", "")) if isinstance(to, Mapping) else ""
         types = item.get("types") if isinstance(item, Mapping) else None
-        if not to_id.isdigit() or not isinstance(types, list) or not types:
+        if not is_object_id(to_id) or not isinstance(types, list) or not types:
             raise validation_error("Each association needs to.id and a non-empty types array")
         flags = 0
         for spec in types:
             type_id = spec.get("associationTypeId") if isinstance(spec, Mapping) else None
-            flag = flags_for(object_type, type_id) if isinstance(type_id, int) else None
+            flag = flags_for(object_type, type_id)
             if flag is None:
                 raise validation_error(f"associationTypeId {type_id} is not valid from a {object_type}")
             flags |= flag
@@ -85,7 +103,7 @@ async def list_objects(request: web.Request) -> web.Response:
     object_type = object_type_of(request.match_info["object_type"])
     limit = query_int(request, "limit", 10, minimum=1, maximum=LIST_MAX_LIMIT)
     after_raw = request.query.get("after") or "0"
-    if not after_raw.isdigit():
+    if not is_object_id(after_raw):
         raise validation_error(f"after must be a paging cursor from a previous response, got {after_raw}")
     archived = query_bool(request, "archived")
     records, next_id = state.store.page(object_type, int(after_raw), limit, archived=archived)
@@ -177,7 +195,9 @@ async def gdpr_delete(request: web.Request) -> web.Response:
     object_id = body.get("objectId")
     if object_id is None:
         raise validation_error("objectId is required")
-    state.store.gdpr_delete(str(object_id), state.api_writer, id_property=body.get("idProperty"))
+    state.store.gdpr_delete(
+        str(object_id), state.api_writer, id_property=optional_str(body.get("idProperty"), "idProperty")
+    )
     return web.Response(status=204)
 
 

@@ -57,11 +57,12 @@ async def archive(request: web.Request) -> web.Response:
 async def batch_read(request: web.Request) -> web.Response:
     state, object_type = _ctx(request)
     body = await json_object(request)
+    archived = body.get("archived") is True
     started = state.store.clock()
     results, missing = [], []
     for item in inputs_of(body, state.config.batch_limit):
         name = str(item.get("name", "")) if isinstance(item, Mapping) else ""
-        prop = state.registry.find(object_type, name)
+        prop = state.registry.find(object_type, name, archived=archived)
         if prop is None:
             missing.append(name)
         else:

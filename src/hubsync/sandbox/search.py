@@ -17,7 +17,7 @@ from .property_defs import MODIFIED_PROPERTY, SEARCHABLE_PROPERTIES, ObjectType
 from .records import Record
 from .search_filters import Filter, compile_filter, parse_filter, record_key, tokens
 from .store import CrmStore
-from .tables import ID_MASK, Table
+from .tables import ID_MASK, Table, is_object_id
 
 MAX_FILTER_GROUPS = 5
 MAX_FILTERS_PER_GROUP = 6
@@ -173,7 +173,7 @@ def _candidates(store: CrmStore, table: Table, request: SearchRequest) -> Iterab
             return table.iter_active()
         for value in pinned.values:
             if pinned.property == "hs_object_id":
-                ids.add(table.resolve_alias(int(value)) if value.isdigit() else -1)
+                ids.add(table.resolve_alias(int(value)) if is_object_id(value) else -1)
             else:
                 key = value.lower() if pinned.property == "email" else value
                 owner = store._unique_index(table, pinned.property).get(key)

@@ -17,7 +17,7 @@ from .property_defs import ObjectType
 from .records import Record, make_record
 from .store_base import OBJECT_TYPES, CrmStoreBase
 from .store_load import creation_events, load_rows
-from .tables import Table
+from .tables import Table, is_object_id
 
 #: HubSpot refuses merges that would give a record more than this many merged identities
 MAX_MERGED_IDS = 250
@@ -211,7 +211,7 @@ class CrmStore(CrmStoreBase):
 
     def _merge_party(self, table: Table, object_id: int | str, role: str) -> Record:
         text = str(object_id).strip()
-        if not text.isdigit():
+        if not is_object_id(text):
             raise validation_error(f"{role} object id {object_id} is not a valid id")
         if int(text) in table.aliases:
             survivor = table.resolve_alias(int(text))
@@ -317,7 +317,7 @@ _MERGE_SPECIAL = frozenset({"hs_merged_object_ids", "email", "hs_additional_emai
 
 
 def _id_list(text: str | None) -> list[int]:
-    return [int(p) for p in text.split(";") if p.strip().isdigit()] if text else []
+    return [int(p) for p in text.split(";") if is_object_id(p.strip())] if text else []
 
 
 def _merged_emails(p_vals: Mapping[str, str], m_vals: Mapping[str, str]) -> dict[str, str]:

@@ -13,7 +13,7 @@ from .events import ChangeEvent, EventKind, EventSink, Writer
 from .properties import PropertyRegistry
 from .property_defs import MODIFIED_PROPERTY, OBJECT_TYPE_IDS, ObjectType
 from .records import Layouts, Record, WriterTable
-from .tables import Table, modified_key
+from .tables import Table, is_object_id, modified_key
 from .timefmt import iso_ms, now_ms
 
 OBJECT_TYPES: tuple[ObjectType, ...] = ("contact", "company")
@@ -128,7 +128,7 @@ class CrmStoreBase:
         object_type = table.object_type
         if id_property in (None, "", "hs_object_id"):
             text = str(key).strip()
-            record = table.records.get(table.resolve_alias(int(text))) if text.isdigit() else None
+            record = table.records.get(table.resolve_alias(int(text))) if is_object_id(text) else None
         else:
             assert id_property is not None
             prop = self.registry.find(object_type, id_property)

@@ -19,6 +19,13 @@ ID_BITS = 40
 ID_MASK = (1 << ID_BITS) - 1
 
 
+def is_object_id(text: str) -> bool:
+    """Whether ``text`` can be a record id: at most 32 ASCII digits (``str.isdigit`` also admits
+    ``²`` and other digits that ``int`` refuses or reads as different numbers, and ``int`` refuses
+    strings of more than 4300 digits)."""
+    return len(text) <= 32 and text.isascii() and text.isdigit()
+
+
 def modified_key(record: Record) -> int:
     return (record.updated_ms << ID_BITS) | record.id
 

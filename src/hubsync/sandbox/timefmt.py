@@ -6,6 +6,9 @@ import time
 from datetime import UTC, date, datetime
 
 _DAY_MS = 86_400_000
+#: the instants Python's datetime can show: 0001-01-01 to 9999-12-31 (UTC), in epoch ms
+MIN_MS = -62_135_596_800_000
+MAX_MS = 253_402_300_799_999
 
 
 def now_ms() -> int:
@@ -19,22 +22,28 @@ def iso_ms(ms: int) -> str:
 
 
 def parse_datetime_ms(value: str) -> int | None:
-    """Epoch milliseconds from ``1572480000000``, ``2020-02-29T03:30:17.000Z`` or ``2020-02-29``."""
+    """Epoch milliseconds from ``1572480000000``, ``2020-02-29T03:30:17.000Z`` or ``2020-02-29``;
+    None for anything else, including instants outside years 1 to 9999."""
     text = value.strip()
     if not text:
         return None
-    if text.lstrip("-").isdigit():
-        return int(text)
-    try:
-        if len(text) == 10:
-            d = date.fromisoformat(text)
-            return int(datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp() * 1000)
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return int(dt.timestamp() * 1000)
+    digits = text.removeprefix("-")
+    if digits.isascii() and digits.isdigit():
+        if len(digits) > 16:
+            return None
+        ms = int(text)
+    else:
+        try:
+            if len(text) == 10:
+                d = date.fromisoformat(text)
+                return int(datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp() * 1000)
+            dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            if dt.tzinfo is None:
+                dt = dt.replace(tzinfo=UTC)
+            ms = int(dt.timestamp() * 1000)
+        except (ValueError, OverflowError):
+            return None
+    return ms if MIN_MS <= ms <= MAX_MS else None
 
 
 def iso_date(ms: int) -> str:

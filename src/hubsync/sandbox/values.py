@@ -6,6 +6,7 @@ import math
 import re
 
 from .property_defs import Property
+from .tables import is_object_id
 from .timefmt import is_midnight, iso_date, iso_ms, parse_datetime_ms
 
 # HubSpot checks RFC 2822 form plus a real-looking TLD; quotes in the local part are refused.
@@ -84,7 +85,7 @@ def _normalize_datetime(value: str) -> str:
 
 def _normalize_enumeration(prop: Property, value: str) -> str:
     if prop.external_options:  # owners and the like: ids of objects the sandbox does not model
-        if not value.strip().isdigit():
+        if not is_object_id(value.strip()):
             raise InvalidValue("INVALID_OPTION", f"{value} was not one of the allowed options")
         return value.strip()
     allowed = prop.option_values
