@@ -1,0 +1,182 @@
+"""HubSpot sandbox scale: memory for 1,000,000 contacts and batch requests per second on one core.
+
+    python -m bench.sandbox_scale [--contacts 1000000] [--seconds 10] [--concurrency 16]
+
+1. Memory: a fresh process loads ``--contacts`` seeded contacts (a tenth as many companies, with
+   primary associations) into the store and reports its peak RSS. Target: < 2 GB.
+2. Throughput: ``hubsync sandbox`` runs in its own process pinned to one core (burst limit raised
+   so rate limiting never refuses), and a load generator on the other core sends batch requests of
+   100 records (create, read, update in turn) for ``--seconds``. Target: >= 200 requests/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import subprocess
+import sys
+import time
+from typing import Any
+
+import httpx
+
+from bench._report import report, summarize
+
+MEMORY_TARGET_MB = 2048
+THROUGHPUT_TARGET = 200.0
+_MEMORY_PROBE = """
+import resource, time
+from hubsync.sandbox.app import create_state
+from hubsync.sandbox.config import SandboxConfig
+from hubsync.sandbox.seed import generate_seed
+from hubsync.sandbox.seeding import load_seed
+state = create_state(SandboxConfig())
+started = time.perf_counter()
+r = load_seed(state.store, generate_seed({n}))
+elapsed = time.perf_counter() - started
+peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(r.contacts, r.companies, r.associations, elapsed, peak_kb)
+"""
+
+
+def measure_memory(contacts: int) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-c", _MEMORY_PROBE.format(n=contacts)], capture_output=True, text=True, check=True
+    ).stdout.split()
+    n_contacts, n_companies, n_links, seconds, peak_kb = out
+    return {
+        "contacts": int(n_contacts),
+        "companies": int(n_companies),
+        "associations": int(n_links),
+        "load_seconds": float(seconds),
+        "peak_rss_mb": int(peak_kb) / 1024,
+    }
+
+
+def _start_server() -> tuple[subprocess.Popen[str], str]:
+    def pin() -> None:
+        os.sched_setaffinity(0, {0})
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hubsync", "sandbox", "--port", "0", "--burst-limit", "100000000"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        preexec_fn=pin,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    match = re.search(r"HUBSPOT_BASE_URL=(\S+)", line)
+    if match is None:
+        proc.kill()
+        raise RuntimeError(f"sandbox did not start: {line!r}")
+    return proc, match.group(1)
+
+
+async def _load(base_url: str, seconds: float, concurrency: int) -> dict[str, Any]:
+    headers = {"Authorization": "Bearer bench"}
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    created: list[str] = []
+    counter = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker(client: httpx.AsyncClient, wid: int) -> None:
+        nonlocal counter
+        step = 0
+        while time.perf_counter() < deadline:
+            step += 1
+            counter += 1
+            n = counter
+            if step % 3 == 1 or len(created) < 200:
+                path = "/crm/v3/objects/contacts/batch/create"
+                body: dict[str, Any] = {
+                    "inputs": [
+                        {"properties": {"email": f"w{wid}-{n}-{i}@bench.example", "firstname": "Bench"}}
+                        for i in range(100)
+                    ]
+                }
+            elif step % 3 == 2:
+                ids = created[(n * 100) % (len(created) - 100) :][:100]
+                path = "/crm/v3/objects/contacts/batch/read"
+                body = {"inputs": [{"id": i} for i in ids], "properties": ["email", "firstname"]}
+            else:
+                ids = created[(n * 37) % (len(created) - 100) :][:100]
+                path = "/crm/v3/objects/contacts/batch/update"
+                body = {"inputs": [{"id": i, "properties": {"jobtitle": f"Title {n}"}} for i in ids]}
+            started = time.perf_counter()
+            response = await client.post(path, json=body, headers=headers)
+            latencies.append(time.perf_counter() - started)
+            statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+            if path.endswith("create") and response.status_code == 201:
+                created.extend(r["id"] for r in response.json()["results"])
+
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits) as client:
+        began = time.perf_counter()
+        await asyncio.gather(*(worker(client, w) for w in range(concurrency)))
+        elapsed = time.perf_counter() - began
+    return {
+        "requests": len(latencies),
+        "seconds": elapsed,
+        "requests_per_s": len(latencies) / elapsed,
+        "records_per_s": 100 * len(latencies) / elapsed,
+        "statuses": statuses,
+        "latency_s": summarize(latencies),
+    }
+
+
+def measure_throughput(seconds: float, concurrency: int) -> dict[str, Any]:
+    proc, base_url = _start_server()
+    try:
+        os.sched_setaffinity(0, {1})  # the load generator stays off the server's core
+        return asyncio.run(_load(base_url, seconds, concurrency))
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--contacts", type=int, default=1_000_000)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--concurrency", type=int, default=16)
+    args = parser.parse_args()
+
+    memory = measure_memory(args.contacts)
+    load = measure_throughput(args.seconds, args.concurrency)
+    ok_statuses = set(load["statuses"]) <= {200, 201}
+    rows: list[dict[str, Any]] = [
+        {
+            "metric": f"peak RSS with {memory['contacts']:,} contacts",
+            "unit": "MB",
+            **summarize([memory["peak_rss_mb"]]),
+            "target": f"< {MEMORY_TARGET_MB} MB",
+            "ok": memory["peak_rss_mb"] < MEMORY_TARGET_MB,
+        },
+        {"metric": "seed load time", "unit": "s", **summarize([memory["load_seconds"]]), "ok": None},
+        {
+            "metric": "batch requests (100 records) per second, 1 core",
+            "unit": "req/s",
+            **summarize([load["requests_per_s"]]),
+            "target": f">= {THROUGHPUT_TARGET:.0f} req/s",
+            "ok": load["requests_per_s"] >= THROUGHPUT_TARGET and ok_statuses,
+        },
+        {
+            "metric": "batch request latency (median of the run)",
+            "unit": "s",
+            **summarize([load["latency_s"]["median"]]),
+            "ok": None,
+        },
+    ]
+    report("sandbox_scale", "HubSpot sandbox scale", rows, {"memory": memory, "throughput": load})
+    if not all(row["ok"] in (True, None) for row in rows):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
