@@ -41,7 +41,7 @@ def report(name: str, title: str, rows: list[dict[str, Any]], extra: dict[str, A
             row.get("target", "-"),
             {True: "[green]yes[/green]", False: "[red]no[/red]", None: "-"}[row.get("ok")],
         )
-    Console().print(table)
+    Console(width=140).print(table)
     RESULTS_DIR.mkdir(exist_ok=True)
     path = RESULTS_DIR / f"{name}.json"
     payload = {

@@ -18,6 +18,7 @@ import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -128,11 +129,20 @@ async def _load(base_url: str, seconds: float, concurrency: int) -> dict[str, An
     }
 
 
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def measure_throughput(seconds: float, concurrency: int) -> dict[str, Any]:
     proc, base_url = _start_server()
     try:
         os.sched_setaffinity(0, {1})  # the load generator stays off the server's core
-        return asyncio.run(_load(base_url, seconds, concurrency))
+        cpu_before = _cpu_seconds(proc.pid)
+        result = asyncio.run(_load(base_url, seconds, concurrency))
+        # share of its one core the sandbox used: near 1.0 means the sandbox was the bottleneck
+        result["server_core_busy"] = (_cpu_seconds(proc.pid) - cpu_before) / result["seconds"]
+        return result
     finally:
         proc.terminate()
         proc.wait(10)
@@ -165,6 +175,11 @@ def main() -> None:
             **summarize([load["requests_per_s"]]),
             "target": f">= {THROUGHPUT_TARGET:.0f} req/s",
             "ok": load["requests_per_s"] >= THROUGHPUT_TARGET and ok_statuses,
+        },
+        {
+            "metric": "sandbox core busy (1.0 = saturated)",
+            **summarize([load["server_core_busy"]]),
+            "ok": None,
         },
         {
             "metric": "batch request latency (median of the run)",
