@@ -163,7 +163,7 @@ class PostgresCluster:
         except (OSError, ValueError, IndexError):
             return None
         process = ProcessRef.of(pid)
-        if not process.is_running() or "postgres" not in process.command():
+        if not process.is_running() or not _is_postgres(process.command()):
             return None  # a stale lock file, its pid dead or reused by something else
         return Postmaster(process, port)
 
@@ -249,3 +249,10 @@ class PostgresCluster:
                 code = -1
             out.seek(0)
             return code, out.read()
+
+
+def _is_postgres(command: str) -> bool:
+    """Whether a command line is a PostgreSQL server's: its program (not merely an argument,
+    such as a test file's path) is named ``postgres``."""
+    program = command.split(" ", 1)[0]
+    return program.rsplit("/", 1)[-1] in ("postgres", "postmaster")
