@@ -10,6 +10,7 @@ from hubsync import __version__
 from hubsync.cli import db, dev, topics
 from hubsync.cli._common import EXIT_CONFIG, console_err
 from hubsync.cli.sandbox import sandbox_command
+from hubsync.cli.webhook import webhook_command
 from hubsync.settings import MissingSettingError
 
 app = typer.Typer(
@@ -23,6 +24,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(dev.app, name="dev")
 app.add_typer(topics.app, name="topics")
 app.command("sandbox")(sandbox_command)
+app.command("webhook")(webhook_command)
 
 
 @app.command()

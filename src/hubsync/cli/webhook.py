@@ -1,0 +1,68 @@
+"""``hubsync webhook``: the HubSpot webhook receiver as its own process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import psycopg
+import typer
+from psycopg_pool import PoolTimeout
+
+from hubsync.cli._common import EXIT_CONFIG, EXIT_FAILURE, EXIT_USAGE, console_err
+from hubsync.connectors.hubspot.webhook_receiver import DEFAULT_PATH, WebhookReceiverConfig
+from hubsync.connectors.hubspot.webhook_service import webhook_service
+from hubsync.errors import HubsyncError
+from hubsync.metrics import ConnectorMetrics, serve_metrics
+from hubsync.settings import load_settings, redact_url, require_database_url, require_kafka
+
+
+def webhook_command(
+    port: int = typer.Option(8080, "--port", "-p", help="TCP port (0 picks a free one)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; loopback unless you mean it."),
+    path: str = typer.Option(DEFAULT_PATH, "--path", help="Path HubSpot POSTs to."),
+    public_base_url: str | None = typer.Option(
+        None,
+        "--public-base-url",
+        help="Base URL HubSpot calls when behind a proxy (e.g. https://hooks.example.com, with any "
+        "prefix the proxy strips); signatures are checked against it + the request's path and query "
+        "instead of the request's own URL.",
+    ),
+    max_body_bytes: int = typer.Option(1024 * 1024, "--max-body-bytes", help="Larger bodies get a 413."),
+) -> None:
+    """Receive HubSpot webhooks (v3 signatures, secret from HUBSPOT_WEBHOOK_SECRET) and publish them
+    to the hubspot.*.changes topics, answering 2xx once Kafka acknowledged. Runs until interrupted."""
+    settings = load_settings()
+    if settings.hubspot_webhook_secret is None or not settings.hubspot_webhook_secret.get_secret_value():
+        console_err.print("[red]error:[/red] HUBSPOT_WEBHOOK_SECRET is not set (the HubSpot app's secret)")
+        raise typer.Exit(EXIT_CONFIG)
+    if not path.startswith("/"):
+        console_err.print("[red]error:[/red] --path must start with /")
+        raise typer.Exit(EXIT_USAGE)
+    if public_base_url and not public_base_url.startswith(("http://", "https://")):
+        console_err.print("[red]error:[/red] --public-base-url must be an http(s) URL")
+        raise typer.Exit(EXIT_USAGE)
+    bootstrap = require_kafka(settings)
+    database_url = require_database_url(settings)
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = WebhookReceiverConfig.from_settings(
+        settings, path=path, public_base_url=public_base_url, max_body_bytes=max_body_bytes
+    )
+    metrics = ConnectorMetrics.create()
+    metrics_port = serve_metrics(settings)
+
+    async def main() -> None:
+        async with webhook_service(settings, config, metrics, host=host, port=port) as running:
+            console_err.print(
+                f"webhook receiver on {running.url} -> Kafka {bootstrap}, PostgreSQL "
+                f"{redact_url(database_url)}; metrics on {settings.metrics_host}:{metrics_port}"
+            )
+            await asyncio.Event().wait()
+
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(main())
+    except (HubsyncError, OSError, psycopg.Error, PoolTimeout) as exc:
+        console_err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(EXIT_FAILURE) from None

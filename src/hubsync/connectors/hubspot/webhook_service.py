@@ -1,0 +1,138 @@
+"""The webhook receiver with everything it needs, built from :class:`~hubsync.settings.Settings`:
+the change topics (created when missing), the Kafka publisher, the PostgreSQL pool for the dedupe
+table and the HTTP server.
+
+:func:`webhook_service` runs it in the current event loop (``hubsync webhook``);
+:class:`ThreadedWebhookReceiver` runs it on a background thread for synchronous callers (tests,
+benchmarks, the demo).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any, TypeVar
+
+from hubsync.avro.codec import codec_from_settings
+from hubsync.connectors.hubspot.dedupe import WebhookDedupe
+from hubsync.connectors.hubspot.webhook_receiver import (
+    RunningReceiver,
+    WebhookReceiverConfig,
+    create_webhook_app,
+    start_webhook_receiver,
+)
+from hubsync.connectors.kafka_sink import AsyncKafkaPublisher
+from hubsync.metrics import ConnectorMetrics
+from hubsync.settings import Settings, require_database_url, require_kafka
+from hubsync.storage.pool import PoolConfig, open_async_pool
+from hubsync.streams.admin import admin_client, ensure_topics
+from hubsync.streams.topics import spec_for
+
+T = TypeVar("T")
+#: a webhook request should not queue long for a connection: HubSpot times out after a few seconds
+POOL_CONFIG = PoolConfig(min_size=1, max_size=10, timeout=3.0, application_name="hubsync-webhook")
+
+
+def ensure_change_topics(settings: Settings) -> None:
+    """Create ``hubspot.contacts.changes`` and ``hubspot.companies.changes`` when missing."""
+    specs = [spec_for(settings, "hubspot_contacts"), spec_for(settings, "hubspot_companies")]
+    ensure_topics(admin_client(require_kafka(settings)), specs)
+
+
+@contextlib.asynccontextmanager
+async def webhook_service(
+    settings: Settings,
+    config: WebhookReceiverConfig,
+    metrics: ConnectorMetrics,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    create_topics: bool = True,
+) -> AsyncIterator[RunningReceiver]:
+    """Serve the receiver until the block exits; then stop taking requests, deliver what is
+    queued for Kafka and close the pool."""
+    bootstrap = require_kafka(settings)
+    database_url = require_database_url(settings)
+    if create_topics:
+        await asyncio.to_thread(ensure_change_topics, settings)
+    codec = codec_from_settings(settings)
+    pool = await open_async_pool(database_url, POOL_CONFIG, name="hubsync-webhook")
+    publisher = AsyncKafkaPublisher(bootstrap, codec)
+    try:
+        await publisher.start()
+        app = create_webhook_app(config, publisher, WebhookDedupe(pool), metrics)
+        running = await start_webhook_receiver(app, host=host, port=port, path=config.path)
+        try:
+            yield running
+        finally:
+            await running.close()  # waits for requests in progress
+    finally:
+        # every request has been answered by now, so what is still queued was answered 503 and
+        # will be retried by HubSpot: no point waiting long for it
+        await publisher.close(timeout_s=config.publish_timeout_s)
+        await pool.close()
+
+
+class ThreadedWebhookReceiver:
+    """:func:`webhook_service` on a background thread with its own event loop; a context manager
+    with :attr:`url`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        config: WebhookReceiverConfig,
+        metrics: ConnectorMetrics,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        create_topics: bool = True,
+    ) -> None:
+        self._service = webhook_service(
+            settings, config, metrics, host=host, port=port, create_topics=create_topics
+        )
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="hubsync-webhook", daemon=True)
+        self._running: RunningReceiver | None = None
+
+    def _call(self, coro: Coroutine[Any, Any, T], timeout: float = 60.0) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+    @property
+    def running(self) -> RunningReceiver:
+        if self._running is None:
+            raise RuntimeError("the webhook receiver is not started")
+        return self._running
+
+    @property
+    def url(self) -> str:
+        return self.running.url
+
+    def start(self) -> ThreadedWebhookReceiver:
+        self._thread.start()
+        try:
+            self._running = self._call(self._service.__aenter__())
+        except BaseException:
+            self._shutdown_loop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        if self._running is not None:
+            self._running = None
+            self._call(self._service.__aexit__(None, None, None))
+        self._shutdown_loop()
+
+    def _shutdown_loop(self) -> None:
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+        if not self._loop.is_closed():
+            self._loop.close()
+
+    def __enter__(self) -> ThreadedWebhookReceiver:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
