@@ -6,10 +6,12 @@ import pytest
 
 from hubsync.sandbox.config import SandboxConfig
 from hubsync.sandbox.errors import HubSpotApiError
-from hubsync.sandbox.events import ListSink, Writer
+from hubsync.sandbox.events import ListSink, NullSink, Writer
 from hubsync.sandbox.properties import PropertyRegistry
 from hubsync.sandbox.property_defs import Property
+from hubsync.sandbox.records import Layouts, make_record
 from hubsync.sandbox.store import CrmStore
+from hubsync.sandbox.timefmt import iso_ms
 from tests.sandbox.test_routes_crm import Clock
 
 API = Writer("INTEGRATION", "1160452")
@@ -191,3 +193,44 @@ def test_load_seeds_fast_and_checks_the_batch(store: CrmStore, sink: ListSink) -
     assert [e.kind for e in sink.events].count("creation") == 2
     store.reset()
     assert store.count("contact") == 0 and store.count("company") == 0
+
+
+def test_without_listeners_no_events_are_built_but_writes_are_complete() -> None:
+    clock = Clock()
+    store = CrmStore(SandboxConfig(), PropertyRegistry(clock), NullSink(), clock)
+    assert not store.listening
+    record = store.create("contact", {"email": "n@example.com", "firstname": "One"}, API)
+    store.update("contact", record.id, {"firstname": "Two"}, UI)
+    assert [(v, w.change_source) for v, _, w in store.history_of("contact", record, "firstname")] == [
+        ("Two", "CRM_UI"),
+        ("One", "INTEGRATION"),
+    ]
+    assert store.get("contact", "n@example.com", id_property="email").id == record.id
+    store.sink = sink = ListSink()  # a sink attached later hears the next writes
+    assert store.listening
+    store.update("contact", record.id, {"firstname": "Three"}, UI)
+    assert [(e.kind, e.property_value) for e in sink.events] == [("propertyChange", "Three")]
+
+
+def test_values_lose_the_internal_separator() -> None:
+    layouts = Layouts()
+    record = make_record(layouts, 1, 0, {"b": "y", "a": "x\x00z", "c": ""}, 0)
+    assert record.values() == {"a": "xz", "b": "y"} and record.layout.names == ("a", "b")
+    record.set_values(layouts, {"a": "\x00\x00", "b": "q"})
+    assert record.values() == {"a": "", "b": "q"}
+
+
+def test_properties_of_reads_stored_and_calculated_values(store: CrmStore) -> None:
+    record = store.create("contact", {"email": "p@example.com", "jobtitle": "CTO"}, API)
+    every = store.properties_of("contact", record)
+    assert list(every) == sorted(every)
+    assert every["hs_object_id"] == str(record.id) and every["createdate"] == iso_ms(record.created_ms)
+    assert every["lastmodifieddate"] == iso_ms(record.updated_ms) and every["jobtitle"] == "CTO"
+    named = store.properties_of(
+        "contact", record, ["hs_email_domain", "jobtitle", "firstname", "hs_createdate"]
+    )
+    assert named == {
+        "hs_email_domain": "example.com",
+        "jobtitle": "CTO",
+        "hs_createdate": iso_ms(record.created_ms),
+    }

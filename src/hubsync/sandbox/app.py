@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -12,6 +11,7 @@ from aiohttp.typedefs import Middleware
 from .config import SandboxConfig
 from .errors import HubSpotApiError
 from .events import EventSink, NullSink
+from .httpio import json_response
 from .properties import PropertyRegistry
 from .routes_associations import register_association_routes
 from .routes_batch import register_batch_routes
@@ -36,12 +36,7 @@ _HTTP_CATEGORIES = {
 
 
 def error_response(error: HubSpotApiError) -> web.Response:
-    return web.Response(
-        status=error.status,
-        text=json.dumps(error.to_json()),
-        content_type="application/json",
-        headers=error.headers,
-    )
+    return json_response(error.to_json(), error.status, error.headers)
 
 
 @web.middleware

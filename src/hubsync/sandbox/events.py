@@ -64,7 +64,8 @@ class EventSink(Protocol):
 
 
 class NullSink:
-    """Drops events (no webhook URL configured)."""
+    """Drops events (no webhook URL configured). The store does not even build events for it
+    (:attr:`~hubsync.sandbox.store_base.CrmStoreBase.listening`)."""
 
     def emit(self, events: list[ChangeEvent]) -> None:  # noqa: ARG002
         return None

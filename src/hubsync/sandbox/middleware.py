@@ -37,6 +37,7 @@ from aiohttp.typedefs import Handler, Middleware
 from hubsync.sandbox.config import SandboxConfig
 from hubsync.sandbox.errors import HubSpotApiError
 from hubsync.sandbox.faults import FaultSettings, fault_body
+from hubsync.sandbox.httpio import json_response
 from hubsync.sandbox.ratelimit import RateLimiter
 from hubsync.sandbox.requestlog import LogEntry, RequestLog
 
@@ -66,7 +67,7 @@ def correlation_id_of(request: web.Request) -> str:
 def error_response(request: web.Request, error: HubSpotApiError) -> web.Response:
     """Render ``error`` with this request's correlation id, in body and header alike."""
     error.correlation_id = correlation_id_of(request)
-    response = web.json_response(error.to_json(), status=error.status, headers=error.headers)
+    response = json_response(error.to_json(), error.status, error.headers)
     response.headers[CORRELATION_HEADER] = error.correlation_id
     return response
 
@@ -202,9 +203,7 @@ def fault_middleware(faults: FaultSettings) -> Middleware:
             return await handler(request)
         request[FAULT_STATUS] = decision.status
         cid = correlation_id_of(request)
-        return web.json_response(
-            fault_body(decision.status, cid), status=decision.status, headers={CORRELATION_HEADER: cid}
-        )
+        return json_response(fault_body(decision.status, cid), decision.status, {CORRELATION_HEADER: cid})
 
     return middleware
 

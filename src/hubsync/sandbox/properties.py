@@ -96,6 +96,8 @@ class PropertyRegistry:
         self._archived: dict[ObjectType, dict[str, Property]] = {}
         self._groups: dict[ObjectType, dict[str, PropertyGroup]] = {}
         self._rules: list[ValidationRule] = []
+        #: names of the unique properties per object type, kept while no definition changes
+        self._unique: dict[ObjectType, tuple[str, ...]] = {}
         self.reset()
 
     def reset(self) -> None:
@@ -104,6 +106,7 @@ class PropertyRegistry:
         self._archived = {t: {} for t in DEFAULT_PROPERTIES}
         self._groups = {t: {g.name: g for g in groups} for t, groups in DEFAULT_GROUPS.items()}
         self._rules = []
+        self._unique.clear()
 
     # -- definitions -------------------------------------------------------------------------------
 
@@ -120,7 +123,15 @@ class PropertyRegistry:
         return prop
 
     def unique_properties(self, object_type: ObjectType) -> list[str]:
-        return [p.name for p in self._props[object_type].values() if p.has_unique_value]
+        return list(self.unique_names(object_type))
+
+    def unique_names(self, object_type: ObjectType) -> tuple[str, ...]:
+        """Names of the properties with unique values (every write checks them: kept, not rebuilt)."""
+        names = self._unique.get(object_type)
+        if names is None:
+            names = tuple(p.name for p in self._props[object_type].values() if p.has_unique_value)
+            self._unique[object_type] = names
+        return names
 
     def create(self, object_type: ObjectType, definition: Mapping[str, object] | Property) -> Property:
         prop = definition if isinstance(definition, Property) else property_from_json(definition)
@@ -140,6 +151,7 @@ class PropertyRegistry:
         ts = self._clock()
         prop = replace(prop, hubspot_defined=False, created_ms=ts, updated_ms=ts)
         self._props[object_type][prop.name] = prop
+        self._unique.pop(object_type, None)
         return prop
 
     def update(self, object_type: ObjectType, name: str, changes: Mapping[str, object]) -> Property:
@@ -151,6 +163,7 @@ class PropertyRegistry:
         merged = property_from_json({**_definition_fields(current), **changes, "name": name}, base=current)
         updated = replace(merged, has_unique_value=current.has_unique_value, updated_ms=self._clock())
         self._props[object_type][name] = updated
+        self._unique.pop(object_type, None)
         return updated
 
     def archive(self, object_type: ObjectType, name: str) -> None:
@@ -159,6 +172,7 @@ class PropertyRegistry:
             raise validation_error(f"Property {name} is a HubSpot-defined property and cannot be archived.")
         del self._props[object_type][name]
         self._archived[object_type][name] = replace(prop, archived=True, updated_ms=self._clock())
+        self._unique.pop(object_type, None)
 
     # -- groups ------------------------------------------------------------------------------------
 

@@ -81,9 +81,13 @@ class Record:
 
     def set_values(self, layouts: Layouts, values: Mapping[str, str]) -> None:
         """Replace all stored values (empty strings are dropped: an empty value is no value)."""
-        names = tuple(sorted(n for n, v in values.items() if v))
-        self.layout = layouts.get(names)
-        self.blob = SEP.join(values[n].replace(SEP, "") for n in names)
+        names = sorted([n for n, v in values.items() if v])
+        parts = [values[n] for n in names]
+        blob = SEP.join(parts)
+        if blob.count(SEP) >= len(parts):  # a value holds the separator: it loses it
+            blob = SEP.join([part.replace(SEP, "") for part in parts])
+        self.layout = layouts.get(tuple(names))
+        self.blob = blob
 
     def __repr__(self) -> str:
         return f"Record(id={self.id}, archived={self.archived}, values={self.values()!r})"

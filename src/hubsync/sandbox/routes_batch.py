@@ -15,6 +15,7 @@ from .errors import HubSpotApiError, validation_error
 from .httpio import (
     inputs_of,
     json_object,
+    json_response,
     object_type_of,
     optional_str,
     properties_of,
@@ -23,9 +24,9 @@ from .httpio import (
 )
 from .property_defs import ObjectType
 from .records import Record
-from .routes_crm import create_with_associations, json_response
+from .routes_crm import create_with_associations
 from .state import SandboxState, state_of
-from .views import batch_json, record_json
+from .views import RecordView, batch_json
 
 _PREFIX = "/crm/v3/objects/{object_type}/batch"
 _LABEL = {"contact": "CONTACT", "company": "COMPANY"}
@@ -74,6 +75,7 @@ async def batch_read(request: web.Request) -> web.Response:
     id_property = optional_str(body.get("idProperty"), "idProperty")
     props, history = string_list(body.get("properties")), string_list(body.get("propertiesWithHistory"))
     started = state.store.clock()
+    view = RecordView(state.store, object_type, properties=props, with_history=history)
     results: dict[int, dict[str, Any]] = {}
     missing: list[str] = []
     for item in inputs:
@@ -82,9 +84,8 @@ async def batch_read(request: web.Request) -> web.Response:
         if record is None or record.archived != archived:
             missing.append(key)
             continue
-        results.setdefault(
-            record.id, record_json(state.store, object_type, record, properties=props, with_history=history)
-        )
+        if record.id not in results:
+            results[record.id] = view(record)
     errors = []
     if missing:
         errors.append(
@@ -119,10 +120,11 @@ async def batch_create(request: web.Request) -> web.Response:
     state, object_type, limit = _context(state_of(request), request)
     inputs = inputs_of(await json_object(request), limit)
     started = state.store.clock()
+    view = RecordView(state.store, object_type, all_properties=True)
 
     def create(item: Mapping[str, Any]) -> dict[str, Any]:
         record = create_with_associations(state, object_type, properties_of(item), item.get("associations"))
-        return _traced(item, record_json(state.store, object_type, record, all_properties=True))
+        return _traced(item, view(record))
 
     results, errors = _each(inputs, create, lambda _item: None)
     return _respond(state, results, errors, started, 201)
@@ -132,6 +134,7 @@ async def batch_update(request: web.Request) -> web.Response:
     state, object_type, limit = _context(state_of(request), request)
     inputs = inputs_of(await json_object(request), limit)
     started = state.store.clock()
+    view = RecordView(state.store, object_type, all_properties=True)
 
     def update(item: Mapping[str, Any]) -> dict[str, Any]:
         if item.get("id") is None:
@@ -143,7 +146,7 @@ async def batch_update(request: web.Request) -> web.Response:
             state.api_writer,
             id_property=optional_str(item.get("idProperty"), "idProperty"),
         )
-        return _traced(item, record_json(state.store, object_type, record, all_properties=True))
+        return _traced(item, view(record))
 
     results, errors = _each(inputs, update, lambda item: str(item.get("id")))
     return _respond(state, results, errors, started, 200)
@@ -157,6 +160,7 @@ async def batch_upsert(request: web.Request) -> web.Response:
     if len(keys) != len(set(keys)):
         raise validation_error("Duplicate IDs found in batch input: each id may appear once per request")
     started = state.store.clock()
+    view = RecordView(state.store, object_type, all_properties=True)
 
     def upsert(item: Mapping[str, Any]) -> dict[str, Any]:
         id_property, key = optional_str(item.get("idProperty"), "idProperty"), item.get("id")
@@ -172,8 +176,7 @@ async def batch_upsert(request: web.Request) -> web.Response:
                 object_type, {**properties, str(id_property): str(key)}, state.api_writer
             )
             created = True
-        body = record_json(state.store, object_type, record, all_properties=True)
-        return _traced(item, {**body, "new": created})
+        return _traced(item, {**view(record), "new": created})
 
     results, errors = _each(inputs, upsert, lambda item: str(item.get("id")))
     return _respond(state, results, errors, started, 200)

@@ -12,6 +12,7 @@ from .associations import flags_for
 from .errors import HubSpotApiError, not_found, validation_error
 from .httpio import (
     json_object,
+    json_response,
     object_type_of,
     optional_str,
     properties_of,
@@ -24,7 +25,7 @@ from .records import Record
 from .search import parse_search, run_search
 from .state import SandboxState, state_of
 from .tables import is_object_id
-from .views import PLURAL, record_json
+from .views import PLURAL, RecordView, record_json
 
 LIST_MAX_LIMIT = 100
 _PREFIX = "/crm/v3/objects/{object_type}"
@@ -32,10 +33,6 @@ _PREFIX = "/crm/v3/objects/{object_type}"
 
 def _state(request: web.Request) -> SandboxState:
     return state_of(request)
-
-
-def json_response(body: Any, status: int = 200) -> web.Response:
-    return web.json_response(body, status=status)
 
 
 def _assoc_types(request: web.Request) -> list[ObjectType]:
@@ -107,8 +104,8 @@ async def list_objects(request: web.Request) -> web.Response:
         raise validation_error(f"after must be a paging cursor from a previous response, got {after_raw}")
     archived = query_bool(request, "archived")
     records, next_id = state.store.page(object_type, int(after_raw), limit, archived=archived)
-    options = read_options(request)
-    body: dict[str, Any] = {"results": [record_json(state.store, object_type, r, **options) for r in records]}
+    view = RecordView(state.store, object_type, **read_options(request))
+    body: dict[str, Any] = {"results": [view(r) for r in records]}
     if next_id is not None:
         body["paging"] = {"next": {"after": str(next_id), "link": f"?after={next_id}"}}
     return json_response(body)
@@ -167,12 +164,8 @@ async def search_objects(request: web.Request) -> web.Response:
     object_type = object_type_of(request.match_info["object_type"])
     search = parse_search(state.store, object_type, await json_object(request))
     page = run_search(state.store, object_type, search)
-    body: dict[str, Any] = {
-        "total": page.total,
-        "results": [
-            record_json(state.store, object_type, r, properties=search.properties) for r in page.records
-        ],
-    }
+    view = RecordView(state.store, object_type, properties=search.properties)
+    body: dict[str, Any] = {"total": page.total, "results": [view(r) for r in page.records]}
     if page.next_after is not None:
         body["paging"] = {"next": {"after": page.next_after, "link": f"?after={page.next_after}"}}
     return json_response(body)

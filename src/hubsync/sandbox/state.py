@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from aiohttp import web
 
@@ -34,9 +35,10 @@ class SandboxState:
     def __post_init__(self) -> None:
         self.limiter = RateLimiter(self.config)
 
-    @property
+    @cached_property
     def api_writer(self) -> Writer:
-        """How API writes are reported: changeSource INTEGRATION, sourceId the sandbox's app id."""
+        """How API writes are reported: changeSource INTEGRATION, sourceId the sandbox's app id
+        (made once: the config is frozen)."""
         return Writer("INTEGRATION", str(self.config.app_id))
 
 

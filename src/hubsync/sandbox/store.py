@@ -46,8 +46,9 @@ class CrmStore(CrmStoreBase):
         record = make_record(self.layouts, table.allocate_id(), ts, values, self.writers.intern(writer))
         table.records[record.id] = record
         table.order.append(record.id)
-        self._index(table, record)
-        self._emit(creation_events(self, object_type, record, writer))
+        self._index(table, record, values)
+        if self.listening:
+            self._emit(creation_events(self, object_type, record, writer))
         return record
 
     def update(
@@ -89,15 +90,16 @@ class CrmStore(CrmStoreBase):
             table, {k: v for k, v in new_values.items() if k in changes or k == "email"}, record.id
         )
         ts = self._now(record)
-        self._unindex(table, record)
+        self._unindex(table, record, current)
         record.set_values(self.layouts, new_values)
         record.updated_ms = ts
-        self._index(table, record)
+        self._index(table, record, new_values)
         writer_index = self.writers.intern(writer)
-        events = list(extra or [])
         for name, value in changes.items():
             table.history.record_change(record, name, current.get(name), value, ts, writer_index)
-            events.append(
+        if self.listening:
+            events = list(extra or [])
+            events.extend(
                 self._event(
                     table.object_type,
                     "propertyChange",
@@ -107,8 +109,9 @@ class CrmStore(CrmStoreBase):
                     property_name=name,
                     property_value=value,
                 )
+                for name, value in changes.items()
             )
-        self._emit(events)
+            self._emit(events)
         return ts
 
     # -- archive / restore / GDPR delete ---------------------------------------------------------------
@@ -120,7 +123,7 @@ class CrmStore(CrmStoreBase):
         if record.archived:
             return
         ts = self._now(record)
-        self._unindex(table, record)
+        self._unindex(table, record, record.values())
         record.archived_ms = record.updated_ms = ts
         table.archived.add(record.id)
         self._emit([self._event(object_type, "deletion", record.id, ts, writer)])
@@ -130,12 +133,13 @@ class CrmStore(CrmStoreBase):
         record = self._lookup(table, object_id, None, include_archived=True)
         if not record.archived:
             return record
-        self._check_unique(table, record.values(), record.id)
+        values = record.values()
+        self._check_unique(table, values, record.id)
         ts = self._now(record)
         record.archived_ms = None
         record.updated_ms = ts
         table.archived.discard(record.id)
-        self._index(table, record)
+        self._index(table, record, values)
         self._emit([self._event(object_type, "restore", record.id, ts, writer)])
         return record
 
@@ -145,7 +149,7 @@ class CrmStore(CrmStoreBase):
         record = self._lookup(table, object_id, id_property, include_archived=True)
         ts = self._now(record)
         if not record.archived:
-            self._unindex(table, record)
+            self._unindex(table, record, record.values())
         del table.records[record.id]
         table.archived.discard(record.id)
         table.history.drop(record.id)
@@ -187,7 +191,7 @@ class CrmStore(CrmStoreBase):
             wanted.update(_merged_emails(p_vals, m_vals))
         ts = self._now(primary, merged)
         # the merged record leaves first, so its unique values can move to the primary
-        self._unindex(table, merged)
+        self._unindex(table, merged, m_vals)
         del table.records[merged.id]
         table.compact_order()
         table.aliases[merged.id] = primary.id

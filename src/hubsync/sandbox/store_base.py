@@ -9,7 +9,7 @@ from typing import Any
 from .associations import PRIMARY, Links
 from .config import SandboxConfig
 from .errors import ErrorDetail, HubSpotApiError, not_found, validation_error
-from .events import ChangeEvent, EventKind, EventSink, Writer
+from .events import ChangeEvent, EventKind, EventSink, NullSink, Writer
 from .properties import PropertyRegistry
 from .property_defs import MODIFIED_PROPERTY, OBJECT_TYPE_IDS, ObjectType
 from .records import Layouts, Record, WriterTable
@@ -36,6 +36,15 @@ class CrmStoreBase:
         self.writers = WriterTable()
         self.links = Links()
         self.tables: dict[ObjectType, Table] = {t: Table(t) for t in OBJECT_TYPES}
+        #: the calculated properties: name -> its value for a record (None when it has none)
+        self._calculated: dict[ObjectType, dict[str, Callable[[Record], str | None]]] = {
+            "contact": {
+                **_timestamps("contact"),
+                "hs_email_domain": _email_domain,
+                "associatedcompanyid": self._primary_company,
+            },
+            "company": {**_timestamps("company"), "num_associated_contacts": self._contact_count},
+        }
 
     def table(self, object_type: ObjectType) -> Table:
         try:
@@ -45,7 +54,15 @@ class CrmStoreBase:
 
     def _now(self, *records: Record) -> int:
         """The write time: the clock, but never before a touched record's last write."""
-        return max([self.clock(), *(r.updated_ms for r in records)])
+        now = self.clock()
+        for record in records:
+            now = max(now, record.updated_ms)
+        return now
+
+    @property
+    def listening(self) -> bool:
+        """Whether events go anywhere: with a :class:`NullSink` the hot write paths build none."""
+        return not isinstance(self.sink, NullSink)
 
     def _emit(self, events: list[ChangeEvent]) -> None:
         if events:
@@ -59,9 +76,9 @@ class CrmStoreBase:
 
     # -- unique values -----------------------------------------------------------------------------
 
-    def _unique_names(self, object_type: ObjectType) -> list[str]:
-        names = self.registry.unique_properties(object_type)
-        return ["email", *names] if object_type == "contact" else names
+    def _unique_names(self, object_type: ObjectType) -> tuple[str, ...]:
+        names = self.registry.unique_names(object_type)
+        return ("email", *names) if object_type == "contact" else names
 
     def _unique_index(self, table: Table, name: str) -> dict[str, int]:
         index = table.unique.get(name)
@@ -104,16 +121,16 @@ class CrmStoreBase:
             errors=[ErrorDetail(message=detail, code="DUPLICATE_VALUE", location=name)],
         )
 
-    def _index(self, table: Table, record: Record) -> None:
-        values = record.values()
+    def _index(self, table: Table, record: Record, values: Mapping[str, str]) -> None:
+        """Enter ``record`` (whose stored values are ``values``) in the table's indexes."""
         for name in self._unique_names(table.object_type):
             index = self._unique_index(table, name)
             for value in self._unique_values(table.object_type, name, values):
                 index[value] = record.id
         table.by_modified.add(modified_key(record))
 
-    def _unindex(self, table: Table, record: Record) -> None:
-        values = record.values()
+    def _unindex(self, table: Table, record: Record, values: Mapping[str, str]) -> None:
+        """Take ``record`` (whose stored values are ``values``) out of the table's indexes."""
         for name, index in table.unique.items():
             for value in self._unique_values(table.object_type, name, values):
                 if index.get(value) == record.id:
@@ -195,21 +212,8 @@ class CrmStoreBase:
 
     def value_of(self, object_type: ObjectType, record: Record, name: str) -> str | None:
         """A property value, calculated ones included."""
-        if name == "hs_object_id":
-            return str(record.id)
-        if name in ("createdate", "hs_createdate"):
-            return iso_ms(record.created_ms)
-        if name == MODIFIED_PROPERTY[object_type]:
-            return iso_ms(record.updated_ms)
-        if name == "hs_email_domain" and object_type == "contact":
-            email = record.value("email")
-            return email.rsplit("@", 1)[1] if email else None
-        if name == "associatedcompanyid" and object_type == "contact":
-            primary = [c for c, f in self.links.peers("contact", record.id).items() if f & PRIMARY]
-            return str(primary[0]) if primary else None
-        if name == "num_associated_contacts" and object_type == "company":
-            return str(len(self.associations("company", record.id)))
-        return record.value(name)
+        calculated = self._calculated[object_type].get(name)
+        return record.value(name) if calculated is None else calculated(record)
 
     def properties_of(
         self, object_type: ObjectType, record: Record, names: Iterable[str] | None = None
@@ -217,15 +221,31 @@ class CrmStoreBase:
         """Values of ``names`` that have one; without names: every stored value plus system ones."""
         if names is None:
             values = record.values()
-            for name in ("hs_object_id", "createdate", MODIFIED_PROPERTY[object_type]):
-                values[name] = self.value_of(object_type, record, name) or ""
+            values["hs_object_id"] = str(record.id)
+            values["createdate"] = iso_ms(record.created_ms)
+            values[MODIFIED_PROPERTY[object_type]] = iso_ms(record.updated_ms)
             return dict(sorted(values.items()))
+        calculated = self._calculated[object_type]
+        stored: dict[str, str] | None = None  # split from the record once, when first needed
         found = {}
         for name in names:
-            value = self.value_of(object_type, record, name)
-            if value is not None and value != "":
+            getter = calculated.get(name)
+            if getter is not None:
+                value = getter(record)
+            else:
+                if stored is None:
+                    stored = record.values()
+                value = stored.get(name)
+            if value:
                 found[name] = value
         return found
+
+    def _primary_company(self, contact: Record) -> str | None:
+        primary = [c for c, f in self.links.peers("contact", contact.id).items() if f & PRIMARY]
+        return str(primary[0]) if primary else None
+
+    def _contact_count(self, company: Record) -> str:
+        return str(len(self.associations("company", company.id)))
 
     def history_of(self, object_type: ObjectType, record: Record, name: str) -> list[tuple[str, int, Writer]]:
         """(value, timestamp ms, writer) newest first; calculated properties report their current value."""
@@ -246,3 +266,23 @@ class CrmStoreBase:
 
     def association_flags(self, contact_id: int, company_id: int) -> int:
         return self.links.flags(contact_id, company_id)
+
+
+def _timestamps(object_type: ObjectType) -> dict[str, Callable[[Record], str | None]]:
+    def created(record: Record) -> str:
+        return iso_ms(record.created_ms)
+
+    def modified(record: Record) -> str:
+        return iso_ms(record.updated_ms)
+
+    return {
+        "hs_object_id": lambda record: str(record.id),
+        "createdate": created,
+        "hs_createdate": created,
+        MODIFIED_PROPERTY[object_type]: modified,
+    }
+
+
+def _email_domain(contact: Record) -> str | None:
+    email = contact.value("email")
+    return email.rsplit("@", 1)[1] if email else None

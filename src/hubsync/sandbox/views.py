@@ -23,6 +23,51 @@ def read_names(object_type: ObjectType, requested: Sequence[str] | None) -> list
     return list(dict.fromkeys([*requested, *_ALWAYS, MODIFIED_PROPERTY[object_type]]))
 
 
+class RecordView:
+    """How a request shows records, resolved once for all of them (a batch shows up to 100):
+    which properties, which with their history, which associations."""
+
+    def __init__(
+        self,
+        store: CrmStore,
+        object_type: ObjectType,
+        *,
+        properties: Sequence[str] | None = None,
+        all_properties: bool = False,
+        with_history: Sequence[str] | None = None,
+        associations: Iterable[ObjectType] = (),
+    ) -> None:
+        self.store = store
+        self.object_type = object_type
+        self.names = None if all_properties else read_names(object_type, properties)
+        self.with_history = with_history
+        self.associations = [other for other in associations if other != object_type]
+
+    def __call__(self, record: Record) -> dict[str, Any]:
+        store, object_type = self.store, self.object_type
+        body: dict[str, Any] = {
+            "id": str(record.id),
+            "properties": store.properties_of(object_type, record, self.names),
+            "createdAt": iso_ms(record.created_ms),
+            "updatedAt": iso_ms(record.updated_ms),
+            "archived": record.archived,
+        }
+        if record.archived_ms is not None:
+            body["archivedAt"] = iso_ms(record.archived_ms)
+        if self.with_history:
+            body["propertiesWithHistory"] = {
+                name: history_json(store, object_type, record, name) for name in self.with_history
+            }
+        assoc: dict[str, Any] = {}
+        for other in self.associations:
+            results = associated_ids_json(store, object_type, record.id)
+            if results:
+                assoc[PLURAL[other]] = {"results": results}
+        if assoc:
+            body["associations"] = assoc
+        return body
+
+
 def record_json(
     store: CrmStore,
     object_type: ObjectType,
@@ -33,30 +78,16 @@ def record_json(
     with_history: Sequence[str] | None = None,
     associations: Iterable[ObjectType] = (),
 ) -> dict[str, Any]:
-    names = None if all_properties else read_names(object_type, properties)
-    body: dict[str, Any] = {
-        "id": str(record.id),
-        "properties": store.properties_of(object_type, record, names),
-        "createdAt": iso_ms(record.created_ms),
-        "updatedAt": iso_ms(record.updated_ms),
-        "archived": record.archived,
-    }
-    if record.archived_ms is not None:
-        body["archivedAt"] = iso_ms(record.archived_ms)
-    if with_history:
-        body["propertiesWithHistory"] = {
-            name: history_json(store, object_type, record, name) for name in with_history
-        }
-    assoc: dict[str, Any] = {}
-    for other in associations:
-        if other == object_type:
-            continue
-        results = associated_ids_json(store, object_type, record.id)
-        if results:
-            assoc[PLURAL[other]] = {"results": results}
-    if assoc:
-        body["associations"] = assoc
-    return body
+    """One record as a ``SimplePublicObject`` (for many, make one :class:`RecordView`)."""
+    view = RecordView(
+        store,
+        object_type,
+        properties=properties,
+        all_properties=all_properties,
+        with_history=with_history,
+        associations=associations,
+    )
+    return view(record)
 
 
 def history_json(store: CrmStore, object_type: ObjectType, record: Record, name: str) -> list[dict[str, Any]]:
