@@ -1,0 +1,80 @@
+"""Configuration of the HubSpot client: limits, timeouts and the retry policy."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from pydantic import SecretStr
+
+from hubsync.errors import FatalError
+from hubsync.settings import Settings
+
+DEFAULT_BASE_URL = "https://api.hubapi.com"
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Bounded exponential backoff with full jitter (AWS's "full jitter": a uniform draw in
+    ``[0, min(max_backoff, base * 2**(attempt-1))]``). A server-given wait (``Retry-After``, the
+    429 policy) is a floor; a wait longer than ``max_retry_after_s`` is not slept but handed to
+    the caller as :class:`~hubsync.errors.RetriableError` with ``retry_after`` set."""
+
+    max_attempts: int = 6
+    base_backoff_s: float = 0.5
+    max_backoff_s: float = 30.0
+    jitter: bool = True
+    max_retry_after_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1 or self.base_backoff_s < 0 or self.max_backoff_s < self.base_backoff_s:
+            raise ValueError("need max_attempts >= 1 and 0 <= base_backoff_s <= max_backoff_s")
+
+    def delay(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        cap = min(self.max_backoff_s, self.base_backoff_s * 2 ** (attempt - 1))
+        backoff = rng.uniform(0.0, cap) if self.jitter else cap
+        if retry_after is None:
+            return backoff
+        # spread the retries of many waiters over a little time after the floor
+        spread = rng.uniform(0.0, min(cap, self.base_backoff_s)) if self.jitter else 0.0
+        return retry_after + spread
+
+
+@dataclass(frozen=True, slots=True)
+class HubSpotClientConfig:
+    """How one :class:`~hubsync.connectors.hubspot.client.HubSpotClient` talks to a portal.
+
+    ``burst_limit``/``burst_window_s`` and ``search_per_second`` are the starting estimates of
+    the portal's limits (Professional/Enterprise: 190 per 10 s, search 5 per second); the
+    ``X-HubSpot-RateLimit-*`` headers replace the burst values on the first answer.
+    """
+
+    access_token: SecretStr
+    base_url: str = DEFAULT_BASE_URL
+    connect_timeout_s: float = 5.0
+    read_timeout_s: float = 30.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    burst_limit: int = 190
+    burst_window_s: float = 10.0
+    search_per_second: int = 5
+    max_concurrency: int = 10
+    batch_size: int = 100
+    user_agent: str = "hubsync"
+
+    def __post_init__(self) -> None:
+        if not self.access_token.get_secret_value():
+            raise FatalError("the HubSpot access token is empty (set HUBSPOT_ACCESS_TOKEN)")
+        if not 1 <= self.batch_size <= 100:
+            raise ValueError(f"batch_size must be within 1..100, got {self.batch_size}")
+        if min(self.burst_limit, self.search_per_second, self.max_concurrency) < 1:
+            raise ValueError("burst_limit, search_per_second and max_concurrency must be positive")
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> HubSpotClientConfig:
+        """From hubsync's settings (``HUBSPOT_ACCESS_TOKEN``, ``HUBSPOT_BASE_URL``)."""
+        if settings.hubspot_access_token is None:
+            raise FatalError("HUBSPOT_ACCESS_TOKEN is not set")
+        config = cls(access_token=settings.hubspot_access_token, base_url=settings.hubspot_base_url)
+        return replace(config, **overrides) if overrides else config
