@@ -9,6 +9,7 @@ import typer
 from hubsync import __version__
 from hubsync.cli import db, dev, topics
 from hubsync.cli._common import EXIT_CONFIG, console_err
+from hubsync.cli.connectors import poller_command, pull_command
 from hubsync.cli.sandbox import sandbox_command
 from hubsync.cli.webhook import webhook_command
 from hubsync.settings import MissingSettingError
@@ -25,6 +26,8 @@ app.add_typer(dev.app, name="dev")
 app.add_typer(topics.app, name="topics")
 app.command("sandbox")(sandbox_command)
 app.command("webhook")(webhook_command)
+app.command("poller")(poller_command)
+app.command("pull")(pull_command)
 
 
 @app.command()

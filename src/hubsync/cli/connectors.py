@@ -1,0 +1,175 @@
+"""``hubsync poller`` and ``hubsync pull``: HubSpot changes into Kafka by polling."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Coroutine
+from enum import StrEnum
+from typing import Any
+
+import typer
+from rich.progress import (
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from hubsync.cli._common import EXIT_FAILURE, console_err
+from hubsync.connectors.hubspot.backfill import Backfill
+from hubsync.connectors.hubspot.poller import IncrementalPoller, PollerConfig
+from hubsync.connectors.hubspot.pull import pull_ids
+from hubsync.connectors.hubspot.runtime import ConnectorRuntime, connector_runtime
+from hubsync.connectors.hubspot.search_windows import ObjectTypeName
+from hubsync.errors import HubsyncError
+from hubsync.metrics import ConnectorMetrics, HubSpotClientMetrics, serve_metrics
+from hubsync.settings import load_settings
+
+
+class ObjectChoice(StrEnum):
+    CONTACTS = "contacts"
+    COMPANIES = "companies"
+
+
+ALL_TYPES: tuple[ObjectTypeName, ...] = ("contacts", "companies")
+
+
+def _types(choice: ObjectChoice | None) -> tuple[ObjectTypeName, ...]:
+    if choice is None:
+        return ALL_TYPES
+    return ("contacts",) if choice is ObjectChoice.CONTACTS else ("companies",)
+
+
+def _progress() -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:>8.0f} records/s"),
+        TimeElapsedColumn(),
+        console=console_err,
+    )
+
+
+async def _full(
+    runtime: ConnectorRuntime, types: tuple[ObjectTypeName, ...], connector: str, source: str
+) -> None:
+    with _progress() as bar:
+        for object_type in types:
+            task = bar.add_task(f"{object_type} ({source.lower()})", total=None, rate=0.0)
+            started = time.perf_counter()
+            done = [0]
+
+            def advance(
+                n: int, task: TaskID = task, started: float = started, done: list[int] = done
+            ) -> None:
+                done[0] += n
+                bar.update(task, completed=done[0], rate=done[0] / max(1e-6, time.perf_counter() - started))
+
+            backfill = Backfill(
+                runtime.client,
+                runtime.publisher,
+                runtime.cursors,
+                runtime.properties,
+                connector=connector,
+                source=source,
+                progress=advance,
+            )
+            result = await backfill.run(object_type)
+            resumed = " (resumed)" if result.resumed else ""
+            console_err.print(
+                f"{object_type}: {result.records} records, {result.published} events"
+                f" in {result.seconds:.1f}s{resumed}"
+            )
+
+
+def _run(main: Coroutine[Any, Any, None]) -> None:
+    """Run ``main``; hubsync's errors become a message and exit code 1, not a traceback."""
+    try:
+        asyncio.run(main)
+    except HubsyncError as exc:
+        console_err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(EXIT_FAILURE) from exc
+
+
+def poller_command(
+    full: bool = typer.Option(False, "--full", help="Backfill every record by list paging first."),
+    once: bool = typer.Option(False, "--once", help="Poll once and exit (default: keep polling)."),
+    interval: float = typer.Option(30.0, "--interval", help="Seconds between polls."),
+    object_type: ObjectChoice | None = typer.Option(None, "--type", help="Only this object type."),
+) -> None:
+    """Publish HubSpot changes to Kafka by polling the search API (incremental by last-modified
+    time, durable cursor committed after Kafka acknowledged). Serves /metrics."""
+    settings = load_settings()
+    types = _types(object_type)
+    connector_metrics = ConnectorMetrics.create()
+    client_metrics = HubSpotClientMetrics.create()
+    port = serve_metrics(settings)
+    console_err.print(f"metrics on http://{settings.metrics_host}:{port}/metrics")
+
+    async def main() -> None:
+        async with connector_runtime(
+            settings, source="poller", connector_metrics=connector_metrics, client_metrics=client_metrics
+        ) as runtime:
+            if full:
+                await _full(runtime, types, "backfill", "BACKFILL")
+            poller = IncrementalPoller(
+                runtime.client,
+                runtime.publisher,
+                runtime.cursors,
+                runtime.properties,
+                metrics=connector_metrics,
+            )
+            while True:
+                for ot in types:
+                    result = await poller.poll_once(ot)
+                    console_err.print(
+                        f"{ot}: {result.published} events published, {result.skipped} already seen"
+                    )
+                if once:
+                    return
+                await asyncio.sleep(interval)
+
+    with contextlib.suppress(KeyboardInterrupt):
+        _run(main())
+
+
+def pull_command(
+    object_type: ObjectChoice | None = typer.Argument(None, help="contacts or companies (default: both)."),
+    full: bool = typer.Option(False, "--full", help="Every record, by list paging (resumable)."),
+    ids: list[str] = typer.Option([], "--id", help="Only these record ids (repeatable)."),
+) -> None:
+    """Pull from HubSpot now: everything (--full), changes since the poller's cursor, or given
+    records (--id). Events carry source MANUAL_PULL."""
+    settings = load_settings()
+    types = _types(object_type)
+    if ids and len(types) != 1:
+        console_err.print("[red]error:[/red] --id needs an object type: hubsync pull contacts --id 123")
+        raise typer.Exit(2)
+
+    async def main() -> None:
+        async with connector_runtime(settings, source="manual_pull") as runtime:
+            if ids:
+                pulled = await pull_ids(
+                    runtime.client, runtime.publisher, types[0], ids, runtime.properties[types[0]]
+                )
+                console_err.print(f"{types[0]}: {pulled.records} records pulled, {pulled.published} events")
+                for missing, message in pulled.missing:
+                    console_err.print(f"[yellow]not found:[/yellow] {missing}: {message}")
+                return
+            if full:
+                await _full(runtime, types, "manual_pull", "MANUAL_PULL")
+                return
+            poller = IncrementalPoller(
+                runtime.client, runtime.publisher, runtime.cursors, runtime.properties,
+                config=PollerConfig(source="MANUAL_PULL"),
+            )  # fmt: skip
+            for ot in types:
+                result = await poller.poll_once(ot)
+                console_err.print(f"{ot}: {result.published} events published")
+
+    _run(main())

@@ -1,0 +1,53 @@
+"""Full HubSpot records (read by the poller, a backfill or a manual pull) as change events.
+
+A record is a ``SNAPSHOT``; an archived one is a ``DELETION`` (it was deleted in HubSpot); a
+record whose ``hs_merged_object_ids`` lists ids also yields a ``MERGE`` event, so records merged
+away while no webhook was listening stop syncing too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from hubsync.connectors.hubspot.change_events import from_record
+from hubsync.connectors.hubspot.search_windows import MODIFIED_PROPERTY, ObjectTypeName
+
+#: properties every read asks for, whatever the field mappings say: what duplicate detection,
+#: the version guard and merge detection need
+REQUIRED_PROPERTIES: dict[ObjectTypeName, tuple[str, ...]] = {
+    "contacts": ("email", "hs_additional_emails", "firstname", "lastname", "company", "hs_merged_object_ids"),
+    "companies": ("name", "domain", "hs_merged_object_ids"),
+}
+
+Message = tuple[str, Mapping[str, Any]]
+
+
+def read_properties(object_type: ObjectTypeName, mapped: list[str]) -> list[str]:
+    """The properties to request: the mapped ones plus :data:`REQUIRED_PROPERTIES`."""
+    return sorted({*mapped, *REQUIRED_PROPERTIES[object_type], MODIFIED_PROPERTY[object_type]})
+
+
+def record_events(
+    object_type: ObjectTypeName, record: Mapping[str, Any], *, source: str, received_at_ms: int
+) -> list[Message]:
+    """``(key, value)`` pairs for one record: its snapshot (or deletion) and a merge if any."""
+    value = from_record(object_type, record, source=source, received_at_ms=received_at_ms)
+    key = str(value["object_id"])
+    if value["archived"]:
+        value["change_type"] = "DELETION"
+    events: list[Message] = [(key, value)]
+    merged = [i for i in (value["properties"].get("hs_merged_object_ids") or "").split(";") if i.strip()]
+    if merged:
+        merge = dict(value)
+        merge.update(
+            event_id=f"merge:{key}:{';'.join(sorted(merged))}",
+            change_type="MERGE",
+            partial=True,
+            properties={},
+            property_timestamps={},
+            associated_company_ids=[],
+            merge={"primary_object_id": key, "merged_object_ids": merged, "new_object_id": None},
+        )
+        events.append((key, merge))
+    return events

@@ -1,0 +1,78 @@
+"""Everything the poller and manual pulls need, built from settings and closed together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg_pool import AsyncConnectionPool
+
+from hubsync.avro.codec import codec_from_settings
+from hubsync.connectors.cursors import CursorStore
+from hubsync.connectors.hubspot.client import HubSpotClient
+from hubsync.connectors.hubspot.client_config import HubSpotClientConfig
+from hubsync.connectors.hubspot.publish import ChangeEventPublisher
+from hubsync.connectors.hubspot.record_events import read_properties
+from hubsync.connectors.hubspot.search_windows import ObjectTypeName
+from hubsync.connectors.hubspot.webhook_service import ensure_change_topics
+from hubsync.connectors.kafka_sink import AsyncKafkaPublisher
+from hubsync.metrics import ConnectorMetrics, HubSpotClientMetrics
+from hubsync.settings import MissingSettingError, Settings, require_database_url, require_kafka
+from hubsync.storage.pool import PoolConfig, open_async_pool
+
+_MAPPING_TYPES: dict[str, ObjectTypeName] = {"contact": "contacts", "account": "companies"}
+
+
+@dataclass
+class ConnectorRuntime:
+    client: HubSpotClient
+    cursors: CursorStore
+    publisher: ChangeEventPublisher
+    #: the properties to read per object type: the mapped ones plus what hubsync itself needs
+    properties: dict[ObjectTypeName, list[str]]
+
+
+async def mapped_properties(pool: AsyncConnectionPool[Any]) -> dict[ObjectTypeName, list[str]]:
+    """The HubSpot properties of the field mappings (``hubsync db migrate`` loads the defaults)."""
+    mapped: dict[ObjectTypeName, list[str]] = {"contacts": [], "companies": []}
+    async with pool.connection() as conn:
+        cur = await conn.execute("SELECT object_type, hubspot_property FROM hubsync.field_mappings")
+        for object_type, prop in await cur.fetchall():
+            mapped[_MAPPING_TYPES[object_type]].append(prop)
+    return {ot: read_properties(ot, props) for ot, props in mapped.items()}
+
+
+@contextlib.asynccontextmanager
+async def connector_runtime(
+    settings: Settings,
+    *,
+    source: str,
+    connector_metrics: ConnectorMetrics | None = None,
+    client_metrics: HubSpotClientMetrics | None = None,
+) -> AsyncIterator[ConnectorRuntime]:
+    if settings.hubspot_access_token is None:
+        raise MissingSettingError("HUBSPOT_ACCESS_TOKEN", "the private app's access token")
+    bootstrap = require_kafka(settings)
+    pool = await open_async_pool(
+        require_database_url(settings), PoolConfig(max_size=4), name="hubsync-connectors"
+    )
+    publisher = AsyncKafkaPublisher(bootstrap, codec_from_settings(settings))
+    client = HubSpotClient(HubSpotClientConfig.from_settings(settings), metrics=client_metrics)
+    try:
+        await asyncio.to_thread(ensure_change_topics, settings)
+        await publisher.start()
+        yield ConnectorRuntime(
+            client=client,
+            cursors=CursorStore(pool),
+            publisher=ChangeEventPublisher(
+                publisher, settings.topics, source=source, metrics=connector_metrics
+            ),
+            properties=await mapped_properties(pool),
+        )
+    finally:
+        await client.aclose()
+        await publisher.close()
+        await pool.close()
