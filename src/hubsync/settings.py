@@ -83,6 +83,11 @@ class Settings(BaseSettings):
     topic_replication_factor: int = Field(default=1, ge=1)
     consumer_group: str = "hubsync"
 
+    #: the poller leaves the newest ``poll_settle_ms`` for the next poll (HubSpot's search index lags)
+    #: and re-reads the last ``poll_overlap_ms`` of the previous one
+    poll_settle_ms: int = Field(default=5_000, ge=0)
+    poll_overlap_ms: int = Field(default=60_000, ge=0)
+
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=9400, ge=0, le=65535)
     log_level: str = "INFO"

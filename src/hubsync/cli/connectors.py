@@ -27,7 +27,7 @@ from hubsync.connectors.hubspot.runtime import ConnectorRuntime, connector_runti
 from hubsync.connectors.hubspot.search_windows import ObjectTypeName
 from hubsync.errors import HubsyncError
 from hubsync.metrics import ConnectorMetrics, HubSpotClientMetrics, serve_metrics
-from hubsync.settings import load_settings
+from hubsync.settings import Settings, load_settings
 
 
 class ObjectChoice(StrEnum):
@@ -42,6 +42,10 @@ def _types(choice: ObjectChoice | None) -> tuple[ObjectTypeName, ...]:
     if choice is None:
         return ALL_TYPES
     return ("contacts",) if choice is ObjectChoice.CONTACTS else ("companies",)
+
+
+def _poller_config(settings: Settings, source: str) -> PollerConfig:
+    return PollerConfig(overlap_ms=settings.poll_overlap_ms, settle_ms=settings.poll_settle_ms, source=source)
 
 
 def _progress() -> Progress:
@@ -122,6 +126,7 @@ def poller_command(
                 runtime.publisher,
                 runtime.cursors,
                 runtime.properties,
+                config=_poller_config(settings, "POLLER"),
                 metrics=connector_metrics,
             )
             while True:
@@ -165,9 +170,12 @@ def pull_command(
                 await _full(runtime, types, "manual_pull", "MANUAL_PULL")
                 return
             poller = IncrementalPoller(
-                runtime.client, runtime.publisher, runtime.cursors, runtime.properties,
-                config=PollerConfig(source="MANUAL_PULL"),
-            )  # fmt: skip
+                runtime.client,
+                runtime.publisher,
+                runtime.cursors,
+                runtime.properties,
+                config=_poller_config(settings, "MANUAL_PULL"),
+            )
             for ot in types:
                 result = await poller.poll_once(ot)
                 console_err.print(f"{ot}: {result.published} events published")
