@@ -234,7 +234,7 @@ def test_from_record_company_and_errors() -> None:
     with pytest.raises(InvalidChangeEventError, match="object type"):
         from_record("deal", record, source="POLLER", received_at_ms=1)
     with pytest.raises(ValueError, match="source"):
-        from_record("company", record, source="WEBHOOK", received_at_ms=1)
+        from_record("company", record, source="SOMEWHERE", received_at_ms=1)
     with pytest.raises(InvalidChangeEventError, match="id is missing"):
         from_record("company", {"properties": {}}, source="POLLER", received_at_ms=1)
     with pytest.raises(InvalidChangeEventError, match="updatedAt"):

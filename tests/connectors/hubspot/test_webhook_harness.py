@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import psycopg
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
@@ -22,6 +23,7 @@ from hubsync.connectors.hubspot.webhook_receiver import WebhookReceiverConfig
 from hubsync.connectors.hubspot.webhook_service import ThreadedWebhookReceiver
 from hubsync.metrics import ConnectorMetrics
 from hubsync.settings import Settings, TopicNames
+from hubsync.storage.defaults import load_defaults, seed_defaults
 from hubsync.storage.migrate import migrate
 from tests.fixtures.services import fresh_database
 
@@ -151,11 +153,21 @@ class Harness:
 
 
 @contextlib.contextmanager
-def running_receiver(bootstrap: str, database_url: str, **config: Any) -> Iterator[Harness]:
-    """A receiver with fresh topics and a fresh, migrated database."""
+def running_receiver(
+    bootstrap: str,
+    database_url: str,
+    *,
+    port: int = 0,
+    settings: Mapping[str, Any] | None = None,
+    **config: Any,
+) -> Iterator[Harness]:
+    """A receiver with fresh topics and a fresh, migrated database; ``settings`` adds settings
+    (e.g. a HubSpot token and base URL for the record fetcher)."""
     uid = uuid.uuid4().hex[:10]
     with fresh_database(database_url) as url:
         migrate(url)
+        with psycopg.connect(url) as conn:
+            seed_defaults(conn, load_defaults())  # the field mappings, as `hubsync db migrate` loads them
         settings = Settings(
             kafka_bootstrap_servers=bootstrap,
             database_url=SecretStr(url),
@@ -165,11 +177,12 @@ def running_receiver(bootstrap: str, database_url: str, **config: Any) -> Iterat
                 hubspot_companies=f"test.{uid}.companies.changes",
             ),
             topic_partitions=PARTITIONS,
+            **(settings or {}),
         )
         registry = CollectorRegistry()
         receiver_config = WebhookReceiverConfig.from_settings(settings, **config)
         with ThreadedWebhookReceiver(
-            settings, receiver_config, ConnectorMetrics.create(registry)
+            settings, receiver_config, ConnectorMetrics.create(registry), port=port
         ) as receiver:
             repo = SchemaRepository()
             codec = SingleObjectCodec(repo)

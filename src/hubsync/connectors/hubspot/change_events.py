@@ -48,8 +48,8 @@ __all__ = [
     "from_webhook",
 ]
 
-#: ``source`` values a full record can come from (the ``ChangeSource`` enum minus ``WEBHOOK``)
-RECORD_SOURCES = frozenset({"POLLER", "BACKFILL", "MANUAL_PULL", "REPLAY"})
+#: ``source`` values a full record can come from (``WEBHOOK``: read after a webhook said it changed)
+RECORD_SOURCES = frozenset({"POLLER", "BACKFILL", "MANUAL_PULL", "REPLAY", "WEBHOOK"})
 
 
 class ChangeEventMessage(NamedTuple):

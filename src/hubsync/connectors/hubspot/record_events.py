@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from psycopg_pool import AsyncConnectionPool
+
 from hubsync.connectors.hubspot.change_events import from_record
 from hubsync.connectors.hubspot.search_windows import MODIFIED_PROPERTY, ObjectTypeName
 
@@ -21,6 +23,7 @@ REQUIRED_PROPERTIES: dict[ObjectTypeName, tuple[str, ...]] = {
 }
 
 Message = tuple[str, Mapping[str, Any]]
+_MAPPING_TYPES: dict[str, ObjectTypeName] = {"contact": "contacts", "account": "companies"}
 
 
 def read_properties(object_type: ObjectTypeName, mapped: list[str]) -> list[str]:
@@ -51,3 +54,13 @@ def record_events(
         )
         events.append((key, merge))
     return events
+
+
+async def mapped_properties(pool: AsyncConnectionPool[Any]) -> dict[ObjectTypeName, list[str]]:
+    """The HubSpot properties of the field mappings (``hubsync db migrate`` loads the defaults)."""
+    mapped: dict[ObjectTypeName, list[str]] = {"contacts": [], "companies": []}
+    async with pool.connection() as conn:
+        cur = await conn.execute("SELECT object_type, hubspot_property FROM hubsync.field_mappings")
+        for object_type, prop in await cur.fetchall():
+            mapped[_MAPPING_TYPES[object_type]].append(prop)
+    return {ot: read_properties(ot, props) for ot, props in mapped.items()}

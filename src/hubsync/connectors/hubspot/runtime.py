@@ -6,24 +6,19 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
-
-from psycopg_pool import AsyncConnectionPool
 
 from hubsync.avro.codec import codec_from_settings
 from hubsync.connectors.cursors import CursorStore
 from hubsync.connectors.hubspot.client import HubSpotClient
 from hubsync.connectors.hubspot.client_config import HubSpotClientConfig
 from hubsync.connectors.hubspot.publish import ChangeEventPublisher
-from hubsync.connectors.hubspot.record_events import read_properties
+from hubsync.connectors.hubspot.record_events import mapped_properties
 from hubsync.connectors.hubspot.search_windows import ObjectTypeName
 from hubsync.connectors.hubspot.webhook_service import ensure_change_topics
 from hubsync.connectors.kafka_sink import AsyncKafkaPublisher
 from hubsync.metrics import ConnectorMetrics, HubSpotClientMetrics
 from hubsync.settings import MissingSettingError, Settings, require_database_url, require_kafka
 from hubsync.storage.pool import PoolConfig, open_async_pool
-
-_MAPPING_TYPES: dict[str, ObjectTypeName] = {"contact": "contacts", "account": "companies"}
 
 
 @dataclass
@@ -33,16 +28,6 @@ class ConnectorRuntime:
     publisher: ChangeEventPublisher
     #: the properties to read per object type: the mapped ones plus what hubsync itself needs
     properties: dict[ObjectTypeName, list[str]]
-
-
-async def mapped_properties(pool: AsyncConnectionPool[Any]) -> dict[ObjectTypeName, list[str]]:
-    """The HubSpot properties of the field mappings (``hubsync db migrate`` loads the defaults)."""
-    mapped: dict[ObjectTypeName, list[str]] = {"contacts": [], "companies": []}
-    async with pool.connection() as conn:
-        cur = await conn.execute("SELECT object_type, hubspot_property FROM hubsync.field_mappings")
-        for object_type, prop in await cur.fetchall():
-            mapped[_MAPPING_TYPES[object_type]].append(prop)
-    return {ot: read_properties(ot, props) for ot, props in mapped.items()}
 
 
 @contextlib.asynccontextmanager

@@ -41,6 +41,10 @@ class ParsedEvent:
     #: Kafka message key: the HubSpot object id
     key: str
     value: bytes
+    #: the event's ``change_type`` and, for property changes, the property: what the record
+    #: fetcher needs to decide whether the full record must be read
+    change_type: str = ""
+    property_name: str | None = None
 
 
 @dataclass(slots=True)
@@ -104,7 +108,17 @@ def parse_batch(
             batch.repeated += 1
             continue
         keys.add(dedupe_key)
-        batch.events.append(ParsedEvent(dedupe_key, message.role, message.key, value))
+        changed = list(message.value["properties"]) if message.value["partial"] else []
+        batch.events.append(
+            ParsedEvent(
+                dedupe_key,
+                message.role,
+                message.key,
+                value,
+                change_type=str(message.value["change_type"]),
+                property_name=changed[0] if len(changed) == 1 else None,
+            )
+        )
     if batch.reasons:
         log.warning(
             "webhook batch: skipped %d unknown and %d invalid event(s): %s",

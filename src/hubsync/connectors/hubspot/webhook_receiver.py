@@ -36,6 +36,7 @@ from pydantic import SecretStr
 from hubsync.avro.codec import AvroCodec
 from hubsync.avro.schemas import AvroSchema
 from hubsync.connectors.hubspot.dedupe import WebhookDedupe
+from hubsync.connectors.hubspot.record_fetcher import WebhookRecordFetcher
 from hubsync.connectors.hubspot.signatures import (
     HEADER_SIGNATURE_V3,
     HEADER_TIMESTAMP,
@@ -72,6 +73,9 @@ class WebhookReceiverConfig:
     #: the longest a request waits for Kafka; shortened to fit HubSpot's X-HubSpot-Timeout-Millis
     publish_timeout_s: float = 4.0
     dedupe_retention: timedelta = timedelta(days=3)
+    #: read full records after creations and identity changes (needs HUBSPOT_ACCESS_TOKEN;
+    #: see :mod:`~hubsync.connectors.hubspot.record_fetcher`)
+    fetch_records: bool = True
     purge_interval_s: float = 3600.0
 
     @classmethod
@@ -123,11 +127,13 @@ class WebhookHandler:
         ingestor: WebhookIngestor,
         encode: Callable[[str, dict[str, Any]], bytes],
         metrics: ConnectorMetrics,
+        fetcher: WebhookRecordFetcher | None = None,
     ) -> None:
         self.config = config
         self.ingestor = ingestor
         self.encode = encode
         self.metrics = metrics
+        self.fetcher = fetcher
         self._secret = config.secret.get_secret_value()
 
     def _refuse(self, outcome: str, status: int, detail: str, **headers: str) -> web.Response:
@@ -182,6 +188,8 @@ class WebhookHandler:
             log.warning("webhook batch of %d event(s) not accepted: %s", batch.received, exc)
             self.metrics.webhook_ack_seconds.observe(time.perf_counter() - started)
             return self._refuse("unavailable", 503, "events could not be stored; retry later")
+        if self.fetcher is not None:
+            self.fetcher.notify(batch.events)  # full records, read after the answer
         m = self.metrics
         m.webhook_requests.labels("accepted").inc()
         for outcome, count in (
@@ -224,9 +232,11 @@ def create_webhook_app(
     metrics: ConnectorMetrics,
     *,
     codec: AvroCodec | None = None,
+    fetcher: WebhookRecordFetcher | None = None,
 ) -> web.Application:
     """The receiver app. ``publisher`` and ``dedupe`` are owned by the caller (started before,
-    closed after); the app runs a task that purges old dedupe keys."""
+    closed after); the app runs a task that purges old dedupe keys, and the record fetcher when
+    one is given."""
     codec = codec or publisher.codec
     if codec is None:
         raise ValueError("create_webhook_app needs a codec (or a publisher with one)")
@@ -236,11 +246,22 @@ def create_webhook_app(
         "hubspot_companies": config.topics.hubspot_companies,
     }
     ingestor = WebhookIngestor(publisher, dedupe, topics, publish_timeout_s=config.publish_timeout_s)
-    handler = WebhookHandler(config, ingestor, make_encoder(codec, schema, config.topics), metrics)
+    handler = WebhookHandler(config, ingestor, make_encoder(codec, schema, config.topics), metrics, fetcher)
     app = web.Application(client_max_size=config.max_body_bytes)
     app.router.add_route("*", config.path, handler.handle)
     app.cleanup_ctx.append(_purging(dedupe, config))
+    if fetcher is not None:
+        app.cleanup_ctx.append(_fetching(fetcher))
     return app
+
+
+def _fetching(fetcher: WebhookRecordFetcher) -> Callable[[web.Application], Any]:
+    async def ctx(_app: web.Application) -> Any:
+        fetcher.start()
+        yield
+        await fetcher.stop()
+
+    return ctx
 
 
 def _purging(dedupe: WebhookDedupe, config: WebhookReceiverConfig) -> Callable[[web.Application], Any]:

@@ -16,7 +16,12 @@ from collections.abc import AsyncIterator, Coroutine
 from typing import Any, TypeVar
 
 from hubsync.avro.codec import codec_from_settings
+from hubsync.connectors.hubspot.client import HubSpotClient
+from hubsync.connectors.hubspot.client_config import HubSpotClientConfig
 from hubsync.connectors.hubspot.dedupe import WebhookDedupe
+from hubsync.connectors.hubspot.publish import ChangeEventPublisher
+from hubsync.connectors.hubspot.record_events import mapped_properties
+from hubsync.connectors.hubspot.record_fetcher import WebhookRecordFetcher
 from hubsync.connectors.hubspot.webhook_receiver import (
     RunningReceiver,
     WebhookReceiverConfig,
@@ -60,15 +65,23 @@ async def webhook_service(
     codec = codec_from_settings(settings)
     pool = await open_async_pool(database_url, POOL_CONFIG, name="hubsync-webhook")
     publisher = AsyncKafkaPublisher(bootstrap, codec)
+    client: HubSpotClient | None = None
     try:
         await publisher.start()
-        app = create_webhook_app(config, publisher, WebhookDedupe(pool), metrics)
+        fetcher = None
+        if config.fetch_records and settings.hubspot_access_token is not None:
+            client = HubSpotClient(HubSpotClientConfig.from_settings(settings))
+            events = ChangeEventPublisher(publisher, settings.topics, source="webhook", metrics=metrics)
+            fetcher = WebhookRecordFetcher(client, events, await mapped_properties(pool))
+        app = create_webhook_app(config, publisher, WebhookDedupe(pool), metrics, fetcher=fetcher)
         running = await start_webhook_receiver(app, host=host, port=port, path=config.path)
         try:
             yield running
         finally:
-            await running.close()  # waits for requests in progress
+            await running.close()  # waits for requests in progress (and stops the fetcher)
     finally:
+        if client is not None:
+            await client.aclose()
         # every request has been answered by now, so what is still queued was answered 503 and
         # will be retried by HubSpot: no point waiting long for it
         await publisher.close(timeout_s=config.publish_timeout_s)
