@@ -16,7 +16,7 @@ import httpx
 
 from hubsync.sandbox.events import Writer
 from hubsync.sandbox.property_defs import ObjectType, PropertyGroup
-from tests.sandbox.test_routes_crm import APP_ID, LiveSandbox
+from tests.sandbox.live import APP_ID, LiveSandbox
 
 TOKEN = "pat-na1-00000000-0000-0000-0000-000000000000"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

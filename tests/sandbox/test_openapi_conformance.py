@@ -43,6 +43,7 @@ from tests.sandbox.conformance_cases import (
     Case,
     send,
 )
+from tests.sandbox.live import APP_ID, LiveSandbox
 from tests.sandbox.openapi_check import (
     SPEC_DIR,
     SPEC_FILES,
@@ -53,7 +54,6 @@ from tests.sandbox.openapi_check import (
     schema_errors,
     spec_operations,
 )
-from tests.sandbox.test_routes_crm import APP_ID, LiveSandbox
 
 #: the operations of HubSpot's OpenAPI files the sandbox implements (all driven by CASES)
 IMPLEMENTED: dict[str, tuple[str, ...]] = {
@@ -158,21 +158,6 @@ def check_exchange(
         + "\n".join(problems)
         + f"\nbody: {response.text}"
     )
-
-
-@pytest.fixture(scope="module")
-def live_sandbox() -> Iterator[LiveSandbox]:
-    server = LiveSandbox().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def sandbox(live_sandbox: LiveSandbox) -> LiveSandbox:
-    live_sandbox.reset()
-    return live_sandbox
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from tests.sandbox.test_routes_crm import LiveSandbox, assert_error, live_sandbox, sandbox
-
-__all__ = ["live_sandbox", "sandbox"]
+from tests.sandbox.live import LiveSandbox, assert_error
 
 V4 = "/crm/v4/objects"
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.sandbox.test_routes_crm import ISO_MS, LiveSandbox, assert_error, live_sandbox, sandbox
-
-__all__ = ["live_sandbox", "sandbox"]
+from tests.sandbox.live import ISO_MS, LiveSandbox, assert_error
 
 UNIQUE_PROP = {
     "name": "hubsync_record_id",

@@ -23,25 +23,16 @@ from pydantic import SecretStr
 
 from hubsync.sandbox.config import SandboxConfig
 from hubsync.sandbox.middleware import auth_middleware
-from tests.sandbox.test_routes_crm import APP_ID, LiveSandbox
+from tests.sandbox.live import APP_ID, LiveSandbox, serving
 
 TOKEN = "pat-na1-11111111-2222-3333-4444-555555555555"
 
 
 @pytest.fixture(scope="module")
 def live_sandbox() -> Iterator[LiveSandbox]:
+    """The shared fixture, with HubSpot's Bearer-token check in front."""
     config = SandboxConfig(app_id=APP_ID, access_token=SecretStr(TOKEN))
-    server = LiveSandbox(config, middlewares=[auth_middleware(config)]).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def sandbox(live_sandbox: LiveSandbox) -> LiveSandbox:
-    live_sandbox.reset()
-    return live_sandbox
+    yield from serving(LiveSandbox(config, middlewares=[auth_middleware(config)]))
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from hubsync.sandbox.properties import PropertyRegistry
 from hubsync.sandbox.search import parse_search, run_search
 from hubsync.sandbox.store import CrmStore
 from hubsync.sandbox.timefmt import iso_ms
-from tests.sandbox.test_routes_crm import Clock
+from tests.sandbox.live import Clock
 
 W = Writer("INTEGRATION", "1")
 T0 = 1_700_000_000_000

@@ -12,7 +12,7 @@ from hubsync.sandbox.property_defs import Property
 from hubsync.sandbox.records import Layouts, make_record
 from hubsync.sandbox.store import CrmStore
 from hubsync.sandbox.timefmt import iso_ms
-from tests.sandbox.test_routes_crm import Clock
+from tests.sandbox.live import Clock
 
 API = Writer("INTEGRATION", "1160452")
 UI = Writer("CRM_UI", "userId:42")
