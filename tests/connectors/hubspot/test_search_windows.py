@@ -100,6 +100,8 @@ def test_window_validation_and_body() -> None:
     with pytest.raises(ValueError, match="empty window"):
         Window(10, 10)
     assert Window(0, 10).halves() == (Window(0, 5), Window(5, 10))
+    assert Window(0, 10).parts(3) == [Window(0, 3), Window(3, 6), Window(6, 10)]
+    assert Window(0, 2).parts(5) == [Window(0, 1), Window(1, 2)]  # never an empty part
     body = search_body("companies", Window(1, 2), ["name"], "200")
     assert body["filterGroups"][0]["filters"][0]["propertyName"] == "hs_lastmodifieddate"
     assert body["properties"] == ["hs_lastmodifieddate", "name"] and body["after"] == "200"

@@ -12,12 +12,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from hubsync.connectors.cursors import CursorStore, PlatformObjectType, PollCursor
 from hubsync.connectors.hubspot.record_events import Message, record_events
-from hubsync.connectors.hubspot.search_windows import ObjectTypeName, SearchApi, Window, read_window
+from hubsync.connectors.hubspot.search_windows import (
+    ObjectTypeName,
+    SearchApi,
+    Window,
+    modified_ms,
+    read_window,
+)
 from hubsync.metrics import ConnectorMetrics
 
 TOPIC_ROLE: dict[ObjectTypeName, str] = {"contacts": "hubspot_contacts", "companies": "hubspot_companies"}
@@ -46,12 +51,6 @@ class PollResult:
     published: int
     skipped: int
     watermark_ms: int
-
-
-def modified_ms(record: Mapping[str, Any]) -> int:
-    """The record's last modification (HubSpot's ``updatedAt``) in epoch milliseconds."""
-    text = str(record["updatedAt"])
-    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
 
 
 class IncrementalPoller:

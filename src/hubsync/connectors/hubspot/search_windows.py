@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
+from itertools import pairwise
 from typing import Any, Literal, Protocol
 
 ObjectTypeName = Literal["contacts", "companies"]
@@ -43,9 +45,22 @@ class Window:
         middle = self.start_ms + (self.end_ms - self.start_ms) // 2
         return Window(self.start_ms, middle), Window(middle, self.end_ms)
 
+    def parts(self, n: int) -> list[Window]:
+        """``n`` (or fewer, for a short window) consecutive windows covering this one."""
+        span = self.end_ms - self.start_ms
+        n = max(1, min(n, span))
+        bounds = [self.start_ms + span * i // n for i in range(n)] + [self.end_ms]
+        return [Window(a, b) for a, b in pairwise(bounds) if b > a]
+
     @property
     def splittable(self) -> bool:
         return self.end_ms - self.start_ms > 1
+
+
+def modified_ms(record: Mapping[str, Any]) -> int:
+    """A record's last modification (HubSpot's ``updatedAt``) in epoch milliseconds."""
+    text = str(record["updatedAt"])
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
 
 
 class WindowOverflowError(Exception):
@@ -95,8 +110,17 @@ async def read_window(
         if total > RESULT_CAP:
             if not current.splittable:
                 raise WindowOverflowError(current, total)
-            early, late = current.halves()
-            pending.extend((late, early))  # early is popped first
+            # start at the oldest change (the first result) and cut the rest into parts that should
+            # each fit, with a margin for uneven spreads; an unlucky part is split again
+            results = first.get("results") or []
+            oldest = modified_ms(results[0]) if results else current.start_ms
+            narrowed = (
+                Window(oldest, current.end_ms) if current.start_ms < oldest < current.end_ms else current
+            )
+            parts = narrowed.parts(-(-total * 5 // (RESULT_CAP * 4))) if narrowed.splittable else [narrowed]
+            if parts == [current]:
+                parts = list(current.halves())
+            pending.extend(reversed(parts))  # the earliest is popped first
             continue
         page = first
         while True:
