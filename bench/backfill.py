@@ -28,36 +28,33 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
-import re
-import resource
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import psycopg
-from confluent_kafka import Consumer, TopicPartition
 from prometheus_client import CollectorRegistry
-from psycopg import sql
 from pydantic import SecretStr
 
 from bench._report import report, summarize
-from hubsync.settings import Settings, TopicNames
-from hubsync.storage.migrate import migrate
-from hubsync.streams.admin import admin_client, ensure_topics
-from hubsync.streams.topics import spec_for
-from hubsync.testing import ApacheKafkaServer, PostgresServer
+from bench._services import (
+    count_requests,
+    cpu_seconds,
+    fresh_topics,
+    kafka_and_postgres,
+    messages_in,
+    peak_rss_mb,
+    start_sandbox,
+    stop,
+)
+from hubsync.settings import TopicNames
 
 RATIO_TARGET = 0.90
 RSS_TARGET_MB = 500.0
 RECORDS_PER_PAGE = 100
 TOKEN = "pat-bench"
-PARTITIONS = 3
 DEFAULT_CONTACTS = 1_000_000
 #: 3.7x HubSpot's 190: 1,000,000 contacts in ~2.5 min. The worker's own ceiling on this 2-core
 #: machine (sandbox, Kafka and PostgreSQL sharing it) was ~7,800-9,500 records/s, so a limit
@@ -66,115 +63,6 @@ DEFAULT_BURST_LIMIT = 700
 
 
 # ---- services (also used by bench.search_pull and bench.webhook_ack) ------------------------
-
-
-@contextlib.contextmanager
-def kafka_and_postgres() -> Iterator[tuple[str, str]]:
-    """``(bootstrap servers, URL of a fresh migrated database)``: the servers named by
-    ``KAFKA_BOOTSTRAP_SERVERS`` / ``DATABASE_URL`` when set, else test servers started here."""
-    with contextlib.ExitStack() as stack:
-        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-        if not bootstrap:
-            bootstrap = stack.enter_context(ApacheKafkaServer()).bootstrap_servers
-        server_url = os.environ.get("DATABASE_URL")
-        if server_url:
-            url = stack.enter_context(_fresh_database(server_url))
-        else:
-            url = stack.enter_context(PostgresServer()).url
-        migrate(url)
-        yield bootstrap, url
-
-
-@contextlib.contextmanager
-def _fresh_database(server_url: str) -> Iterator[str]:
-    name = f"hubsync_bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
-    try:
-        yield psycopg.conninfo.make_conninfo(server_url, dbname=name)
-    finally:
-        with psycopg.connect(server_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-def fresh_topics(bootstrap: str, label: str) -> Settings:
-    """Settings whose change topics are new (a unique prefix), created with ``PARTITIONS``."""
-    prefix = f"bench.{label}.{uuid.uuid4().hex[:8]}."
-    topics = TopicNames(**{role: prefix + name for role, name in TopicNames().model_dump().items()})
-    settings = Settings(kafka_bootstrap_servers=bootstrap, topics=topics, topic_partitions=PARTITIONS)
-    ensure_topics(
-        admin_client(bootstrap),
-        [spec_for(settings, "hubspot_contacts"), spec_for(settings, "hubspot_companies")],
-    )
-    return settings
-
-
-def messages_in(bootstrap: str, topic: str) -> int:
-    """How many messages ``topic`` holds (sum of its partitions' high watermarks)."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-{uuid.uuid4().hex}"})
-    try:
-        return sum(
-            consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in range(PARTITIONS)
-        )
-    finally:
-        consumer.close()
-
-
-def count_requests(registry: CollectorRegistry) -> dict[str, int]:
-    """HubSpot requests by status from a ``HubSpotClientMetrics`` registry."""
-    by_status: dict[str, int] = {}
-    for family in registry.collect():
-        for sample in family.samples:
-            if sample.name == "hubsync_hubspot_requests_total":
-                status = sample.labels["status"]
-                by_status[status] = by_status.get(status, 0) + int(sample.value)
-    return by_status
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def start_sandbox(args: list[str], *, cpus: set[int] | None = None) -> tuple[subprocess.Popen[str], str]:
-    """``hubsync sandbox --port 0 ARGS`` in its own process; returns it and its base URL once
-    it serves (after seeding)."""
-
-    def pin() -> None:
-        if cpus:
-            os.sched_setaffinity(0, cpus)
-
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hubsync", "sandbox", "--port", "0", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        preexec_fn=pin,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    match = re.search(r"HUBSPOT_BASE_URL=(\S+)", line)
-    if match is None:
-        proc.kill()
-        raise RuntimeError(f"sandbox did not start: {line!r}")
-    return proc, match.group(1)
-
-
-def stop(proc: subprocess.Popen[Any]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-# ---- the worker (a child process) ------------------------------------------------------------
 
 
 async def _backfill(job: dict[str, Any]) -> dict[str, Any]:

@@ -17,16 +17,15 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 from bench._report import report, summarize
+from bench._services import cpu_seconds, start_sandbox, stop
 
 MEMORY_TARGET_MB = 2048
 THROUGHPUT_TARGET = 200.0
@@ -57,26 +56,6 @@ def measure_memory(contacts: int) -> dict[str, Any]:
         "load_seconds": float(seconds),
         "peak_rss_mb": int(peak_kb) / 1024,
     }
-
-
-def _start_server() -> tuple[subprocess.Popen[str], str]:
-    def pin() -> None:
-        os.sched_setaffinity(0, {0})
-
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hubsync", "sandbox", "--port", "0", "--burst-limit", "100000000"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        preexec_fn=pin,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    match = re.search(r"HUBSPOT_BASE_URL=(\S+)", line)
-    if match is None:
-        proc.kill()
-        raise RuntimeError(f"sandbox did not start: {line!r}")
-    return proc, match.group(1)
 
 
 async def _load(base_url: str, seconds: float, concurrency: int) -> dict[str, Any]:
@@ -139,26 +118,20 @@ async def _load(base_url: str, seconds: float, concurrency: int) -> dict[str, An
     }
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def measure_throughput(seconds: float, concurrency: int) -> dict[str, Any]:
-    proc, base_url = _start_server()
+    proc, base_url = start_sandbox(["--burst-limit", "100000000"], cpus={0})
     try:
         os.sched_setaffinity(0, {1})  # the load generator stays off the server's core
-        cpu_before = _cpu_seconds(proc.pid)
+        cpu_before = cpu_seconds(proc.pid)
         result = asyncio.run(_load(base_url, seconds, concurrency))
-        cpu_used = _cpu_seconds(proc.pid) - cpu_before
+        cpu_used = cpu_seconds(proc.pid) - cpu_before
         # share of its one core the sandbox used: near 1.0 means the sandbox was the bottleneck
         result["server_core_busy"] = cpu_used / result["seconds"]
         # CPU per request: unlike req/s, barely moved by other work sharing the machine
         result["server_cpu_ms_per_request"] = 1000 * cpu_used / max(1, result["requests"])
         return result
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop(proc)
 
 
 def main() -> None:

@@ -36,7 +36,7 @@ from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
 from bench._report import report, summarize
-from bench.backfill import count_requests, fresh_topics, kafka_and_postgres, messages_in, peak_rss_mb
+from bench._services import count_requests, fresh_topics, kafka_and_postgres, messages_in, peak_rss_mb
 from hubsync.avro import SchemaRepository, SingleObjectCodec
 from hubsync.connectors.cursors import CursorStore
 from hubsync.connectors.hubspot.client import HubSpotClient

@@ -36,7 +36,7 @@ from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
 from bench._report import report
-from bench.backfill import cpu_seconds, fresh_topics, kafka_and_postgres, messages_in, peak_rss_mb, stop
+from bench._services import cpu_seconds, fresh_topics, kafka_and_postgres, messages_in, peak_rss_mb, stop
 from hubsync.connectors.hubspot.signatures import HEADER_SIGNATURE_V3, HEADER_TIMESTAMP, sign_v3
 from hubsync.settings import Settings, TopicNames
 

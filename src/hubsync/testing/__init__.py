@@ -11,6 +11,7 @@ Detached (CI, a developer's shell), see ``python -m hubsync.testing --help``::
     python -m hubsync.testing down
 """
 
+from hubsync.testing.databases import fresh_database, with_database
 from hubsync.testing.kafka_server import (
     KAFKA_VERSION,
     ApacheKafkaServer,
@@ -29,5 +30,7 @@ __all__ = [
     "PostgresServerError",
     "broker_software_version",
     "fetch_jars",
+    "fresh_database",
     "kafka_release",
+    "with_database",
 ]

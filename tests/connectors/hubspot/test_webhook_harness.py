@@ -25,7 +25,7 @@ from hubsync.metrics import ConnectorMetrics
 from hubsync.settings import Settings, TopicNames
 from hubsync.storage.defaults import load_defaults, seed_defaults
 from hubsync.storage.migrate import migrate
-from tests.fixtures.services import fresh_database
+from hubsync.testing import fresh_database
 
 SECRET = "8f0e3b2a-webhook-secret-4c1d"
 PARTITIONS = 3
