@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aiohttp import web
@@ -156,64 +156,72 @@ async def archive(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+def _each_input(
+    state: SandboxState, body: Mapping[str, Any], handle: Callable[[Any], dict[str, Any]]
+) -> tuple[dict[str, Any], bool]:
+    """Run ``handle`` on every input; a failing input becomes an entry of ``errors`` (207)."""
+    started = state.store.clock()
+    results: list[dict[str, Any]] = []
+    errors: list[HubSpotApiError] = []
+    for item in inputs_of(body, state.config.batch_limit):
+        try:
+            results.append(handle(item))
+        except HubSpotApiError as error:
+            errors.append(error)
+    return batch_json(results, errors, started, state.store.clock()), bool(errors)
+
+
+def _mapping(item: Any) -> Mapping[str, Any]:
+    if not isinstance(item, Mapping):
+        raise validation_error("Each input must be an object")
+    return item
+
+
 async def batch_create(request: web.Request) -> web.Response:
     state, m = state_of(request), request.match_info
     from_type, to_type = _pair(m["from_type"], m["to_type"])
-    started = state.store.clock()
-    results, errors = [], []
-    for item in inputs_of(await json_object(request), state.config.batch_limit):
-        try:
-            if not isinstance(item, Mapping):
-                raise validation_error("Each input must be an object")
-            flags = _flags(from_type, item.get("types"))
-            ids = _associate(
-                state, from_type, _object_id(item.get("from")), _object_id(item.get("to")), flags
-            )
-            results.append(_labels_json(state, from_type, to_type, *ids))
-        except HubSpotApiError as error:
-            errors.append(error)
-    body = batch_json(results, errors, started, state.store.clock())
-    return json_response(body, status=207 if errors else 201)
+
+    def create(item: Any) -> dict[str, Any]:
+        flags = _flags(from_type, _mapping(item).get("types"))
+        ids = _associate(state, from_type, _object_id(item.get("from")), _object_id(item.get("to")), flags)
+        return _labels_json(state, from_type, to_type, *ids)
+
+    body, failed = _each_input(state, await json_object(request), create)
+    return json_response(body, status=207 if failed else 201)
 
 
 async def batch_associate_default(request: web.Request) -> web.Response:
     state, m = state_of(request), request.match_info
     from_type, _ = _pair(m["from_type"], m["to_type"])
-    started = state.store.clock()
-    results, errors = [], []
-    for item in inputs_of(await json_object(request), state.config.batch_limit):
-        try:
-            if not isinstance(item, Mapping):
-                raise validation_error("Each input must be an object")
-            ids = _associate(
-                state, from_type, _object_id(item.get("from")), _object_id(item.get("to")), UNLABELED
-            )
-            results.append(_default_json(from_type, *ids))
-        except HubSpotApiError as error:
-            errors.append(error)
-    return json_response(batch_json(results, errors, started, state.store.clock()))
+
+    def associate(item: Any) -> dict[str, Any]:
+        item = _mapping(item)
+        ids = _associate(
+            state, from_type, _object_id(item.get("from")), _object_id(item.get("to")), UNLABELED
+        )
+        return _default_json(from_type, *ids)
+
+    body, _failed = _each_input(state, await json_object(request), associate)
+    return json_response(body)
 
 
 async def batch_read(request: web.Request) -> web.Response:
     state, m = state_of(request), request.match_info
     from_type, to_type = _pair(m["from_type"], m["to_type"])
-    started = state.store.clock()
-    results, errors = [], []
-    for item in inputs_of(await json_object(request), state.config.batch_limit):
-        try:
-            record = state.store.get(from_type, _object_id(item))
-            after = _object_id(item.get("after") or 0) if isinstance(item, Mapping) else 0
-            page = _associations_page(state, from_type, to_type, record.id, after, PAGE_LIMIT)
-            if not page["results"]:
-                raise not_found(f"No {to_type} is associated with {from_type} {record.id}.")
-            entry: dict[str, Any] = {"from": {"id": str(record.id)}, "to": page["results"]}
-            if "paging" in page:
-                entry["paging"] = page["paging"]
-            results.append(entry)
-        except HubSpotApiError as error:
-            errors.append(error)
-    body = batch_json(results, errors, started, state.store.clock())
-    return json_response(body, status=207 if errors else 200)
+
+    def read(item: Any) -> dict[str, Any]:
+        record = state.store.get(from_type, _object_id(item))
+        after = _object_id(item.get("after") or 0) if isinstance(item, Mapping) else 0
+        page = _associations_page(state, from_type, to_type, record.id, after, PAGE_LIMIT)
+        if not page["results"]:
+            raise not_found(f"No {to_type} is associated with {from_type} {record.id}.")
+        entry: dict[str, Any] = {"from": {"id": str(record.id)}, "to": page["results"]}
+        if "paging" in page:
+            entry["paging"] = page["paging"]
+        return entry
+
+    body, failed = _each_input(state, await json_object(request), read)
+    return json_response(body, status=207 if failed else 200)
 
 
 async def batch_archive(request: web.Request) -> web.Response:
@@ -232,9 +240,7 @@ async def batch_archive_labels(request: web.Request) -> web.Response:
     state, m = state_of(request), request.match_info
     from_type, _ = _pair(m["from_type"], m["to_type"])
     for item in inputs_of(await json_object(request), state.config.batch_limit):
-        if not isinstance(item, Mapping):
-            raise validation_error("Each input must be an object")
-        flags = _flags(from_type, item.get("types"))
+        flags = _flags(from_type, _mapping(item).get("types"))
         ids = _ids(from_type, _object_id(item.get("from")), _object_id(item.get("to")))
         state.store.dissociate(*ids, state.api_writer, flags=flags)
     return web.Response(status=204)
