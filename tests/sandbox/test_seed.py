@@ -8,6 +8,7 @@ from collections import Counter, defaultdict
 
 import pytest
 
+from hubsync.matching import normalize_email, root_domain
 from hubsync.sandbox import seed_data
 from hubsync.sandbox.app import create_state
 from hubsync.sandbox.config import SandboxConfig
@@ -17,8 +18,6 @@ from hubsync.sandbox.seed import (
     DuplicateKind,
     SeedData,
     generate_seed,
-    normalize_email,
-    root_domain,
 )
 from hubsync.sandbox.seeding import load_seed
 

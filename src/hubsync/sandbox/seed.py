@@ -83,20 +83,6 @@ _STEPS = tuple(p for p in (7919, 104_729, 15_485_863, 2_750_159, 611_953, 1_299_
 _COUNTRY_CUMULATIVE = tuple(sum(c.weight for c in d.COUNTRIES[: i + 1]) for i in range(len(d.COUNTRIES)))
 
 
-def normalize_email(email: str) -> str:
-    """Trimmed, lower-cased, without a ``+tag`` sub-address: ``Jane+CRM@Acme.com`` -> ``jane@acme.com``."""
-    local, _, domain = email.strip().lower().rpartition("@")
-    return f"{local.split('+', 1)[0]}@{domain}" if local else email.strip().lower()
-
-
-def root_domain(host: str) -> str:
-    """The registrable domain of a host the seed made ("www.Acme.co.uk" -> "acme.co.uk"); knows
-    only the seed's suffixes (:data:`seed_data.MULTI_PART_SUFFIXES`), it is no public-suffix list."""
-    labels = host.strip().lower().rstrip(".").split(".")
-    keep = 3 if ".".join(labels[-2:]) in d.MULTI_PART_SUFFIXES else 2
-    return ".".join(labels[-keep:])
-
-
 _TAGS = ("crm", "work", "sales", "news", "hubspot", "old")
 
 
