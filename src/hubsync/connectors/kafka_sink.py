@@ -35,9 +35,10 @@ class OutgoingMessage:
 
 @dataclass(frozen=True, slots=True)
 class EncodedMessage:
-    """A message ready for the wire: key and value bytes (value already Avro-encoded)."""
+    """A message ready for the wire: key and value bytes (value already Avro-encoded); a dead
+    letter of a message without a key has none either."""
 
-    key: bytes
+    key: bytes | None
     value: bytes
     headers: tuple[tuple[str, bytes], ...] = ()
 
