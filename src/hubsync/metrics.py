@@ -7,6 +7,7 @@ use a fresh one; processes use :data:`prometheus_client.REGISTRY`.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, start_http_server
@@ -111,6 +112,33 @@ class ConnectorMetrics:
                 registry=registry,
             ),
         )
+
+
+@dataclass(frozen=True)
+class DlqMetrics:
+    messages: Counter
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry = REGISTRY) -> DlqMetrics:
+        return cls(
+            messages=Counter(
+                "hubsync_dlq_messages",
+                "Messages parked on the DLQ (acknowledged by Kafka), by source topic and failure stage",
+                ["source_topic", "stage"],
+                registry=registry,
+            )
+        )
+
+
+_DLQ_METRICS: weakref.WeakKeyDictionary[CollectorRegistry, DlqMetrics] = weakref.WeakKeyDictionary()
+
+
+def dlq_metrics(registry: CollectorRegistry = REGISTRY) -> DlqMetrics:
+    """The DLQ metrics of ``registry``, created once (several publishers may share a registry)."""
+    metrics = _DLQ_METRICS.get(registry)
+    if metrics is None:
+        metrics = _DLQ_METRICS[registry] = DlqMetrics.create(registry)
+    return metrics
 
 
 def serve_metrics(settings: Settings, registry: CollectorRegistry = REGISTRY) -> int:

@@ -19,18 +19,18 @@ from __future__ import annotations
 import enum
 import re
 import time
-import weakref
 from collections import Counter as Tally
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter
+from prometheus_client import REGISTRY, CollectorRegistry
 
 from hubsync.avro.codec import AvroCodec
 from hubsync.avro.schemas import AvroSchema
 from hubsync.connectors.kafka_sink import AsyncKafkaPublisher, EncodedMessage
+from hubsync.metrics import dlq_metrics
 from hubsync.settings import Settings
 from hubsync.streams.topics import spec_for
 
@@ -180,33 +180,6 @@ def dead_letter(
 
 
 # --- metrics and publishing -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DlqMetrics:
-    messages: Counter
-
-    @classmethod
-    def create(cls, registry: CollectorRegistry = REGISTRY) -> DlqMetrics:
-        return cls(
-            messages=Counter(
-                "hubsync_dlq_messages",
-                "Messages parked on the DLQ (acknowledged by Kafka), by source topic and failure stage",
-                ["source_topic", "stage"],
-                registry=registry,
-            )
-        )
-
-
-_METRICS: weakref.WeakKeyDictionary[CollectorRegistry, DlqMetrics] = weakref.WeakKeyDictionary()
-
-
-def dlq_metrics(registry: CollectorRegistry = REGISTRY) -> DlqMetrics:
-    """The DLQ metrics of ``registry``, created once (several publishers may share a registry)."""
-    metrics = _METRICS.get(registry)
-    if metrics is None:
-        metrics = _METRICS[registry] = DlqMetrics.create(registry)
-    return metrics
 
 
 class DeadLetterPublisher:
