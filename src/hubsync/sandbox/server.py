@@ -4,14 +4,15 @@ limits, faults), the control API, webhook delivery and seed data."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
-import threading
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
 
 from aiohttp import web
+
+from hubsync._runtime.background import BackgroundService
 
 from .app import create_app, create_state
 from .config import SandboxConfig
@@ -23,7 +24,6 @@ from .state import SANDBOX_STATE, SandboxState
 from .webhooks import WebhookDispatcher
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,30 +123,34 @@ async def serve_forever(running: RunningSandbox) -> None:
         await running.close()
 
 
-class ThreadedSandbox:
+@contextlib.asynccontextmanager
+async def serving_sandbox(
+    config: SandboxConfig, *, host: str = "127.0.0.1", port: int = 0, seed: SeedSpec | None = None
+) -> AsyncIterator[RunningSandbox]:
+    """A sandbox served for the duration of the block."""
+    running = await start_sandbox(config, host=host, port=port, seed=seed)
+    try:
+        yield running
+    finally:
+        await running.close()
+
+
+class ThreadedSandbox(BackgroundService[RunningSandbox]):
     """A complete sandbox served from a background thread with its own event loop, for
     synchronous callers: tests, benchmarks and the demo. Use as a context manager."""
 
-    def __init__(self, config: SandboxConfig | None = None, *, seed: SeedSpec | None = None) -> None:
+    def __init__(
+        self,
+        config: SandboxConfig | None = None,
+        *,
+        seed: SeedSpec | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
         self.config = config or SandboxConfig()
-        self._seed = seed
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="hubsync-sandbox", daemon=True)
-        self._running: RunningSandbox | None = None
-
-    def _call(self, coro: Coroutine[Any, Any, T], timeout: float = 120.0) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
-
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> ThreadedSandbox:
-        self._thread.start()
-        self._running = self._call(start_sandbox(self.config, host=host, port=port, seed=self._seed))
-        return self
-
-    @property
-    def running(self) -> RunningSandbox:
-        if self._running is None:
-            raise RuntimeError("the sandbox is not started")
-        return self._running
+        super().__init__(
+            serving_sandbox(self.config, host=host, port=port, seed=seed), name="hubsync-sandbox"
+        )
 
     @property
     def base_url(self) -> str:
@@ -155,18 +159,3 @@ class ThreadedSandbox:
     @property
     def state(self) -> SandboxState:
         return self.running.state
-
-    def stop(self) -> None:
-        if self._running is not None:
-            self._call(self._running.close())
-            self._running = None
-        if self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=10)
-        self._loop.close()
-
-    def __enter__(self) -> ThreadedSandbox:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

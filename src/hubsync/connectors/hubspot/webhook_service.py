@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
-from collections.abc import AsyncIterator, Coroutine
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator
 
+from hubsync._runtime.background import BackgroundService
 from hubsync.avro.codec import codec_from_settings
 from hubsync.connectors.hubspot.client import HubSpotClient
 from hubsync.connectors.hubspot.client_config import HubSpotClientConfig
@@ -35,7 +34,6 @@ from hubsync.storage.pool import PoolConfig, open_async_pool
 from hubsync.streams.admin import admin_client, ensure_topics
 from hubsync.streams.topics import spec_for
 
-T = TypeVar("T")
 #: a webhook request should not queue long for a connection: HubSpot times out after a few seconds
 POOL_CONFIG = PoolConfig(min_size=1, max_size=10, timeout=3.0, application_name="hubsync-webhook")
 
@@ -88,7 +86,7 @@ async def webhook_service(
         await pool.close()
 
 
-class ThreadedWebhookReceiver:
+class ThreadedWebhookReceiver(BackgroundService[RunningReceiver]):
     """:func:`webhook_service` on a background thread with its own event loop; a context manager
     with :attr:`url`."""
 
@@ -102,50 +100,11 @@ class ThreadedWebhookReceiver:
         port: int = 0,
         create_topics: bool = True,
     ) -> None:
-        self._service = webhook_service(
+        service = webhook_service(
             settings, config, metrics, host=host, port=port, create_topics=create_topics
         )
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="hubsync-webhook", daemon=True)
-        self._running: RunningReceiver | None = None
-
-    def _call(self, coro: Coroutine[Any, Any, T], timeout: float = 60.0) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
-
-    @property
-    def running(self) -> RunningReceiver:
-        if self._running is None:
-            raise RuntimeError("the webhook receiver is not started")
-        return self._running
+        super().__init__(service, name="hubsync-webhook", timeout=60.0)
 
     @property
     def url(self) -> str:
         return self.running.url
-
-    def start(self) -> ThreadedWebhookReceiver:
-        self._thread.start()
-        try:
-            self._running = self._call(self._service.__aenter__())
-        except BaseException:
-            self._shutdown_loop()
-            raise
-        return self
-
-    def stop(self) -> None:
-        if self._running is not None:
-            self._running = None
-            self._call(self._service.__aexit__(None, None, None))
-        self._shutdown_loop()
-
-    def _shutdown_loop(self) -> None:
-        if self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=10)
-        if not self._loop.is_closed():
-            self._loop.close()
-
-    def __enter__(self) -> ThreadedWebhookReceiver:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
