@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,17 +16,7 @@ from hubsync.errors import FatalError, SkippableRecordError
 from hubsync.metrics import HubSpotClientMetrics
 from hubsync.sandbox.server import ThreadedSandbox
 
-from .client_support import TOKEN, Control, control_fixture, make_client, make_config, sandbox_fixture
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[ThreadedSandbox]:
-    yield from sandbox_fixture()
-
-
-@pytest.fixture
-def control(sandbox: ThreadedSandbox) -> Iterator[Control]:
-    yield from control_fixture(sandbox)
+from .client_support import TOKEN, Control, make_client, make_config
 
 
 def run(sandbox: ThreadedSandbox, scenario: Any, **config: Any) -> Any:

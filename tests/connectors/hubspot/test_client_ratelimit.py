@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,17 +13,7 @@ from hubsync.connectors.hubspot.client import HubSpotClient
 from hubsync.connectors.hubspot.ratelimit import Lane, RollingWindowBucket, portal_key, portal_limits
 from hubsync.sandbox.server import ThreadedSandbox
 
-from .client_support import Control, control_fixture, make_client, sandbox_fixture
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[ThreadedSandbox]:
-    yield from sandbox_fixture()
-
-
-@pytest.fixture
-def control(sandbox: ThreadedSandbox) -> Iterator[Control]:
-    yield from control_fixture(sandbox)
+from .client_support import Control, make_client
 
 
 async def _settle() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -16,17 +16,7 @@ from hubsync.connectors.hubspot.client_config import RetryPolicy
 from hubsync.errors import FatalError, RetriableError
 from hubsync.sandbox.server import ThreadedSandbox
 
-from .client_support import TOKEN, Control, control_fixture, make_client, make_config, sandbox_fixture
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[ThreadedSandbox]:
-    yield from sandbox_fixture()
-
-
-@pytest.fixture
-def control(sandbox: ThreadedSandbox) -> Iterator[Control]:
-    yield from control_fixture(sandbox)
+from .client_support import TOKEN, Control, make_client, make_config
 
 
 def run(base_url: str, scenario: Callable[[HubSpotClient], Any], **config: Any) -> Any:
