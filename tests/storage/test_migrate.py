@@ -20,6 +20,7 @@ EXPECTED_TABLES = {
     "contact_emails",
     "contacts",
     "field_mappings",
+    "property_definitions",
     "outbox",
     "potential_duplicates",
     "prospect_organizations",
