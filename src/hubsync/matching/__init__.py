@@ -6,10 +6,12 @@ from reading the public suffix list bundled with the ``publicsuffixlist`` packag
 
 * contacts: :func:`email_keys` (primary e-mail plus ``hs_additional_emails``, via
   :func:`normalize_email`); weaker signal :func:`person_key` + the company's :func:`root_domain`;
-* companies: :func:`root_domain`; weaker signal :func:`company_name_key`.
+* companies: :func:`root_domain`; weaker signal :func:`company_name_key`;
+* :func:`is_freemail`: a free mailbox provider's domain names no company.
 """
 
 from hubsync.matching.domains import root_domain
+from hubsync.matching.freemail import is_freemail
 from hubsync.matching.keys import (
     company_name_key,
     email_keys,
@@ -21,6 +23,7 @@ from hubsync.matching.keys import (
 __all__ = [
     "company_name_key",
     "email_keys",
+    "is_freemail",
     "normalize_email",
     "normalize_name",
     "person_key",

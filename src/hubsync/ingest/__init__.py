@@ -1,0 +1,1 @@
+"""Ingest: HubSpot change events into the platform's PostgreSQL state."""

@@ -1,0 +1,296 @@
+"""Potential-duplicate detection in PostgreSQL (SPEC section 1, "Duplicates").
+
+Duplicates are flagged, never merged: a pair of records of one type that share a key is stored
+once in ``hubsync.potential_duplicates`` (``record_a < record_b``, one row per signal) and each
+newly flagged pair writes a ``flagged_duplicate`` activity row on both records.
+
+Signals:
+
+* contacts ``email``: any shared normalized address, ``hs_additional_emails`` included;
+* contacts ``name_company``: same ``name_normalized`` and the same company, by
+  ``company_name_key`` or by ``company_domain_root`` (never a free mailbox provider's domain);
+* accounts ``domain``: same ``domain_root``; accounts ``name_company``: same ``name_normalized``.
+
+Records merged away in the platform (``merged_into_id`` set) and erased contacts (``erased_at``
+set) neither get flagged nor count as the other side of a pair. Every creation source and CRM
+status counts otherwise: a platform-created record duplicates a HubSpot-created one just the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import IsolationLevel
+from psycopg.pq import TransactionStatus
+from psycopg.rows import dict_row
+
+from hubsync.ingest.keys import (
+    AccountKeys,
+    ContactKeys,
+    DedupKey,
+    DedupSignal,
+    ObjectType,
+    dedup_keys,
+    lock_id,
+    object_type_lock_id,
+)
+from hubsync.matching.freemail import FREEMAIL_DOMAINS
+
+__all__ = ["MAX_KEY_LOCKS", "DuplicatePair", "duplicates_of", "flag_duplicates", "open_duplicates"]
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class DuplicatePair:
+    """Two records of one type that look like the same person or company (``record_a < record_b``)."""
+
+    object_type: ObjectType
+    record_a: int
+    record_b: int
+    signal: DedupSignal
+
+
+# ---- reading the keys of the batch ---------------------------------------------------------------
+
+_CONTACT_KEYS = """
+SELECT c.id, c.name_normalized, c.company_name_key, c.company_domain_root,
+       coalesce(array_agg(e.email_normalized) FILTER (WHERE e.email_normalized IS NOT NULL), '{}')
+  FROM hubsync.contacts c
+  LEFT JOIN hubsync.contact_emails e ON e.contact_id = c.id
+ WHERE c.id = ANY(%(ids)s) AND c.merged_into_id IS NULL AND c.erased_at IS NULL
+ GROUP BY c.id
+"""
+
+_ACCOUNT_KEYS = """
+SELECT a.id, a.domain_root, a.name_normalized
+  FROM hubsync.accounts a
+ WHERE a.id = ANY(%(ids)s) AND a.merged_into_id IS NULL
+"""
+
+# The object type's lock first (shared, or exclusive when it stands in for the keys), then the
+# key locks in the array's (sorted) order.
+_LOCK = """
+SELECT CASE WHEN k.n > 1 THEN pg_advisory_xact_lock(k.id)
+            WHEN %(exclusive)s THEN pg_advisory_xact_lock(k.id)
+            ELSE pg_advisory_xact_lock_shared(k.id) END
+  FROM unnest(%(locks)s::bigint[]) WITH ORDINALITY AS k(id, n)
+ ORDER BY k.n
+"""
+
+#: above this many distinct keys a batch locks its whole object type instead of each key: every
+#: advisory lock takes a slot of the server's shared lock table (max_locks_per_transaction x
+#: max_connections, 6,400 by default), and running out fails every transaction on the server
+MAX_KEY_LOCKS = 1024
+
+# ---- finding, storing and logging the pairs: one statement ----------------------------------------
+
+_CONTACT_PAIRS = """
+SELECT s.contact_id AS id, o.contact_id AS other, 'email' AS signal
+  FROM hubsync.contact_emails s
+  JOIN hubsync.contact_emails o ON o.email_normalized = s.email_normalized AND o.contact_id <> s.contact_id
+  JOIN hubsync.contacts sc ON sc.id = s.contact_id
+  JOIN hubsync.contacts oc ON oc.id = o.contact_id
+ WHERE s.contact_id = ANY(%(ids)s)
+   AND sc.merged_into_id IS NULL AND sc.erased_at IS NULL
+   AND oc.merged_into_id IS NULL AND oc.erased_at IS NULL
+UNION
+SELECT s.id, o.id, 'name_company'
+  FROM hubsync.contacts s
+  JOIN hubsync.contacts o ON o.name_normalized = s.name_normalized AND o.id <> s.id
+ WHERE s.id = ANY(%(ids)s)
+   AND s.merged_into_id IS NULL AND s.erased_at IS NULL
+   AND o.merged_into_id IS NULL AND o.erased_at IS NULL
+   AND (o.company_name_key = s.company_name_key
+        OR (o.company_domain_root = s.company_domain_root
+            AND s.company_domain_root <> ALL(%(freemail)s::text[])))
+"""
+
+_ACCOUNT_PAIRS = """
+SELECT s.id, o.id AS other, 'domain' AS signal
+  FROM hubsync.accounts s
+  JOIN hubsync.accounts o ON o.domain_root = s.domain_root AND o.id <> s.id
+ WHERE s.id = ANY(%(ids)s) AND s.merged_into_id IS NULL AND o.merged_into_id IS NULL
+UNION
+SELECT s.id, o.id, 'name_company'
+  FROM hubsync.accounts s
+  JOIN hubsync.accounts o ON o.name_normalized = s.name_normalized AND o.id <> s.id
+ WHERE s.id = ANY(%(ids)s) AND s.merged_into_id IS NULL AND o.merged_into_id IS NULL
+"""
+
+_FLAG = """
+WITH found AS ({pairs}),
+pairs AS (
+    SELECT DISTINCT least(id, other) AS record_a, greatest(id, other) AS record_b, signal FROM found
+),
+inserted AS (
+    INSERT INTO hubsync.potential_duplicates (object_type, record_a, record_b, signal)
+    SELECT %(object_type)s, record_a, record_b, signal FROM pairs
+    ON CONFLICT DO NOTHING
+    RETURNING record_a, record_b, signal
+),
+logged AS (
+    INSERT INTO hubsync.activity_log (object_type, record_id, action, cause_source, cause_event, detail)
+    SELECT %(object_type)s, side.record_id, 'flagged_duplicate', %(cause_source)s, %(cause_event)s,
+           jsonb_build_object('duplicate_of', side.other, 'signal', i.signal)
+      FROM inserted i
+     CROSS JOIN LATERAL (VALUES (i.record_a, i.record_b), (i.record_b, i.record_a)) AS side(record_id, other)
+)
+SELECT record_a, record_b, signal FROM inserted ORDER BY record_a, record_b, signal
+"""
+_FLAG_CONTACTS = _FLAG.replace("{pairs}", _CONTACT_PAIRS)
+_FLAG_ACCOUNTS = _FLAG.replace("{pairs}", _ACCOUNT_PAIRS)
+
+
+def flag_duplicates(
+    conn: psycopg.Connection[Any],
+    object_type: ObjectType,
+    record_ids: Sequence[int],
+    *,
+    cause_source: str | None = None,
+    cause_event: str | None = None,
+    max_key_locks: int = MAX_KEY_LOCKS,
+) -> list[DuplicatePair]:
+    """Flag every potential duplicate of ``record_ids`` and return the pairs flagged for the first time.
+
+    Runs in the caller's transaction, the one that wrote the records' keys, and in three
+    statements whatever the batch size: read the batch's keys, lock them, then find, store and
+    log the pairs. Pairs already stored (resolved or not) are left alone and not returned, so a
+    redelivered batch changes nothing; :func:`duplicates_of` lists a record's open pairs.
+
+    **Why the locks come first.** Two workers may commit records sharing a key at the same time
+    (different partitions, a HubSpot-created and a platform-created record, ...). Each
+    transaction's own query cannot see the other's uncommitted rows, so without coordination both
+    would find nothing and the pair would never be flagged. Here each transaction first takes a
+    transaction-scoped advisory lock (``pg_advisory_xact_lock``) on every key of its batch, in
+    one statement and in sorted order (so two batches cannot deadlock on each other's keys), and
+    only then queries. Of two transactions with a key in common, the second to ask for its lock
+    waits until the first commits (which releases it); under READ COMMITTED its query, a new
+    statement with a new snapshot, then sees the first transaction's committed rows and flags the
+    pair. The locks are released at the caller's commit or rollback.
+
+    That is why the caller must use READ COMMITTED (a REPEATABLE READ snapshot, taken before the
+    wait, would never see the other rows; :class:`ValueError` here) and must call this in the
+    same transaction that wrote (or changed) the keys, before committing. Every code path that
+    writes keys (ingest, platform-side creates and edits) has to call it: a writer that skips it
+    neither waits nor is waited for.
+
+    Every call also holds a lock on the object type as a whole: shared normally, so batches
+    with disjoint keys run in parallel; exclusive, in place of the key locks, for a batch with more
+    than ``max_key_locks`` distinct keys (a backfill page), because each advisory lock takes a slot
+    of the server's finite shared lock table. Such a batch waits for, and then holds off, every
+    other flagging transaction of that object type, which keeps detection exact. The object type's
+    lock always comes first, so the two kinds cannot deadlock each other.
+    """
+    _check_transaction(conn)
+    ids = sorted(set(record_ids))
+    if not ids:
+        return []
+    if len(ids) > max_key_locks:  # more keys than that for sure: no need to read them
+        exclusive, keys = True, set()
+    else:
+        keys = _batch_keys(conn, object_type, ids)
+        if not keys:
+            return []
+        exclusive = len(keys) > max_key_locks
+    key_locks = [] if exclusive else sorted({lock_id(key) for key in keys})
+    conn.execute(_LOCK, {"locks": [object_type_lock_id(object_type), *key_locks], "exclusive": exclusive})
+    rows = conn.execute(
+        _FLAG_CONTACTS if object_type == "contact" else _FLAG_ACCOUNTS,
+        {
+            "ids": ids,
+            "object_type": object_type,
+            "freemail": sorted(FREEMAIL_DOMAINS),
+            "cause_source": cause_source,
+            "cause_event": cause_event,
+        },
+    ).fetchall()
+    return [DuplicatePair(object_type, int(a), int(b), signal) for a, b, signal in rows]
+
+
+def _check_transaction(conn: psycopg.Connection[Any]) -> None:
+    if conn.isolation_level not in (None, IsolationLevel.READ_COMMITTED, IsolationLevel.READ_UNCOMMITTED):
+        raise ValueError(
+            f"flag_duplicates needs READ COMMITTED, the connection uses {conn.isolation_level.name}"
+        )
+    if conn.autocommit and conn.info.transaction_status == TransactionStatus.IDLE:
+        raise ValueError("flag_duplicates must run inside the transaction that wrote the records")
+
+
+def _batch_keys(conn: psycopg.Connection[Any], object_type: ObjectType, ids: list[int]) -> set[DedupKey]:
+    """The dedup keys of the batch's live records, as stored (not recomputed from properties)."""
+    keys: set[DedupKey] = set()
+    if object_type == "contact":
+        for _id, name, company, domain, emails in conn.execute(_CONTACT_KEYS, {"ids": ids}):
+            if domain in FREEMAIL_DOMAINS:
+                domain = None
+            contact = ContactKeys(frozenset(emails), None, name, company, domain)
+            keys.update(dedup_keys("contact", contact))
+    elif object_type == "account":
+        for _id, domain, name in conn.execute(_ACCOUNT_KEYS, {"ids": ids}):
+            keys.update(dedup_keys("account", AccountKeys(domain, name)))
+    else:
+        raise ValueError(f"unknown object type {object_type!r}")
+    return keys
+
+
+def duplicates_of(
+    conn: psycopg.Connection[Any], object_type: ObjectType, record_id: int
+) -> list[tuple[int, str]]:
+    """The records ``record_id`` is an unresolved potential duplicate of: ``(other id, signal)``,
+    by id then signal."""
+    rows = conn.execute(
+        """
+        SELECT CASE WHEN record_a = %(id)s THEN record_b ELSE record_a END AS other, signal
+          FROM hubsync.potential_duplicates
+         WHERE object_type = %(t)s AND (record_a = %(id)s OR record_b = %(id)s) AND resolved_at IS NULL
+         ORDER BY 1, 2
+        """,
+        {"id": record_id, "t": object_type},
+    ).fetchall()
+    return [(int(other), str(signal)) for other, signal in rows]
+
+
+_CONTACT_SUMMARY = """
+SELECT jsonb_build_object('id', c.id, 'hubspot_id', c.hubspot_id, 'creation_source', c.creation_source,
+                          'crm_status', c.crm_status, 'email', c.email,
+                          'name', nullif(concat_ws(' ', c.first_name, c.last_name), ''))
+  FROM hubsync.contacts c WHERE c.id = p.{side}
+"""
+_ACCOUNT_SUMMARY = """
+SELECT jsonb_build_object('id', a.id, 'hubspot_id', a.hubspot_id, 'creation_source', a.creation_source,
+                          'crm_status', a.crm_status, 'name', a.name, 'domain', a.domain)
+  FROM hubsync.accounts a WHERE a.id = p.{side}
+"""
+
+
+def _summary(side: str) -> str:
+    contact = _CONTACT_SUMMARY.format(side=side)
+    account = _ACCOUNT_SUMMARY.format(side=side)
+    return f"CASE WHEN p.object_type = 'contact' THEN ({contact}) ELSE ({account}) END AS {side}"
+
+
+# the page of pairs first, then the two summaries of each (index look-ups, not a scan of every record)
+_OPEN = f"""
+SELECT p.object_type, p.signal, p.detected_at, {_summary("record_a")}, {_summary("record_b")}
+  FROM (SELECT * FROM hubsync.potential_duplicates d
+         WHERE d.resolved_at IS NULL AND (%(t)s::text IS NULL OR d.object_type = %(t)s::text)
+         ORDER BY d.detected_at DESC, d.object_type, d.record_a, d.record_b, d.signal
+         LIMIT %(limit)s) AS p
+ ORDER BY p.detected_at DESC, p.object_type, p.record_a, p.record_b, p.signal
+"""
+
+
+def open_duplicates(
+    conn: psycopg.Connection[Any], object_type: ObjectType | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
+    """Unresolved pairs, newest first, each with a short summary of both records.
+
+    A row: ``{"object_type", "signal", "detected_at", "record_a", "record_b"}``; a record summary
+    holds ``id``, ``hubspot_id``, ``creation_source``, ``crm_status`` and ``email``/``name`` for a
+    contact, ``name``/``domain`` for an account.
+    """
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(_OPEN, {"t": object_type, "limit": limit})
+        return list(cur.fetchall())

@@ -1,0 +1,144 @@
+"""Duplicate-detection keys of HubSpot records, and the advisory-lock ids derived from them.
+
+Pure functions over HubSpot property maps; the ingest agent stores what :func:`contact_keys` and
+:func:`account_keys` return in the key columns (``contact_emails``, ``name_normalized``,
+``company_name_key``, ``company_domain_root``, ``domain_root``), and
+:mod:`hubsync.ingest.duplicates` locks the :func:`dedup_keys` of a batch before it looks for
+other records sharing them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from hubsync.matching.domains import root_domain
+from hubsync.matching.freemail import is_freemail
+from hubsync.matching.keys import company_name_key, email_keys, normalize_email, person_key
+
+__all__ = [
+    "AccountKeys",
+    "ContactKeys",
+    "DedupKey",
+    "DedupSignal",
+    "ObjectType",
+    "account_keys",
+    "contact_keys",
+    "dedup_keys",
+    "lock_id",
+    "object_type_lock_id",
+]
+
+ObjectType = Literal["contact", "account"]
+DedupSignal = Literal["email", "domain", "name_company"]
+
+
+@dataclass(frozen=True, slots=True)
+class ContactKeys:
+    """The matching keys of one contact.
+
+    ``company_domain_root`` is the root domain of the primary e-mail address, None for a free
+    mailbox provider's address (gmail.com says nothing about the person's company).
+    """
+
+    emails: frozenset[str]
+    primary_email: str | None
+    name_normalized: str | None
+    company_name_key: str | None
+    company_domain_root: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountKeys:
+    """The matching keys of one account (a HubSpot company)."""
+
+    domain_root: str | None
+    name_normalized: str | None
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class DedupKey:
+    """One value a record is matched on by one signal, e.g. ``("contact", "email", "jane@acme.com")``."""
+
+    object_type: ObjectType
+    signal: DedupSignal
+    value: str
+
+
+def contact_keys(properties: Mapping[str, str | None]) -> ContactKeys:
+    """Keys from HubSpot contact properties ``email``, ``hs_additional_emails`` (``;``-separated),
+    ``firstname``, ``lastname`` and ``company``; missing properties count as empty."""
+    email = properties.get("email")
+    primary = normalize_email(email)
+    # the domain alone, not the address, so root_domain's memo hits once per company
+    domain_root = root_domain(primary.rpartition("@")[2]) if primary is not None else None
+    if is_freemail(domain_root):
+        domain_root = None
+    return ContactKeys(
+        emails=email_keys(email, properties.get("hs_additional_emails")),
+        primary_email=primary,
+        name_normalized=person_key(properties.get("firstname"), properties.get("lastname")),
+        company_name_key=company_name_key(properties.get("company")),
+        company_domain_root=domain_root,
+    )
+
+
+def account_keys(properties: Mapping[str, str | None]) -> AccountKeys:
+    """Keys from HubSpot company properties ``domain`` (root domain) and ``name`` (without legal form)."""
+    return AccountKeys(
+        domain_root=root_domain(properties.get("domain")),
+        name_normalized=company_name_key(properties.get("name")),
+    )
+
+
+def dedup_keys(object_type: ObjectType, keys: ContactKeys | AccountKeys) -> frozenset[DedupKey]:
+    """The values each duplicate signal matches ``keys`` on.
+
+    Contacts: one ``email`` key per address; ``name_company`` keys ``"<name>|<company>"`` and
+    ``"<name>|@<domain root>"`` when both parts exist (the name alone is too weak). Accounts:
+    ``domain`` on the root domain, ``name_company`` on the normalized name. Two records that
+    :func:`hubsync.ingest.duplicates.flag_duplicates` pairs always share at least one key.
+    """
+    out: set[DedupKey] = set()
+    if isinstance(keys, ContactKeys):
+        if object_type != "contact":
+            raise ValueError(f"contact keys given for object type {object_type!r}")
+        out.update(DedupKey("contact", "email", email) for email in keys.emails)
+        name = keys.name_normalized
+        if name is not None:
+            if keys.company_name_key is not None:
+                out.add(DedupKey("contact", "name_company", f"{name}|{keys.company_name_key}"))
+            if keys.company_domain_root is not None:
+                out.add(DedupKey("contact", "name_company", f"{name}|@{keys.company_domain_root}"))
+        return frozenset(out)
+    if object_type != "account":
+        raise ValueError(f"account keys given for object type {object_type!r}")
+    if keys.domain_root is not None:
+        out.add(DedupKey("account", "domain", keys.domain_root))
+    if keys.name_normalized is not None:
+        out.add(DedupKey("account", "name_company", keys.name_normalized))
+    return frozenset(out)
+
+
+def lock_id(key: DedupKey) -> int:
+    """A stable signed 64-bit id for ``pg_advisory_xact_lock``: the first 8 bytes of a BLAKE2b
+    digest of the key (fields joined by the unit separator, which no key value contains).
+
+    Stable across processes and Python versions (unlike ``hash()``), so every worker locks the
+    same id for the same key. A collision only makes two unrelated keys wait for each other.
+    """
+    return _hash_lock("hubsync.dedup", key.object_type, key.signal, key.value)
+
+
+def object_type_lock_id(object_type: ObjectType) -> int:
+    """The advisory-lock id standing for every key of ``object_type`` at once (see
+    :func:`hubsync.ingest.duplicates.flag_duplicates`); never equal to a :func:`lock_id` but by a
+    64-bit hash collision."""
+    return _hash_lock("hubsync.dedup", object_type, "*")
+
+
+def _hash_lock(*parts: str) -> int:
+    digest = hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)

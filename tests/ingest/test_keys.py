@@ -1,0 +1,135 @@
+"""Duplicate keys of HubSpot records, free mailbox domains, and advisory-lock ids (pure)."""
+
+from __future__ import annotations
+
+import pytest
+
+from hubsync.ingest.keys import (
+    AccountKeys,
+    ContactKeys,
+    DedupKey,
+    account_keys,
+    contact_keys,
+    dedup_keys,
+    lock_id,
+)
+from hubsync.matching import is_freemail, root_domain
+from hubsync.matching.freemail import FREEMAIL_DOMAINS
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("gmail.com", True),
+        ("googlemail.com", True),
+        ("yahoo.co.uk", True),
+        ("mail.yahoo.co.uk", True),  # compared on the root domain
+        ("jane@GMX.de", True),
+        ("proton.me", True),
+        ("163.com", True),
+        ("acme.com", False),
+        ("gmail.acme.com", False),
+        ("", False),
+        (None, False),
+        ("not a domain", False),
+    ],
+)
+def test_is_freemail(value: str | None, expected: bool) -> None:
+    assert is_freemail(value) is expected
+
+
+def test_freemail_list_holds_root_domains() -> None:
+    assert len(FREEMAIL_DOMAINS) >= 60
+    assert all(root_domain(d) == d for d in FREEMAIL_DOMAINS)
+
+
+def test_contact_keys_from_properties() -> None:
+    keys = contact_keys(
+        {
+            "email": " Jane.Doe+crm@Mail.Acme.COM ",
+            "hs_additional_emails": "j.doe@gmail.com;jane@acme.io; ;bad",
+            "firstname": "Zoë ",
+            "lastname": "O'Brien",
+            "company": "ACME, Inc.",
+        }
+    )
+    assert keys == ContactKeys(
+        emails=frozenset({"jane.doe@mail.acme.com", "jdoe@gmail.com", "jane@acme.io"}),
+        primary_email="jane.doe@mail.acme.com",
+        name_normalized="zoe obrien",
+        company_name_key="acme",
+        company_domain_root="acme.com",
+    )
+
+
+def test_contact_keys_freemail_primary_gives_no_company_domain() -> None:
+    keys = contact_keys({"email": "jane@hotmail.co.uk", "firstname": "Jane", "lastname": "Doe"})
+    assert keys.primary_email == "jane@hotmail.co.uk"
+    assert keys.company_domain_root is None
+    assert keys.company_name_key is None
+
+
+def test_contact_keys_of_an_empty_contact() -> None:
+    assert contact_keys({}) == ContactKeys(frozenset(), None, None, None, None)
+    # only additional addresses: e-mail keys, but no primary and no company domain
+    keys = contact_keys({"email": None, "hs_additional_emails": "x@acme.com", "firstname": "Jane"})
+    assert keys.emails == frozenset({"x@acme.com"})
+    assert (keys.primary_email, keys.company_domain_root, keys.name_normalized) == (None, None, None)
+
+
+def test_account_keys_from_properties() -> None:
+    assert account_keys({"domain": "https://www.Acme.co.uk/about", "name": "The Acme Company Ltd"}) == (
+        AccountKeys(domain_root="acme.co.uk", name_normalized="acme")
+    )
+    assert account_keys({}) == AccountKeys(None, None)
+
+
+def test_dedup_keys_of_a_contact() -> None:
+    keys = ContactKeys(frozenset({"a@acme.com", "b@acme.com"}), "a@acme.com", "jane doe", "acme", "acme.com")
+    assert dedup_keys("contact", keys) == {
+        DedupKey("contact", "email", "a@acme.com"),
+        DedupKey("contact", "email", "b@acme.com"),
+        DedupKey("contact", "name_company", "jane doe|acme"),
+        DedupKey("contact", "name_company", "jane doe|@acme.com"),
+    }
+
+
+def test_dedup_keys_need_both_name_and_company() -> None:
+    no_name = ContactKeys(frozenset(), None, None, "acme", "acme.com")
+    no_company = ContactKeys(frozenset({"a@gmail.com"}), "a@gmail.com", "jane doe", None, None)
+    assert dedup_keys("contact", no_name) == frozenset()
+    assert dedup_keys("contact", no_company) == {DedupKey("contact", "email", "a@gmail.com")}
+
+
+def test_dedup_keys_of_an_account() -> None:
+    assert dedup_keys("account", AccountKeys("acme.com", "acme")) == {
+        DedupKey("account", "domain", "acme.com"),
+        DedupKey("account", "name_company", "acme"),
+    }
+    assert dedup_keys("account", AccountKeys(None, None)) == frozenset()
+
+
+def test_dedup_keys_reject_a_mismatched_object_type() -> None:
+    with pytest.raises(ValueError, match="object type"):
+        dedup_keys("account", ContactKeys(frozenset(), None, None, None, None))
+    with pytest.raises(ValueError, match="object type"):
+        dedup_keys("contact", AccountKeys(None, None))
+
+
+def test_lock_id_is_stable_signed_64_bit_and_distinct() -> None:
+    key = DedupKey("contact", "email", "jane@acme.com")
+    assert lock_id(key) == lock_id(DedupKey("contact", "email", "jane@acme.com"))
+    # pinned: every process and Python version must lock the same id for the same key
+    assert lock_id(key) == PINNED_LOCK_ID
+    ids = {
+        lock_id(DedupKey(t, s, v))
+        for t in ("contact", "account")
+        for s in ("email", "domain", "name_company")
+        for v in ("acme.com", "jane@acme.com", "x")
+    }
+    assert len(ids) == 18
+    assert all(-(2**63) <= i < 2**63 for i in ids)
+    assert any(i < 0 for i in ids)
+
+
+PINNED_LOCK_ID = 2240207498012698850
