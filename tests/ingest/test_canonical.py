@@ -1,0 +1,225 @@
+"""Canonical crm.* records read from PostgreSQL: arrays, erased contacts, duplicates, Avro round trip."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+import pytest
+
+from hubsync.avro.codec import SingleObjectCodec
+from hubsync.avro.schemas import SchemaRepository
+from hubsync.ingest.canonical import (
+    acanonical_accounts,
+    acanonical_contacts,
+    canonical_accounts,
+    canonical_contacts,
+    crm_key,
+)
+from hubsync.storage.migrate import migrate
+
+pytestmark = pytest.mark.integration
+
+REPO = SchemaRepository()
+CODEC = SingleObjectCodec(REPO)
+T0 = datetime(2026, 3, 1, 12, 0, 0, 123000, tzinfo=UTC)
+T1 = datetime(2026, 3, 2, 8, 30, 0, 456000, tzinfo=UTC)
+
+# fixed record ids (the sequence is shared by contacts and accounts; explicit ids keep asserts simple)
+A1, A2, A3 = 101, 102, 103
+C1, C2, C3, C4, C5 = 201, 202, 203, 204, 205
+
+
+def _seed(conn: psycopg.Connection[Any]) -> None:
+    q = conn.execute
+    for aid, name, domain in ((A1, "Acme", "acme.com"), (A2, "Acme Ltd", "acme.co.uk"), (A3, "Old Co", None)):
+        q(
+            "INSERT INTO hubsync.accounts (id, hubspot_id, creation_source, crm_status, name, domain, domain_root,"
+            " properties, hubspot_updated_at, updated_at) VALUES (%s, %s, 'hubspot', 'synced', %s, %s, %s,"
+            " %s::jsonb, %s, %s)",
+            (
+                aid,
+                f"9{aid}",
+                name,
+                domain,
+                domain,
+                '{"industry": "SOFTWARE", "numberofemployees": 250}',
+                T0,
+                T1,
+            ),
+        )
+    contacts = [
+        (C1, "501", "synced", "hubspot", "ada@acme.com", "Ada", "Lovelace", None),
+        (C2, "502", "synced", "manual_pull", "ADA@acme.com", "Ada", "L.", None),
+        (C3, None, "not_linked", "platform", "ada.l@acme.com", "Ada", None, None),
+        (C4, "504", "deleted_in_crm", "import", "gone@x.org", "Gone", "Person", T1),
+        (C5, "505", "merged_in_crm", "hubspot", None, None, None, None),
+    ]
+    for cid, hid, status, source, email, first, last, erased_at in contacts:
+        q(
+            "INSERT INTO hubsync.contacts (id, hubspot_id, crm_status, creation_source, email, first_name,"
+            " last_name, properties, hubspot_updated_at, erased_at, updated_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s)",
+            (
+                cid,
+                hid,
+                status,
+                source,
+                email,
+                first,
+                last,
+                '{"jobtitle": "CTO", "phone": null, "hs_lead_score": 12, "vip": true,'
+                ' "ratio": 1.5, "tags": ["a", "b"]}',
+                T0 if hid else None,
+                erased_at,
+                T1,
+            ),
+        )
+    q("UPDATE hubsync.contacts SET merged_into_id = %s WHERE id = %s", (C1, C5))
+    q(
+        "INSERT INTO hubsync.contact_emails (contact_id, email_normalized, is_primary) VALUES"
+        " (%s, 'ada@acme.com', true), (%s, 'lovelace@acme.com', false), (%s, 'ada@home.net', false),"
+        " (%s, 'ada@acme.com', true), (%s, 'gone@x.org', true), (%s, 'gone2@x.org', false)",
+        (C1, C1, C1, C2, C4, C4),
+    )
+    q(
+        "INSERT INTO hubsync.contact_account_links (contact_id, account_id, is_primary, removed_at) VALUES"
+        " (%s, %s, true, NULL), (%s, %s, false, NULL), (%s, %s, false, %s), (%s, %s, false, NULL),"
+        " (%s, %s, true, %s)",
+        (C1, A1, C1, A2, C1, A3, T1, C2, A1, C2, A3, T1),
+    )
+    q(
+        "INSERT INTO hubsync.potential_duplicates (object_type, record_a, record_b, signal, resolved_at) VALUES"
+        " ('contact', %s, %s, 'email', NULL), ('contact', %s, %s, 'name_company', %s),"
+        " ('contact', %s, %s, 'name_company', NULL), ('contact', %s, %s, 'email', NULL),"
+        " ('account', %s, %s, 'domain', NULL), ('account', %s, %s, 'domain', %s)",
+        (C1, C2, C1, C3, T1, C2, C3, C1, C4, A1, A2, A1, A3, T1),
+    )
+
+
+@pytest.fixture
+def conn(fresh_database_url: str) -> Iterator[psycopg.Connection[Any]]:
+    migrate(fresh_database_url)
+    with psycopg.connect(fresh_database_url) as connection:
+        _seed(connection)
+        connection.commit()
+        yield connection
+
+
+def _round_trip(stem: str, value: dict[str, Any]) -> dict[str, Any]:
+    schema = REPO.current(stem)
+    return CODEC.decode("crm", schema, CODEC.encode("crm", schema, value))
+
+
+def test_contact_arrays_links_and_duplicates(conn: psycopg.Connection[Any]) -> None:
+    rows = {r["record_id"]: r for r in canonical_contacts(conn, [C1, C2, C3, C5])}
+    assert sorted(rows) == [C1, C2, C3, C5]
+    c1 = rows[C1]
+    assert c1["hubspot_id"] == "501"
+    assert c1["crm_status"] == "SYNCED"
+    assert c1["creation_source"] == "HUBSPOT"
+    assert c1["email"] == "ada@acme.com"
+    assert c1["additional_emails"] == ["ada@home.net", "lovelace@acme.com"]  # not the primary one
+    assert (c1["first_name"], c1["last_name"]) == ("Ada", "Lovelace")
+    assert c1["account_ids"] == [A1, A2]  # the removed link to A3 is left out
+    assert c1["primary_account_id"] == A1
+    # unresolved pairs on either side; the resolved pair with C3 is left out
+    assert c1["potential_duplicate_ids"] == [C2, C4]
+    assert c1["erased"] is False
+    assert c1["merged_into_id"] is None
+    assert c1["hubspot_updated_at"] == T0
+    assert c1["updated_at"] == T1
+    assert c1["properties"] == {
+        "jobtitle": "CTO",
+        "phone": None,
+        "hs_lead_score": "12",
+        "vip": "true",
+        "ratio": "1.5",
+        "tags": '["a","b"]',
+    }
+
+    c2 = rows[C2]
+    assert c2["creation_source"] == "MANUAL_PULL"
+    assert c2["additional_emails"] == []
+    assert c2["account_ids"] == [A1]
+    assert c2["primary_account_id"] is None  # its primary link was removed
+    assert c2["potential_duplicate_ids"] == [C1, C3]  # C2 is record_b of (C1, C2), record_a of (C2, C3)
+
+    c3 = rows[C3]
+    assert c3["hubspot_id"] is None
+    assert c3["crm_status"] == "NOT_LINKED"
+    assert c3["creation_source"] == "PLATFORM"
+    assert c3["account_ids"] == []
+    assert c3["potential_duplicate_ids"] == [C2]
+    assert c3["hubspot_updated_at"] is None
+
+    assert rows[C5]["crm_status"] == "MERGED_IN_CRM"
+    assert rows[C5]["merged_into_id"] == C1
+
+
+def test_erased_contact_carries_no_personal_data(conn: psycopg.Connection[Any]) -> None:
+    (c4,) = canonical_contacts(conn, [C4])
+    assert c4["erased"] is True
+    assert c4["email"] is None
+    assert c4["first_name"] is None
+    assert c4["last_name"] is None
+    assert c4["additional_emails"] == []
+    assert c4["properties"] == {}
+    # not personal: the record's identity, status and relations stay
+    assert c4["hubspot_id"] == "504"
+    assert c4["crm_status"] == "DELETED_IN_CRM"
+    assert c4["creation_source"] == "IMPORT"
+    assert c4["potential_duplicate_ids"] == [C1]
+    decoded = _round_trip("crm_contact", c4)
+    assert decoded["erased"] is True
+    assert decoded["email"] is None
+
+
+def test_accounts(conn: psycopg.Connection[Any]) -> None:
+    rows = {r["record_id"]: r for r in canonical_accounts(conn, [A1, A2, A3])}
+    assert rows[A1]["contact_ids"] == [C1, C2]
+    assert rows[A1]["potential_duplicate_ids"] == [A2]  # (A1, A3) is resolved
+    assert rows[A1]["crm_status"] == "SYNCED"
+    assert rows[A1]["creation_source"] == "HUBSPOT"
+    assert rows[A1]["domain_root"] == "acme.com"
+    assert rows[A1]["properties"] == {"industry": "SOFTWARE", "numberofemployees": "250"}
+    assert rows[A2]["contact_ids"] == [C1]
+    assert rows[A2]["potential_duplicate_ids"] == [A1]
+    assert rows[A3]["contact_ids"] == []  # both of its links are removed
+    assert rows[A3]["potential_duplicate_ids"] == []
+    assert rows[A3]["domain"] is None
+
+
+def test_values_round_trip_through_the_crm_schemas(conn: psycopg.Connection[Any]) -> None:
+    contacts = canonical_contacts(conn, [C1, C2, C3, C4, C5])
+    accounts = canonical_accounts(conn, [A1, A2, A3])
+    assert len(contacts) == 5 and len(accounts) == 3
+    for stem, values in (("crm_contact", contacts), ("crm_account", accounts)):
+        for value in values:
+            assert _round_trip(stem, value) == value
+
+
+def test_missing_ids_wrong_types_and_empty_batches(conn: psycopg.Connection[Any]) -> None:
+    assert canonical_contacts(conn, []) == []
+    assert canonical_accounts(conn, []) == []
+    # an account id is not a contact, unknown ids are left out, repeated ids come once, order by id
+    assert [r["record_id"] for r in canonical_contacts(conn, [C3, A1, 999_999, C1, C3])] == [C1, C3]
+    assert [r["record_id"] for r in canonical_accounts(conn, [A2, C1, A1])] == [A1, A2]
+
+
+def test_async_variants_match(conn: psycopg.Connection[Any], fresh_database_url: str) -> None:
+    async def read() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        async with await psycopg.AsyncConnection.connect(fresh_database_url) as aconn:
+            return await acanonical_contacts(aconn, [C1, C4]), await acanonical_accounts(aconn, [A1])
+
+    contacts, accounts = asyncio.run(read())
+    assert contacts == canonical_contacts(conn, [C1, C4])
+    assert accounts == canonical_accounts(conn, [A1])
+
+
+def test_crm_key() -> None:
+    assert crm_key(42) == b"42"
+    assert crm_key(9_007_199_254_740_993) == b"9007199254740993"
