@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=9400, ge=0, le=65535)
     log_level: str = "INFO"
+    #: the ingest agents apply at most this many events per PostgreSQL transaction, waiting at
+    #: most ``ingest_batch_wait_ms`` for a batch to fill
+    ingest_batch_max: int = Field(default=2_000, ge=1, le=100_000)
+    ingest_batch_wait_ms: int = Field(default=50, ge=1, le=60_000)
 
     field_mappings_file: Path | None = None
     dev_dir: Path = DEFAULT_DEV_DIR

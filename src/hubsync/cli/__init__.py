@@ -10,8 +10,11 @@ from hubsync import __version__
 from hubsync.cli import db, dev, topics
 from hubsync.cli._common import EXIT_CONFIG, console_err
 from hubsync.cli.connectors import poller_command, pull_command
+from hubsync.cli.duplicates import duplicates_command
+from hubsync.cli.prospects import prospects_command
 from hubsync.cli.sandbox import sandbox_command
 from hubsync.cli.webhook import webhook_command
+from hubsync.cli.worker import worker_command
 from hubsync.settings import MissingSettingError
 
 app = typer.Typer(
@@ -28,6 +31,9 @@ app.command("sandbox")(sandbox_command)
 app.command("webhook")(webhook_command)
 app.command("poller")(poller_command)
 app.command("pull")(pull_command)
+app.command("duplicates")(duplicates_command)
+app.command("prospects")(prospects_command)
+app.command("worker")(worker_command)
 
 
 @app.command()

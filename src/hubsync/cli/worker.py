@@ -1,0 +1,62 @@
+"""``hubsync worker``: the Faust ingest agents (HubSpot changes into PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import typer
+
+from hubsync.avro.codec import codec_from_settings
+from hubsync.cli._common import console_err
+from hubsync.connectors.hubspot.client import HubSpotClient
+from hubsync.connectors.hubspot.client_config import HubSpotClientConfig
+from hubsync.ingest.worker import run_worker
+from hubsync.mapping.definitions import refresh_definitions
+from hubsync.metrics import serve_metrics
+from hubsync.settings import Settings, load_settings, require_database_url, require_kafka
+from hubsync.storage.pool import open_pool
+from hubsync.streams.admin import admin_client, ensure_topics
+from hubsync.streams.topics import topic_specs
+
+log = logging.getLogger(__name__)
+
+
+async def _refresh(settings: Settings) -> int:
+    config = HubSpotClientConfig.from_settings(settings)
+    with open_pool(require_database_url(settings), name="definitions") as pool:
+        async with HubSpotClient(config) as client:
+            return sum([await refresh_definitions(pool, client, kind) for kind in ("contact", "account")])
+
+
+def refresh_property_definitions(settings: Settings) -> None:
+    """Cache HubSpot's property definitions when HubSpot is configured; a failure is a warning
+    (the worker then converts with the cached and built-in definitions)."""
+    if settings.hubspot_access_token is None:
+        console_err.print("HUBSPOT_ACCESS_TOKEN not set: using cached and built-in property definitions")
+        return
+    try:
+        count = asyncio.run(_refresh(settings))
+    except Exception as exc:
+        console_err.print(f"[yellow]could not refresh property definitions from HubSpot: {exc}[/yellow]")
+    else:
+        console_err.print(f"cached {count} HubSpot property definitions")
+
+
+def worker_command(
+    no_refresh: bool = typer.Option(
+        False, "--no-refresh", help="Do not read HubSpot's property definitions at start (use the cache)."
+    ),
+) -> None:
+    """Run the ingest agents: apply HubSpot change events to PostgreSQL (duplicates, prospects,
+    field mappings, activity log), publish canonical records to crm.* and failures to the DLQ.
+    Run several on one consumer group to scale out. Serves /metrics."""
+    settings = load_settings()
+    require_kafka(settings)
+    require_database_url(settings)
+    ensure_topics(admin_client(require_kafka(settings)), topic_specs(settings))
+    if not no_refresh:
+        refresh_property_definitions(settings)
+    port = serve_metrics(settings)
+    console_err.print(f"metrics on http://{settings.metrics_host}:{port}/metrics")
+    run_worker(settings, codec_from_settings(settings))

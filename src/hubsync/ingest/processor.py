@@ -1,0 +1,311 @@
+"""The ingest batch processor: raw Kafka messages in, PostgreSQL committed, ``crm.*`` and DLQ out.
+
+Framework-free, so the Faust agents (:mod:`hubsync.ingest.worker`), ``hubsync replay`` and the
+tests share it. For one batch, :meth:`IngestProcessor.process`:
+
+1. decodes every message (undecodable ones become ``DECODE`` dead letters, invalid ones
+   ``VALIDATE``);
+2. applies the rest in one PostgreSQL transaction (:func:`hubsync.ingest.apply.apply_batch`) and
+   commits. A retriable failure (database unavailable, deadlock, a concurrent insert of the same
+   record) rolls back and retries the whole batch with backoff, for as long as it takes; any other
+   failure is isolated: each event is then applied in its own transaction and only the ones that
+   still fail become ``APPLY`` dead letters;
+3. publishes the dead letters and the canonical records of every record the batch named (not
+   only the changed ones: a redelivery after a crash between commit and publish must publish
+   them again) and waits for Kafka's acknowledgement.
+
+Only when :meth:`process` returns may the caller commit the batch's offsets: at-least-once,
+with idempotent effects (the version guards make a re-applied batch a no-op).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+import psycopg_pool
+from psycopg import errors as pg_errors
+
+from hubsync.avro.codec import AvroCodec
+from hubsync.connectors.kafka_sink import AsyncKafkaPublisher, EncodedMessage
+from hubsync.errors import RetriableError
+from hubsync.ingest.apply import BatchResult, IngestContext, apply_batch
+from hubsync.ingest.canonical import canonical_accounts, canonical_contacts, crm_key
+from hubsync.ingest.events import ChangeEvent, ObjectKind, change_event
+from hubsync.ingest.metrics import IngestMetrics
+from hubsync.mapping.definitions import effective_definitions
+from hubsync.mapping.store import load_mappings
+from hubsync.streams.decode import KafkaRecord, dead_letter_for, decode_batch
+from hubsync.streams.dlq import DeadLetterMessage, DeadLetterPublisher, FailureStage, now_ms
+
+log = logging.getLogger(__name__)
+
+CHANGE_EVENT_SCHEMA = "hubspot_change_event"
+CRM_SCHEMAS: Mapping[ObjectKind, str] = {"contact": "crm_contact", "account": "crm_account"}
+#: database errors after which the same batch may well succeed: retry, never dead-letter
+RETRIABLE_DB_ERRORS: tuple[type[BaseException], ...] = (
+    psycopg.OperationalError,
+    pg_errors.DeadlockDetected,
+    pg_errors.SerializationFailure,
+    pg_errors.UniqueViolation,
+    pg_errors.LockNotAvailable,
+    psycopg_pool.PoolTimeout,
+)
+_RETRIABLE: tuple[type[BaseException], ...] = (RetriableError, *RETRIABLE_DB_ERRORS)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestTopics:
+    """Source topic -> object kind, and object kind -> canonical ``crm.*`` topic."""
+
+    sources: Mapping[str, ObjectKind]
+    crm: Mapping[ObjectKind, str]
+
+
+@dataclass(slots=True)
+class BatchReport:
+    """What one :meth:`IngestProcessor.process` call did."""
+
+    messages: int = 0
+    dead_letters: int = 0
+    result: BatchResult = field(default_factory=BatchResult)
+    canonical_published: int = 0
+    attempts: int = 1
+
+
+class ContextCache:
+    """Field mappings and property definitions, re-read from PostgreSQL every ``ttl_s`` seconds,
+    so ``hubsync settings`` changes and definition refreshes reach running workers."""
+
+    def __init__(self, *, replay: bool = False, ttl_s: float = 5.0) -> None:
+        self.replay = replay
+        self.ttl_s = ttl_s
+        self._context: IngestContext | None = None
+        self._loaded_at = 0.0
+
+    def get(self, conn: psycopg.Connection[Any]) -> IngestContext:
+        now = time.monotonic()
+        if self._context is None or now - self._loaded_at > self.ttl_s:
+            self._context = IngestContext(
+                mappings=load_mappings(conn),
+                definitions={kind: effective_definitions(conn, kind) for kind in ("contact", "account")},
+                replay=self.replay,
+            )
+            self._loaded_at = now
+        return self._context
+
+
+class IngestProcessor:
+    """Applies batches of ``hubspot.*.changes`` messages; see the module docstring."""
+
+    def __init__(
+        self,
+        pool: psycopg_pool.ConnectionPool[Any],
+        codec: AvroCodec,
+        publisher: AsyncKafkaPublisher,
+        dlq: DeadLetterPublisher,
+        topics: IngestTopics,
+        metrics: IngestMetrics,
+        *,
+        replay: bool = False,
+        publish_canonical: bool = True,
+        backoff: Callable[[int], float] | None = None,
+    ) -> None:
+        self.pool = pool
+        self.codec = codec
+        self.publisher = publisher
+        self.dlq = dlq
+        self.topics = topics
+        self.metrics = metrics
+        self.publish_canonical = publish_canonical
+        self.contexts = ContextCache(replay=replay)
+        self.backoff = backoff or (lambda attempt: min(30.0, 0.25 * 2 ** min(attempt, 8)))
+        self._event_schema = codec.repository.current(CHANGE_EVENT_SCHEMA)
+        self._crm_schemas = {kind: codec.repository.current(stem) for kind, stem in CRM_SCHEMAS.items()}
+
+    # -- decoding ---------------------------------------------------------------------------
+
+    def decode(
+        self, messages: Sequence[KafkaRecord]
+    ) -> tuple[list[tuple[KafkaRecord, ChangeEvent]], list[DeadLetterMessage]]:
+        """Decoded events in delivery order, and the dead letters of the rest."""
+        failed_at = now_ms()
+        events: list[tuple[KafkaRecord, ChangeEvent]] = []
+        dead: list[DeadLetterMessage] = []
+        by_topic: dict[str, list[KafkaRecord]] = {}
+        for message in messages:
+            by_topic.setdefault(message.topic() or "", []).append(message)
+        for topic, batch in by_topic.items():
+            decoded, undecodable = decode_batch(
+                batch, self.codec, self._event_schema, topic, now_ms=failed_at
+            )
+            dead.extend(undecodable)
+            kind = self.topics.sources.get(topic)
+            for message, value in decoded:
+                try:
+                    event = change_event(value)
+                    if kind is not None and event.kind != kind:
+                        raise ValueError(f"a {event.kind} event on the {kind} topic {topic}")
+                except (KeyError, TypeError, ValueError) as exc:
+                    dead.append(
+                        dead_letter_for(message, FailureStage.VALIDATE, exc, now_ms=failed_at, topic=topic)
+                    )
+                else:
+                    events.append((message, event))
+        return events, dead
+
+    # -- applying ---------------------------------------------------------------------------
+
+    def _apply_all(self, events: Sequence[ChangeEvent]) -> BatchResult:
+        with self.pool.connection() as conn:
+            context = self.contexts.get(conn)
+            with conn.transaction():
+                return apply_batch(conn, events, context)
+
+    def _apply_isolated(
+        self, events: Sequence[tuple[KafkaRecord, ChangeEvent]]
+    ) -> tuple[BatchResult, list[DeadLetterMessage]]:
+        """Apply one event per transaction; the ones that fail (not retriably) become dead letters."""
+        total = BatchResult()
+        dead: list[DeadLetterMessage] = []
+        with self.pool.connection() as conn:
+            context = self.contexts.get(conn)
+            for message, event in events:
+                try:
+                    with conn.transaction():
+                        result = apply_batch(conn, [event], context)
+                except RETRIABLE_DB_ERRORS:
+                    raise
+                except Exception as exc:  # a record this code cannot apply: park it, go on
+                    log.warning("change event %s could not be applied: %s", event.event_id, exc)
+                    dead.append(dead_letter_for(message, FailureStage.APPLY, exc, now_ms=now_ms()))
+                    continue
+                _add(total, result)
+        return total, dead
+
+    def _apply(
+        self, events: Sequence[tuple[KafkaRecord, ChangeEvent]]
+    ) -> tuple[BatchResult, list[DeadLetterMessage]]:
+        if not events:
+            return BatchResult(), []
+        try:
+            return self._apply_all([e for _, e in events]), []
+        except RETRIABLE_DB_ERRORS:
+            raise
+        except Exception as exc:
+            log.warning("batch of %d events failed (%s); applying them one by one", len(events), exc)
+            return self._apply_isolated(events)
+
+    def _canonical(self, touched: Mapping[ObjectKind, set[int]]) -> list[tuple[ObjectKind, dict[str, Any]]]:
+        out: list[tuple[ObjectKind, dict[str, Any]]] = []
+        if not any(touched.values()):
+            return out
+        with self.pool.connection() as conn:
+            for kind, ids in touched.items():
+                if not ids:
+                    continue
+                read = canonical_contacts if kind == "contact" else canonical_accounts
+                out.extend((kind, record) for record in read(conn, sorted(ids)))
+            conn.commit()
+        return out
+
+    def _apply_and_read(
+        self, events: Sequence[tuple[KafkaRecord, ChangeEvent]]
+    ) -> tuple[BatchResult, list[DeadLetterMessage], list[tuple[ObjectKind, dict[str, Any]]]]:
+        result, dead = self._apply(events)
+        committed = time.time()
+        self.metrics.commit_latency.observe_many(
+            max(0.0, committed - e.received_at / 1000) for _, e in events
+        )
+        self.metrics.last_commit.set(committed)
+        canonical = self._canonical(result.touched) if self.publish_canonical else []
+        return result, dead, canonical
+
+    # -- the batch --------------------------------------------------------------------------
+
+    async def process(self, messages: Sequence[KafkaRecord]) -> BatchReport:
+        """Apply ``messages``; returns once their effects are durable (PostgreSQL and Kafka)."""
+        started = time.monotonic()
+        events, dead = self.decode(messages)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                result, apply_dead, canonical = await asyncio.to_thread(self._apply_and_read, events)
+                letters = dead + apply_dead
+                await self.dlq.publish(letters)
+                published = await self._publish_canonical(canonical)
+                break
+            except _RETRIABLE as exc:
+                delay = self.backoff(attempt)
+                self.metrics.retries.labels(reason=type(exc).__name__).inc()
+                log.warning(
+                    "ingest batch failed (%s: %s); retrying in %.1f s", type(exc).__name__, exc, delay
+                )
+                await asyncio.sleep(delay)
+        self._record(messages, events, letters, result, time.monotonic() - started)
+        return BatchReport(len(messages), len(letters), result, published, attempt)
+
+    async def _publish_canonical(self, canonical: Sequence[tuple[ObjectKind, dict[str, Any]]]) -> int:
+        sent = 0
+        for kind in ("contact", "account"):
+            records = [r for k, r in canonical if k == kind]
+            if not records:
+                continue
+            topic = self.topics.crm[kind]
+            schema = self._crm_schemas[kind]
+            encoded = [
+                EncodedMessage(crm_key(r["record_id"]), self.codec.encode(topic, schema, r)) for r in records
+            ]
+            sent += await self.publisher.publish(topic, encoded)
+        return sent
+
+    def _record(
+        self,
+        messages: Sequence[KafkaRecord],
+        events: Sequence[tuple[KafkaRecord, ChangeEvent]],
+        letters: Sequence[DeadLetterMessage],
+        result: BatchResult,
+        seconds: float,
+    ) -> None:
+        m = self.metrics
+        m.batch_seconds.observe(seconds)
+        m.batch_size.observe(len(messages))
+        per_topic: dict[str, int] = {}
+        for message, _ in events:
+            topic = message.topic() or ""
+            per_topic[topic] = per_topic.get(topic, 0) + 1
+        applied_left = result.applied
+        for topic, count in per_topic.items():
+            applied = min(count, applied_left)
+            applied_left -= applied
+            m.events.labels(topic=topic, outcome="applied").inc(applied)
+            m.events.labels(topic=topic, outcome="unchanged").inc(count - applied)
+        for letter in letters:
+            m.events.labels(topic=letter.source_topic, outcome="dlq").inc()
+        if result.duplicates_flagged:
+            m.duplicates_flagged.labels(object_type="all").inc(result.duplicates_flagged)
+        if result.autofills:
+            m.mapped_values.labels(object_type="all", rule="autofill").inc(result.autofills)
+        if result.overwrites:
+            m.mapped_values.labels(object_type="all", rule="overwrite").inc(result.overwrites)
+        if result.rejected_values:
+            m.mapped_values.labels(object_type="all", rule="rejected").inc(result.rejected_values)
+
+
+def _add(total: BatchResult, part: BatchResult) -> None:
+    total.events += part.events
+    total.applied += part.applied
+    total.created += part.created
+    total.duplicates_flagged += part.duplicates_flagged
+    total.autofills += part.autofills
+    total.overwrites += part.overwrites
+    total.rejected_values += part.rejected_values
+    total.outbox_events += part.outbox_events
+    for kind, ids in part.touched.items():
+        total.touched[kind].update(ids)

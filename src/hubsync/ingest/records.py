@@ -1,0 +1,241 @@
+"""Load mirrored records into :class:`~hubsync.ingest.state.RecordState` and write them back.
+
+Writes go through a per-session staging table (COPY, then one INSERT for new records and one
+UPDATE for existing ones), which is what keeps a batch of thousands of records to a handful of
+round trips. The columns the platform queries by (email, names, domain and the matching keys)
+are derived from the HubSpot properties here, in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import psycopg
+
+from hubsync.ingest.events import ObjectKind
+from hubsync.ingest.keys import AccountKeys, ContactKeys
+from hubsync.ingest.state import RecordState
+
+_TABLE: Mapping[ObjectKind, str] = {"contact": "hubsync.contacts", "account": "hubsync.accounts"}
+#: columns derived from the properties and keys, per kind
+_DERIVED: Mapping[ObjectKind, tuple[str, ...]] = {
+    "contact": (
+        "email",
+        "first_name",
+        "last_name",
+        "name_normalized",
+        "company_name",
+        "company_name_key",
+        "company_domain_root",
+    ),
+    "account": ("name", "domain", "domain_root", "name_normalized"),
+}
+_COMMON = (
+    "hubspot_id",
+    "creation_source",
+    "crm_status",
+    "crm_status_at",
+    "properties",
+    "property_versions",
+    "hubspot_updated_at",
+    "hubspot_created_at",
+    "crm_merged_into_hubspot_id",
+)
+_TIMES = frozenset({"crm_status_at", "hubspot_updated_at", "hubspot_created_at"})
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedRecord:
+    state: RecordState
+
+
+@dataclass(frozen=True, slots=True)
+class RecordRow:
+    """A record to write, with its matching keys computed from its properties."""
+
+    kind: ObjectKind
+    state: RecordState
+    keys: Any  # ContactKeys | AccountKeys
+
+
+def _ms(column: str) -> str:
+    return f"(extract(epoch FROM {column}) * 1000)::bigint"
+
+
+def load_records(
+    conn: psycopg.Connection[Any],
+    kind: ObjectKind,
+    *,
+    hubspot_ids: Sequence[str] = (),
+    record_ids: Sequence[int] = (),
+    unlinked_only: bool = False,
+) -> list[LoadedRecord]:
+    """Lock (``FOR UPDATE``, in id order) and load records by HubSpot id or platform id."""
+    if not hubspot_ids and not record_ids:
+        return []
+    erased = "erased_at IS NOT NULL" if kind == "contact" else "false"
+    where = "hubspot_id = ANY(%s)" if hubspot_ids else "id = ANY(%s)"
+    if unlinked_only:
+        where += " AND hubspot_id IS NULL AND merged_into_id IS NULL"
+    cur = conn.execute(
+        f"SELECT id, hubspot_id, creation_source, crm_status, {_ms('crm_status_at')}, properties,"
+        f" property_versions, {_ms('hubspot_updated_at')}, {_ms('hubspot_created_at')},"
+        f" crm_merged_into_hubspot_id, {erased}"
+        f" FROM {_TABLE[kind]} WHERE {where} ORDER BY id FOR UPDATE",
+        (list(hubspot_ids) if hubspot_ids else list(record_ids),),
+    )
+    out = []
+    for rid, hid, source, status, status_at, props, versions, updated, created, merged, is_erased in cur:
+        out.append(
+            LoadedRecord(
+                RecordState(
+                    hubspot_id=hid or "",
+                    record_id=rid,
+                    creation_source=source,
+                    crm_status=status,
+                    crm_status_at=status_at,
+                    properties=dict(props),
+                    versions=dict(versions),
+                    hubspot_updated_at=updated,
+                    hubspot_created_at=created,
+                    merged_into_hubspot_id=merged,
+                    erased=is_erased,
+                )
+            )
+        )
+    return out
+
+
+def _derived(kind: ObjectKind, state: RecordState, keys: Any) -> tuple[Any, ...]:
+    p = state.properties
+    if kind == "contact":
+        assert isinstance(keys, ContactKeys)
+        return (
+            p.get("email"),
+            p.get("firstname"),
+            p.get("lastname"),
+            keys.name_normalized,
+            p.get("company"),
+            keys.company_name_key,
+            keys.company_domain_root,
+        )
+    assert isinstance(keys, AccountKeys)
+    return (p.get("name"), p.get("domain"), keys.domain_root, keys.name_normalized)
+
+
+def _stage_table(kind: ObjectKind) -> str:
+    return f"hubsync_stage_{kind}"
+
+
+def _ensure_stage(conn: psycopg.Connection[Any], kind: ObjectKind) -> None:
+    derived = ", ".join(f"{c} text" for c in _DERIVED[kind])
+    conn.execute(
+        f"CREATE TEMP TABLE IF NOT EXISTS {_stage_table(kind)} ("
+        " id bigint, hubspot_id text, creation_source text, crm_status text, crm_status_at bigint,"
+        " properties jsonb, property_versions jsonb, hubspot_updated_at bigint, hubspot_created_at bigint,"
+        f" crm_merged_into_hubspot_id text, erased boolean, {derived}) ON COMMIT DELETE ROWS"
+    )
+
+
+def _select_expr(column: str) -> str:
+    return f"to_timestamp(s.{column} / 1000.0)" if column in _TIMES else f"s.{column}"
+
+
+def write_records(
+    conn: psycopg.Connection[Any],
+    rows: Sequence[RecordRow],
+    *,
+    old_keys: Mapping[tuple[ObjectKind, str], Any],
+) -> dict[tuple[ObjectKind, str], int]:
+    """Insert or update ``rows``; return the platform id of each ``(kind, hubspot_id)`` written.
+
+    Contacts whose e-mail keys changed get their ``contact_emails`` rows replaced.
+    """
+    ids: dict[tuple[ObjectKind, str], int] = {}
+    for kind in ("contact", "account"):
+        mine = [r for r in rows if r.kind == kind]
+        if not mine:
+            continue
+        _ensure_stage(conn, kind)
+        columns = (*_COMMON, *_DERIVED[kind])
+        stage = _stage_table(kind)
+        with conn.cursor() as cur:
+            with cur.copy(f"COPY {stage} (id, erased, {', '.join(columns)}) FROM STDIN") as copy:
+                for r in mine:
+                    s = r.state
+                    copy.write_row(
+                        (
+                            s.record_id,
+                            s.erased,
+                            s.hubspot_id,
+                            s.creation_source,
+                            s.crm_status,
+                            s.crm_status_at,
+                            orjson.dumps(s.properties).decode(),
+                            orjson.dumps(s.versions).decode(),
+                            s.hubspot_updated_at,
+                            s.hubspot_created_at,
+                            s.merged_into_hubspot_id,
+                            *_derived(kind, s, r.keys),
+                        )
+                    )
+            erased_col = ", erased_at" if kind == "contact" else ""
+            erased_new = ", CASE WHEN s.erased THEN now() END" if kind == "contact" else ""
+            cur.execute(
+                f"INSERT INTO {_TABLE[kind]} ({', '.join(columns)}, last_pulled_at{erased_col})"
+                f" SELECT {', '.join(_select_expr(c) for c in columns)}, now(){erased_new}"
+                f" FROM {stage} s WHERE s.id IS NULL RETURNING hubspot_id, id"
+            )
+            for hubspot_id, rid in cur.fetchall():
+                ids[(kind, hubspot_id)] = rid
+            erased_set = (
+                ", erased_at = CASE WHEN s.erased THEN coalesce(t.erased_at, now()) END"
+                if kind == "contact"
+                else ""
+            )
+            assignments = ", ".join(f"{c} = {_select_expr(c)}" for c in columns)
+            cur.execute(
+                f"UPDATE {_TABLE[kind]} t SET {assignments},"
+                f" last_pulled_at = now(), updated_at = now(){erased_set}"
+                f" FROM {stage} s WHERE s.id IS NOT NULL AND t.id = s.id"
+            )
+            cur.execute(f"DELETE FROM {stage}")
+        for r in mine:
+            if r.state.record_id is not None:
+                ids[(kind, r.state.hubspot_id)] = r.state.record_id
+        if kind == "contact":
+            _write_emails(
+                conn,
+                [
+                    r
+                    for r in mine
+                    if old_keys.get(("contact", r.state.hubspot_id)) != r.keys or r.state.record_id is None
+                ],
+                ids,
+            )
+    return ids
+
+
+def _write_emails(
+    conn: psycopg.Connection[Any], rows: Iterable[RecordRow], ids: Mapping[tuple[ObjectKind, str], int]
+) -> None:
+    rows = list(rows)
+    if not rows:
+        return
+    existing = [r.state.record_id for r in rows if r.state.record_id is not None]
+    with conn.cursor() as cur:
+        if existing:
+            cur.execute("DELETE FROM hubsync.contact_emails WHERE contact_id = ANY(%s)", (existing,))
+        with cur.copy(
+            "COPY hubsync.contact_emails (contact_id, email_normalized, is_primary) FROM STDIN"
+        ) as copy:
+            for r in rows:
+                if r.state.erased:
+                    continue
+                rid = ids[("contact", r.state.hubspot_id)]
+                keys: ContactKeys = r.keys
+                for email in sorted(keys.emails):
+                    copy.write_row((rid, email, email == keys.primary_email))

@@ -1,0 +1,313 @@
+"""The ingest reducer: one HubSpot change applied to one mirrored record (pure, no I/O).
+
+Every decision is made so that any order of the same events gives the same record, which is
+what makes at-least-once delivery, replays and shuffled redeliveries safe:
+
+* **Properties** carry a version each (:attr:`RecordState.versions`): HubSpot's change time of
+  that property (a webhook's ``occurredAt``, ``propertiesWithHistory``, or the record's
+  ``updatedAt``). A change older than the stored version is ignored; at the same time the larger
+  value wins (``None`` smallest), so ties resolve the same way whatever arrives first. Values
+  written by the platform (autofill, overwrite, manual edits) are stored as
+  ``{"at": ms, "rule": ...}``; HubSpot's value replaces them only when it is later, and the
+  losing value is logged as ``conflict_lost`` (SPEC: later change wins, the loser is kept).
+* **CRM status** (deleted / restored / merged) is ordered by :attr:`RecordState.crm_status_at`;
+  at the same time a deletion beats a restore. Merged in HubSpot and merged in the platform are
+  terminal: the merged-away HubSpot id is not synced again.
+* **Property changes apply whatever the status**: HubSpot sends none for a deleted or merged-away
+  record, so any that arrive are older deliveries, and applying them by version keeps the
+  result order-independent (a change applied before a shuffled deletion arrives would otherwise
+  differ from one arriving after it). The exception is a merged-away record, whose changes after
+  the merge are ignored.
+* **Privacy deletion** erases the personal data for good: every later event for the id is
+  ignored, and an id first seen in a privacy deletion is kept as an erased placeholder so an
+  older event arriving afterwards cannot bring the data back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from typing import Any
+
+from hubsync.ingest.events import ChangeEvent
+
+SYNCED = "synced"
+NOT_LINKED = "not_linked"
+DELETED = "deleted_in_crm"
+MERGED_IN_CRM = "merged_in_crm"
+MERGED_IN_PLATFORM = "merged_in_platform"
+_TERMINAL = frozenset({MERGED_IN_CRM, MERGED_IN_PLATFORM})
+#: at the same status time, the higher one wins (a deletion beats a restore)
+_STATUS_RANK = {NOT_LINKED: 0, SYNCED: 1, DELETED: 2, MERGED_IN_CRM: 3, MERGED_IN_PLATFORM: 3}
+HUBSPOT_ORIGIN = "hubspot"
+
+
+@dataclass(slots=True)
+class RecordState:
+    """A mirrored record as the reducer sees it (``record_id`` None: not in the database yet)."""
+
+    hubspot_id: str
+    record_id: int | None = None
+    creation_source: str = "hubspot"
+    crm_status: str = SYNCED
+    crm_status_at: int | None = None
+    properties: dict[str, str | None] = dc_field(default_factory=dict)
+    versions: dict[str, Any] = dc_field(default_factory=dict)
+    hubspot_updated_at: int | None = None
+    hubspot_created_at: int | None = None
+    merged_into_hubspot_id: str | None = None
+    erased: bool = False
+    #: something to write back
+    dirty: bool = False
+    #: the personal data was erased by this batch
+    erased_now: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """One activity-log row for the record ``hubspot_id`` (``record_id`` is resolved on write)."""
+
+    hubspot_id: str
+    action: str
+    cause_source: str | None
+    cause_event: str | None
+    field: str | None = None
+    before: Any = None
+    after: Any = None
+    rule: str | None = None
+    detail: Mapping[str, Any] = dc_field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What one event did: the activities, the properties it changed (name -> (before, after)),
+    whether the record is new, and whether autofill/overwrite should look at it."""
+
+    activities: list[Activity]
+    changed: dict[str, tuple[str | None, str | None]]
+    created: bool
+    mapping_eligible: bool
+
+
+def version_of(stored: Any) -> tuple[int, str]:
+    """``(ms, origin)`` of a stored property version (an int from HubSpot, a dict from the platform)."""
+    if isinstance(stored, Mapping):
+        return int(stored["at"]), str(stored.get("rule", "platform"))
+    return int(stored), HUBSPOT_ORIGIN
+
+
+def _tie_key(value: str | None) -> tuple[int, str]:
+    return (0, "") if value is None else (1, value)
+
+
+def _clean(value: str | None) -> str | None:
+    return None if value == "" else value
+
+
+def creation_source_of(event: ChangeEvent) -> str:
+    return "manual_pull" if event.source == "MANUAL_PULL" else "hubspot"
+
+
+def placeholder(hubspot_id: str, event: ChangeEvent, reason: str) -> tuple[RecordState, Activity]:
+    """A record known only by id (an association, a merge or a deletion named it first)."""
+    state = RecordState(hubspot_id=hubspot_id, creation_source=creation_source_of(event), dirty=True)
+    activity = Activity(
+        hubspot_id,
+        "created_from_hubspot",
+        event.source,
+        event.event_id,
+        rule="mirror",
+        detail={"placeholder": True, "reason": reason},
+    )
+    return state, activity
+
+
+def set_status(state: RecordState, status: str, at: int, event: ChangeEvent, action: str) -> list[Activity]:
+    """Move ``state`` to ``status`` as of ``at`` unless a later (or stronger) status is stored."""
+    if state.erased or state.crm_status in _TERMINAL:
+        return []
+    current_at = state.crm_status_at
+    if current_at is not None and (
+        at < current_at or (at == current_at and _STATUS_RANK[status] <= _STATUS_RANK[state.crm_status])
+    ):
+        return []
+    state.crm_status_at = at
+    state.dirty = True
+    if state.crm_status == status:
+        return []
+    before, state.crm_status = state.crm_status, status
+    return [
+        Activity(
+            state.hubspot_id,
+            action,
+            event.source,
+            event.event_id,
+            before=before,
+            after=status,
+            detail={"at_ms": at},
+        )
+    ]
+
+
+def merge_properties(
+    state: RecordState, event: ChangeEvent, activities: list[Activity]
+) -> dict[str, tuple[str | None, str | None]]:
+    """Apply the event's property values that are newer than the stored ones."""
+    changed: dict[str, tuple[str | None, str | None]] = {}
+    for name, raw in event.properties.items():
+        value = _clean(raw)
+        at = event.property_version(name)
+        stored = state.versions.get(name)
+        current = state.properties.get(name)
+        if stored is not None:
+            stored_at, origin = version_of(stored)
+            if at < stored_at or (at == stored_at and _tie_key(value) <= _tie_key(current)):
+                if origin != HUBSPOT_ORIGIN and value != current and at < stored_at:
+                    activities.append(
+                        Activity(
+                            state.hubspot_id,
+                            "conflict_lost",
+                            event.source,
+                            event.event_id,
+                            field=name,
+                            after=value,
+                            rule="mirror",
+                            detail={"winner": origin, "winner_at_ms": stored_at, "loser_at_ms": at},
+                        )
+                    )
+                continue
+            if origin != HUBSPOT_ORIGIN and value != current:
+                activities.append(
+                    Activity(
+                        state.hubspot_id,
+                        "conflict_lost",
+                        event.source,
+                        event.event_id,
+                        field=name,
+                        after=current,
+                        rule=origin if origin in ("autofill", "overwrite", "manual", "platform") else None,
+                        detail={"winner": HUBSPOT_ORIGIN, "winner_at_ms": at, "loser_at_ms": stored_at},
+                    )
+                )
+        state.versions[name] = at
+        state.dirty = True
+        if name in state.properties and current == value:
+            continue
+        state.properties[name] = value
+        changed[name] = (current, value)
+    return changed
+
+
+def _erase(state: RecordState, event: ChangeEvent) -> list[Activity]:
+    state.properties = {}
+    state.versions = {}
+    state.erased = True
+    state.erased_now = True
+    state.dirty = True
+    state.crm_status = DELETED
+    state.crm_status_at = max(state.crm_status_at or event.version, event.version)
+    return [
+        Activity(
+            state.hubspot_id,
+            "privacy_deleted",
+            event.source,
+            event.event_id,
+            detail={"at_ms": event.version, "personal_data": "erased"},
+        )
+    ]
+
+
+def apply_event(state: RecordState | None, event: ChangeEvent) -> tuple[RecordState, Applied]:
+    """Apply ``event`` to the record of ``event.object_id`` (``state`` None: not mirrored yet).
+
+    Merges and association changes touch other records too; :mod:`hubsync.ingest.apply` handles
+    those parts (:func:`apply_merged_away`). Returns the (possibly new) state and what changed.
+    """
+    activities: list[Activity] = []
+    created = False
+    if state is None:
+        created = True
+        if event.change_type in ("SNAPSHOT", "CREATION", "PROPERTY_CHANGE"):
+            state = RecordState(
+                hubspot_id=event.object_id, creation_source=creation_source_of(event), dirty=True
+            )
+            activities.append(
+                Activity(
+                    event.object_id,
+                    "created_from_hubspot",
+                    event.source,
+                    event.event_id,
+                    after={k: _clean(v) for k, v in sorted(event.properties.items())},
+                    rule="mirror",
+                    detail={"change_type": event.change_type},
+                )
+            )
+        else:
+            state, first = placeholder(event.object_id, event, event.change_type.lower())
+            activities.append(first)
+    if state.erased:
+        return state, Applied([], {}, False, False)
+    if event.change_type == "PRIVACY_DELETION":
+        return state, Applied(activities + _erase(state, event), {}, created, False)
+    if state.crm_status == MERGED_IN_CRM and event.version > (state.crm_status_at or 0):
+        return state, Applied(activities, {}, created, False)
+
+    changed = merge_properties(state, event, activities)
+    if not created:
+        activities.extend(
+            Activity(
+                state.hubspot_id,
+                "updated",
+                event.source,
+                event.event_id,
+                field=name,
+                before=before,
+                after=after,
+                rule="mirror",
+            )
+            for name, (before, after) in sorted(changed.items())
+        )
+    if event.created_at is not None and state.hubspot_created_at is None:
+        state.hubspot_created_at = event.created_at
+        state.dirty = True
+    if state.hubspot_updated_at is None or event.version > state.hubspot_updated_at:
+        state.hubspot_updated_at = event.version
+        state.dirty = True
+    if state.crm_status == NOT_LINKED:
+        state.crm_status = SYNCED
+        state.dirty = True
+    if event.archived or event.change_type == "DELETION":
+        activities.extend(set_status(state, DELETED, event.version, event, "deleted_in_crm"))
+    elif event.change_type == "RESTORE":
+        activities.extend(set_status(state, SYNCED, event.version, event, "restored_in_crm"))
+    eligible = bool(changed or created) and state.crm_status == SYNCED and not event.archived
+    return state, Applied(activities, changed, created, eligible)
+
+
+def apply_merged_away(
+    state: RecordState | None, hubspot_id: str, survivor: str, event: ChangeEvent
+) -> tuple[RecordState, list[Activity]]:
+    """Mark ``hubspot_id`` as merged away into ``survivor`` in HubSpot (the platform does not merge)."""
+    activities: list[Activity] = []
+    if state is None:
+        state, first = placeholder(hubspot_id, event, "merge")
+        activities.append(first)
+    if state.erased or state.crm_status == MERGED_IN_CRM:
+        return state, activities
+    moved = set_status(state, MERGED_IN_CRM, event.version, event, "merged_in_crm")
+    if state.crm_status == MERGED_IN_CRM:
+        state.merged_into_hubspot_id = survivor
+        activities.extend(
+            Activity(
+                a.hubspot_id,
+                a.action,
+                a.cause_source,
+                a.cause_event,
+                before=a.before,
+                after=survivor,
+                detail={**a.detail, "survivor_hubspot_id": survivor},
+            )
+            for a in moved
+        )
+    return state, activities
