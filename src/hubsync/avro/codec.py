@@ -65,7 +65,11 @@ class AvroCodec(ABC):
     def encode(self, topic: str, schema: AvroSchema, record: Mapping[str, Any]) -> bytes: ...
 
     @abstractmethod
-    def decode(self, topic: str, schema: AvroSchema, data: bytes | None) -> dict[str, Any]: ...
+    def decode(
+        self, topic: str, schema: AvroSchema, data: bytes | None, *, plain: bool = False
+    ) -> dict[str, Any]:
+        """Decode ``data`` into a record of ``schema``; ``plain``: logical types come out as their
+        underlying type (``timestamp-millis`` as int ms), see :attr:`AvroSchema.parsed_plain`."""
 
 
 class SingleObjectCodec(AvroCodec):
@@ -74,7 +78,9 @@ class SingleObjectCodec(AvroCodec):
     def encode(self, topic: str, schema: AvroSchema, record: Mapping[str, Any]) -> bytes:  # noqa: ARG002
         return SINGLE_OBJECT_MAGIC + schema.fingerprint + _write_body(schema, record)
 
-    def decode(self, topic: str, schema: AvroSchema, data: bytes | None) -> dict[str, Any]:
+    def decode(
+        self, topic: str, schema: AvroSchema, data: bytes | None, *, plain: bool = False
+    ) -> dict[str, Any]:
         if data is None:
             raise UndecodableMessageError(f"{topic}: message has no value (tombstone)")
         if len(data) < SINGLE_OBJECT_HEADER_LEN or data[:2] != SINGLE_OBJECT_MAGIC:
@@ -89,7 +95,11 @@ class SingleObjectCodec(AvroCodec):
             raise UndecodableMessageError(
                 f"{topic}: written with schema {writer.full_name}, expected {schema.full_name}"
             )
-        reader = None if writer.fingerprint == schema.fingerprint else schema.parsed
+        same = writer.fingerprint == schema.fingerprint
+        if plain:
+            reader = None if same else schema.parsed_plain
+            return _read_body(memoryview(data)[SINGLE_OBJECT_HEADER_LEN:], writer.parsed_plain, reader, topic)
+        reader = None if same else schema.parsed
         return _read_body(memoryview(data)[SINGLE_OBJECT_HEADER_LEN:], writer.parsed, reader, topic)
 
 
@@ -100,7 +110,7 @@ class ConfluentCodec(AvroCodec):
         super().__init__(repository)
         self.registry = registry
         self._ids: dict[tuple[str, bytes], int] = {}
-        self._writers: dict[int, Any] = {}
+        self._writers: dict[int, AvroSchema] = {}
 
     def schema_id(self, topic: str, schema: AvroSchema) -> int:
         key = (topic, schema.fingerprint)
@@ -112,7 +122,9 @@ class ConfluentCodec(AvroCodec):
         header = CONFLUENT_MAGIC + self.schema_id(topic, schema).to_bytes(4, "big")
         return header + _write_body(schema, record)
 
-    def decode(self, topic: str, schema: AvroSchema, data: bytes | None) -> dict[str, Any]:
+    def decode(
+        self, topic: str, schema: AvroSchema, data: bytes | None, *, plain: bool = False
+    ) -> dict[str, Any]:
         if data is None:
             raise UndecodableMessageError(f"{topic}: message has no value (tombstone)")
         if len(data) < CONFLUENT_HEADER_LEN or data[:1] != CONFLUENT_MAGIC:
@@ -123,9 +135,13 @@ class ConfluentCodec(AvroCodec):
             text = self.registry.get_schema(schema_id)
             if text is None:
                 raise UndecodableMessageError(f"{topic}: schema id {schema_id} is not in the registry")
-            writer = fastavro.parse_schema(json.loads(text))
+            writer = AvroSchema(schema.stem, None, json.loads(text))
             self._writers[schema_id] = writer
-        return _read_body(memoryview(data)[CONFLUENT_HEADER_LEN:], writer, schema.parsed, topic)
+        if plain:
+            return _read_body(
+                memoryview(data)[CONFLUENT_HEADER_LEN:], writer.parsed_plain, schema.parsed_plain, topic
+            )
+        return _read_body(memoryview(data)[CONFLUENT_HEADER_LEN:], writer.parsed, schema.parsed, topic)
 
 
 def codec_from_settings(settings: Settings, repository: SchemaRepository | None = None) -> AvroCodec:

@@ -42,6 +42,12 @@ class AvroSchema:
     def parsed(self) -> Any:
         return fastavro.parse_schema(self.definition)
 
+    @cached_property
+    def parsed_plain(self) -> Any:
+        """The schema without logical types: the same binary layout, but timestamps decode as
+        plain ints (Unix ms), which is over twice as fast as building datetimes (hot paths)."""
+        return fastavro.parse_schema(_without_logical_types(self.definition))
+
     @property
     def full_name(self) -> str:
         return str(self.parsed["name"])
@@ -58,6 +64,14 @@ class AvroSchema:
     @property
     def json(self) -> str:
         return json.dumps(self.definition, separators=(",", ":"))
+
+
+def _without_logical_types(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _without_logical_types(v) for k, v in node.items() if k != "logicalType"}
+    if isinstance(node, list):
+        return [_without_logical_types(v) for v in node]
+    return node
 
 
 def default_schema_dir() -> Path:

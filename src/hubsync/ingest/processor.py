@@ -142,7 +142,7 @@ class IngestProcessor:
             by_topic.setdefault(message.topic() or "", []).append(message)
         for topic, batch in by_topic.items():
             decoded, undecodable = decode_batch(
-                batch, self.codec, self._event_schema, topic, now_ms=failed_at
+                batch, self.codec, self._event_schema, topic, now_ms=failed_at, plain=True
             )
             dead.extend(undecodable)
             kind = self.topics.sources.get(topic)

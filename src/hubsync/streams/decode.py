@@ -73,20 +73,22 @@ def decode_batch(
     topic: str,
     *,
     now_ms: int | None = None,
+    plain: bool = False,
 ) -> tuple[list[tuple[M, dict[str, Any]]], list[DeadLetterMessage]]:
     """Decode each message's value with ``schema``; return ``(decoded, dead)``, both in input order.
 
     A message whose value is missing (a tombstone) or does not decode becomes a ``DECODE``
     dead letter. Callers reading a compacted topic, where tombstones mean deletion, take them
     out first with :func:`split_tombstones`. ``now_ms`` (default: the clock, read once) is the
-    ``failed_at`` of the batch's dead letters.
+    ``failed_at`` of the batch's dead letters; ``plain`` decodes logical types as their underlying
+    type (see :meth:`~hubsync.avro.codec.AvroCodec.decode`).
     """
     failed_at = dlq.now_ms() if now_ms is None else now_ms
     decoded: list[tuple[M, dict[str, Any]]] = []
     dead: list[DeadLetterMessage] = []
     for message in messages:
         try:
-            record = codec.decode(topic, schema, message.value())
+            record = codec.decode(topic, schema, message.value(), plain=plain)
         except SkippableRecordError as exc:
             dead.append(dead_letter_for(message, FailureStage.DECODE, exc, now_ms=failed_at, topic=topic))
         else:
