@@ -65,7 +65,9 @@ def _iso(ms: int) -> str:
     return (EPOCH + timedelta(milliseconds=ms - _EPOCH_MS)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-_SYLLABLES = "an bel cor dun el fra gor hal is jon ka lin mor nor ost pel quin ros sul tor ul ven wil xan yor".split()
+_SYLLABLES = (
+    "an bel cor dun el fra gor hal is jon ka lin mor nor ost pel quin ros sul tor ul ven wil xan yor".split()  # noqa: SIM905
+)
 
 
 def _company(rng: random.Random) -> tuple[str, str]:

@@ -1,0 +1,397 @@
+"""``hubsync worker`` end to end, as a subprocess against real Apache Kafka and PostgreSQL.
+
+Each test has its own topics (every role), consumer group and database (see
+:mod:`tests.ingest.worker_harness`): events in, then the PostgreSQL state, the ``crm.contacts``
+and DLQ topics, the group's committed offsets, the exit code and ``/metrics`` are checked
+against what the produced events imply.
+"""
+
+from __future__ import annotations
+
+import itertools
+import socket
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import pytest
+from bench._change_events import contact_snapshot_events
+
+from hubsync.streams.dlq import (
+    HEADER_ERROR,
+    HEADER_SOURCE_OFFSET,
+    HEADER_SOURCE_PARTITION,
+    HEADER_SOURCE_TOPIC,
+    HEADER_STAGE,
+)
+from tests.ingest.worker_harness import (
+    Produced,
+    TopicDrain,
+    WorkerProcess,
+    WorkerSetup,
+    change_event_codec,
+    committed_offsets,
+    contact_count,
+    end_offsets,
+    prepare_worker,
+    produce,
+    query,
+    running_worker,
+    scalar,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+
+Event = tuple[bytes, dict[str, Any]]
+
+
+def setup_for(kafka: str, database_url: str, partitions: int = 3, **env: str) -> WorkerSetup:
+    return prepare_worker(kafka, database_url, partitions=partitions, **env)
+
+
+def encode_all(events: Iterable[Event]) -> list[tuple[bytes, bytes]]:
+    codec, schema = change_event_codec()
+    return [(key, codec.encode("contacts", schema, value)) for key, value in events]
+
+
+def produce_events(
+    setup: WorkerSetup, events: Iterable[Event], partition: int | None = None
+) -> list[Produced]:
+    return produce(
+        setup.bootstrap,
+        setup.topics.hubspot_contacts,
+        [(key, value, partition) for key, value in encode_all(events)],
+    )
+
+
+def expected_email_pairs(events: Sequence[Event]) -> set[tuple[str, str]]:
+    """The HubSpot-id pairs sharing an address (primary or ``hs_additional_emails``), computed from
+    the events alone: the generator's addresses differ from each other only by case."""
+    holders: dict[str, set[str]] = defaultdict(set)
+    for _, value in events:
+        props = value["properties"]
+        addresses = [props.get("email"), *(props.get("hs_additional_emails") or "").split(";")]
+        for address in addresses:
+            if address and address.strip():
+                holders[address.strip().lower()].add(value["object_id"])
+    return {
+        (a, b) if int(a) < int(b) else (b, a)
+        for ids in holders.values()
+        for a, b in itertools.combinations(sorted(ids), 2)
+    }
+
+
+def flagged_email_pairs(database_url: str) -> list[tuple[str, str]]:
+    rows = query(
+        database_url,
+        """
+        SELECT ca.hubspot_id, cb.hubspot_id
+          FROM hubsync.potential_duplicates d
+          JOIN hubsync.contacts ca ON ca.id = d.record_a
+          JOIN hubsync.contacts cb ON cb.id = d.record_b
+         WHERE d.object_type = 'contact' AND d.signal = 'email'
+        """,
+    )
+    return [(a, b) if int(a) < int(b) else (b, a) for a, b in rows]
+
+
+def assert_group_caught_up(setup: WorkerSetup) -> None:
+    topic = setup.topics.hubspot_contacts
+    ends = end_offsets(setup.bootstrap, topic, setup.partitions)
+    committed = committed_offsets(setup.bootstrap, setup.ingest_group, topic, setup.partitions)
+    assert committed == ends, f"group {setup.ingest_group} committed {committed}, topic ends at {ends}"
+
+
+def group_caught_up(setup: WorkerSetup) -> bool:
+    topic = setup.topics.hubspot_contacts
+    ends = end_offsets(setup.bootstrap, topic, setup.partitions)
+    return committed_offsets(setup.bootstrap, setup.ingest_group, topic, setup.partitions) == ends
+
+
+def events_metric(worker: WorkerProcess, topic: str, outcome: str) -> float:
+    labels = (("outcome", outcome), ("topic", topic))
+    return worker.metrics().get(("hubsync_ingest_events_total", labels), 0.0)
+
+
+def assert_exit_ok(worker: WorkerProcess) -> None:
+    code = worker.stop()
+    assert code == 0, f"SIGTERM: exit code {code}; {worker.describe()}"
+
+
+# --- 1. end to end ------------------------------------------------------------------------------------
+
+
+def test_worker_applies_every_event_flags_planted_duplicates_and_publishes_canonical_records(
+    kafka_bootstrap_servers: str, fresh_database_url: str
+) -> None:
+    n = 2_000
+    setup = setup_for(kafka_bootstrap_servers, fresh_database_url, partitions=3)
+    events = list(contact_snapshot_events(n, seed=11, duplicate_ratio=0.05, start_id=1))
+    expected_pairs = expected_email_pairs(events)
+    assert len(expected_pairs) >= 20, "the generator planted too few duplicates to test anything"
+    produced = produce_events(setup, events)
+    assert {p.partition for p in produced} == {0, 1, 2}
+
+    with running_worker(setup.worker_env()) as worker:
+        worker.wait_until(lambda: contact_count(setup.database_url) >= n, f"{n} contacts", timeout=45)
+        worker.wait_until(lambda: group_caught_up(setup), "offsets committed up to the end", timeout=20)
+        assert_exit_ok(worker)
+
+    db = setup.database_url
+    assert query(db, "SELECT count(*), count(DISTINCT hubspot_id) FROM hubsync.contacts") == [(n, n)]
+    ids = {value["object_id"] for _, value in events}
+    assert {r[0] for r in query(db, "SELECT hubspot_id FROM hubsync.contacts")} == ids
+    assert scalar(db, "SELECT count(*) FROM hubsync.activity_log WHERE action = 'created_from_hubspot'") == n
+    flagged = flagged_email_pairs(db)
+    assert len(flagged) == len(set(flagged))
+    assert set(flagged) == expected_pairs
+    assert_group_caught_up(setup)  # after the shutdown too: nothing left to redeliver
+
+    # crm.contacts: one key per contact, and each key's latest record is the contact's current state
+    rows = query(db, "SELECT id, hubspot_id, email FROM hubsync.contacts")
+    dups: dict[int, set[int]] = defaultdict(set)
+    for a, b in query(
+        db, "SELECT record_a, record_b FROM hubsync.potential_duplicates WHERE resolved_at IS NULL"
+    ):
+        dups[a].add(b)
+        dups[b].add(a)
+    codec, _ = change_event_codec()
+    crm_schema = codec.repository.current("crm_contact")
+    latest: dict[str, dict[str, Any]] = {}
+    with TopicDrain(setup.bootstrap, setup.topics.crm_contacts, setup.partitions) as drain:
+        for message in drain.drain():
+            assert message.value() is not None, "a tombstone on crm.contacts"
+            latest[message.key().decode()] = codec.decode(
+                setup.topics.crm_contacts, crm_schema, message.value()
+            )
+    assert set(latest) == {str(record_id) for record_id, _, _ in rows}
+    for record_id, hubspot_id, email in rows:
+        record = latest[str(record_id)]
+        assert (record["record_id"], record["hubspot_id"], record["email"]) == (record_id, hubspot_id, email)
+        assert set(record["potential_duplicate_ids"]) == dups[record_id], f"contact {record_id}"
+
+
+# --- 2. dead letters ------------------------------------------------------------------------------------
+
+
+def test_undecodable_and_invalid_messages_go_to_the_dlq_once_and_the_rest_is_applied(
+    kafka_bootstrap_servers: str, fresh_database_url: str
+) -> None:
+    setup = setup_for(kafka_bootstrap_servers, fresh_database_url, partitions=3)
+    valid = list(contact_snapshot_events(300, seed=21, duplicate_ratio=0.0, start_id=5_000))
+    encoded = encode_all(valid)
+    _, company_value = next(iter(contact_snapshot_events(1, seed=22, start_id=9_999)))
+    wrong_kind = encode_all([(b"9999", {**company_value, "object_type": "COMPANY"})])[0][1]
+    truncated = encoded[0][1][: len(encoded[0][1]) // 2]
+    bad: list[tuple[bytes | None, bytes | None, int, str]] = [
+        (b"garbage", b"\x00\x01 not avro at all \xff", 0, "DECODE"),
+        (b"truncated", truncated, 1, "DECODE"),
+        (b"tombstone", None, 2, "DECODE"),
+        (None, b"\xc3\x01" + b"\x00" * 8 + b"unknown fingerprint", 0, "DECODE"),
+        (b"9999", wrong_kind, 1, "VALIDATE"),
+    ]
+    # bad messages between valid ones, on every partition
+    messages: list[tuple[bytes | None, bytes | None, int | None]] = []
+    bad_at = {40 + 50 * i: entry for i, entry in enumerate(bad)}
+    for i, (key, value) in enumerate(encoded):
+        if i in bad_at:
+            b_key, b_value, b_partition, _ = bad_at[i]
+            messages.append((b_key, b_value, b_partition))
+        messages.append((key, value, i % 3))
+    produced = produce(setup.bootstrap, setup.topics.hubspot_contacts, messages)
+    bad_positions = {
+        (p.partition, p.offset): stage
+        for p, (key, value, _) in zip(produced, messages, strict=True)
+        for b_key, b_value, _, stage in bad
+        if (key, value) == (b_key, b_value)
+    }
+    assert len(bad_positions) == len(bad)
+
+    topic = setup.topics.hubspot_contacts
+    with (
+        TopicDrain(setup.bootstrap, setup.topics.dlq, setup.partitions) as dlq,
+        running_worker(setup.worker_env()) as worker,
+    ):
+        worker.wait_until(lambda: contact_count(setup.database_url) >= len(valid), "the valid events")
+        worker.wait_until(lambda: len(dlq.drain()) >= len(bad), f"{len(bad)} dead letters", timeout=20)
+        worker.wait_until(lambda: group_caught_up(setup), "offsets committed up to the end", timeout=20)
+        assert_exit_ok(worker)
+        letters = dlq.drain()
+
+    applied = contact_count(setup.database_url)
+    assert applied == len(valid)
+    assert len(letters) + applied == len(messages)  # count(DLQ) + count(applied) == count(in)
+    assert len(letters) == len(bad), [dict(m.headers() or []) for m in letters]
+    codec, _ = change_event_codec()
+    dl_schema = codec.repository.current("dead_letter")
+    seen: dict[tuple[int, int], str] = {}
+    for message in letters:
+        headers = {k: v.decode() for k, v in message.headers() or []}
+        assert headers[HEADER_SOURCE_TOPIC] == topic
+        position = (int(headers[HEADER_SOURCE_PARTITION]), int(headers[HEADER_SOURCE_OFFSET]))
+        assert position not in seen, f"{position} dead-lettered twice"
+        seen[position] = headers[HEADER_STAGE]
+        assert headers[HEADER_ERROR].strip(), headers
+        record = codec.decode(setup.topics.dlq, dl_schema, message.value())
+        original = next(p for p in produced if (p.partition, p.offset) == position)
+        assert (record["source_topic"], record["source_partition"], record["source_offset"]) == (
+            topic,
+            *position,
+        )
+        assert record["stage"] == headers[HEADER_STAGE]
+        assert (record["original_key"], record["original_value"]) == (original.key, original.value)
+        assert message.key() == original.key
+    assert seen == bad_positions
+    assert not query(setup.database_url, "SELECT 1 FROM hubsync.contacts WHERE hubspot_id = '9999'")
+
+
+# --- 3. two workers ---------------------------------------------------------------------------------------
+
+
+def test_two_workers_flag_a_cross_partition_duplicate_exactly_once(
+    kafka_bootstrap_servers: str, fresh_database_url: str
+) -> None:
+    setup = setup_for(kafka_bootstrap_servers, fresh_database_url, partitions=2)
+    topic = setup.topics.hubspot_contacts
+    uid = uuid.uuid4().hex[:8]
+    next_id = itertools.count(100_000)
+
+    def contacts(count: int) -> list[Event]:
+        start = next(next_id)
+        for _ in range(count - 1):
+            next(next_id)
+        return list(contact_snapshot_events(count, seed=start, duplicate_ratio=0.0, start_id=start))
+
+    with (
+        running_worker(setup.worker_env(), "worker-a") as a,
+        running_worker(setup.worker_env(), "worker-b") as b,
+    ):
+        # both joined and own one partition each once both have applied something
+        expected_rows = 0
+
+        def both_busy() -> bool:
+            return events_metric(a, topic, "applied") > 0 and events_metric(b, topic, "applied") > 0
+
+        for _round in range(40):
+            for partition in (0, 1):
+                produce_events(setup, contacts(1), partition)
+            expected_rows += 2
+            a.wait_until(lambda n=expected_rows: contact_count(setup.database_url) >= n, "warm-up contacts")
+            b.check_alive()
+            if both_busy():
+                break
+        else:
+            pytest.fail(f"both workers never got a partition; {a.describe()}\n{b.describe()}")
+        before = {w.name: events_metric(w, topic, "applied") for w in (a, b)}
+
+        # pairs sharing an address (case differs), one side on each partition, produced together
+        pairs = 25
+        events = contacts(2 * pairs)
+        for i in range(pairs):
+            address = f"pair{i}.{uid}@two-workers.example"
+            events[2 * i][1]["properties"]["email"] = address
+            events[2 * i + 1][1]["properties"]["email"] = address.upper()
+        produce(
+            setup.bootstrap,
+            topic,
+            [(key, value, i % 2) for i, (key, value) in enumerate(encode_all(events))],
+        )
+        expected_rows += 2 * pairs
+        a.wait_until(lambda: contact_count(setup.database_url) >= expected_rows, "the pairs")
+        a.wait_until(lambda: group_caught_up(setup), "offsets committed up to the end", timeout=20)
+
+        def metrics_settled() -> bool:
+            return sum(events_metric(w, topic, "applied") for w in (a, b)) == sum(before.values()) + 2 * pairs
+
+        a.wait_until(metrics_settled, "both workers' metrics")
+        after = {w.name: events_metric(w, topic, "applied") for w in (a, b)}
+        assert after[a.name] - before[a.name] == pairs, (before, after)  # one partition each
+        assert after[b.name] - before[b.name] == pairs, (before, after)
+        assert_exit_ok(a)
+        assert_exit_ok(b)
+
+    db = setup.database_url
+    assert contact_count(db) == expected_rows
+    assert sorted(flagged_email_pairs(db)) == sorted(
+        (e1[1]["object_id"], e2[1]["object_id"]) for e1, e2 in zip(events[::2], events[1::2], strict=True)
+    )
+    logged = query(
+        db,
+        """
+        SELECT c.hubspot_id, count(*)
+          FROM hubsync.activity_log l JOIN hubsync.contacts c ON c.id = l.record_id
+         WHERE l.action = 'flagged_duplicate' AND l.detail->>'signal' = 'email'
+         GROUP BY 1
+        """,
+    )
+    assert dict(logged) == {value["object_id"]: 1 for _, value in events}
+
+
+# --- 4. kill -9 ---------------------------------------------------------------------------------------------
+
+
+def test_kill_9_mid_load_then_restart_applies_every_event_exactly_once(
+    kafka_bootstrap_servers: str, fresh_database_url: str
+) -> None:
+    n = 20_000
+    setup = setup_for(kafka_bootstrap_servers, fresh_database_url, partitions=3)
+    events = list(contact_snapshot_events(n, seed=41, duplicate_ratio=0.02, start_id=1))
+    produce_events(setup, events)
+    db = setup.database_url
+    topic = setup.topics.hubspot_contacts
+
+    with running_worker(setup.worker_env(), "worker-1") as first:
+        first.wait_until(lambda: contact_count(db) >= 4_000, "some contacts", timeout=45, interval=0.02)
+        first.kill()
+    at_kill = contact_count(db)
+    assert at_kill < n, "the worker finished before the kill: nothing was tested"
+
+    with running_worker(setup.worker_env(), "worker-2") as second:
+        second.wait_until(lambda: contact_count(db) >= n, f"{n} contacts", timeout=60)
+        second.wait_until(lambda: group_caught_up(setup), "offsets committed up to the end", timeout=20)
+        second.wait_until(
+            lambda: events_metric(second, topic, "applied") >= n - at_kill, "the restart's metrics"
+        )
+        assert events_metric(second, topic, "applied") == n - at_kill
+        assert_exit_ok(second)
+
+    assert query(db, "SELECT count(*), count(DISTINCT hubspot_id) FROM hubsync.contacts") == [(n, n)]
+    actions = dict(query(db, "SELECT action, count(*) FROM hubsync.activity_log GROUP BY 1"))
+    assert actions.get("created_from_hubspot") == n
+    assert actions.get("updated", 0) == 0, actions  # a redelivered snapshot changes nothing
+    flagged = flagged_email_pairs(db)
+    assert sorted(flagged) == sorted(expected_email_pairs(events))
+    assert actions.get("flagged_duplicate", 0) >= 2 * len(flagged)
+    assert_group_caught_up(setup)
+
+
+# --- 5. metrics ---------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_metrics_endpoint_shows_applied_events_and_commit_latency(
+    kafka_bootstrap_servers: str, fresh_database_url: str
+) -> None:
+    n = 300
+    port = free_port()
+    setup = setup_for(
+        kafka_bootstrap_servers, fresh_database_url, partitions=3, HUBSYNC_METRICS_PORT=str(port)
+    )
+    topic = setup.topics.hubspot_contacts
+    produce_events(setup, contact_snapshot_events(n, seed=51, duplicate_ratio=0.0, start_id=70_000))
+
+    with running_worker(setup.worker_env()) as worker:
+        assert worker.metrics_url() == f"http://127.0.0.1:{port}/metrics"
+        worker.wait_until(lambda: contact_count(setup.database_url) >= n, f"{n} contacts")
+        worker.wait_until(lambda: events_metric(worker, topic, "applied") >= n, "the applied counter")
+        samples = worker.metrics()
+        assert samples[("hubsync_ingest_events_total", (("outcome", "applied"), ("topic", topic)))] == n
+        assert samples[("hubsync_ingest_commit_latency_seconds_count", ())] >= n
+        assert samples[("hubsync_ingest_commit_latency_seconds_count", ())] > 0
+        assert_exit_ok(worker)
