@@ -347,6 +347,44 @@ def test_shuffled_repeated_rebatched_delivery_converges(database_url: str, fresh
             assert got[part] == expected[part], f"permutation {seed}: {part} differs"
 
 
+def test_duplicate_flags_do_not_depend_on_the_arrival_order(database_url: str) -> None:
+    """A record's name changes after a snapshot: delivered in order, the old name matches another
+    record's for a while; delivered newest first, it never does. The open pairs must not differ."""
+    events = [
+        f.snapshot(
+            "1", {"email": "dan@delta.com", "firstname": "Dan", "lastname": "Day", "company": "Delta"}, at=1
+        ),
+        f.snapshot(
+            "2",
+            {"email": "d2@delta.com", "firstname": "Dan", "lastname": "Day", "company": "Delta"},
+            at=1_000,
+        ),
+        f.property_change("2", "firstname", "Dana", at=2_000),
+    ]
+    results = []
+    for order in (events, [events[0], events[2], events[1]]):
+        with fresh_database(database_url) as url:
+            prepare(url)
+            with psycopg.connect(url) as conn:
+                for event in order:
+                    run(conn, event)
+                assert contact(conn, "2")["first_name"] == "Dana"
+                results.append(pairs(conn))
+    assert results[0] == results[1]
+
+
+def test_older_primary_association_does_not_move_the_primary(conn: psycopg.Connection[Any]) -> None:
+    run(conn, f.snapshot("1", ANN, at=1_000))
+    run(conn, f.association("1", "10", at=3_000, is_primary=True))
+    run(conn, f.association("1", "11", at=2_000, is_primary=True))  # older, delivered late
+    primary = rows(
+        conn,
+        "SELECT a.hubspot_id FROM hubsync.contact_account_links l JOIN hubsync.accounts a ON a.id = l.account_id"
+        " WHERE l.is_primary AND l.removed_at IS NULL",
+    )
+    assert [r["hubspot_id"] for r in primary] == ["10"]
+
+
 # ---- deleted in HubSpot ---------------------------------------------------------------------------
 
 
@@ -412,6 +450,14 @@ def test_merge_into_a_new_id_makes_the_primary_merged_away_too(conn: psycopg.Con
     assert contact(conn, "1")["first_name"] == "Ann"
 
 
+def test_associations_of_a_merged_away_id_after_the_merge_are_ignored(conn: psycopg.Connection[Any]) -> None:
+    run(conn, f.snapshot("1", ANN, at=1_000), f.snapshot("2", {**ANN, "email": "a2@acme.com"}, at=1_000))
+    run(conn, f.merge("1", ["2"], at=2_000))
+    run(conn, f.snapshot("2", {**ANN, "email": "a2@acme.com"}, at=3_000, companies=["10"]))
+    assert contact(conn, "2")["crm_status"] == "merged_in_crm"
+    assert link_state(conn) == []
+
+
 # ---- privacy deletion -----------------------------------------------------------------------------
 
 
@@ -449,6 +495,24 @@ def test_privacy_deletion_erases_personal_data_for_good(conn: psycopg.Connection
     assert after["crm_status"] == row["crm_status"]
     assert activity_count(conn) == logged
     assert one(conn, "SELECT count(*) FROM hubsync.contact_emails WHERE contact_id = %s", rid) == 0
+
+
+def test_privacy_deletion_in_the_same_batch_as_the_snapshot_leaves_no_personal_data(
+    conn: psycopg.Connection[Any],
+) -> None:
+    run(
+        conn,
+        f.snapshot("1", ANN, at=1_000),
+        f.property_change("1", "lastname", "Li", at=1_500),
+        f.privacy_deletion("1", at=2_000),
+    )
+    row = contact(conn, "1")
+    assert (row["email"], row["first_name"], row["properties"]) == (None, None, {})
+    assert row["erased_at"] is not None
+    assert one(conn, "SELECT count(*) FROM hubsync.contact_emails") == 0
+    logged = activity(conn, row["id"])
+    assert {a["action"] for a in logged} >= {"created_from_hubspot", "privacy_deleted"}
+    assert "ann@acme.com" not in repr(logged) and "Lee" not in repr(logged)
 
 
 def test_association_change_for_an_erased_contact_changes_nothing(conn: psycopg.Connection[Any]) -> None:
@@ -655,6 +719,23 @@ def test_mirrored_records_leave_the_net_new_prospects(conn: psycopg.Connection[A
     assert org["in_crm"] and org["matched_account_id"] == account(conn, "10")["id"]
     assert [p["email"] for p in net_new_people(conn)] == ["bob@beta.io"]
     assert [o["domain_root"] for o in net_new_organizations(conn)] == ["beta.io"]
+
+
+def test_deleted_in_hubspot_puts_the_prospect_back_and_restore_takes_it_out(
+    conn: psycopg.Connection[Any],
+) -> None:
+    """prospects.py: in the CRM while a linked contact is not deleted there; a deletion in HubSpot
+    puts the prospect back among the net-new ones."""
+    conn.execute(
+        "INSERT INTO hubsync.prospect_people (email_normalized, first_name) VALUES ('ann@acme.com', 'A')"
+    )
+    conn.commit()
+    run(conn, f.snapshot("1", ANN, at=1_000))
+    assert net_new_people(conn) == []
+    run(conn, f.deletion("1", at=2_000))
+    assert [p["email"] for p in net_new_people(conn)] == ["ann@acme.com"]
+    run(conn, f.restore("1", at=3_000))
+    assert net_new_people(conn) == []
 
 
 # ---- field mapping: autofill / overwrite on pull ---------------------------------------------------

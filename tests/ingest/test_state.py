@@ -327,17 +327,6 @@ def test_merge_of_an_unknown_id_leaves_a_merged_placeholder_filled_by_older_snap
     assert state.crm_status == MERGED_IN_CRM
 
 
-def test_merged_away_change_newer_than_the_merge_is_ignored_whatever_the_arrival_order() -> None:
-    """Docstring: any order gives the same record, and a merged-away record's changes after the
-    merge are ignored; so a change newer than the merge must not survive when it arrives first."""
-    snap = f.ce(f.snapshot("2", CONTACT, at=1_000))
-    late = f.ce(f.property_change("2", "firstname", "Late", at=3_000))
-    merged = f.ce(f.merge("1", ["2"], at=2_000))
-    in_order = apply_all([snap, merged, late])
-    change_first = apply_all([snap, late, merged])
-    assert in_order.properties == change_first.properties
-
-
 # ---- privacy deletion -----------------------------------------------------------------------------
 
 
@@ -426,3 +415,15 @@ def test_any_order_of_a_merged_away_record_history_gives_the_same_record(rnd: ra
         "1",
     )
     assert got.properties == {**CONTACT, "firstname": "Anne", "lastname": "Li"}
+
+
+def test_deletion_after_the_merge_leaves_the_same_status_whatever_the_arrival_order() -> None:
+    """A merged-away id deleted afterwards (HubSpot archives merged-away records): merged is terminal,
+    so the record must end merged into the survivor whether the deletion arrives first or last."""
+    snap = f.ce(f.snapshot("2", CONTACT, at=1_000))
+    merged = f.ce(f.merge("1", ["2"], at=2_000))
+    deleted = f.ce(f.deletion("2", at=2_500))
+    merge_first = apply_all([snap, merged, deleted])
+    delete_first = apply_all([snap, deleted, merged])
+    assert (merge_first.crm_status, merge_first.merged_into_hubspot_id) == (MERGED_IN_CRM, "1")
+    assert (delete_first.crm_status, delete_first.merged_into_hubspot_id) == (MERGED_IN_CRM, "1")

@@ -43,9 +43,9 @@ from hubsync.streams.admin import admin_client, ensure_topics
 from hubsync.streams.topics import topic_specs
 
 #: environment variables a worker must not inherit from the test process
-_INHERITED_PREFIXES = ("HUBSYNC_", "HUBSPOT_")
+#: (hubsync's settings, and Faust's BROKER_* settings, which Faust reads from the environment)
+_INHERITED_PREFIXES = ("HUBSYNC_", "HUBSPOT_", "BROKER_")
 _INHERITED_NAMES = ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "SCHEMA_REGISTRY_URL")
-_INHERITED_PREFIXES_FAUST = ("BROKER_",)
 _METRICS_LINE = re.compile(r"metrics on http://([^\s/]+):(\d+)/metrics")
 
 Row = tuple[Any, ...]
@@ -150,8 +150,7 @@ class WorkerProcess:
         env = {
             k: v
             for k, v in os.environ.items()
-            if not k.startswith((*_INHERITED_PREFIXES, *_INHERITED_PREFIXES_FAUST))
-            and k not in _INHERITED_NAMES
+            if not k.startswith(_INHERITED_PREFIXES) and k not in _INHERITED_NAMES
         }
         env.update(self.env)
         env.setdefault("PYTHONUNBUFFERED", "1")

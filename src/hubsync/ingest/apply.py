@@ -38,6 +38,7 @@ from hubsync.ingest.state import (
     apply_event,
     apply_merged_away,
     placeholder,
+    platform_version,
 )
 from hubsync.mapping.rules import MappingDecision, decide
 from hubsync.mapping.store import MappingTable, load_prospects
@@ -79,6 +80,7 @@ class _Batch:
 
     states: dict[tuple[ObjectKind, str], RecordState] = field(default_factory=dict)
     loaded_keys: dict[tuple[ObjectKind, str], Any] = field(default_factory=dict)
+    loaded_status: dict[tuple[ObjectKind, str], str] = field(default_factory=dict)
     activities: list[tuple[ObjectKind, Activity]] = field(default_factory=list)
     eligible: dict[tuple[ObjectKind, str], ChangeEvent] = field(default_factory=dict)
     links: list[tuple[str, str, bool, int, bool]] = field(default_factory=list)
@@ -136,6 +138,7 @@ def _load(conn: psycopg.Connection[Any], events: Sequence[ChangeEvent], batch: _
         for row in load_records(conn, kind, hubspot_ids=sorted(hubspot_ids)):
             batch.states[(kind, row.state.hubspot_id)] = row.state
             batch.loaded_keys[(kind, row.state.hubspot_id)] = keys_of(kind, row.state.properties)
+            batch.loaded_status[(kind, row.state.hubspot_id)] = row.state.crm_status
     for kind, by_record in _platform_record_ids(events, set(batch.states)).items():
         if not by_record:
             continue
@@ -184,6 +187,12 @@ def _reduce(events: Sequence[ChangeEvent], batch: _Batch, result: BatchResult, r
             continue
         if event.association is not None:
             assoc = event.association
+            known = batch.states.get(("contact", assoc.contact_id))
+            if known is not None and (
+                known.erased
+                or (known.crm_status == "merged_in_crm" and event.version > (known.crm_status_at or 0))
+            ):
+                continue  # an erased or merged-away contact gets no new links
             _state(batch, "contact", assoc.contact_id, event, "association")
             _state(batch, "account", assoc.company_id, event, "association")
             batch.links.append(
@@ -198,7 +207,7 @@ def _reduce(events: Sequence[ChangeEvent], batch: _Batch, result: BatchResult, r
         result.created += applied.created
         if applied.mapping_eligible or (replay and state.crm_status == SYNCED and not state.erased):
             batch.eligible[key] = event
-        if event.kind == "contact" and not state.erased:
+        if event.kind == "contact" and not applied.ignored:
             for company_id in event.associated_company_ids:
                 _state(batch, "account", company_id, event, "association")
                 batch.links.append((event.object_id, company_id, True, event.version, False))
@@ -231,7 +240,9 @@ def _run_mappings(
         outcome = decide(active, state.properties, prospect, ctx.definitions.get(kind, {}))
         for decision in outcome.decisions:
             state.properties[decision.hubspot_property] = decision.after
-            state.versions[decision.hubspot_property] = {"at": now_ms, "rule": decision.rule}
+            state.versions[decision.hubspot_property] = platform_version(
+                now_ms, decision.rule, state.versions.get(decision.hubspot_property)
+            )
             state.dirty = True
             action = "autofilled" if decision.rule == "autofill" else "overwritten"
             result.autofills += decision.rule == "autofill"
@@ -298,16 +309,25 @@ def _write_links(
                    is_primary = l.is_primary AND EXCLUDED.removed_at IS NULL
              WHERE l.changed_at IS NULL OR l.changed_at < EXCLUDED.changed_at
                 OR (l.changed_at = EXCLUDED.changed_at AND EXCLUDED.removed_at IS NOT NULL)
+            RETURNING contact_id, account_id
             """,
             ([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows]),
         )
-        for contact_id, account_id, _active, _at, primary in rows:
-            if primary:
-                cur.execute(
-                    "UPDATE hubsync.contact_account_links SET is_primary = (account_id = %s)"
-                    " WHERE contact_id = %s AND removed_at IS NULL",
-                    (account_id, contact_id),
-                )
+        written = {(c, a) for c, a in cur.fetchall()}
+        # a primary association moves the primary only when it was written (not older than the
+        # stored link) and is not older than the current primary's link
+        primaries = sorted(
+            {(at, c, a) for c, a, active, at, primary in rows if primary and (c, a) in written},
+        )
+        for at, contact_id, account_id in primaries:
+            cur.execute(
+                "UPDATE hubsync.contact_account_links SET is_primary = (account_id = %(a)s)"
+                " WHERE contact_id = %(c)s AND removed_at IS NULL AND NOT EXISTS ("
+                "   SELECT 1 FROM hubsync.contact_account_links p WHERE p.contact_id = %(c)s"
+                "      AND p.is_primary AND p.removed_at IS NULL AND p.account_id <> %(a)s"
+                "      AND p.changed_at > to_timestamp(%(at)s / 1000.0))",
+                {"a": account_id, "c": contact_id, "at": at},
+            )
 
 
 def _write_activities(
@@ -385,8 +405,11 @@ def apply_batch(
         rid = ids[(row.kind, row.state.hubspot_id)]
         result.touched[row.kind].add(rid)
         old = batch.loaded_keys.get((row.kind, row.state.hubspot_id))
-        if old != row.keys or row.state.record_id is None:
+        keys_changed = old != row.keys or row.state.record_id is None
+        if keys_changed:
             changed_keys[row.kind].append(rid)
+        # prospects follow the keys and the CRM status (a deletion offers the prospect again)
+        if keys_changed or batch.loaded_status.get((row.kind, row.state.hubspot_id)) != row.state.crm_status:
             for k in (old, row.keys):
                 if k is None:
                     continue

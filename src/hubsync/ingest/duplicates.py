@@ -86,37 +86,91 @@ MAX_KEY_LOCKS = 1024
 
 # ---- finding, storing and logging the pairs: one statement ----------------------------------------
 
+# The batch is unnested into a materialized table that drives every join through an index
+# lookup (contact_emails.email_normalized, contacts.name_normalized, accounts.domain_root ...).
+# Written as ``id = ANY(array)`` filters instead, a freshly loaded table whose statistics are not
+# analyzed yet (a backfill) gets nested loops re-checking the whole array for every row of the
+# table: measured 100 s for one batch of 2,000 against 40,000 contacts, against ~20 ms this way.
 _CONTACT_PAIRS = """
-SELECT s.contact_id AS id, o.contact_id AS other, 'email' AS signal
-  FROM hubsync.contact_emails s
-  JOIN hubsync.contact_emails o ON o.email_normalized = s.email_normalized AND o.contact_id <> s.contact_id
-  JOIN hubsync.contacts sc ON sc.id = s.contact_id
+WITH batch AS MATERIALIZED (
+    SELECT c.id, c.name_normalized, c.company_name_key, c.company_domain_root
+      FROM unnest(%(ids)s::bigint[]) AS b(id)
+      JOIN hubsync.contacts c ON c.id = b.id
+     WHERE c.merged_into_id IS NULL AND c.erased_at IS NULL
+),
+mine AS MATERIALIZED (
+    SELECT e.contact_id, e.email_normalized
+      FROM batch b JOIN hubsync.contact_emails e ON e.contact_id = b.id
+)
+SELECT m.contact_id AS id, o.contact_id AS other, 'email' AS signal
+  FROM mine m
+  JOIN hubsync.contact_emails o ON o.email_normalized = m.email_normalized AND o.contact_id <> m.contact_id
   JOIN hubsync.contacts oc ON oc.id = o.contact_id
- WHERE s.contact_id = ANY(%(ids)s)
-   AND sc.merged_into_id IS NULL AND sc.erased_at IS NULL
-   AND oc.merged_into_id IS NULL AND oc.erased_at IS NULL
+ WHERE oc.merged_into_id IS NULL AND oc.erased_at IS NULL
 UNION
 SELECT s.id, o.id, 'name_company'
-  FROM hubsync.contacts s
+  FROM batch s
   JOIN hubsync.contacts o ON o.name_normalized = s.name_normalized AND o.id <> s.id
- WHERE s.id = ANY(%(ids)s)
-   AND s.merged_into_id IS NULL AND s.erased_at IS NULL
-   AND o.merged_into_id IS NULL AND o.erased_at IS NULL
+ WHERE o.merged_into_id IS NULL AND o.erased_at IS NULL
    AND (o.company_name_key = s.company_name_key
         OR (o.company_domain_root = s.company_domain_root
             AND s.company_domain_root <> ALL(%(freemail)s::text[])))
 """
 
 _ACCOUNT_PAIRS = """
+WITH batch AS MATERIALIZED (
+    SELECT a.id, a.domain_root, a.name_normalized
+      FROM unnest(%(ids)s::bigint[]) AS b(id)
+      JOIN hubsync.accounts a ON a.id = b.id
+     WHERE a.merged_into_id IS NULL
+)
 SELECT s.id, o.id AS other, 'domain' AS signal
-  FROM hubsync.accounts s
+  FROM batch s
   JOIN hubsync.accounts o ON o.domain_root = s.domain_root AND o.id <> s.id
- WHERE s.id = ANY(%(ids)s) AND s.merged_into_id IS NULL AND o.merged_into_id IS NULL
+ WHERE o.merged_into_id IS NULL
 UNION
 SELECT s.id, o.id, 'name_company'
-  FROM hubsync.accounts s
+  FROM batch s
   JOIN hubsync.accounts o ON o.name_normalized = s.name_normalized AND o.id <> s.id
- WHERE s.id = ANY(%(ids)s) AND s.merged_into_id IS NULL AND o.merged_into_id IS NULL
+ WHERE o.merged_into_id IS NULL
+"""
+
+# Unresolved pairs of the batch's records that no longer match on their signal (a key was
+# corrected, a record erased or merged away in the platform) are dropped before flagging, so the
+# open pairs follow the records' current keys whatever order the changes arrived in. Pairs a
+# person resolved are kept as they are.
+_STALE_CONTACTS = """
+DELETE FROM hubsync.potential_duplicates d
+ WHERE d.object_type = 'contact' AND d.resolved_at IS NULL
+   AND (d.record_a IN (SELECT unnest(%(ids)s::bigint[])) OR d.record_b IN (SELECT unnest(%(ids)s::bigint[])))
+   AND NOT EXISTS (
+       SELECT 1 FROM hubsync.contacts a JOIN hubsync.contacts b ON b.id = d.record_b
+        WHERE a.id = d.record_a
+          AND a.merged_into_id IS NULL AND a.erased_at IS NULL
+          AND b.merged_into_id IS NULL AND b.erased_at IS NULL
+          AND CASE d.signal
+                WHEN 'email' THEN EXISTS (
+                    SELECT 1 FROM hubsync.contact_emails x
+                      JOIN hubsync.contact_emails y ON y.email_normalized = x.email_normalized
+                     WHERE x.contact_id = a.id AND y.contact_id = b.id)
+                ELSE a.name_normalized = b.name_normalized
+                     AND (a.company_name_key = b.company_name_key
+                          OR (a.company_domain_root = b.company_domain_root
+                              AND a.company_domain_root <> ALL(%(freemail)s::text[])))
+              END)
+"""
+
+_STALE_ACCOUNTS = """
+DELETE FROM hubsync.potential_duplicates d
+ WHERE d.object_type = 'account' AND d.resolved_at IS NULL
+   AND (d.record_a IN (SELECT unnest(%(ids)s::bigint[])) OR d.record_b IN (SELECT unnest(%(ids)s::bigint[])))
+   AND NOT EXISTS (
+       SELECT 1 FROM hubsync.accounts a JOIN hubsync.accounts b ON b.id = d.record_b
+        WHERE a.id = d.record_a AND a.merged_into_id IS NULL AND b.merged_into_id IS NULL
+          AND CASE d.signal
+                WHEN 'domain' THEN a.domain_root = b.domain_root
+                ELSE a.name_normalized = b.name_normalized
+              END)
 """
 
 _FLAG = """
@@ -191,11 +245,13 @@ def flag_duplicates(
         exclusive, keys = True, set()
     else:
         keys = _batch_keys(conn, object_type, ids)
-        if not keys:
-            return []
         exclusive = len(keys) > max_key_locks
     key_locks = [] if exclusive else sorted({lock_id(key) for key in keys})
     conn.execute(_LOCK, {"locks": [object_type_lock_id(object_type), *key_locks], "exclusive": exclusive})
+    conn.execute(
+        _STALE_CONTACTS if object_type == "contact" else _STALE_ACCOUNTS,
+        {"ids": ids, "freemail": sorted(FREEMAIL_DOMAINS)},
+    )
     rows = conn.execute(
         _FLAG_CONTACTS if object_type == "contact" else _FLAG_ACCOUNTS,
         {

@@ -100,6 +100,42 @@ class ContextCache:
         return self._context
 
 
+class StatisticsKeeper:
+    """Runs ``ANALYZE`` on the mirrored tables whenever they have grown by half since the last one.
+
+    A backfill grows the tables far faster than autovacuum re-analyzes them (once a minute at
+    best), and with statistics of a nearly empty table the planner picks plans that scan the
+    whole table per batch row (measured: 100 s for one batch at 40,000 contacts). Growth-
+    triggered ANALYZE costs O(log n) runs over a load of n records.
+    """
+
+    TABLES = "hubsync.contacts, hubsync.contact_emails, hubsync.accounts, hubsync.contact_account_links"
+
+    def __init__(self, *, minimum: int = 1_000, growth: float = 0.5) -> None:
+        self.minimum = minimum
+        self.growth = growth
+        self._baseline: int | None = None
+        self._since = 0
+
+    def note(self, conn: psycopg.Connection[Any], created: int) -> bool:
+        """Count ``created`` records; analyze (in ``conn``, outside a transaction) when due."""
+        if self._baseline is None:
+            row = conn.execute(
+                "SELECT coalesce(sum(greatest(reltuples, 0)), 0)::bigint FROM pg_class"
+                " WHERE oid IN ('hubsync.contacts'::regclass, 'hubsync.accounts'::regclass)"
+            ).fetchone()
+            conn.commit()
+            self._baseline = int(row[0]) if row else 0
+        self._since += created
+        if self._since < max(self.minimum, self.growth * self._baseline):
+            return False
+        conn.execute(f"ANALYZE {self.TABLES}")
+        conn.commit()
+        self._baseline += self._since
+        self._since = 0
+        return True
+
+
 class IngestProcessor:
     """Applies batches of ``hubspot.*.changes`` messages; see the module docstring."""
 
@@ -124,6 +160,7 @@ class IngestProcessor:
         self.metrics = metrics
         self.publish_canonical = publish_canonical
         self.contexts = ContextCache(replay=replay)
+        self.statistics = StatisticsKeeper()
         self.backoff = backoff or (lambda attempt: min(30.0, 0.25 * 2 ** min(attempt, 8)))
         self._event_schema = codec.repository.current(CHANGE_EVENT_SCHEMA)
         self._crm_schemas = {kind: codec.repository.current(stem) for kind, stem in CRM_SCHEMAS.items()}
@@ -165,7 +202,9 @@ class IngestProcessor:
         with self.pool.connection() as conn:
             context = self.contexts.get(conn)
             with conn.transaction():
-                return apply_batch(conn, events, context)
+                result = apply_batch(conn, events, context)
+            self.statistics.note(conn, result.created)
+            return result
 
     def _apply_isolated(
         self, events: Sequence[tuple[KafkaRecord, ChangeEvent]]

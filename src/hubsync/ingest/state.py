@@ -12,12 +12,17 @@ what makes at-least-once delivery, replays and shuffled redeliveries safe:
   losing value is logged as ``conflict_lost`` (SPEC: later change wins, the loser is kept).
 * **CRM status** (deleted / restored / merged) is ordered by :attr:`RecordState.crm_status_at`;
   at the same time a deletion beats a restore. Merged in HubSpot and merged in the platform are
-  terminal: the merged-away HubSpot id is not synced again.
-* **Property changes apply whatever the status**: HubSpot sends none for a deleted or merged-away
-  record, so any that arrive are older deliveries, and applying them by version keeps the
-  result order-independent (a change applied before a shuffled deletion arrives would otherwise
-  differ from one arriving after it). The exception is a merged-away record, whose changes after
-  the merge are ignored.
+  terminal whatever the times (a merged-away id never comes back; a deletion stored before the
+  merge arrived gives way to it): the merged-away HubSpot id is not synced again, which is the
+  push path's business (nothing is pushed to it) and the mapping rules' (no autofill/overwrite).
+* **Property changes and associations apply by version whatever the status** of a deleted
+  record: HubSpot sends none for it, so any that arrive are older deliveries (or replays), and
+  applying them by version is what keeps the result order-independent (ignoring a change that
+  arrived after a deletion but not one delivered before it would make the outcome depend on
+  order). A merged-away record is different: the SPEC has its id no longer synced, so its changes
+  (and associations) newer than the merge are ignored. The one order this cannot make converge
+  is a change newer than the merge arriving *before* the merge, which needs HubSpot to change a
+  record after merging it away: it does not (a merged-away id reads as the primary).
 * **Privacy deletion** erases the personal data for good: every later event for the id is
   ignored, and an id first seen in a privacy deletion is kept as an erased placeholder so an
   older event arriving afterwards cannot bring the data back.
@@ -88,6 +93,8 @@ class Applied:
     changed: dict[str, tuple[str | None, str | None]]
     created: bool
     mapping_eligible: bool
+    #: the record no longer syncs (merged away before this change): nothing of it applies
+    ignored: bool = False
 
 
 def version_of(stored: Any) -> tuple[int, str]:
@@ -95,6 +102,19 @@ def version_of(stored: Any) -> tuple[int, str]:
     if isinstance(stored, Mapping):
         return int(stored["at"]), str(stored.get("rule", "platform"))
     return int(stored), HUBSPOT_ORIGIN
+
+
+def replaced_at(stored: Any) -> int:
+    """For a platform-written version, the HubSpot version it replaced (-1 if none): a HubSpot
+    value at or before it is the one the platform already overrode, not a conflicting change."""
+    if isinstance(stored, Mapping) and stored.get("over") is not None:
+        return int(stored["over"])
+    return -1
+
+
+def platform_version(at: int, rule: str, previous: Any) -> dict[str, Any]:
+    """The stored version of a value the platform wrote (autofill, overwrite, manual, platform)."""
+    return {"at": at, "rule": rule, "over": None if previous is None else version_of(previous)[0]}
 
 
 def _tie_key(value: str | None) -> tuple[int, str]:
@@ -128,11 +148,13 @@ def set_status(state: RecordState, status: str, at: int, event: ChangeEvent, act
     if state.erased or state.crm_status in _TERMINAL:
         return []
     current_at = state.crm_status_at
-    if current_at is not None and (
-        at < current_at or (at == current_at and _STATUS_RANK[status] <= _STATUS_RANK[state.crm_status])
+    if (
+        status not in _TERMINAL
+        and current_at is not None
+        and (at < current_at or (at == current_at and _STATUS_RANK[status] <= _STATUS_RANK[state.crm_status]))
     ):
         return []
-    state.crm_status_at = at
+    state.crm_status_at = at if current_at is None else max(at, current_at)
     state.dirty = True
     if state.crm_status == status:
         return []
@@ -163,7 +185,12 @@ def merge_properties(
         if stored is not None:
             stored_at, origin = version_of(stored)
             if at < stored_at or (at == stored_at and _tie_key(value) <= _tie_key(current)):
-                if origin != HUBSPOT_ORIGIN and value != current and at < stored_at:
+                if (
+                    origin != HUBSPOT_ORIGIN
+                    and value != current
+                    and at < stored_at
+                    and at > replaced_at(stored)
+                ):
                     activities.append(
                         Activity(
                             state.hubspot_id,
@@ -247,11 +274,11 @@ def apply_event(state: RecordState | None, event: ChangeEvent) -> tuple[RecordSt
             state, first = placeholder(event.object_id, event, event.change_type.lower())
             activities.append(first)
     if state.erased:
-        return state, Applied([], {}, False, False)
+        return state, Applied([], {}, False, False, ignored=True)
     if event.change_type == "PRIVACY_DELETION":
         return state, Applied(activities + _erase(state, event), {}, created, False)
     if state.crm_status == MERGED_IN_CRM and event.version > (state.crm_status_at or 0):
-        return state, Applied(activities, {}, created, False)
+        return state, Applied(activities, {}, created, False, ignored=True)
 
     changed = merge_properties(state, event, activities)
     if not created:
