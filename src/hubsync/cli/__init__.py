@@ -12,6 +12,7 @@ from hubsync.cli._common import EXIT_CONFIG, console_err
 from hubsync.cli.connectors import poller_command, pull_command
 from hubsync.cli.duplicates import duplicates_command
 from hubsync.cli.prospects import prospects_command
+from hubsync.cli.replay import replay_command
 from hubsync.cli.sandbox import sandbox_command
 from hubsync.cli.webhook import webhook_command
 from hubsync.cli.worker import worker_command
@@ -34,6 +35,7 @@ app.command("pull")(pull_command)
 app.command("duplicates")(duplicates_command)
 app.command("prospects")(prospects_command)
 app.command("worker")(worker_command)
+app.command("replay")(replay_command)
 
 
 @app.command()

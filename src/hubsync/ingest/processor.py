@@ -224,7 +224,7 @@ class IngestProcessor:
                     log.warning("change event %s could not be applied: %s", event.event_id, exc)
                     dead.append(dead_letter_for(message, FailureStage.APPLY, exc, now_ms=now_ms()))
                     continue
-                _add(total, result)
+                add_results(total, result)
         return total, dead
 
     def _apply(
@@ -337,7 +337,8 @@ class IngestProcessor:
             m.mapped_values.labels(object_type="all", rule="rejected").inc(result.rejected_values)
 
 
-def _add(total: BatchResult, part: BatchResult) -> None:
+def add_results(total: BatchResult, part: BatchResult) -> None:
+    """Add ``part``'s counts and touched ids to ``total``."""
     total.events += part.events
     total.applied += part.applied
     total.created += part.created

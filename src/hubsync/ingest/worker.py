@@ -13,8 +13,9 @@ Scaling out is Kafka's: every worker joins one consumer group (``HUBSYNC_CONSUME
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,15 +70,33 @@ class FaustRecord:
         return int(self._message.timestamp_type or 0) + _TIMESTAMP_TYPE_OFFSET, int(ts * 1000)
 
 
+@contextlib.asynccontextmanager
+async def ingest_processor(
+    settings: Settings, codec: AvroCodec, *, replay: bool = False, registry: CollectorRegistry = REGISTRY
+) -> AsyncIterator[IngestProcessor]:
+    """An :class:`IngestProcessor` with its PostgreSQL pool and Kafka producer, closed on exit."""
+    pool = await asyncio.to_thread(
+        open_pool, require_database_url(settings), PoolConfig(min_size=1, max_size=4), name="ingest"
+    )
+    try:
+        async with AsyncKafkaPublisher(require_kafka(settings), codec) as publisher:
+            dlq = DeadLetterPublisher.from_settings(settings, publisher, codec, registry=registry)
+            yield IngestProcessor(
+                pool, codec, publisher, dlq, ingest_topics(settings), ingest_metrics(registry), replay=replay
+            )
+    finally:
+        await asyncio.to_thread(pool.close)
+
+
 @dataclass
 class WorkerResources:
-    """What the agents share; started lazily inside the worker's event loop."""
+    """What the agents share; opened lazily inside the worker's event loop."""
 
     settings: Settings
     codec: AvroCodec
     registry: CollectorRegistry
     processor: IngestProcessor | None = None
-    publisher: AsyncKafkaPublisher | None = None
+    _stack: contextlib.AsyncExitStack | None = None
     _lock: asyncio.Lock | None = None
 
     async def get(self) -> IngestProcessor:
@@ -85,33 +104,15 @@ class WorkerResources:
             self._lock = asyncio.Lock()
         async with self._lock:
             if self.processor is None:
-                settings = self.settings
-                pool = await asyncio.to_thread(
-                    open_pool,
-                    require_database_url(settings),
-                    PoolConfig(min_size=1, max_size=4),
-                    name="ingest",
-                )
-                publisher = await AsyncKafkaPublisher(require_kafka(settings), self.codec).start()
-                dlq = DeadLetterPublisher.from_settings(
-                    settings, publisher, self.codec, registry=self.registry
-                )
-                self.publisher = publisher
-                self.processor = IngestProcessor(
-                    pool,
-                    self.codec,
-                    publisher,
-                    dlq,
-                    ingest_topics(settings),
-                    ingest_metrics(self.registry),
+                self._stack = contextlib.AsyncExitStack()
+                self.processor = await self._stack.enter_async_context(
+                    ingest_processor(self.settings, self.codec, registry=self.registry)
                 )
             return self.processor
 
     async def close(self) -> None:
-        if self.processor is not None:
-            await asyncio.to_thread(self.processor.pool.close)
-        if self.publisher is not None:
-            await self.publisher.close()
+        if self._stack is not None:
+            await self._stack.aclose()
 
 
 def ingest_topics(settings: Settings) -> IngestTopics:
