@@ -1,0 +1,202 @@
+"""The push agent's batch: platform-side changes from Kafka into HubSpot's batch APIs.
+
+For one batch of ``platform.*.changes`` messages, :meth:`PushProcessor.process`:
+
+1. decodes them (the undecodable ones go to the DLQ) and coalesces them per record;
+2. loads the records, the push settings and the field mappings, and plans each record
+   (:mod:`hubsync.push.plan`);
+3. sends the creates through batch **upsert** on ``hubsync_record_id`` and the updates through batch
+   **update**, up to 100 records per request, on the realtime lane of the portal's rate limiter
+   (the client retries 429 and 5xx with backoff);
+4. in one transaction, links new HubSpot ids, writes ``pushed`` activity rows, and records every
+   per-record failure in the error log (a 409 on a contact whose e-mail another HubSpot record holds
+   also flags the platform record as a potential duplicate); then publishes the failures to
+   ``hubsync.push.errors``.
+
+A failure still retriable after the client's own retries (429 storms, 5xx) makes the whole batch
+retry later with backoff: creates are upserts on the platform id and updates set values, so
+re-sending the writes that did succeed changes nothing and creates no second record. Only when
+:meth:`process` returns may the caller commit the batch's offsets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import psycopg
+import psycopg_pool
+
+from hubsync.avro.codec import AvroCodec
+from hubsync.connectors.hubspot.batch import BatchFailure, BatchOutcome
+from hubsync.connectors.hubspot.client import HubSpotClient
+from hubsync.connectors.hubspot.ratelimit import Lane
+from hubsync.errors import RetriableError
+from hubsync.ingest.processor import RETRIABLE_DB_ERRORS
+from hubsync.mapping.store import load_mappings
+from hubsync.push.plan import ObjectKind, Planned, Skipped, coalesce, plan_all
+from hubsync.push.records import load_push_settings, load_snapshots, store_results
+from hubsync.streams.decode import KafkaRecord, decode_batch
+from hubsync.streams.dlq import DeadLetterMessage, DeadLetterPublisher, now_ms
+
+log = logging.getLogger(__name__)
+
+CHANGE_SCHEMA = "platform_change_event"
+HUBSPOT_TYPES: Mapping[ObjectKind, Any] = {"contact": "contacts", "account": "companies"}
+_RETRIABLE: tuple[type[BaseException], ...] = (RetriableError, *RETRIABLE_DB_ERRORS)
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """One record HubSpot did not accept."""
+
+    planned: Planned
+    failure: BatchFailure
+
+
+class FailureLog(Protocol):
+    """Where per-record push failures go (the error log table and topic)."""
+
+    def record(self, conn: psycopg.Connection[Any], failed: Sequence[Failed]) -> Sequence[Any]:
+        """Store ``failed`` in the error log (in ``conn``'s transaction); return what to publish."""
+        ...
+
+    def resolve(self, conn: psycopg.Connection[Any], done: Sequence[Planned]) -> None:
+        """Close the open errors of records that were now written."""
+        ...
+
+    async def publish(self, rows: Sequence[Any]) -> None: ...
+
+
+@dataclass(slots=True)
+class PushReport:
+    messages: int = 0
+    dead_letters: int = 0
+    created: int = 0
+    updated: int = 0
+    failed: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    attempts: int = 1
+
+
+def _outcome_parts(
+    planned: Sequence[Planned], outcome: BatchOutcome
+) -> tuple[list[tuple[Planned, str]], list[Failed]]:
+    ok = [(planned[s.index], str(s.result.get("id"))) for s in outcome.succeeded]
+    failed = [Failed(planned[f.index], f) for f in outcome.failed]
+    return ok, failed
+
+
+class PushProcessor:
+    """Applies batches of ``platform.*.changes`` messages to HubSpot; see the module docstring."""
+
+    def __init__(
+        self,
+        pool: psycopg_pool.ConnectionPool[Any],
+        client: HubSpotClient,
+        codec: AvroCodec,
+        dlq: DeadLetterPublisher,
+        failures: FailureLog,
+        *,
+        backoff: Callable[[int], float] | None = None,
+    ) -> None:
+        self.pool = pool
+        self.client = client
+        self.codec = codec
+        self.dlq = dlq
+        self.failures = failures
+        self.backoff = backoff or (lambda attempt: min(60.0, 0.5 * 2 ** min(attempt, 7)))
+        self._schema = codec.repository.current(CHANGE_SCHEMA)
+
+    def _decode(
+        self, messages: Sequence[KafkaRecord]
+    ) -> tuple[list[dict[str, Any]], list[DeadLetterMessage]]:
+        values: list[dict[str, Any]] = []
+        dead: list[DeadLetterMessage] = []
+        by_topic: dict[str, list[KafkaRecord]] = {}
+        for message in messages:
+            by_topic.setdefault(message.topic() or "", []).append(message)
+        for topic, batch in by_topic.items():
+            decoded, undecodable = decode_batch(
+                batch, self.codec, self._schema, topic, now_ms=now_ms(), plain=True
+            )
+            dead.extend(undecodable)
+            values.extend(value for _, value in decoded)
+        return values, dead
+
+    def _plan(self, values: Sequence[dict[str, Any]]) -> tuple[list[Planned], list[Skipped]]:
+        changes = coalesce(values)
+        with self.pool.connection() as conn:
+            records = load_snapshots(conn, [(c.kind, c.record_id) for c in changes])
+            settings = load_push_settings(conn)
+            mappings = load_mappings(conn)
+            conn.commit()
+        mapped: dict[ObjectKind, list[str]] = {
+            kind: [m.hubspot_property for m in mappings.for_object(kind)] for kind in ("contact", "account")
+        }
+        return plan_all(changes, records, settings, mapped)
+
+    async def _send(
+        self, planned: Sequence[Planned]
+    ) -> tuple[list[tuple[Planned, str]], list[Planned], list[Failed]]:
+        created: list[tuple[Planned, str]] = []
+        updated: list[Planned] = []
+        failed: list[Failed] = []
+        for kind in ("contact", "account"):
+            creates = [p for p in planned if p.kind == kind and p.op == "create"]
+            updates = [p for p in planned if p.kind == kind and p.op == "update"]
+            hubspot_type = HUBSPOT_TYPES[kind]
+            if creates:
+                outcome = await self.client.batch_upsert(
+                    hubspot_type, [p.hubspot_input() for p in creates], lane=Lane.REALTIME
+                )
+                ok, bad = _outcome_parts(creates, outcome)
+                created += ok
+                failed += bad
+            if updates:
+                outcome = await self.client.batch_update(
+                    hubspot_type, [p.hubspot_input() for p in updates], lane=Lane.REALTIME
+                )
+                ok, bad = _outcome_parts(updates, outcome)
+                updated += [p for p, _ in ok]
+                failed += bad
+        return created, updated, failed
+
+    def _store(
+        self, created: Sequence[tuple[Planned, str]], updated: Sequence[Planned], failed: Sequence[Failed]
+    ) -> Sequence[Any]:
+        with self.pool.connection() as conn, conn.transaction():
+            store_results(conn, created, updated)
+            self.failures.resolve(conn, [p for p, _ in created] + list(updated))
+            return self.failures.record(conn, failed)
+
+    async def process(self, messages: Sequence[KafkaRecord]) -> PushReport:
+        """Push ``messages``; returns once HubSpot and PostgreSQL hold the outcome."""
+        values, dead = self._decode(messages)
+        await self.dlq.publish(dead)
+        report = PushReport(messages=len(messages), dead_letters=len(dead))
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                planned, skipped = await asyncio.to_thread(self._plan, values)
+                created, updated, failed = await self._send(planned)
+                topic_values = await asyncio.to_thread(self._store, created, updated, failed)
+                await self.failures.publish(topic_values)
+                retriable = [f for f in failed if f.failure.retriable]
+                if retriable:
+                    first = retriable[0].failure.details.describe()
+                    raise RetriableError(f"{len(retriable)} record(s) still failing after retries: {first}")
+                break
+            except _RETRIABLE as exc:
+                delay = self.backoff(attempt)
+                log.warning("push batch failed (%s: %s); retrying in %.1f s", type(exc).__name__, exc, delay)
+                await asyncio.sleep(delay)
+        report.created, report.updated, report.failed = len(created), len(updated), len(failed)
+        report.skipped, report.attempts = skipped, attempt
+        for s in skipped:
+            log.debug("not pushed: %s %s: %s", s.kind, s.record_id, s.reason)
+        return report
