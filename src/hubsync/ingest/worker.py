@@ -17,7 +17,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import faust
 from mode import ServiceT
@@ -28,11 +28,16 @@ from hubsync.connectors.kafka_sink import AsyncKafkaPublisher
 from hubsync.ingest.events import ObjectKind
 from hubsync.ingest.metrics import ingest_metrics
 from hubsync.ingest.processor import IngestProcessor, IngestTopics
+from hubsync.push.agent import PushProcessor
+from hubsync.push.runtime import push_processor
 from hubsync.settings import Settings, require_database_url, require_kafka
 from hubsync.storage.pool import PoolConfig, open_pool
 from hubsync.streams.dlq import DeadLetterPublisher
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+#: platform-side changes per push batch: a few HubSpot batch requests of 100 records
+PUSH_BATCH_MAX = 500
 
 #: confluent-kafka's timestamp types are aiokafka's plus one (0 means "not available" there)
 _TIMESTAMP_TYPE_OFFSET = 1
@@ -96,19 +101,34 @@ class WorkerResources:
     codec: AvroCodec
     registry: CollectorRegistry
     processor: IngestProcessor | None = None
+    pusher: PushProcessor | None = None
     _stack: contextlib.AsyncExitStack | None = None
     _lock: asyncio.Lock | None = None
+
+    async def _enter(self, manager: contextlib.AbstractAsyncContextManager[T]) -> T:
+        if self._stack is None:
+            self._stack = contextlib.AsyncExitStack()
+        return await self._stack.enter_async_context(manager)
 
     async def get(self) -> IngestProcessor:
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
             if self.processor is None:
-                self._stack = contextlib.AsyncExitStack()
-                self.processor = await self._stack.enter_async_context(
+                self.processor = await self._enter(
                     ingest_processor(self.settings, self.codec, registry=self.registry)
                 )
             return self.processor
+
+    async def push(self) -> PushProcessor:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            if self.pusher is None:
+                self.pusher = await self._enter(
+                    push_processor(self.settings, self.codec, registry=self.registry)
+                )
+            return self.pusher
 
     async def close(self) -> None:
         if self._stack is not None:
@@ -141,7 +161,9 @@ class IngestApp(faust.App):
 
 
 def build_app(settings: Settings, codec: AvroCodec, *, registry: CollectorRegistry = REGISTRY) -> IngestApp:
-    """The ingest app: one agent per source topic, batches of ``ingest_batch_max`` events."""
+    """The worker app: one ingest agent per ``hubspot.*.changes`` topic (batches of
+    ``ingest_batch_max`` events) and, when HubSpot access is configured, one push agent per
+    ``platform.*.changes`` topic."""
     brokers = [f"kafka://{host.strip()}" for host in require_kafka(settings).split(",") if host.strip()]
     app = IngestApp(
         f"{settings.consumer_group}.ingest",
@@ -183,7 +205,26 @@ def build_app(settings: Settings, codec: AvroCodec, *, registry: CollectorRegist
                     )
 
         app.agent(topic, name=f"ingest-{kind}")(agent)
+    if settings.hubspot_access_token is not None:
+        _add_push_agents(app, settings)
     return app
+
+
+def _add_push_agents(app: IngestApp, settings: Settings) -> None:
+    """The push agents: platform-side changes into HubSpot (needs HubSpot access)."""
+    within = settings.ingest_batch_wait_ms / 1000
+    for topic_name in (settings.topics.platform_contacts, settings.topics.platform_accounts):
+        topic = app.topic(topic_name, key_type=bytes, value_type=bytes)
+
+        async def agent(stream: Any) -> None:
+            pusher = await app.resources.push()
+            async for batch in stream.noack_take(PUSH_BATCH_MAX, within=within):
+                events: Sequence[Any] = batch
+                await pusher.process([FaustRecord(e.message) for e in events])
+                for event in events:
+                    await stream.ack(event)
+
+        app.agent(topic, name=f"push-{topic_name}")(agent)
 
 
 def run_worker(settings: Settings, codec: AvroCodec) -> None:

@@ -1,0 +1,49 @@
+"""A :class:`~hubsync.push.agent.PushProcessor` with its connections, for the worker's push agents."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from prometheus_client import REGISTRY, CollectorRegistry
+
+from hubsync.avro.codec import AvroCodec
+from hubsync.connectors.hubspot.client import HubSpotClient
+from hubsync.connectors.hubspot.client_config import HubSpotClientConfig
+from hubsync.connectors.kafka_sink import AsyncKafkaPublisher
+from hubsync.metrics import HubSpotClientMetrics
+from hubsync.push.agent import PushProcessor
+from hubsync.push.errors import ErrorTopicPublisher
+from hubsync.push.failures import ErrorLog
+from hubsync.push.setup import ensure_record_id_property
+from hubsync.settings import Settings, require_database_url, require_kafka
+from hubsync.storage.pool import PoolConfig, open_pool
+from hubsync.streams.dlq import DeadLetterPublisher
+
+
+@contextlib.asynccontextmanager
+async def push_processor(
+    settings: Settings, codec: AvroCodec, *, registry: CollectorRegistry = REGISTRY
+) -> AsyncIterator[PushProcessor]:
+    """Opens the pool, the producer and the HubSpot client, makes sure ``hubsync_record_id``
+    exists in the portal, and closes everything on exit."""
+    pool = await asyncio.to_thread(
+        open_pool, require_database_url(settings), PoolConfig(min_size=1, max_size=2), name="push"
+    )
+    try:
+        config = HubSpotClientConfig.from_settings(settings)
+        async with (
+            AsyncKafkaPublisher(require_kafka(settings), codec) as publisher,
+            HubSpotClient(config, metrics=HubSpotClientMetrics.create(registry)) as client,
+        ):
+            await ensure_record_id_property(client)
+            yield PushProcessor(
+                pool,
+                client,
+                codec,
+                DeadLetterPublisher.from_settings(settings, publisher, codec, registry=registry),
+                ErrorLog(ErrorTopicPublisher.from_settings(settings, publisher, codec, registry=registry)),
+            )
+    finally:
+        await asyncio.to_thread(pool.close)
