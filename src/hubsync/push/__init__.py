@@ -1,0 +1,1 @@
+"""Push path: outbox relay, push agent and error log."""
