@@ -7,11 +7,20 @@ import sys
 import typer
 
 from hubsync import __version__
-from hubsync.cli import db, dev, topics
+from hubsync.cli import db, dev, records, topics
+from hubsync.cli import errors as errors_cli
 from hubsync.cli._common import EXIT_CONFIG, console_err
 from hubsync.cli.connectors import poller_command, pull_command
 from hubsync.cli.duplicates import duplicates_command
+from hubsync.cli.platform_actions import (
+    activity_command,
+    enrich_command,
+    merge_command,
+    push_command,
+    settings_app,
+)
 from hubsync.cli.prospects import prospects_command
+from hubsync.cli.relay import relay_command
 from hubsync.cli.replay import replay_command
 from hubsync.cli.sandbox import sandbox_command
 from hubsync.cli.webhook import webhook_command
@@ -36,6 +45,14 @@ app.command("duplicates")(duplicates_command)
 app.command("prospects")(prospects_command)
 app.command("worker")(worker_command)
 app.command("replay")(replay_command)
+app.command("relay")(relay_command)
+app.add_typer(errors_cli.app, name="errors")
+app.add_typer(records.app, name="records")
+app.command("push")(push_command)
+app.command("enrich")(enrich_command)
+app.command("merge")(merge_command)
+app.command("activity")(activity_command)
+app.add_typer(settings_app, name="settings")
 
 
 @app.command()

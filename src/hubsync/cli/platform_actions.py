@@ -1,0 +1,159 @@
+"""``hubsync push``, ``enrich``, ``merge``, ``settings`` and ``activity``: user actions on platform
+records and the sync settings (exit codes as in :mod:`hubsync.cli.records`)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import psycopg
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from hubsync.cli._common import JsonOption, console, print_json
+from hubsync.cli.records import print_result, run_platform
+from hubsync.platform import activity, enrich_record, get_settings, merge_records, request_push, set_setting
+from hubsync.platform.settings import PlatformSettings, settings_rows
+
+
+def push_command(
+    record_ids: list[int] = typer.Argument(..., help="Record ids (contacts or accounts) to push."),
+    json_output: bool = JsonOption,
+) -> None:
+    """Push records to HubSpot now, with all their mapped fields.
+
+    A manual push works whatever the push settings: a net-new record is created in HubSpot even
+    when push is disabled.
+    """
+    queued = run_platform(lambda conn: request_push(conn, record_ids))
+    if json_output:
+        print_json([{"record_id": rid, "outbox_id": str(oid)} for rid, oid in queued])
+        return
+    for rid, oid in queued:
+        console.print(f"push requested for record [bold]{rid}[/bold] (outbox event {oid})")
+
+
+def enrich_command(
+    record_id: int = typer.Argument(..., help="The record id (contact or account)."),
+    field: str = typer.Option(..., "--field", help="The HubSpot property to enrich."),
+    value: str | None = typer.Option(
+        None, "--value", help="The value; default: the matching prospect's (by e-mail or domain)."
+    ),
+    json_output: bool = JsonOption,
+) -> None:
+    """Manually enrich one field of a record.
+
+    A manual enrichment is pushed to HubSpot whatever the push settings and the field's mapping
+    mode; the value is validated by HubSpot's property definition.
+    """
+    result = run_platform(lambda conn: enrich_record(conn, record_id, field, value))
+    print_result(result, "enriched", json_output)
+
+
+def merge_command(
+    survivor_id: int = typer.Argument(..., help="The record that stays."),
+    merged_id: int = typer.Argument(..., help="The record merged into it (never pushed again)."),
+    json_output: bool = JsonOption,
+) -> None:
+    """Merge two records of one type in the platform.
+
+    Only the survivor is synced with HubSpot from then on; nothing is merged in HubSpot.
+    """
+    result = run_platform(lambda conn: merge_records(conn, survivor_id, merged_id))
+    if json_output:
+        print_json({**result.to_json(), "survivor_id": survivor_id, "merged_id": merged_id})
+        return
+    console.print(f"merged record [bold]{merged_id}[/bold] into [bold]{survivor_id}[/bold]")
+
+
+def activity_command(
+    record_id: int = typer.Argument(..., help="The record id (contact or account)."),
+    limit: int = typer.Option(50, "--limit", min=1, help="Show at most this many entries, newest first."),
+    json_output: bool = JsonOption,
+) -> None:
+    """Show a record's activity log, newest first.
+
+    What happened, each field's before/after, the rule that made it and the event that caused it.
+    """
+    entries = run_platform(lambda conn: activity(conn, record_id, limit))
+    if json_output:
+        print_json(entries)
+        return
+    if not entries:
+        console.print(f"no activity for record {record_id}")
+        return
+    table = Table(title=f"Activity of record {record_id}")
+    table.add_column("when", no_wrap=True)
+    table.add_column("action", no_wrap=True)
+    for name in ("field", "before", "after", "rule", "cause"):
+        table.add_column(name, overflow="fold")
+    for e in entries:
+        table.add_row(
+            f"{e['occurred_at']:%Y-%m-%d %H:%M:%S}",
+            e["action"],
+            escape(e["field"] or ""),
+            _shown(e["before"]),
+            _shown(e["after"]),
+            e["rule"] or "",
+            escape(" ".join(str(x) for x in (e["cause_source"], e["cause_event"]) if x)),
+        )
+    console.print(table)
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    return escape(text if len(text) <= 60 else text[:59] + "…")
+
+
+settings_app = typer.Typer(
+    help="Show or change the sync settings (push.enabled, push.scope) and field-mapping modes.",
+    invoke_without_command=True,
+)
+
+
+def _print_settings(settings: PlatformSettings, json_output: bool) -> None:
+    if json_output:
+        print_json(settings.to_json())
+        return
+    table = Table("key", "value", title="Sync settings")
+    for key, value in settings_rows(settings).items():
+        table.add_row(escape(key), escape(value))
+    console.print(table)
+
+
+@settings_app.callback()
+def settings_main(ctx: typer.Context, json_output: bool = JsonOption) -> None:
+    """Show the settings (also ``hubsync settings show``), or change one with ``set KEY VALUE``."""
+    if ctx.invoked_subcommand is None:
+        _print_settings(run_platform(get_settings), json_output)
+
+
+@settings_app.command("show")
+def settings_show(json_output: bool = JsonOption) -> None:
+    """Show push.enabled, push.scope and every field mapping's mode."""
+    _print_settings(run_platform(get_settings), json_output)
+
+
+@settings_app.command("set")
+def settings_set(
+    key: str = typer.Argument(..., help="push.enabled, push.scope or mapping.<contact|account>.<property>."),
+    value: str = typer.Argument(..., help="true/false; all/manual; none/autofill/overwrite."),
+    json_output: bool = JsonOption,
+) -> None:
+    """Change one setting.
+
+    push.enabled (true/false), push.scope (all/manual), or a field mapping's mode:
+    mapping.<contact|account>.<property> (none/autofill/overwrite).
+    """
+
+    def change(conn: psycopg.Connection[Any]) -> PlatformSettings:
+        return set_setting(conn, key, value)
+
+    settings = run_platform(change)
+    if json_output:
+        print_json(settings.to_json())
+        return
+    console.print(f"{escape(key)} = {escape(settings_rows(settings).get(key, value))}")

@@ -1,0 +1,44 @@
+"""Errors of platform-side writes: each names what was wrong, and nothing was written."""
+
+from __future__ import annotations
+
+
+class PlatformWriteError(ValueError):
+    """A platform-side write was refused; the transaction wrote nothing."""
+
+
+class RecordNotFound(PlatformWriteError):  # noqa: N818 (name fixed by the issue)
+    """No contact or account has this record id."""
+
+    def __init__(self, record_id: int) -> None:
+        self.record_id = record_id
+        super().__init__(f"no contact or account has record id {record_id}")
+
+
+class InvalidField(PlatformWriteError):  # noqa: N818
+    """A field name that is not a HubSpot property name, or one the platform may not write."""
+
+
+class InvalidFieldValue(PlatformWriteError):  # noqa: N818 (name fixed by the issue)
+    """A value HubSpot's property definition refuses (or a mapped field without a definition)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"invalid value for field {field!r}: {reason}")
+
+
+class RecordNotWritable(PlatformWriteError):  # noqa: N818
+    """The record exists but takes no more platform-side changes (merged away, deleted, erased)."""
+
+
+class InvalidMerge(PlatformWriteError):  # noqa: N818
+    """Two records that cannot be merged (different object types, the same record, ...)."""
+
+
+class NoEnrichmentValue(PlatformWriteError):  # noqa: N818
+    """No value given for a manual enrichment and the prospect database has none either."""
+
+
+class InvalidSetting(PlatformWriteError):  # noqa: N818
+    """An unknown settings key, or a value the key does not take."""
