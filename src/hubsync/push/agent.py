@@ -37,6 +37,7 @@ from hubsync.connectors.hubspot.ratelimit import Lane
 from hubsync.errors import RetriableError
 from hubsync.ingest.processor import RETRIABLE_DB_ERRORS
 from hubsync.mapping.store import load_mappings
+from hubsync.push.metrics import PushMetrics, push_metrics
 from hubsync.push.plan import ObjectKind, Planned, Skipped, coalesce, plan_all
 from hubsync.push.records import load_push_settings, load_snapshots, store_results
 from hubsync.streams.decode import KafkaRecord, decode_batch
@@ -90,6 +91,13 @@ def _outcome_parts(
     return ok, failed
 
 
+def _tally(kinds: Sequence[ObjectKind]) -> dict[ObjectKind, int]:
+    out: dict[ObjectKind, int] = {}
+    for kind in kinds:
+        out[kind] = out.get(kind, 0) + 1
+    return out
+
+
 class PushProcessor:
     """Applies batches of ``platform.*.changes`` messages to HubSpot; see the module docstring."""
 
@@ -102,6 +110,7 @@ class PushProcessor:
         failures: FailureLog,
         *,
         backoff: Callable[[int], float] | None = None,
+        metrics: PushMetrics | None = None,
     ) -> None:
         self.pool = pool
         self.client = client
@@ -110,6 +119,7 @@ class PushProcessor:
         self.failures = failures
         self.backoff = backoff or (lambda attempt: min(60.0, 0.5 * 2 ** min(attempt, 7)))
         self._schema = codec.repository.current(CHANGE_SCHEMA)
+        self.metrics = metrics or push_metrics()
 
     def _decode(
         self, messages: Sequence[KafkaRecord]
@@ -173,6 +183,26 @@ class PushProcessor:
             self.failures.resolve(conn, [p for p, _ in created] + list(updated))
             return self.failures.record(conn, failed)
 
+    def _record(
+        self,
+        created: Sequence[tuple[Planned, str]],
+        updated: Sequence[Planned],
+        failed: Sequence[Failed],
+        skipped: Sequence[Skipped],
+    ) -> None:
+        parts: list[tuple[str, Sequence[ObjectKind]]] = [
+            ("created", [p.kind for p, _ in created]),
+            ("updated", [p.kind for p in updated]),
+            ("failed", [f.planned.kind for f in failed]),
+            ("skipped", [s.kind for s in skipped]),
+        ]
+        for outcome, kinds in parts:
+            for kind, count in _tally(kinds).items():
+                self.metrics.records.labels(object_type=kind, outcome=outcome).inc(count)
+        written = len(created) + len(updated) + len(failed)
+        if written:
+            self.metrics.batch_records.observe(written)
+
     async def process(self, messages: Sequence[KafkaRecord]) -> PushReport:
         """Push ``messages``; returns once HubSpot and PostgreSQL hold the outcome."""
         values, dead = self._decode(messages)
@@ -193,10 +223,12 @@ class PushProcessor:
                 break
             except _RETRIABLE as exc:
                 delay = self.backoff(attempt)
+                self.metrics.retries.labels(reason=type(exc).__name__).inc()
                 log.warning("push batch failed (%s: %s); retrying in %.1f s", type(exc).__name__, exc, delay)
                 await asyncio.sleep(delay)
         report.created, report.updated, report.failed = len(created), len(updated), len(failed)
         report.skipped, report.attempts = skipped, attempt
+        self._record(created, updated, failed, skipped)
         for s in skipped:
             log.debug("not pushed: %s %s: %s", s.kind, s.record_id, s.reason)
         return report

@@ -16,6 +16,7 @@ from hubsync.metrics import HubSpotClientMetrics
 from hubsync.push.agent import PushProcessor
 from hubsync.push.errors import ErrorTopicPublisher
 from hubsync.push.failures import ErrorLog
+from hubsync.push.metrics import push_metrics
 from hubsync.push.setup import ensure_record_id_property
 from hubsync.settings import Settings, require_database_url, require_kafka
 from hubsync.storage.pool import PoolConfig, open_pool
@@ -44,6 +45,7 @@ async def push_processor(
                 codec,
                 DeadLetterPublisher.from_settings(settings, publisher, codec, registry=registry),
                 ErrorLog(ErrorTopicPublisher.from_settings(settings, publisher, codec, registry=registry)),
+                metrics=push_metrics(registry),
             )
     finally:
         await asyncio.to_thread(pool.close)

@@ -8,11 +8,14 @@ create retried after a timeout finds its own earlier create instead of making a 
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Mapping
 from typing import Any
 
 from hubsync.connectors.hubspot.api_errors import HubSpotRecordError
 from hubsync.connectors.hubspot.client import HubSpotClient
+from hubsync.errors import RetriableError
 from hubsync.push.plan import RECORD_ID_PROPERTY
 
 #: HubSpot answers 409 when the property exists already
@@ -32,16 +35,27 @@ def record_id_property(group: str) -> dict[str, Any]:
     }
 
 
-async def ensure_record_id_property(client: HubSpotClient) -> list[str]:
+async def ensure_record_id_property(client: HubSpotClient, *, patience_s: float = 300.0) -> list[str]:
     """Create ``hubsync_record_id`` on contacts and companies where missing; returns where it was
-    created (an existing one is left as it is)."""
+    created (an existing one is left as it is). Rate limits and 5xx beyond the client's own
+    retries are waited out for up to ``patience_s`` (the push agent cannot work without it)."""
     created: list[str] = []
+    deadline = time.monotonic() + patience_s
     for object_type, group in _GROUPS.items():
-        try:
-            await client.create_property(object_type, record_id_property(group))  # type: ignore[arg-type]
-        except HubSpotRecordError as exc:
-            if exc.details.status != _EXISTS:
-                raise
-        else:
-            created.append(object_type)
+        delay = 1.0
+        while True:
+            try:
+                await client.create_property(object_type, record_id_property(group))  # type: ignore[arg-type]
+            except HubSpotRecordError as exc:
+                if exc.details.status != _EXISTS:
+                    raise
+            except RetriableError:
+                if time.monotonic() + delay > deadline:
+                    raise
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+                continue
+            else:
+                created.append(object_type)
+            break
     return created
