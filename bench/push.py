@@ -181,7 +181,9 @@ def verify(base_url: str, url: str, ids: list[int]) -> dict[str, int]:
 
 
 def trial(records: int, burst_limit: int) -> dict[str, Any]:
-    sandbox, base_url = start_sandbox(["--seed", "0", "--burst-limit", str(burst_limit), "--access-token", TOKEN])
+    sandbox, base_url = start_sandbox(
+        ["--seed", "0", "--burst-limit", str(burst_limit), "--access-token", TOKEN]
+    )
     try:
         with kafka_and_postgres() as (bootstrap, url):
             ids = platform_contacts(url, records)
