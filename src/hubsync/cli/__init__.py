@@ -11,6 +11,7 @@ from hubsync.cli import db, dev, records, topics
 from hubsync.cli import errors as errors_cli
 from hubsync.cli._common import EXIT_CONFIG, console_err
 from hubsync.cli.connectors import poller_command, pull_command
+from hubsync.cli.demo import demo_command
 from hubsync.cli.duplicates import duplicates_command
 from hubsync.cli.platform_actions import (
     activity_command,
@@ -22,6 +23,7 @@ from hubsync.cli.platform_actions import (
 from hubsync.cli.prospects import prospects_command
 from hubsync.cli.relay import relay_command
 from hubsync.cli.replay import replay_command
+from hubsync.cli.run import run_command
 from hubsync.cli.sandbox import sandbox_command
 from hubsync.cli.webhook import webhook_command
 from hubsync.cli.worker import worker_command
@@ -43,8 +45,10 @@ app.command("poller")(poller_command)
 app.command("pull")(pull_command)
 app.command("duplicates")(duplicates_command)
 app.command("prospects")(prospects_command)
+app.command("run")(run_command)
 app.command("worker")(worker_command)
 app.command("replay")(replay_command)
+app.command("demo")(demo_command)
 app.command("relay")(relay_command)
 app.add_typer(errors_cli.app, name="errors")
 app.add_typer(records.app, name="records")

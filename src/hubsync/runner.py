@@ -1,0 +1,362 @@
+"""``hubsync run``: every component in one process, on one event loop.
+
+The Faust worker app (:func:`~hubsync.ingest.worker.build_app`: the ingest agents, and the push
+agents when ``HUBSPOT_ACCESS_TOKEN`` is set) owns the event loop, the signals and the exit code,
+exactly as in ``hubsync worker``. The other components run as tasks of one
+:class:`ComponentSupervisor`, a :mod:`mode` service started with the app (``app.service``,
+i.e. once the app is fully started) and stopped with it:
+
+* **relay**: :class:`~hubsync.push.relay.OutboxRelay` (``run(stop)``), the outbox to
+  ``platform.*.changes``;
+* **webhook** (when ``HUBSPOT_WEBHOOK_SECRET`` is set): the aiohttp receiver of
+  :func:`~hubsync.connectors.hubspot.webhook_service.webhook_service`, on ``--webhook-host`` /
+  ``--webhook-port``, path ``/webhooks/hubspot``;
+* **poller** (when ``HUBSPOT_ACCESS_TOKEN`` is set): :meth:`IncrementalPoller.poll_once` for
+  contacts and companies every ``poll_interval_s``. It uses the push agents' HubSpot client
+  (:attr:`WorkerResources.push`): one client per process means one rate limiter for the portal,
+  and one :class:`~hubsync.metrics.HubSpotClientMetrics` in the registry.
+
+**Stopping.** SIGTERM/SIGINT are Faust's: the worker stops the app, which stops its children in
+reverse order, so the supervisor (added last) stops before the agents, the consumer and the
+producer: it sets the components' stop event,
+waits up to ``stop_timeout_s`` for them to finish (the relay finishes its round, the receiver
+answers the requests in progress, the poller finishes its page), cancels what is left, and only
+then do the agents stop and the shared resources close. The process exits 0.
+
+**Failures: restart with backoff.** A component that raises (or returns while the process is not
+stopping) is logged with its traceback, counted in ``hubsync_component_restarts_total{component}``
+and started again after a delay doubling from ``restart_initial_s`` up to ``restart_max_s``
+(reset once a run lasted ``healthy_after_s``). Crashing the whole process instead would take the
+healthy components down with it (a HubSpot outage would stop ingestion from Kafka); the restarts
+are visible in the log and the metric, and the components themselves already retry their
+dependencies. A failure of the Faust app itself (an agent, the consumer) is handled by Faust, as
+in ``hubsync worker``.
+
+**Metrics.** One registry, served once by the command; every metric set is created once per
+registry: the memoised ``ingest_metrics``/``relay_metrics``/``push_metrics``/``dlq_metrics``,
+one :class:`~hubsync.metrics.ConnectorMetrics` shared by the webhook receiver and the poller,
+the push processor's :class:`~hubsync.metrics.HubSpotClientMetrics` (the poller reuses its
+client, see above). Known limit, outside this module: ``push_processor`` calls
+``HubSpotClientMetrics.create(registry)`` each time it opens, so when its first open fails (HubSpot
+unreachable at start) every later open of the push processor, and so of the poller, fails with
+"Duplicated timeseries" (logged and retried, never silent) until the process restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import weakref
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+from mode import Service
+from prometheus_client import REGISTRY, CollectorRegistry, Counter
+
+from hubsync.avro.codec import AvroCodec, codec_from_settings
+from hubsync.connectors.cursors import CursorStore
+from hubsync.connectors.hubspot.poller import IncrementalPoller, PollerConfig
+from hubsync.connectors.hubspot.publish import ChangeEventPublisher
+from hubsync.connectors.hubspot.record_events import mapped_properties
+from hubsync.connectors.hubspot.search_windows import ObjectTypeName
+from hubsync.connectors.hubspot.webhook_receiver import DEFAULT_PATH, WebhookReceiverConfig
+from hubsync.connectors.hubspot.webhook_service import webhook_service
+from hubsync.connectors.kafka_sink import AsyncKafkaPublisher
+from hubsync.ingest.worker import IngestApp, build_app
+from hubsync.metrics import ConnectorMetrics
+from hubsync.push.relay import relay_from_settings
+from hubsync.settings import Settings, require_database_url, require_kafka
+from hubsync.storage.pool import PoolConfig, open_async_pool
+
+log = logging.getLogger(__name__)
+
+#: a component: runs until the event is set, then returns (raising means it failed)
+ComponentFn = Callable[[asyncio.Event], Awaitable[None]]
+POLL_TYPES: tuple[ObjectTypeName, ...] = ("contacts", "companies")
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """What ``hubsync run`` starts besides the Faust agents, and how it supervises it."""
+
+    webhook: bool = True
+    webhook_host: str = "127.0.0.1"
+    webhook_port: int = 8081
+    webhook_path: str = DEFAULT_PATH
+    poller: bool = True
+    poll_interval_s: float = 30.0
+    restart_initial_s: float = 1.0
+    restart_max_s: float = 60.0
+    #: a run that lasted this long resets the restart backoff
+    healthy_after_s: float = 60.0
+    #: how long the components get to finish once stopping, before they are cancelled
+    stop_timeout_s: float = 15.0
+
+    def __post_init__(self) -> None:
+        if self.poll_interval_s <= 0:
+            raise ValueError("the poll interval must be positive")
+        if not 0 <= self.webhook_port <= 65535:
+            raise ValueError("the webhook port must be between 0 and 65535")
+        if not self.webhook_path.startswith("/"):
+            raise ValueError("the webhook path must start with /")
+
+
+@dataclass(frozen=True, slots=True)
+class Component:
+    name: str
+    run: ComponentFn
+
+
+# ---- metrics -------------------------------------------------------------------------------------
+
+_RESTARTS: weakref.WeakKeyDictionary[CollectorRegistry, Counter] = weakref.WeakKeyDictionary()
+
+
+def restart_counter(registry: CollectorRegistry = REGISTRY) -> Counter:
+    """``hubsync_component_restarts_total{component}`` of ``registry``, created once."""
+    counter = _RESTARTS.get(registry)
+    if counter is None:
+        counter = _RESTARTS[registry] = Counter(
+            "hubsync_component_restarts",
+            "Components of `hubsync run` (relay, webhook, poller) that failed and were restarted",
+            ["component"],
+            registry=registry,
+        )
+    return counter
+
+
+_CONNECTOR: weakref.WeakKeyDictionary[CollectorRegistry, ConnectorMetrics] = weakref.WeakKeyDictionary()
+
+
+def connector_metrics(registry: CollectorRegistry = REGISTRY) -> ConnectorMetrics:
+    """The :class:`ConnectorMetrics` of ``registry``, created once (webhook and poller share it)."""
+    metrics = _CONNECTOR.get(registry)
+    if metrics is None:
+        metrics = _CONNECTOR[registry] = ConnectorMetrics.create(registry)
+    return metrics
+
+
+# ---- supervision ---------------------------------------------------------------------------------
+
+
+async def _sleep(stop: asyncio.Event, seconds: float) -> bool:
+    """Sleep ``seconds`` or until ``stop`` is set; True when stopped."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+    return stop.is_set()
+
+
+async def supervise(
+    component: Component,
+    stop: asyncio.Event,
+    options: RunOptions,
+    restarts: Counter | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
+    """Run ``component`` until ``stop`` is set, restarting it with backoff whenever it fails."""
+    delay = options.restart_initial_s
+    while not stop.is_set():
+        started = clock()
+        try:
+            await component.run(stop)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s failed", component.name)
+        else:
+            if stop.is_set():
+                return
+            log.error("%s returned while the process is running", component.name)
+        if clock() - started >= options.healthy_after_s:
+            delay = options.restart_initial_s
+        if restarts is not None:
+            restarts.labels(component=component.name).inc()
+        log.warning("restarting %s in %.1f s", component.name, delay)
+        if await _sleep(stop, delay):
+            return
+        delay = min(options.restart_max_s, delay * 2)
+
+
+class ComponentSupervisor(Service):
+    """Runs each component as a supervised task; on stop, signals them and waits for them."""
+
+    def __init__(
+        self,
+        components: Sequence[Component],
+        options: RunOptions,
+        restarts: Counter | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.components = tuple(components)
+        self.options = options
+        self.restarts = restarts
+        self.stop_event: asyncio.Event | None = None
+        self.tasks: list[asyncio.Task[None]] = []
+        super().__init__(**kwargs)
+
+    async def on_start(self) -> None:
+        self.stop_event = asyncio.Event()
+        for component in self.components:
+            log.info("starting %s", component.name)
+            self.tasks.append(
+                asyncio.create_task(
+                    supervise(component, self.stop_event, self.options, self.restarts),
+                    name=f"hubsync-{component.name}",
+                )
+            )
+
+    async def on_stop(self) -> None:
+        if self.stop_event is not None:
+            self.stop_event.set()
+        if not self.tasks:
+            return
+        _done, pending = await asyncio.wait(self.tasks, timeout=self.options.stop_timeout_s)
+        for task in pending:
+            log.warning(
+                "%s did not stop within %.0f s; cancelling it", task.get_name(), self.options.stop_timeout_s
+            )
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.tasks.clear()
+
+
+# ---- the components ------------------------------------------------------------------------------
+
+
+def relay_component(settings: Settings, codec: AvroCodec, registry: CollectorRegistry) -> Component:
+    async def run(stop: asyncio.Event) -> None:
+        async with relay_from_settings(settings, codec, registry=registry) as relay:
+            await relay.run(stop)
+
+    return Component("relay", run)
+
+
+def webhook_component(
+    settings: Settings,
+    options: RunOptions,
+    metrics: ConnectorMetrics,
+    announce: Callable[[str], None],
+) -> Component:
+    config = WebhookReceiverConfig.from_settings(settings, path=options.webhook_path)
+
+    async def run(stop: asyncio.Event) -> None:
+        async with webhook_service(
+            settings,
+            config,
+            metrics,
+            host=options.webhook_host,
+            port=options.webhook_port,
+            create_topics=False,
+        ) as running:
+            announce(f"webhook receiver on {running.url}")
+            await stop.wait()
+
+    return Component("webhook", run)
+
+
+def poller_component(
+    app: IngestApp, settings: Settings, options: RunOptions, metrics: ConnectorMetrics
+) -> Component:
+    """The incremental poller, on the push agents' HubSpot client (see the module docstring)."""
+    config = PollerConfig(
+        overlap_ms=settings.poll_overlap_ms, settle_ms=settings.poll_settle_ms, source="POLLER"
+    )
+
+    async def run(stop: asyncio.Event) -> None:
+        client = (await app.resources.push()).client
+        pool = await open_async_pool(
+            require_database_url(settings), PoolConfig(max_size=2), name="hubsync-poller"
+        )
+        try:
+            async with AsyncKafkaPublisher(require_kafka(settings), codec_from_settings(settings)) as kafka:
+                poller = IncrementalPoller(
+                    client,
+                    ChangeEventPublisher(kafka, settings.topics, source="poller", metrics=metrics),
+                    CursorStore(pool),
+                    await mapped_properties(pool),
+                    config=config,
+                    metrics=metrics,
+                )
+                while not stop.is_set():
+                    for object_type in POLL_TYPES:
+                        result = await poller.poll_once(object_type)
+                        if result.published:
+                            log.info("poller: %s: %d events published", object_type, result.published)
+                    if await _sleep(stop, options.poll_interval_s):
+                        return
+        finally:
+            await pool.close()
+
+    return Component("poller", run)
+
+
+def components(
+    app: IngestApp,
+    settings: Settings,
+    codec: AvroCodec,
+    options: RunOptions,
+    *,
+    registry: CollectorRegistry = REGISTRY,
+    announce: Callable[[str], None] = print,
+) -> list[Component]:
+    """The components ``options`` and ``settings`` ask for; says on ``announce`` what is left out."""
+    metrics = connector_metrics(registry)
+    found = [relay_component(settings, codec, registry)]
+    secret = settings.hubspot_webhook_secret
+    if not options.webhook:
+        announce("webhook receiver: off (--no-webhook)")
+    elif secret is None or not secret.get_secret_value():
+        announce("webhook receiver: off (HUBSPOT_WEBHOOK_SECRET is not set)")
+    else:
+        found.append(webhook_component(settings, options, metrics, announce))
+    if not options.poller:
+        announce("poller: off (--no-poller)")
+    elif settings.hubspot_access_token is None:
+        announce("poller and push agents: off (HUBSPOT_ACCESS_TOKEN is not set)")
+    else:
+        found.append(poller_component(app, settings, options, metrics))
+    return found
+
+
+def build_run_app(
+    settings: Settings,
+    codec: AvroCodec,
+    options: RunOptions,
+    *,
+    registry: CollectorRegistry = REGISTRY,
+    announce: Callable[[str], None] = print,
+) -> IngestApp:
+    """The worker app with the supervisor of the other components registered as an app service."""
+    app = build_app(settings, codec, registry=registry)
+    parts = components(app, settings, codec, options, registry=registry, announce=announce)
+    restarts = restart_counter(registry)
+
+    class Components(ComponentSupervisor):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(parts, options, restarts, **kwargs)
+
+    app.service(Components)
+    return app
+
+
+def run_all(
+    settings: Settings,
+    codec: AvroCodec,
+    options: RunOptions,
+    *,
+    announce: Callable[[str], None] = print,
+) -> None:
+    """Run everything until SIGINT/SIGTERM (Faust's worker handles the signals and the exit code)."""
+    try:
+        import uvloop  # as run_worker: Faust's per-event overhead is lower on uvloop
+    except ImportError:  # pragma: no cover - optional on platforms without uvloop wheels
+        pass
+    else:
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    app = build_run_app(settings, codec, options, announce=announce)
+    worker = faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True, override_logging=False)
+    worker.execute_from_commandline()
