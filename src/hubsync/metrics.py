@@ -62,6 +62,20 @@ class HubSpotClientMetrics:
         )
 
 
+_CLIENT_METRICS: weakref.WeakKeyDictionary[CollectorRegistry, HubSpotClientMetrics] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def hubspot_client_metrics(registry: CollectorRegistry = REGISTRY) -> HubSpotClientMetrics:
+    """The HubSpot client metrics of ``registry``, created once (a component restarted in the
+    same process, or several clients, share them)."""
+    metrics = _CLIENT_METRICS.get(registry)
+    if metrics is None:
+        metrics = _CLIENT_METRICS[registry] = HubSpotClientMetrics.create(registry)
+    return metrics
+
+
 @dataclass(frozen=True)
 class ConnectorMetrics:
     events_published: Counter

@@ -36,10 +36,8 @@ in ``hubsync worker``.
 registry: the memoised ``ingest_metrics``/``relay_metrics``/``push_metrics``/``dlq_metrics``,
 one :class:`~hubsync.metrics.ConnectorMetrics` shared by the webhook receiver and the poller,
 the push processor's :class:`~hubsync.metrics.HubSpotClientMetrics` (the poller reuses its
-client, see above). Known limit, outside this module: ``push_processor`` calls
-``HubSpotClientMetrics.create(registry)`` each time it opens, so when its first open fails (HubSpot
-unreachable at start) every later open of the push processor, and so of the poller, fails with
-"Duplicated timeseries" (logged and retried, never silent) until the process restarts.
+client, see above; ``hubspot_client_metrics`` memoises them per registry, so a push processor
+reopened after HubSpot was unreachable at start registers nothing twice).
 """
 
 from __future__ import annotations

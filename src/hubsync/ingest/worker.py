@@ -15,8 +15,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import tempfile
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import faust
@@ -182,6 +184,9 @@ def build_app(settings: Settings, codec: AvroCodec, *, registry: CollectorRegist
         broker_heartbeat_interval=3.0,
         stream_wait_empty=False,
         producer_acks=-1,
+        # Faust keeps table state there; hubsync has no tables (memory store), so a temporary
+        # directory rather than one per consumer group in the working directory
+        datadir=str(Path(tempfile.gettempdir()) / "hubsync-faust" / "{conf.name}"),
     )
     app.resources = WorkerResources(settings, codec, registry)
     metrics = ingest_metrics(registry)

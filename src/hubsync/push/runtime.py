@@ -12,7 +12,7 @@ from hubsync.avro.codec import AvroCodec
 from hubsync.connectors.hubspot.client import HubSpotClient
 from hubsync.connectors.hubspot.client_config import HubSpotClientConfig
 from hubsync.connectors.kafka_sink import AsyncKafkaPublisher
-from hubsync.metrics import HubSpotClientMetrics
+from hubsync.metrics import hubspot_client_metrics
 from hubsync.push.agent import PushProcessor
 from hubsync.push.errors import ErrorTopicPublisher
 from hubsync.push.failures import ErrorLog
@@ -36,7 +36,7 @@ async def push_processor(
         config = HubSpotClientConfig.from_settings(settings)
         async with (
             AsyncKafkaPublisher(require_kafka(settings), codec) as publisher,
-            HubSpotClient(config, metrics=HubSpotClientMetrics.create(registry)) as client,
+            HubSpotClient(config, metrics=hubspot_client_metrics(registry)) as client,
         ):
             await ensure_record_id_property(client)
             yield PushProcessor(
