@@ -871,3 +871,22 @@ def test_invalid_prospect_value_is_rejected_not_pushed(conn: psycopg.Connection[
     )
     assert rejected["detail"]["reason"]
     assert outbox(conn) == []
+
+
+def test_a_value_set_by_hand_is_not_overwritten_by_a_later_pull(conn: psycopg.Connection[Any]) -> None:
+    """Manual actions take precedence: overwrite leaves a manually enriched field alone."""
+    from hubsync.platform import enrich_record
+
+    conn.execute("UPDATE hubsync.field_mappings SET mode = 'overwrite' WHERE hubspot_property = 'jobtitle'")
+    conn.execute(
+        "INSERT INTO hubsync.prospect_people (email_normalized, attributes) VALUES ('ann@acme.com', %s)",
+        (psycopg.types.json.Jsonb({"jobtitle": "CTO"}),),
+    )
+    conn.commit()
+    run(conn, f.snapshot("1", {**ANN, "jobtitle": "CTO"}, at=1_000))
+    rid = contact(conn, "1")["id"]
+    enrich_record(conn, rid, "jobtitle", "Chief Scientist")
+    conn.commit()
+    run(conn, f.property_change("1", "firstname", "Annie", at=int(time.time() * 1000)))
+    assert contact(conn, "1")["properties"]["jobtitle"] == "Chief Scientist"
+    assert activity(conn, rid, "overwritten") == []

@@ -39,6 +39,7 @@ from hubsync.ingest.state import (
     apply_merged_away,
     placeholder,
     platform_version,
+    version_of,
 )
 from hubsync.mapping.rules import MappingDecision, decide
 from hubsync.mapping.store import MappingTable, load_prospects
@@ -237,7 +238,9 @@ def _run_mappings(
         if prospect is None:
             continue
         state = batch.states[key]
-        outcome = decide(active, state.properties, prospect, ctx.definitions.get(kind, {}))
+        # a value a person set by hand is never replaced by autofill/overwrite (manual precedence)
+        unlocked = [m for m in active if not _manual(state.versions.get(m.hubspot_property))]
+        outcome = decide(unlocked, state.properties, prospect, ctx.definitions.get(kind, {}))
         for decision in outcome.decisions:
             state.properties[decision.hubspot_property] = decision.after
             state.versions[decision.hubspot_property] = platform_version(
@@ -282,6 +285,11 @@ def _run_mappings(
         if outcome.decisions:
             out[key] = list(outcome.decisions)
     return out
+
+
+def _manual(stored: Any) -> bool:
+    """The stored value was set by hand and HubSpot has not changed it since."""
+    return stored is not None and version_of(stored)[1] == "manual"
 
 
 def _write_links(
