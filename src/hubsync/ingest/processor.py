@@ -327,14 +327,18 @@ class IngestProcessor:
             m.events.labels(topic=topic, outcome="unchanged").inc(count - applied)
         for letter in letters:
             m.events.labels(topic=letter.source_topic, outcome="dlq").inc()
+        # an agent consumes one topic, so a batch is of one object kind
+        kinds = {self.topics.sources.get(t) for t in per_topic} - {None}
+        kind = str(kinds.pop()) if len(kinds) == 1 else "mixed"
         if result.duplicates_flagged:
-            m.duplicates_flagged.labels(object_type="all").inc(result.duplicates_flagged)
-        if result.autofills:
-            m.mapped_values.labels(object_type="all", rule="autofill").inc(result.autofills)
-        if result.overwrites:
-            m.mapped_values.labels(object_type="all", rule="overwrite").inc(result.overwrites)
-        if result.rejected_values:
-            m.mapped_values.labels(object_type="all", rule="rejected").inc(result.rejected_values)
+            m.duplicates_flagged.labels(object_type=kind).inc(result.duplicates_flagged)
+        for rule, count in (
+            ("autofill", result.autofills),
+            ("overwrite", result.overwrites),
+            ("rejected", result.rejected_values),
+        ):
+            if count:
+                m.mapped_values.labels(object_type=kind, rule=rule).inc(count)
 
 
 def add_results(total: BatchResult, part: BatchResult) -> None:
