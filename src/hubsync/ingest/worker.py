@@ -162,6 +162,12 @@ class IngestApp(faust.App):
         await self.resources.close()
 
 
+def _datadir(app_id: str) -> Path:
+    path = Path(tempfile.gettempdir()) / "hubsync-faust" / app_id
+    path.mkdir(parents=True, exist_ok=True)  # Faust does not create its parents
+    return path
+
+
 def build_app(settings: Settings, codec: AvroCodec, *, registry: CollectorRegistry = REGISTRY) -> IngestApp:
     """The worker app: one ingest agent per ``hubspot.*.changes`` topic (batches of
     ``ingest_batch_max`` events) and, when HubSpot access is configured, one push agent per
@@ -186,7 +192,7 @@ def build_app(settings: Settings, codec: AvroCodec, *, registry: CollectorRegist
         producer_acks=-1,
         # Faust keeps table state there; hubsync has no tables (memory store), so a temporary
         # directory rather than one per consumer group in the working directory
-        datadir=str(Path(tempfile.gettempdir()) / "hubsync-faust" / "{conf.name}"),
+        datadir=str(_datadir(f"{settings.consumer_group}.ingest")),
     )
     app.resources = WorkerResources(settings, codec, registry)
     metrics = ingest_metrics(registry)
