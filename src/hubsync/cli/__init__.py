@@ -25,6 +25,7 @@ from hubsync.cli.relay import relay_command
 from hubsync.cli.replay import replay_command
 from hubsync.cli.run import run_command
 from hubsync.cli.sandbox import sandbox_command
+from hubsync.cli.status import status_command
 from hubsync.cli.webhook import webhook_command
 from hubsync.cli.worker import worker_command
 from hubsync.settings import MissingSettingError
@@ -49,6 +50,7 @@ app.command("run")(run_command)
 app.command("worker")(worker_command)
 app.command("replay")(replay_command)
 app.command("demo")(demo_command)
+app.command("status")(status_command)
 app.command("relay")(relay_command)
 app.add_typer(errors_cli.app, name="errors")
 app.add_typer(records.app, name="records")
