@@ -36,9 +36,11 @@ __all__ = [
     "crm_key",
 ]
 
-# Each CTE reads only the rows of the batch (ids = ANY(...)) and aggregates them per record, so the
-# query costs one index scan per table whatever the batch size. Array order is deterministic, so
-# an unchanged record encodes to the same bytes (compaction-friendly, testable).
+# Each CTE reads only the rows of the batch, driven by the unnested ids through the indexes (a
+# filter like ``record_a IN (SELECT id FROM wanted)`` let a planner with stale statistics scan every
+# pair per batch row: 49 ms per batch of 100 at 100,000 contacts), and aggregates them per record,
+# so the query costs one index lookup per record and table whatever the tables' size. Array order
+# is deterministic, so an unchanged record encodes to the same bytes (compaction-friendly, testable).
 CONTACTS_SQL: LiteralString = """
 WITH wanted AS (
     SELECT DISTINCT unnest(%(ids)s::bigint[]) AS id
@@ -59,12 +61,14 @@ links AS (
 ),
 dup_pairs AS (
     SELECT d.record_a AS id, d.record_b AS other
-    FROM hubsync.potential_duplicates d
-    WHERE d.object_type = 'contact' AND d.resolved_at IS NULL AND d.record_a IN (SELECT id FROM wanted)
+    FROM wanted w
+    JOIN hubsync.potential_duplicates d ON d.object_type = 'contact' AND d.record_a = w.id
+    WHERE d.resolved_at IS NULL
     UNION
     SELECT d.record_b, d.record_a
-    FROM hubsync.potential_duplicates d
-    WHERE d.object_type = 'contact' AND d.resolved_at IS NULL AND d.record_b IN (SELECT id FROM wanted)
+    FROM wanted w
+    JOIN hubsync.potential_duplicates d ON d.object_type = 'contact' AND d.record_b = w.id
+    WHERE d.resolved_at IS NULL
 ),
 dups AS (
     SELECT id, array_agg(other ORDER BY other) AS ids FROM dup_pairs GROUP BY id
@@ -105,12 +109,14 @@ links AS (
 ),
 dup_pairs AS (
     SELECT d.record_a AS id, d.record_b AS other
-    FROM hubsync.potential_duplicates d
-    WHERE d.object_type = 'account' AND d.resolved_at IS NULL AND d.record_a IN (SELECT id FROM wanted)
+    FROM wanted w
+    JOIN hubsync.potential_duplicates d ON d.object_type = 'account' AND d.record_a = w.id
+    WHERE d.resolved_at IS NULL
     UNION
     SELECT d.record_b, d.record_a
-    FROM hubsync.potential_duplicates d
-    WHERE d.object_type = 'account' AND d.resolved_at IS NULL AND d.record_b IN (SELECT id FROM wanted)
+    FROM wanted w
+    JOIN hubsync.potential_duplicates d ON d.object_type = 'account' AND d.record_b = w.id
+    WHERE d.resolved_at IS NULL
 ),
 dups AS (
     SELECT id, array_agg(other ORDER BY other) AS ids FROM dup_pairs GROUP BY id

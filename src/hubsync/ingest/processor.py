@@ -109,7 +109,10 @@ class StatisticsKeeper:
     triggered ANALYZE costs O(log n) runs over a load of n records.
     """
 
-    TABLES = "hubsync.contacts, hubsync.contact_emails, hubsync.accounts, hubsync.contact_account_links"
+    TABLES = (
+        "hubsync.contacts, hubsync.contact_emails, hubsync.accounts, hubsync.contact_account_links,"
+        " hubsync.potential_duplicates, hubsync.activity_log"
+    )
 
     def __init__(self, *, minimum: int = 1_000, growth: float = 0.5) -> None:
         self.minimum = minimum
