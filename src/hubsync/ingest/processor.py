@@ -38,6 +38,7 @@ from hubsync.ingest.apply import BatchResult, IngestContext, apply_batch
 from hubsync.ingest.canonical import canonical_accounts, canonical_contacts, crm_key
 from hubsync.ingest.events import ChangeEvent, ObjectKind, change_event
 from hubsync.ingest.metrics import IngestMetrics
+from hubsync.ingest.statistics import StatisticsKeeper
 from hubsync.mapping.definitions import effective_definitions
 from hubsync.mapping.store import load_mappings
 from hubsync.streams.decode import KafkaRecord, dead_letter_for, decode_batch
@@ -100,45 +101,6 @@ class ContextCache:
         return self._context
 
 
-class StatisticsKeeper:
-    """Runs ``ANALYZE`` on the mirrored tables whenever they have grown by half since the last one.
-
-    A backfill grows the tables far faster than autovacuum re-analyzes them (once a minute at
-    best), and with statistics of a nearly empty table the planner picks plans that scan the
-    whole table per batch row (measured: 100 s for one batch at 40,000 contacts). Growth-
-    triggered ANALYZE costs O(log n) runs over a load of n records.
-    """
-
-    TABLES = (
-        "hubsync.contacts, hubsync.contact_emails, hubsync.accounts, hubsync.contact_account_links,"
-        " hubsync.potential_duplicates, hubsync.activity_log"
-    )
-
-    def __init__(self, *, minimum: int = 1_000, growth: float = 0.5) -> None:
-        self.minimum = minimum
-        self.growth = growth
-        self._baseline: int | None = None
-        self._since = 0
-
-    def note(self, conn: psycopg.Connection[Any], created: int) -> bool:
-        """Count ``created`` records; analyze (in ``conn``, outside a transaction) when due."""
-        if self._baseline is None:
-            row = conn.execute(
-                "SELECT coalesce(sum(greatest(reltuples, 0)), 0)::bigint FROM pg_class"
-                " WHERE oid IN ('hubsync.contacts'::regclass, 'hubsync.accounts'::regclass)"
-            ).fetchone()
-            conn.commit()
-            self._baseline = int(row[0]) if row else 0
-        self._since += created
-        if self._since < max(self.minimum, self.growth * self._baseline):
-            return False
-        conn.execute(f"ANALYZE {self.TABLES}")
-        conn.commit()
-        self._baseline += self._since
-        self._since = 0
-        return True
-
-
 class IngestProcessor:
     """Applies batches of ``hubspot.*.changes`` messages; see the module docstring."""
 
@@ -163,7 +125,7 @@ class IngestProcessor:
         self.metrics = metrics
         self.publish_canonical = publish_canonical
         self.contexts = ContextCache(replay=replay)
-        self.statistics = StatisticsKeeper()
+        self.statistics = StatisticsKeeper(pool)
         self.backoff = backoff or (lambda attempt: min(30.0, 0.25 * 2 ** min(attempt, 8)))
         self._event_schema = codec.repository.current(CHANGE_EVENT_SCHEMA)
         self._crm_schemas = {kind: codec.repository.current(stem) for kind, stem in CRM_SCHEMAS.items()}
@@ -206,8 +168,8 @@ class IngestProcessor:
             context = self.contexts.get(conn)
             with conn.transaction():
                 result = apply_batch(conn, events, context)
-            self.statistics.note(conn, result.created)
-            return result
+        self.statistics.note(result.created)
+        return result
 
     def _apply_isolated(
         self, events: Sequence[tuple[KafkaRecord, ChangeEvent]]

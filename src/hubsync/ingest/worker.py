@@ -88,9 +88,13 @@ async def ingest_processor(
     try:
         async with AsyncKafkaPublisher(require_kafka(settings), codec) as publisher:
             dlq = DeadLetterPublisher.from_settings(settings, publisher, codec, registry=registry)
-            yield IngestProcessor(
+            processor = IngestProcessor(
                 pool, codec, publisher, dlq, ingest_topics(settings), ingest_metrics(registry), replay=replay
             )
+            try:
+                yield processor
+            finally:
+                await asyncio.to_thread(processor.statistics.wait, 60.0)
     finally:
         await asyncio.to_thread(pool.close)
 
