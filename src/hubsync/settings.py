@@ -113,7 +113,7 @@ class Settings(BaseSettings):
         if config_file:
             path = Path(config_file)
             if not path.is_file():
-                raise FileNotFoundError(f"{CONFIG_FILE_ENV} points to {path}, which is not a file")
+                raise ConfigFileError(f"{CONFIG_FILE_ENV} points to {path}, which is not a file")
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
         return tuple(sources)
 
@@ -152,6 +152,10 @@ def load_settings(**overrides: Any) -> Settings:
     if settings.database_url is None and state.get("database_url"):
         updates["database_url"] = SecretStr(state["database_url"])
     return settings.model_copy(update=updates) if updates else settings
+
+
+class ConfigFileError(FileNotFoundError):
+    """``HUBSYNC_CONFIG_FILE`` names a file that does not exist."""
 
 
 class MissingSettingError(RuntimeError):

@@ -52,6 +52,37 @@ def test_console_script_reports_missing_configuration(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"HUBSYNC_TOPIC_PARTITIONS": "many"}, "invalid setting topic_partitions"),
+        (
+            {"DATABASE_URL": "postgresql://u:s3cret@h/db", "HUBSYNC_CONFIG_FILE": "/no/such.toml"},
+            "not a file",
+        ),
+    ],
+)
+def test_console_script_reports_invalid_configuration_without_values(
+    tmp_path: Path, extra: dict[str, str], message: str
+) -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "HUBSYNC_DEV_DIR": str(tmp_path / "nodev"),
+        **extra,
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", "from hubsync.cli import main; main()", "status"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert proc.returncode == 3, proc.stderr
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr and "many" not in proc.stderr and "s3cret" not in proc.stderr
+
+
 @pytest.mark.integration
 def test_db_migrate_twice_changes_nothing(fresh_database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", fresh_database_url)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import typer
+from pydantic import ValidationError
 
 from hubsync import __version__
 from hubsync.cli import db, dev, records, topics
@@ -28,7 +29,7 @@ from hubsync.cli.sandbox import sandbox_command
 from hubsync.cli.status import status_command
 from hubsync.cli.webhook import webhook_command
 from hubsync.cli.worker import worker_command
-from hubsync.settings import MissingSettingError
+from hubsync.settings import ConfigFileError, MissingSettingError
 
 app = typer.Typer(
     name="hubsync",
@@ -72,5 +73,14 @@ def main() -> None:
     try:
         app()
     except MissingSettingError as exc:
+        console_err.print(f"[red]error:[/red] {exc}")
+        sys.exit(EXIT_CONFIG)
+    except ValidationError as exc:
+        # the settings named and what is wrong with them, never their values (they may be secrets)
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"])
+            console_err.print(f"[red]error:[/red] invalid setting {where}: {error['msg']}")
+        sys.exit(EXIT_CONFIG)
+    except ConfigFileError as exc:
         console_err.print(f"[red]error:[/red] {exc}")
         sys.exit(EXIT_CONFIG)
