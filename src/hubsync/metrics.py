@@ -8,13 +8,34 @@ use a fresh one; processes use :data:`prometheus_client.REGISTRY`.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from hubsync.settings import Settings
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+T = TypeVar("T")
+
+
+class PerRegistry(Generic[T]):
+    """A metric set made once per registry: calling it with a registry returns the same set every
+    time (several components, or a component restarted in one process, share it; creating it
+    twice would register every metric twice)."""
+
+    def __init__(self, create: Callable[[CollectorRegistry], T]) -> None:
+        self._create = create
+        self._made: weakref.WeakKeyDictionary[CollectorRegistry, T] = weakref.WeakKeyDictionary()
+
+    def __call__(self, registry: CollectorRegistry = REGISTRY) -> T:
+        made = self._made.get(registry)
+        if made is None:
+            made = self._made[registry] = self._create(registry)
+        return made
 
 
 @dataclass(frozen=True)
@@ -62,18 +83,8 @@ class HubSpotClientMetrics:
         )
 
 
-_CLIENT_METRICS: weakref.WeakKeyDictionary[CollectorRegistry, HubSpotClientMetrics] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def hubspot_client_metrics(registry: CollectorRegistry = REGISTRY) -> HubSpotClientMetrics:
-    """The HubSpot client metrics of ``registry``, created once (a component restarted in the
-    same process, or several clients, share them)."""
-    metrics = _CLIENT_METRICS.get(registry)
-    if metrics is None:
-        metrics = _CLIENT_METRICS[registry] = HubSpotClientMetrics.create(registry)
-    return metrics
+#: the HubSpot client metrics of a registry, created once
+hubspot_client_metrics = PerRegistry(HubSpotClientMetrics.create)
 
 
 @dataclass(frozen=True)
@@ -144,15 +155,8 @@ class DlqMetrics:
         )
 
 
-_DLQ_METRICS: weakref.WeakKeyDictionary[CollectorRegistry, DlqMetrics] = weakref.WeakKeyDictionary()
-
-
-def dlq_metrics(registry: CollectorRegistry = REGISTRY) -> DlqMetrics:
-    """The DLQ metrics of ``registry``, created once (several publishers may share a registry)."""
-    metrics = _DLQ_METRICS.get(registry)
-    if metrics is None:
-        metrics = _DLQ_METRICS[registry] = DlqMetrics.create(registry)
-    return metrics
+#: the DLQ metrics of a registry, created once (several publishers may share a registry)
+dlq_metrics = PerRegistry(DlqMetrics.create)
 
 
 def serve_metrics(settings: Settings, registry: CollectorRegistry = REGISTRY) -> int:

@@ -46,7 +46,6 @@ import asyncio
 import contextlib
 import logging
 import time
-import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -65,7 +64,7 @@ from hubsync.connectors.hubspot.webhook_receiver import DEFAULT_PATH, WebhookRec
 from hubsync.connectors.hubspot.webhook_service import webhook_service
 from hubsync.connectors.kafka_sink import AsyncKafkaPublisher
 from hubsync.ingest.worker import IngestApp, build_app
-from hubsync.metrics import ConnectorMetrics
+from hubsync.metrics import ConnectorMetrics, PerRegistry
 from hubsync.push.relay import relay_from_settings
 from hubsync.settings import Settings, require_database_url, require_kafka
 from hubsync.storage.pool import PoolConfig, open_async_pool
@@ -111,31 +110,22 @@ class Component:
 
 # ---- metrics -------------------------------------------------------------------------------------
 
-_RESTARTS: weakref.WeakKeyDictionary[CollectorRegistry, Counter] = weakref.WeakKeyDictionary()
+
+def _restart_counter(registry: CollectorRegistry) -> Counter:
+    return Counter(
+        "hubsync_component_restarts",
+        "Components of `hubsync run` (relay, webhook, poller) that failed and were restarted",
+        ["component"],
+        registry=registry,
+    )
 
 
-def restart_counter(registry: CollectorRegistry = REGISTRY) -> Counter:
-    """``hubsync_component_restarts_total{component}`` of ``registry``, created once."""
-    counter = _RESTARTS.get(registry)
-    if counter is None:
-        counter = _RESTARTS[registry] = Counter(
-            "hubsync_component_restarts",
-            "Components of `hubsync run` (relay, webhook, poller) that failed and were restarted",
-            ["component"],
-            registry=registry,
-        )
-    return counter
+#: ``hubsync_component_restarts_total{component}`` of a registry, created once
+restart_counter = PerRegistry(_restart_counter)
 
 
-_CONNECTOR: weakref.WeakKeyDictionary[CollectorRegistry, ConnectorMetrics] = weakref.WeakKeyDictionary()
-
-
-def connector_metrics(registry: CollectorRegistry = REGISTRY) -> ConnectorMetrics:
-    """The :class:`ConnectorMetrics` of ``registry``, created once (webhook and poller share it)."""
-    metrics = _CONNECTOR.get(registry)
-    if metrics is None:
-        metrics = _CONNECTOR[registry] = ConnectorMetrics.create(registry)
-    return metrics
+#: the :class:`ConnectorMetrics` of a registry, created once (webhook and poller share it)
+connector_metrics = PerRegistry(ConnectorMetrics.create)
 
 
 # ---- supervision ---------------------------------------------------------------------------------

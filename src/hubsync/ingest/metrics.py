@@ -8,7 +8,6 @@ instead of one ``Histogram.observe`` (and lock) per event.
 from __future__ import annotations
 
 import threading
-import weakref
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -16,6 +15,8 @@ from dataclasses import dataclass
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import HistogramMetricFamily
 from prometheus_client.registry import Collector
+
+from hubsync.metrics import PerRegistry
 
 #: event (received by hubsync) -> committed in PostgreSQL
 COMMIT_LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
@@ -137,12 +138,5 @@ class IngestMetrics:
         )
 
 
-_METRICS: weakref.WeakKeyDictionary[CollectorRegistry, IngestMetrics] = weakref.WeakKeyDictionary()
-
-
-def ingest_metrics(registry: CollectorRegistry = REGISTRY) -> IngestMetrics:
-    """The ingest metrics of ``registry``, created once."""
-    metrics = _METRICS.get(registry)
-    if metrics is None:
-        metrics = _METRICS[registry] = IngestMetrics.create(registry)
-    return metrics
+#: the ingest metrics of a registry, created once
+ingest_metrics = PerRegistry(IngestMetrics.create)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import uuid
-import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -37,6 +36,7 @@ from hubsync.connectors.hubspot.api_errors import (
     HubSpotRetriesExhaustedError,
 )
 from hubsync.connectors.kafka_sink import AsyncKafkaPublisher, EncodedMessage
+from hubsync.metrics import PerRegistry
 from hubsync.settings import Settings
 from hubsync.storage.outbox import OutboxEvent, append_outbox
 from hubsync.streams.dlq import error_text
@@ -420,15 +420,8 @@ class PushErrorMetrics:
         )
 
 
-_METRICS: weakref.WeakKeyDictionary[CollectorRegistry, PushErrorMetrics] = weakref.WeakKeyDictionary()
-
-
-def push_error_metrics(registry: CollectorRegistry = REGISTRY) -> PushErrorMetrics:
-    """The push error metrics of ``registry``, created once."""
-    metrics = _METRICS.get(registry)
-    if metrics is None:
-        metrics = _METRICS[registry] = PushErrorMetrics.create(registry)
-    return metrics
+#: the push error metrics of a registry, created once
+push_error_metrics = PerRegistry(PushErrorMetrics.create)
 
 
 class ErrorTopicPublisher:

@@ -3,10 +3,11 @@ outbox lag: :mod:`hubsync.push.relay`)."""
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+
+from hubsync.metrics import PerRegistry
 
 
 @dataclass(frozen=True)
@@ -41,12 +42,5 @@ class PushMetrics:
         )
 
 
-_METRICS: weakref.WeakKeyDictionary[CollectorRegistry, PushMetrics] = weakref.WeakKeyDictionary()
-
-
-def push_metrics(registry: CollectorRegistry = REGISTRY) -> PushMetrics:
-    """The push metrics of ``registry``, created once."""
-    metrics = _METRICS.get(registry)
-    if metrics is None:
-        metrics = _METRICS[registry] = PushMetrics.create(registry)
-    return metrics
+#: the push metrics of a registry, created once
+push_metrics = PerRegistry(PushMetrics.create)

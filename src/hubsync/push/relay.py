@@ -29,7 +29,6 @@ import json
 import logging
 import time
 import uuid
-import weakref
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -43,6 +42,7 @@ from hubsync.avro.codec import AvroCodec
 from hubsync.avro.schemas import AvroSchema
 from hubsync.connectors.kafka_sink import AsyncKafkaPublisher, EncodedMessage
 from hubsync.errors import RetriableError
+from hubsync.metrics import PerRegistry
 from hubsync.settings import Settings, require_database_url, require_kafka
 from hubsync.storage.outbox import InvalidOutboxPayloadError, payload_to_avro
 from hubsync.streams.dlq import DeadLetterMessage, DeadLetterPublisher, FailureStage, dead_letter, now_ms
@@ -168,15 +168,8 @@ class RelayMetrics:
         )
 
 
-_METRICS: weakref.WeakKeyDictionary[CollectorRegistry, RelayMetrics] = weakref.WeakKeyDictionary()
-
-
-def relay_metrics(registry: CollectorRegistry = REGISTRY) -> RelayMetrics:
-    """The relay metrics of ``registry``, created once (several relays may share a registry)."""
-    metrics = _METRICS.get(registry)
-    if metrics is None:
-        metrics = _METRICS[registry] = RelayMetrics.create(registry)
-    return metrics
+#: the relay metrics of a registry, created once (several relays may share a registry)
+relay_metrics = PerRegistry(RelayMetrics.create)
 
 
 # ---- rows -> messages (pure) ---------------------------------------------------------------------
