@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hubsync.ingest.apply import keys_of
-from hubsync.ingest.records import _derived
-from hubsync.ingest.state import RecordState
+from hubsync.ingest.records import derived_values
 from hubsync.mapping.values import PropertyDefinition
 from hubsync.platform.errors import InvalidField, InvalidFieldValue
 from hubsync.platform.fields import (
@@ -84,7 +83,7 @@ def test_changes_lists_only_differing_values() -> None:
 def test_derived_columns_match_the_ingest_derivation(kind: str, props: dict[str, str | None]) -> None:
     keys = record_keys(kind, props)  # type: ignore[arg-type]
     assert keys == keys_of(kind, props)  # type: ignore[arg-type]
-    ingest = _derived(kind, RecordState(hubspot_id="1", properties=dict(props)), keys)  # type: ignore[arg-type]
+    ingest = derived_values(kind, props, keys)  # type: ignore[arg-type]
     assert tuple(derived_columns(kind, props, keys).values()) == ingest  # type: ignore[arg-type]
 
 

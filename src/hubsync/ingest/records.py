@@ -20,8 +20,8 @@ from hubsync.ingest.keys import AccountKeys, ContactKeys
 from hubsync.ingest.state import RecordState
 
 _TABLE: Mapping[ObjectKind, str] = {"contact": "hubsync.contacts", "account": "hubsync.accounts"}
-#: columns derived from the properties and keys, per kind
-_DERIVED: Mapping[ObjectKind, tuple[str, ...]] = {
+#: columns derived from the properties and keys, per kind (platform-side writes use them too)
+DERIVED_COLUMNS: Mapping[ObjectKind, tuple[str, ...]] = {
     "contact": (
         "email",
         "first_name",
@@ -109,8 +109,8 @@ def load_records(
     return out
 
 
-def _derived(kind: ObjectKind, state: RecordState, keys: Any) -> tuple[Any, ...]:
-    p = state.properties
+def derived_values(kind: ObjectKind, p: Mapping[str, str | None], keys: Any) -> tuple[Any, ...]:
+    """The values of :data:`DERIVED_COLUMNS` for a record's properties and matching keys."""
     if kind == "contact":
         assert isinstance(keys, ContactKeys)
         return (
@@ -131,7 +131,7 @@ def _stage_table(kind: ObjectKind) -> str:
 
 
 def _ensure_stage(conn: psycopg.Connection[Any], kind: ObjectKind) -> None:
-    derived = ", ".join(f"{c} text" for c in _DERIVED[kind])
+    derived = ", ".join(f"{c} text" for c in DERIVED_COLUMNS[kind])
     conn.execute(
         f"CREATE TEMP TABLE IF NOT EXISTS {_stage_table(kind)} ("
         " id bigint, hubspot_id text, creation_source text, crm_status text, crm_status_at bigint,"
@@ -160,7 +160,7 @@ def write_records(
         if not mine:
             continue
         _ensure_stage(conn, kind)
-        columns = (*_COMMON, *_DERIVED[kind])
+        columns = (*_COMMON, *DERIVED_COLUMNS[kind])
         stage = _stage_table(kind)
         with conn.cursor() as cur:
             with cur.copy(f"COPY {stage} (id, erased, {', '.join(columns)}) FROM STDIN") as copy:
@@ -179,7 +179,7 @@ def write_records(
                             s.hubspot_updated_at,
                             s.hubspot_created_at,
                             s.merged_into_hubspot_id,
-                            *_derived(kind, s, r.keys),
+                            *derived_values(kind, s.properties, r.keys),
                         )
                     )
             erased_col = ", erased_at" if kind == "contact" else ""

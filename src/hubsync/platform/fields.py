@@ -17,7 +17,9 @@ import re
 from collections.abc import Collection, Mapping
 from typing import Any, Literal
 
-from hubsync.ingest.keys import AccountKeys, ContactKeys, account_keys, contact_keys
+from hubsync.ingest.apply import keys_of
+from hubsync.ingest.keys import AccountKeys, ContactKeys
+from hubsync.ingest.records import DERIVED_COLUMNS, derived_values
 from hubsync.mapping.values import InvalidPropertyValue, PlatformValue, PropertyDefinition, to_hubspot
 from hubsync.platform.errors import InvalidField, InvalidFieldValue
 
@@ -26,20 +28,6 @@ ObjectKind = Literal["contact", "account"]
 FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 #: properties HubSpot or hubsync own: the platform never writes them
 RESERVED_FIELDS = frozenset({"hubsync_record_id", "hs_object_id"})
-
-#: derived columns per kind, in the order ``hubsync.ingest.records`` writes them
-DERIVED_COLUMNS: Mapping[ObjectKind, tuple[str, ...]] = {
-    "contact": (
-        "email",
-        "first_name",
-        "last_name",
-        "name_normalized",
-        "company_name",
-        "company_name_key",
-        "company_domain_root",
-    ),
-    "account": ("name", "domain", "domain_root", "name_normalized"),
-}
 
 
 def check_field_name(name: str) -> None:
@@ -94,29 +82,14 @@ def changes(
 
 def record_keys(kind: ObjectKind, properties: Mapping[str, str | None]) -> ContactKeys | AccountKeys:
     """The matching keys of a record's properties (as the ingest path computes them)."""
-    return contact_keys(properties) if kind == "contact" else account_keys(properties)
+    return keys_of(kind, properties)
 
 
 def derived_columns(
     kind: ObjectKind, properties: Mapping[str, str | None], keys: ContactKeys | AccountKeys
 ) -> dict[str, Any]:
-    """The derived columns of a record, by column name (``DERIVED_COLUMNS``)."""
-    p = properties
-    if kind == "contact":
-        assert isinstance(keys, ContactKeys)
-        values: tuple[Any, ...] = (
-            p.get("email"),
-            p.get("firstname"),
-            p.get("lastname"),
-            keys.name_normalized,
-            p.get("company"),
-            keys.company_name_key,
-            keys.company_domain_root,
-        )
-    else:
-        assert isinstance(keys, AccountKeys)
-        values = (p.get("name"), p.get("domain"), keys.domain_root, keys.name_normalized)
-    return dict(zip(DERIVED_COLUMNS[kind], values, strict=True))
+    """The derived columns of a record, by column name (the ingest path's derivation)."""
+    return dict(zip(DERIVED_COLUMNS[kind], derived_values(kind, properties, keys), strict=True))
 
 
 def prospect_keys(kind: ObjectKind, keys: ContactKeys | AccountKeys) -> tuple[set[str], set[str]]:

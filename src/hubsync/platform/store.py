@@ -15,11 +15,12 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from hubsync.ingest.keys import ContactKeys
+from hubsync.ingest.records import DERIVED_COLUMNS
 from hubsync.mapping.definitions import effective_definitions
 from hubsync.mapping.store import load_mappings
 from hubsync.mapping.values import PropertyDefinition
 from hubsync.platform.errors import RecordNotFound, RecordNotWritable
-from hubsync.platform.fields import DERIVED_COLUMNS, ObjectKind, derived_columns, record_keys
+from hubsync.platform.fields import ObjectKind, derived_columns, record_keys
 
 TABLES: Mapping[ObjectKind, str] = {"contact": "hubsync.contacts", "account": "hubsync.accounts"}
 #: the ``cause_source`` of activity rows written by platform-side writes
