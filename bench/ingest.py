@@ -28,7 +28,6 @@ import argparse
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -45,6 +44,7 @@ from bench._change_events import contact_snapshot_events, produce_events
 from bench._raw_loader import raw_load
 from bench._report import report, summarize
 from bench._services import PARTITIONS, fresh_topics
+from hubsync._runtime.processes import free_port
 from hubsync.avro.codec import SingleObjectCodec
 from hubsync.avro.schemas import SchemaRepository
 from hubsync.matching.keys import normalize_email
@@ -68,12 +68,6 @@ def servers() -> Iterator[tuple[str, str]]:
         )
         server_url = os.environ.get("DATABASE_URL") or stack.enter_context(PostgresServer()).url
         yield bootstrap, server_url
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def seed_worker_database(url: str, events: int) -> int:

@@ -30,6 +30,7 @@ from pydantic import SecretStr
 
 from bench._report import report, summarize
 from bench._services import count_requests, fresh_topics, kafka_and_postgres, start_sandbox, stop
+from bench.backfill import fastest_schedule_s
 from hubsync.avro.codec import SingleObjectCodec
 from hubsync.avro.schemas import SchemaRepository
 from hubsync.connectors.hubspot.client import HubSpotClient
@@ -78,12 +79,6 @@ class Message:
 
     def timestamp(self) -> tuple[int, int]:
         return 1, int(time.time() * 1000)
-
-
-def fastest_schedule_s(requests: int, burst_limit: int, window_s: float) -> float:
-    """The least time a client obeying a rolling window of ``burst_limit`` per ``window_s`` needs
-    for ``requests`` (batch k of ``burst_limit`` can start at k windows)."""
-    return ((requests - 1) // burst_limit) * window_s
 
 
 def platform_contacts(url: str, n: int) -> list[int]:

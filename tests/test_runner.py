@@ -24,6 +24,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
+from hubsync._runtime.processes import free_port
 from hubsync.platform import create_record
 from hubsync.runner import Component, RunOptions, restart_counter, supervise
 from hubsync.sandbox.config import SandboxConfig
@@ -64,12 +65,6 @@ class RunProcess(WorkerProcess):
                 start_new_session=True,
             )
         return self
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

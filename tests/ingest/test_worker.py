@@ -9,7 +9,6 @@ against what the produced events imply.
 from __future__ import annotations
 
 import itertools
-import socket
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -18,6 +17,7 @@ from typing import Any
 import pytest
 from bench._change_events import contact_snapshot_events
 
+from hubsync._runtime.processes import free_port
 from hubsync.streams.dlq import (
     HEADER_ERROR,
     HEADER_SOURCE_OFFSET,
@@ -384,12 +384,6 @@ def test_kill_9_mid_load_then_restart_applies_every_event_exactly_once(
 
 
 # --- 5. metrics ---------------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_metrics_endpoint_shows_applied_events_and_commit_latency(

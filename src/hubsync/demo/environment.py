@@ -14,7 +14,6 @@ import contextlib
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,7 @@ from typing import IO, Any
 import psycopg
 from pydantic import SecretStr
 
+from hubsync._runtime.processes import free_port
 from hubsync.devstack import stack as devstack
 from hubsync.sandbox.config import SandboxConfig
 from hubsync.sandbox.server import SeedSpec, ThreadedSandbox
@@ -39,12 +39,6 @@ from hubsync.streams.topics import topic_specs
 
 DEMO_DIR = Path("~/.hubsync/demo")
 WEBHOOK_PATH = "/webhooks/hubspot"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
