@@ -27,20 +27,17 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from hubsync.avro.codec import AvroCodec
-from hubsync.avro.schemas import AvroSchema
 from hubsync.connectors.hubspot.api_errors import (
     HubSpotErrorDetails,
     HubSpotFatalError,
     HubSpotRecordError,
     HubSpotRetriesExhaustedError,
 )
-from hubsync.connectors.kafka_sink import AsyncKafkaPublisher, EncodedMessage
+from hubsync.connectors.kafka_sink import EncodedMessage
 from hubsync.metrics import PerRegistry
-from hubsync.settings import Settings
 from hubsync.storage.outbox import OutboxEvent, append_outbox
 from hubsync.streams.dlq import error_text
-from hubsync.streams.topics import spec_for
+from hubsync.streams.publisher import TopicPublisher
 
 ObjectType = Literal["contact", "account"]
 Operation = Literal["create", "update", "upsert", "archive", "merge", "read"]
@@ -424,55 +421,24 @@ class PushErrorMetrics:
 push_error_metrics = PerRegistry(PushErrorMetrics.create)
 
 
-class ErrorTopicPublisher:
+class ErrorTopicPublisher(TopicPublisher[ErrorRow]):
     """Publishes error log rows to ``hubsync.push.errors`` (key: the record id) and waits for the
-    acknowledgements. Does not own ``publisher``."""
+    acknowledgements."""
 
-    def __init__(
-        self,
-        publisher: AsyncKafkaPublisher,
-        codec: AvroCodec,
-        topic: str,
-        *,
-        schema: AvroSchema | None = None,
-        registry: CollectorRegistry = REGISTRY,
-    ) -> None:
-        self.publisher = publisher
-        self.codec = codec
-        self.topic = topic
-        self.schema = schema or codec.repository.current(PUSH_ERROR_SCHEMA)
-        self.metrics = push_error_metrics(registry)
-
-    @classmethod
-    def from_settings(
-        cls,
-        settings: Settings,
-        publisher: AsyncKafkaPublisher,
-        codec: AvroCodec,
-        *,
-        registry: CollectorRegistry = REGISTRY,
-    ) -> ErrorTopicPublisher:
-        spec = spec_for(settings, "push_errors")
-        return cls(
-            publisher, codec, spec.name, schema=codec.repository.current(spec.schema_stem), registry=registry
-        )
+    ROLE = "push_errors"
+    SCHEMA = PUSH_ERROR_SCHEMA
+    METRICS = push_error_metrics
 
     def encode(self, row: ErrorRow) -> EncodedMessage:
         value = self.codec.encode(self.topic, self.schema, push_error_value(row))
         headers = ((HEADER_ERROR_ID, str(row.id).encode()), (HEADER_CATEGORY, row.category.encode()))
         return EncodedMessage(str(row.record_id).encode(), value, headers)
 
-    async def publish(self, rows: Sequence[ErrorRow], *, timeout_s: float | None = None) -> int:
-        """Send ``rows``; return their number once Kafka acknowledged all of them."""
-        if not rows:
-            return 0
-        encoded = [self.encode(row) for row in rows]
-        sent = await self.publisher.publish(self.topic, encoded, timeout_s=timeout_s)
+    def count(self, rows: Sequence[ErrorRow]) -> None:
         for row in rows:
             self.metrics.errors.labels(
                 object_type=row.object_type, operation=row.operation, category=row.category
             ).inc()
-        return sent
 
 
 # ---- manual retry --------------------------------------------------------------------------------

@@ -25,14 +25,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from prometheus_client import REGISTRY, CollectorRegistry
-
-from hubsync.avro.codec import AvroCodec
-from hubsync.avro.schemas import AvroSchema
-from hubsync.connectors.kafka_sink import AsyncKafkaPublisher, EncodedMessage
+from hubsync.connectors.kafka_sink import EncodedMessage
 from hubsync.metrics import dlq_metrics
-from hubsync.settings import Settings
-from hubsync.streams.topics import spec_for
+from hubsync.streams.publisher import TopicPublisher
 
 DEAD_LETTER_SCHEMA = "dead_letter"
 #: longest error text kept (in the record and in the ``hubsync.error`` header), in characters
@@ -182,54 +177,19 @@ def dead_letter(
 # --- metrics and publishing -------------------------------------------------------------------
 
 
-class DeadLetterPublisher:
-    """Publishes :class:`DeadLetterMessage` s to the DLQ topic and waits for acknowledgement.
+class DeadLetterPublisher(TopicPublisher[DeadLetterMessage]):
+    """Publishes :class:`DeadLetterMessage` s to the DLQ topic and waits for acknowledgement; the
+    caller must not commit the source offsets when :meth:`publish` raises."""
 
-    Does not own ``publisher``: start and close it yourself (it can be shared with other topics).
-    """
-
-    def __init__(
-        self,
-        publisher: AsyncKafkaPublisher,
-        codec: AvroCodec,
-        topic: str,
-        *,
-        schema: AvroSchema | None = None,
-        registry: CollectorRegistry = REGISTRY,
-    ) -> None:
-        self.publisher = publisher
-        self.codec = codec
-        self.topic = topic
-        self.schema = schema or codec.repository.current(DEAD_LETTER_SCHEMA)
-        self.metrics = dlq_metrics(registry)
-
-    @classmethod
-    def from_settings(
-        cls,
-        settings: Settings,
-        publisher: AsyncKafkaPublisher,
-        codec: AvroCodec,
-        *,
-        registry: CollectorRegistry = REGISTRY,
-    ) -> DeadLetterPublisher:
-        """Publishes to ``settings.topics.dlq`` with the schema its topic spec names."""
-        spec = spec_for(settings, "dlq")
-        schema = codec.repository.current(spec.schema_stem)
-        return cls(publisher, codec, spec.name, schema=schema, registry=registry)
+    ROLE = "dlq"
+    SCHEMA = DEAD_LETTER_SCHEMA
+    METRICS = dlq_metrics
 
     def encode(self, letter: DeadLetterMessage) -> EncodedMessage:
         value = self.codec.encode(self.topic, self.schema, letter.value_record)
         return EncodedMessage(letter.key, value, letter.headers)  # the original key, None included
 
-    async def publish(self, letters: Sequence[DeadLetterMessage], *, timeout_s: float | None = None) -> int:
-        """Send ``letters``; return their number once Kafka acknowledged all of them. Raises
-        :class:`~hubsync.errors.RetriableError` / :class:`~hubsync.errors.FatalError` like
-        :meth:`AsyncKafkaPublisher.publish`; the caller must then not commit the source offsets."""
-        if not letters:
-            return 0
-        encoded = [self.encode(letter) for letter in letters]  # all or nothing: encode first
-        sent = await self.publisher.publish(self.topic, encoded, timeout_s=timeout_s)
+    def count(self, letters: Sequence[DeadLetterMessage]) -> None:
         tally = Tally((letter.source_topic, letter.stage.value) for letter in letters)
         for (source_topic, stage), count in tally.items():
             self.metrics.messages.labels(source_topic=source_topic, stage=stage).inc(count)
-        return sent
