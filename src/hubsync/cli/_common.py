@@ -1,12 +1,18 @@
-"""Shared pieces of the command line: consoles, exit codes, JSON output."""
+"""Shared pieces of the command line: consoles, exit codes, JSON output, database access."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+import psycopg
 import typer
 from rich.console import Console
+
+from hubsync.settings import load_settings, require_database_url
+
+T = TypeVar("T")
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -23,3 +29,18 @@ JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON ins
 def print_json(data: Any) -> None:
     """Write ``data`` as JSON on stdout, without Rich markup or wrapping."""
     typer.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def read_database(query: Callable[[psycopg.Connection[Any]], T]) -> T:
+    """Run ``query`` on a connection to the configured database; a database that cannot be reached
+    or is not migrated is a clear error (exit code 1), not a traceback. The URL is never printed."""
+    conninfo = require_database_url(load_settings())
+    try:
+        with psycopg.connect(conninfo) as conn:
+            return query(conn)
+    except psycopg.errors.UndefinedTable as exc:
+        console_err.print("[red]error:[/red] the database is not migrated; run `hubsync db migrate`")
+        raise typer.Exit(EXIT_FAILURE) from exc
+    except psycopg.OperationalError as exc:
+        console_err.print("[red]error:[/red] cannot connect to the database (check DATABASE_URL)")
+        raise typer.Exit(EXIT_FAILURE) from exc

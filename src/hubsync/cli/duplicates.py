@@ -2,41 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any
 
-import psycopg
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from hubsync.cli._common import EXIT_FAILURE, JsonOption, console, console_err, print_json
+from hubsync.cli._common import JsonOption, console, print_json, read_database
 from hubsync.ingest.duplicates import open_duplicates
 from hubsync.ingest.keys import ObjectType
-from hubsync.settings import load_settings, require_database_url
-
-T = TypeVar("T")
 
 
 class ObjectChoice(StrEnum):
     CONTACT = "contact"
     ACCOUNT = "account"
-
-
-def read_database(query: Callable[[psycopg.Connection[Any]], T]) -> T:
-    """Run ``query`` on a connection to the configured database; a database that cannot be reached
-    or is not migrated is a clear error (exit code 1), not a traceback. The URL is never printed."""
-    conninfo = require_database_url(load_settings())
-    try:
-        with psycopg.connect(conninfo) as conn:
-            return query(conn)
-    except psycopg.errors.UndefinedTable as exc:
-        console_err.print("[red]error:[/red] the database is not migrated; run `hubsync db migrate`")
-        raise typer.Exit(EXIT_FAILURE) from exc
-    except psycopg.OperationalError as exc:
-        console_err.print("[red]error:[/red] cannot connect to the database (check DATABASE_URL)")
-        raise typer.Exit(EXIT_FAILURE) from exc
 
 
 def _describe(record: dict[str, Any]) -> str:

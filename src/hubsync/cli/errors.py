@@ -10,8 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from hubsync.cli._common import EXIT_FAILURE, JsonOption, console, console_err, print_json
-from hubsync.cli.duplicates import read_database
+from hubsync.cli._common import EXIT_FAILURE, JsonOption, console, console_err, print_json, read_database
 from hubsync.push.errors import (
     ErrorNotFoundError,
     ErrorResolvedError,

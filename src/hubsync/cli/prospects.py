@@ -10,8 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from hubsync.cli._common import JsonOption, console, print_json
-from hubsync.cli.duplicates import read_database
+from hubsync.cli._common import JsonOption, console, print_json, read_database
 from hubsync.ingest.prospects import net_new_organizations, net_new_people
 
 

@@ -17,8 +17,15 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from hubsync.cli._common import EXIT_FAILURE, EXIT_USAGE, JsonOption, console, console_err, print_json
-from hubsync.cli.duplicates import read_database
+from hubsync.cli._common import (
+    EXIT_FAILURE,
+    EXIT_USAGE,
+    JsonOption,
+    console,
+    console_err,
+    print_json,
+    read_database,
+)
 from hubsync.platform import (
     InvalidField,
     InvalidFieldValue,

@@ -8,8 +8,7 @@ import typer
 from confluent_kafka import KafkaException
 from rich.table import Table
 
-from hubsync.cli._common import EXIT_FAILURE, JsonOption, console, console_err, print_json
-from hubsync.cli.duplicates import read_database
+from hubsync.cli._common import EXIT_FAILURE, JsonOption, console, console_err, print_json, read_database
 from hubsync.settings import load_settings, require_kafka
 from hubsync.status import database_status, kafka_status
 
