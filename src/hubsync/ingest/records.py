@@ -19,7 +19,8 @@ from hubsync.ingest.events import ObjectKind
 from hubsync.ingest.keys import AccountKeys, ContactKeys
 from hubsync.ingest.state import RecordState
 
-_TABLE: Mapping[ObjectKind, str] = {"contact": "hubsync.contacts", "account": "hubsync.accounts"}
+#: the table of each object kind
+RECORD_TABLES: Mapping[ObjectKind, str] = {"contact": "hubsync.contacts", "account": "hubsync.accounts"}
 #: columns derived from the properties and keys, per kind (platform-side writes use them too)
 DERIVED_COLUMNS: Mapping[ObjectKind, tuple[str, ...]] = {
     "contact": (
@@ -84,7 +85,7 @@ def load_records(
         f"SELECT id, hubspot_id, creation_source, crm_status, {_ms('crm_status_at')}, properties,"
         f" property_versions, {_ms('hubspot_updated_at')}, {_ms('hubspot_created_at')},"
         f" crm_merged_into_hubspot_id, {erased}"
-        f" FROM {_TABLE[kind]} WHERE {where} ORDER BY id FOR UPDATE",
+        f" FROM {RECORD_TABLES[kind]} WHERE {where} ORDER BY id FOR UPDATE",
         (list(hubspot_ids) if hubspot_ids else list(record_ids),),
     )
     out = []
@@ -185,7 +186,7 @@ def write_records(
             erased_col = ", erased_at" if kind == "contact" else ""
             erased_new = ", CASE WHEN s.erased THEN now() END" if kind == "contact" else ""
             cur.execute(
-                f"INSERT INTO {_TABLE[kind]} ({', '.join(columns)}, last_pulled_at{erased_col})"
+                f"INSERT INTO {RECORD_TABLES[kind]} ({', '.join(columns)}, last_pulled_at{erased_col})"
                 f" SELECT {', '.join(_select_expr(c) for c in columns)}, now(){erased_new}"
                 f" FROM {stage} s WHERE s.id IS NULL RETURNING hubspot_id, id"
             )
@@ -198,7 +199,7 @@ def write_records(
             )
             assignments = ", ".join(f"{c} = {_select_expr(c)}" for c in columns)
             cur.execute(
-                f"UPDATE {_TABLE[kind]} t SET {assignments},"
+                f"UPDATE {RECORD_TABLES[kind]} t SET {assignments},"
                 f" last_pulled_at = now(), updated_at = now(){erased_set}"
                 f" FROM {stage} s WHERE s.id IS NOT NULL AND t.id = s.id"
             )

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
 import psycopg
 
 from hubsync.ingest.duplicates import flag_duplicates
+from hubsync.ingest.records import RECORD_TABLES
 from hubsync.push.plan import ObjectKind, Planned, PushSettings, RecordSnapshot
-
-_TABLES: Mapping[ObjectKind, str] = {"contact": "hubsync.contacts", "account": "hubsync.accounts"}
 
 
 def load_snapshots(
@@ -28,7 +27,7 @@ def load_snapshots(
         erased = "erased_at IS NOT NULL" if kind == "contact" else "false"
         rows = conn.execute(
             f"SELECT id, hubspot_id, crm_status, merged_into_id, {erased}, properties, property_versions"
-            f" FROM {_TABLES[kind]} WHERE id IN (SELECT unnest(%s::bigint[]))",
+            f" FROM {RECORD_TABLES[kind]} WHERE id IN (SELECT unnest(%s::bigint[]))",
             (ids,),
         ).fetchall()
         for rid, hubspot_id, status, merged_into, is_erased, props, versions in rows:
@@ -59,7 +58,7 @@ def store_results(
     duplicate: they are flagged, not linked)."""
     conflicts: list[tuple[ObjectKind, int]] = []
     for planned, hubspot_id in created:
-        table = _TABLES[planned.kind]
+        table = RECORD_TABLES[planned.kind]
         row = conn.execute(
             f"UPDATE {table} SET hubspot_id = %(h)s, crm_status = 'synced', last_pushed_at = now(),"
             f" updated_at = now() WHERE id = %(id)s AND (hubspot_id IS NULL OR hubspot_id = %(h)s)"
@@ -71,7 +70,8 @@ def store_results(
             conflicts.append((planned.kind, planned.record_id))
     for planned in updated:
         conn.execute(
-            f"UPDATE {_TABLES[planned.kind]} SET last_pushed_at = now() WHERE id = %s", (planned.record_id,)
+            f"UPDATE {RECORD_TABLES[planned.kind]} SET last_pushed_at = now() WHERE id = %s",
+            (planned.record_id,),
         )
     rows: list[tuple[Planned, str | None]] = [(p, h) for p, h in created]
     rows += [(p, p.hubspot_id) for p in updated]
