@@ -2,7 +2,7 @@
 
 :func:`contact_snapshot_events` builds realistic contact records (CRM v3 JSON with
 ``propertiesWithHistory``) and turns them into ``SNAPSHOT`` values with the connectors' own
-:func:`~hubsync.connectors.hubspot.change_events.from_record`, as a backfill would publish
+:func:`~hubsync.connectors.hubspot.sources.change_events.from_record`, as a backfill would publish
 them. A share of them (``duplicate_ratio``) reuse the address of an earlier contact, as the
 primary email (case changed) or in ``hs_additional_emails``, so duplicate detection has work.
 The same ``seed`` gives the same events.
@@ -23,7 +23,7 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from hubsync.avro.codec import SingleObjectCodec
 from hubsync.avro.schemas import SchemaRepository
-from hubsync.connectors.hubspot.change_events import from_record
+from hubsync.connectors.hubspot.sources.change_events import from_record
 from hubsync.streams.admin import admin_client, ensure_topics
 from hubsync.streams.topics import DAY_MS, TopicSpec
 

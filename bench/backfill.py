@@ -5,8 +5,8 @@
 ``hubsync sandbox`` runs in its own process, seeded with ``--contacts`` contacts (and a tenth as
 many companies, with associations); its burst limit is scaled up from HubSpot's 190 per 10 s so
 a million contacts take minutes instead of ~9 (at 190/10 s). A second child process, the
-worker, runs :class:`~hubsync.connectors.hubspot.backfill.Backfill` through the rate-limited
-:class:`~hubsync.connectors.hubspot.client.HubSpotClient` (from its default 190/10 s estimate:
+worker, runs :class:`~hubsync.connectors.hubspot.sources.backfill.Backfill` through the rate-limited
+:class:`~hubsync.connectors.hubspot.http.client.HubSpotClient` (from its default 190/10 s estimate:
 the rate-limit headers must raise it) against real Apache Kafka and PostgreSQL, and reports its
 own peak RSS.
 
@@ -67,15 +67,15 @@ DEFAULT_BURST_LIMIT = 700
 
 async def _backfill(job: dict[str, Any]) -> dict[str, Any]:
     from hubsync.avro import SchemaRepository, SingleObjectCodec
-    from hubsync.connectors.cursors import CursorStore
-    from hubsync.connectors.hubspot.backfill import Backfill
-    from hubsync.connectors.hubspot.client import HubSpotClient
-    from hubsync.connectors.hubspot.client_config import HubSpotClientConfig
-    from hubsync.connectors.hubspot.publish import ChangeEventPublisher
-    from hubsync.connectors.hubspot.record_events import mapped_properties
-    from hubsync.connectors.kafka_sink import AsyncKafkaPublisher
+    from hubsync.connectors.hubspot.http.client import HubSpotClient
+    from hubsync.connectors.hubspot.http.config import HubSpotClientConfig
+    from hubsync.connectors.hubspot.sources.backfill import Backfill
+    from hubsync.connectors.hubspot.sources.cursors import CursorStore
+    from hubsync.connectors.hubspot.sources.publish import ChangeEventPublisher
+    from hubsync.connectors.hubspot.sources.record_events import mapped_properties
     from hubsync.metrics import HubSpotClientMetrics
     from hubsync.storage.pool import PoolConfig, open_async_pool
+    from hubsync.streams.producer import AsyncKafkaPublisher
 
     registry = CollectorRegistry()
     config = HubSpotClientConfig(access_token=SecretStr(TOKEN), base_url=job["base_url"])

@@ -33,9 +33,8 @@ from bench._services import count_requests, fresh_topics, kafka_and_postgres, st
 from bench.backfill import fastest_schedule_s
 from hubsync.avro.codec import SingleObjectCodec
 from hubsync.avro.schemas import SchemaRepository
-from hubsync.connectors.hubspot.client import HubSpotClient
-from hubsync.connectors.hubspot.client_config import HubSpotClientConfig
-from hubsync.connectors.kafka_sink import AsyncKafkaPublisher
+from hubsync.connectors.hubspot.http.client import HubSpotClient
+from hubsync.connectors.hubspot.http.config import HubSpotClientConfig
 from hubsync.metrics import HubSpotClientMetrics
 from hubsync.push.agent import PushProcessor
 from hubsync.push.errors import ErrorTopicPublisher
@@ -44,6 +43,7 @@ from hubsync.push.setup import ensure_record_id_property
 from hubsync.storage.defaults import load_defaults, seed_defaults
 from hubsync.storage.pool import open_pool
 from hubsync.streams.dlq import DeadLetterPublisher
+from hubsync.streams.producer import AsyncKafkaPublisher
 
 RATIO_TARGET = 0.95
 RATE_429_TARGET = 0.005

@@ -5,7 +5,7 @@
 The sandbox (HubSpot's search limit: 5 requests per second, 200 records per page, 10,000
 results per query) holds ``--contacts`` contacts modified over the last ``--spread-s`` seconds:
 a poller catching up after an outage, or taking over from a backfill. One
-:meth:`~hubsync.connectors.hubspot.poller.IncrementalPoller.poll_once`, its watermark at the
+:meth:`~hubsync.connectors.hubspot.sources.poller.IncrementalPoller.poll_once`, its watermark at the
 first change (minus the usual overlap), reads them all through search (windows over 10,000
 results are halved, as in production) with a client whose ``search_per_second`` is 5, and
 publishes them to real Apache Kafka; its cursor is in PostgreSQL. ``--cold-start`` polls without
@@ -38,20 +38,20 @@ from pydantic import SecretStr
 from bench._report import report, summarize
 from bench._services import count_requests, fresh_topics, kafka_and_postgres, messages_in, peak_rss_mb
 from hubsync.avro import SchemaRepository, SingleObjectCodec
-from hubsync.connectors.cursors import CursorStore
-from hubsync.connectors.hubspot.client import HubSpotClient
-from hubsync.connectors.hubspot.client_config import HubSpotClientConfig
-from hubsync.connectors.hubspot.poller import IncrementalPoller, PollerConfig
-from hubsync.connectors.hubspot.publish import ChangeEventPublisher
-from hubsync.connectors.hubspot.record_events import mapped_properties
-from hubsync.connectors.hubspot.search_windows import PAGE_SIZE
-from hubsync.connectors.kafka_sink import AsyncKafkaPublisher
+from hubsync.connectors.hubspot.http.client import HubSpotClient
+from hubsync.connectors.hubspot.http.config import HubSpotClientConfig
+from hubsync.connectors.hubspot.sources.cursors import CursorStore
+from hubsync.connectors.hubspot.sources.poller import IncrementalPoller, PollerConfig
+from hubsync.connectors.hubspot.sources.publish import ChangeEventPublisher
+from hubsync.connectors.hubspot.sources.record_events import mapped_properties
+from hubsync.connectors.hubspot.sources.search_windows import PAGE_SIZE
 from hubsync.metrics import HubSpotClientMetrics
 from hubsync.sandbox.config import SandboxConfig
 from hubsync.sandbox.events import Writer
 from hubsync.sandbox.server import ThreadedSandbox
 from hubsync.settings import Settings
 from hubsync.storage.pool import PoolConfig, open_async_pool
+from hubsync.streams.producer import AsyncKafkaPublisher
 
 SEARCH_PER_SECOND = 5
 CEILING = SEARCH_PER_SECOND * PAGE_SIZE

@@ -2,7 +2,7 @@
 
     python -m bench.webhook_ack [--seconds 30] [--concurrency 10] [--rates 1000,4000] [--quick]
 
-The receiver (:func:`~hubsync.connectors.hubspot.webhook_service.webhook_service`: v3 signature
+The receiver (:func:`~hubsync.connectors.hubspot.webhooks.service.webhook_service`: v3 signature
 check, dedupe keys in PostgreSQL, Avro to real Apache Kafka, 200 once Kafka acknowledged) runs
 in its own process; this process plays HubSpot with aiohttp, posting signed batches of 100
 events (HubSpot's default batch size), every event new.
@@ -37,7 +37,7 @@ from pydantic import SecretStr
 
 from bench._report import report
 from bench._services import cpu_seconds, fresh_topics, kafka_and_postgres, messages_in, peak_rss_mb, stop
-from hubsync.connectors.hubspot.signatures import HEADER_SIGNATURE_V3, HEADER_TIMESTAMP, sign_v3
+from hubsync.hubspot_model.signatures import HEADER_SIGNATURE_V3, HEADER_TIMESTAMP, sign_v3
 from hubsync.settings import Settings, TopicNames
 
 P99_TARGET_MS = 500.0
@@ -49,8 +49,8 @@ SECRET = "bench-webhook-secret"
 
 
 async def _serve(job: dict[str, Any]) -> None:
-    from hubsync.connectors.hubspot.webhook_receiver import WebhookReceiverConfig
-    from hubsync.connectors.hubspot.webhook_service import webhook_service
+    from hubsync.connectors.hubspot.webhooks.receiver import WebhookReceiverConfig
+    from hubsync.connectors.hubspot.webhooks.service import webhook_service
     from hubsync.metrics import ConnectorMetrics
 
     settings = Settings(

@@ -9,7 +9,7 @@ i.e. once the app is fully started) and stopped with it:
 * **relay**: :class:`~hubsync.push.relay.OutboxRelay` (``run(stop)``), the outbox to
   ``platform.*.changes``;
 * **webhook** (when ``HUBSPOT_WEBHOOK_SECRET`` is set): the aiohttp receiver of
-  :func:`~hubsync.connectors.hubspot.webhook_service.webhook_service`, on ``--webhook-host`` /
+  :func:`~hubsync.connectors.hubspot.webhooks.service.webhook_service`, on ``--webhook-host`` /
   ``--webhook-port``, path ``/webhooks/hubspot``;
 * **poller** (when ``HUBSPOT_ACCESS_TOKEN`` is set): :meth:`IncrementalPoller.poll_once` for
   contacts and companies every ``poll_interval_s``. It uses the push agents' HubSpot client
@@ -55,25 +55,25 @@ from mode import Service
 from prometheus_client import REGISTRY, CollectorRegistry, Counter
 
 from hubsync.avro.codec import AvroCodec, codec_from_settings
-from hubsync.connectors.cursors import CursorStore
-from hubsync.connectors.hubspot.poller import IncrementalPoller, PollerConfig
-from hubsync.connectors.hubspot.publish import ChangeEventPublisher
-from hubsync.connectors.hubspot.record_events import mapped_properties
-from hubsync.connectors.hubspot.search_windows import ObjectTypeName
-from hubsync.connectors.hubspot.webhook_receiver import DEFAULT_PATH, WebhookReceiverConfig
-from hubsync.connectors.hubspot.webhook_service import webhook_service
-from hubsync.connectors.kafka_sink import AsyncKafkaPublisher
+from hubsync.connectors.hubspot.sources.cursors import CursorStore
+from hubsync.connectors.hubspot.sources.poller import IncrementalPoller, PollerConfig
+from hubsync.connectors.hubspot.sources.publish import ChangeEventPublisher
+from hubsync.connectors.hubspot.sources.record_events import mapped_properties
+from hubsync.connectors.hubspot.webhooks.receiver import DEFAULT_PATH, WebhookReceiverConfig
+from hubsync.connectors.hubspot.webhooks.service import webhook_service
+from hubsync.hubspot_model.objects import HubSpotObjectType
 from hubsync.ingest.worker import IngestApp, build_app
 from hubsync.metrics import ConnectorMetrics, PerRegistry
 from hubsync.push.relay import relay_from_settings
 from hubsync.settings import Settings, require_database_url, require_kafka
 from hubsync.storage.pool import PoolConfig, open_async_pool
+from hubsync.streams.producer import AsyncKafkaPublisher
 
 log = logging.getLogger(__name__)
 
 #: a component: runs until the event is set, then returns (raising means it failed)
 ComponentFn = Callable[[asyncio.Event], Awaitable[None]]
-POLL_TYPES: tuple[ObjectTypeName, ...] = ("contacts", "companies")
+POLL_TYPES: tuple[HubSpotObjectType, ...] = ("contacts", "companies")
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from hubsync.cli import app
-from hubsync.ingest.duplicates import flag_duplicates
-from hubsync.ingest.prospects import mark_prospects
+from hubsync.matching.duplicates import flag_duplicates
+from hubsync.matching.prospects import mark_prospects
 from hubsync.storage.migrate import migrate
 
 pytestmark = pytest.mark.integration

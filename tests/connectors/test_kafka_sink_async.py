@@ -11,9 +11,9 @@ from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import NewTopic
 
 from hubsync.avro import SchemaRepository, SingleObjectCodec
-from hubsync.connectors.kafka_sink import AsyncKafkaPublisher, EncodedMessage, OutgoingMessage
 from hubsync.errors import RetriableError
 from hubsync.streams.admin import admin_client
+from hubsync.streams.producer import AsyncKafkaPublisher, EncodedMessage, OutgoingMessage
 
 pytestmark = pytest.mark.integration
 PARTITIONS = 3

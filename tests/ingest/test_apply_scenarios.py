@@ -15,9 +15,9 @@ import pytest
 from psycopg.rows import dict_row
 
 from hubsync.ingest.apply import BatchResult, IngestContext, apply_batch
-from hubsync.ingest.prospects import net_new_organizations, net_new_people
 from hubsync.mapping.store import load_mappings
 from hubsync.mapping.values import PropertyDefinition
+from hubsync.matching.prospects import net_new_organizations, net_new_people
 from hubsync.storage.defaults import load_defaults, seed_defaults
 from hubsync.storage.migrate import migrate
 from hubsync.testing import fresh_database

@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from hubsync.ingest.duplicates import DuplicatePair, duplicates_of, flag_duplicates, open_duplicates
+from hubsync.matching.duplicates import DuplicatePair, duplicates_of, flag_duplicates, open_duplicates
 from hubsync.storage.migrate import migrate
 
 pytestmark = pytest.mark.integration

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from hubsync.ingest.keys import (
+from hubsync.matching import is_freemail, root_domain
+from hubsync.matching.freemail import FREEMAIL_DOMAINS
+from hubsync.matching.record_keys import (
     AccountKeys,
     ContactKeys,
     DedupKey,
@@ -13,8 +15,6 @@ from hubsync.ingest.keys import (
     dedup_keys,
     lock_id,
 )
-from hubsync.matching import is_freemail, root_domain
-from hubsync.matching.freemail import FREEMAIL_DOMAINS
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from hubsync.ingest.prospects import ProspectMarks, mark_prospects, net_new_organizations, net_new_people
+from hubsync.matching.prospects import ProspectMarks, mark_prospects, net_new_organizations, net_new_people
 from hubsync.storage.migrate import migrate
 
 pytestmark = pytest.mark.integration

@@ -1,4 +1,4 @@
-"""The pure ingest reducer (:mod:`hubsync.ingest.state`): one HubSpot change applied to one record,
+"""The pure ingest reducer (:mod:`hubsync.ingest.reducer`): one HubSpot change applied to one record,
 and the ordering rules of its docstring (property versions, status times, merge, privacy deletion)."""
 
 from __future__ import annotations
@@ -15,14 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hubsync.ingest.events import ChangeEvent, Merge
-from hubsync.ingest.state import (
-    DELETED,
-    MERGED_IN_CRM,
-    SYNCED,
-    RecordState,
-    apply_event,
-    apply_merged_away,
-)
+from hubsync.ingest.reducer import apply_event, apply_merged_away
+from hubsync.records.state import DELETED, MERGED_IN_CRM, SYNCED, RecordState
 from tests.ingest import events_factory as f
 
 CONTACT = {"email": "ann@acme.com", "firstname": "Ann", "lastname": "Lee", "company": "Acme"}

@@ -8,7 +8,7 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from hubsync.ingest.duplicates import duplicates_of
+from hubsync.matching.duplicates import duplicates_of
 from hubsync.platform import (
     InvalidField,
     InvalidFieldValue,

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hubsync.ingest.apply import keys_of
-from hubsync.ingest.records import derived_values
 from hubsync.mapping.values import PropertyDefinition
+from hubsync.matching.record_keys import derived_values, keys_of
 from hubsync.platform.errors import InvalidField, InvalidFieldValue
 from hubsync.platform.fields import (
     changes,

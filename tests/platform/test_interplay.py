@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from hubsync.ingest.duplicates import duplicates_of
+from hubsync.matching.duplicates import duplicates_of
 from hubsync.platform import create_record, record_view
 from tests.platform.conftest import activities, rows
 from tests.platform.helpers import pull

@@ -7,7 +7,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from hubsync.ingest.duplicates import duplicates_of
+from hubsync.matching.duplicates import duplicates_of
 from hubsync.platform import (
     InvalidField,
     InvalidFieldValue,

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from hubsync.cli import app
 from hubsync.cli._common import console
-from hubsync.connectors.hubspot.api_errors import HubSpotErrorDetails
+from hubsync.connectors.hubspot.http.errors import HubSpotErrorDetails
 from hubsync.push.errors import PushFailure, record_failure, resolve
 from hubsync.storage.migrate import migrate
 

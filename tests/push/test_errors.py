@@ -17,12 +17,11 @@ from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
 from hubsync.avro import SchemaRepository, SingleObjectCodec
-from hubsync.connectors.hubspot.api_errors import (
+from hubsync.connectors.hubspot.http.errors import (
     HubSpotErrorDetails,
     HubSpotRecordError,
     HubSpotRetriesExhaustedError,
 )
-from hubsync.connectors.kafka_sink import AsyncKafkaPublisher
 from hubsync.push.errors import (
     CATEGORY_CONNECTION,
     CATEGORY_RATE_LIMITS,
@@ -42,6 +41,7 @@ from hubsync.push.errors import (
 from hubsync.settings import Settings, TopicNames
 from hubsync.storage.migrate import migrate
 from hubsync.streams.admin import admin_client, ensure_topics
+from hubsync.streams.producer import AsyncKafkaPublisher
 from hubsync.streams.topics import spec_for
 
 CODEC = SingleObjectCodec(SchemaRepository())

@@ -16,7 +16,6 @@ from psycopg.rows import dict_row
 
 from hubsync.avro.codec import SingleObjectCodec
 from hubsync.avro.schemas import SchemaRepository
-from hubsync.connectors.kafka_sink import AsyncKafkaPublisher
 from hubsync.push.agent import PushProcessor, PushReport
 from hubsync.push.errors import ErrorTopicPublisher
 from hubsync.push.failures import ErrorLog
@@ -24,6 +23,7 @@ from hubsync.push.setup import ensure_record_id_property
 from hubsync.sandbox.server import ThreadedSandbox
 from hubsync.storage.pool import open_pool
 from hubsync.streams.dlq import DeadLetterPublisher
+from hubsync.streams.producer import AsyncKafkaPublisher
 from tests.connectors.hubspot.client_support import Control, control_fixture, make_client, sandbox_fixture
 from tests.ingest.worker_harness import WorkerSetup, prepare_worker
 

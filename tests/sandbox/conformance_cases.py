@@ -14,8 +14,9 @@ from urllib.parse import quote
 
 import httpx
 
+from hubsync.hubspot_model.objects import HubSpotObjectName
+from hubsync.hubspot_model.properties import PropertyGroup
 from hubsync.sandbox.events import Writer
-from hubsync.sandbox.property_defs import ObjectType, PropertyGroup
 from tests.sandbox.live import APP_ID, LiveSandbox
 
 TOKEN = "pat-na1-00000000-0000-0000-0000-000000000000"
@@ -67,7 +68,7 @@ class ObjectApi:
     """The CRM v3 object API of contacts or of companies."""
 
     api: str
-    object_type: ObjectType
+    object_type: HubSpotObjectName
     id_param: str
     other: str
 
@@ -502,7 +503,7 @@ def _enum_create(name: str) -> dict[str, Any]:
     return _prop_create(name, type="enumeration", fieldType="select", options=options)
 
 
-def _define(sb: LiveSandbox, body: Mapping[str, Any], object_type: ObjectType = "contact") -> str:
+def _define(sb: LiveSandbox, body: Mapping[str, Any], object_type: HubSpotObjectName = "contact") -> str:
     return sb.state.registry.create(object_type, body).name
 
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from hubsync.connectors.hubspot.signatures import verify_v3
+from hubsync.hubspot_model.signatures import verify_v3
 from hubsync.sandbox.config import SandboxConfig
 from hubsync.sandbox.server import ThreadedSandbox
 

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from hubsync.hubspot_model.limits import RateLimitPolicy
 from hubsync.sandbox.config import SandboxConfig
 from hubsync.sandbox.ratelimit import (
     H_DAILY,
@@ -17,7 +18,6 @@ from hubsync.sandbox.ratelimit import (
     H_REMAINING,
     H_SECONDLY,
     H_SECONDLY_REMAINING,
-    Policy,
     RateLimiter,
 )
 
@@ -51,7 +51,7 @@ def test_burst_allows_exactly_the_limit_then_refuses() -> None:
     assert remaining == ["4", "3", "2", "1", "0"]
     refused = rl.check(False)
     assert not refused.allowed
-    assert refused.policy is Policy.TEN_SECONDLY_ROLLING
+    assert refused.policy is RateLimitPolicy.TEN_SECONDLY_ROLLING
     assert refused.headers[H_REMAINING] == "0"
     # the oldest request entered at mono 1000.0 and leaves the window 10 s later
     assert refused.retry_after_s == pytest.approx(1000.0 + 10.0 - clock.mono)
@@ -122,7 +122,7 @@ def test_search_has_its_own_per_second_limit_and_only_daily_headers() -> None:
         assert decision.allowed
         assert set(decision.headers) == {H_DAILY, H_DAILY_REMAINING}
     refused = rl.check(True)
-    assert not refused.allowed and refused.policy is Policy.SECONDLY
+    assert not refused.allowed and refused.policy is RateLimitPolicy.SECONDLY
     assert refused.retry_after_s == pytest.approx(1.0)
     # search is exempt from the ten-secondly limit and leaves it untouched
     assert rl.check(False).headers[H_REMAINING] == "4"
@@ -148,10 +148,10 @@ def test_daily_limit_refuses_everything_until_midnight_in_the_account_time_zone(
     rl = limiter(clock, timezone="America/New_York", daily_limit=3, burst_limit=100)
     assert [rl.check(False).allowed for _ in range(3)] == [True, True, True]
     refused = rl.check(False)
-    assert not refused.allowed and refused.policy is Policy.DAILY
+    assert not refused.allowed and refused.policy is RateLimitPolicy.DAILY
     assert refused.headers[H_DAILY_REMAINING] == "0"
     assert refused.retry_after_s == pytest.approx(60.0)
-    assert rl.check(True).policy is Policy.DAILY  # search counts against the day too
+    assert rl.check(True).policy is RateLimitPolicy.DAILY  # search counts against the day too
     clock.advance(59.0)
     assert not rl.check(False).allowed
     clock.advance(1.0)  # midnight in New York

@@ -8,11 +8,11 @@ from collections import Counter, defaultdict
 
 import pytest
 
+from hubsync.hubspot_model.properties import INDUSTRY_VALUES
 from hubsync.matching import normalize_email, root_domain
 from hubsync.sandbox import seed_data
 from hubsync.sandbox.app import create_state
 from hubsync.sandbox.config import SandboxConfig
-from hubsync.sandbox.property_defs import INDUSTRY_VALUES
 from hubsync.sandbox.seed import (
     STRONG_KINDS,
     DuplicateKind,

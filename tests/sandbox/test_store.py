@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from hubsync.hubspot_model.properties import Property
 from hubsync.sandbox.config import SandboxConfig
 from hubsync.sandbox.errors import HubSpotApiError
 from hubsync.sandbox.events import ListSink, NullSink, Writer
 from hubsync.sandbox.properties import PropertyRegistry
-from hubsync.sandbox.property_defs import Property
 from hubsync.sandbox.records import Layouts, make_record
 from hubsync.sandbox.store import CrmStore
 from hubsync.sandbox.timefmt import iso_ms

@@ -18,7 +18,7 @@ from aiohttp import web
 from hubspot.utils.signature import Signature
 from pydantic import SecretStr
 
-from hubsync.connectors.hubspot.signatures import decode_v3_uri, verify_v3
+from hubsync.hubspot_model.signatures import decode_v3_uri, verify_v3
 from hubsync.sandbox.config import SandboxConfig
 from hubsync.sandbox.events import ChangeEvent, Writer
 from hubsync.sandbox.webhook_payloads import SUBSCRIPTION_IDS, subscription_id

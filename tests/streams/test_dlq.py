@@ -18,7 +18,6 @@ from prometheus_client import CollectorRegistry
 
 from hubsync.avro.codec import SINGLE_OBJECT_MAGIC, SingleObjectCodec
 from hubsync.avro.schemas import SchemaRepository
-from hubsync.connectors.kafka_sink import AsyncKafkaPublisher, EncodedMessage
 from hubsync.errors import UndecodableMessageError
 from hubsync.settings import Settings, TopicNames
 from hubsync.streams.admin import admin_client, ensure_topics
@@ -31,6 +30,7 @@ from hubsync.streams.dlq import (
     dead_letter,
     redact_secrets,
 )
+from hubsync.streams.producer import AsyncKafkaPublisher, EncodedMessage
 from hubsync.streams.topics import spec_for
 from tests.avro.samples import SAMPLES
 

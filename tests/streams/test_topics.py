@@ -11,9 +11,9 @@ from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, C
 
 from hubsync.avro.codec import SingleObjectCodec
 from hubsync.avro.schemas import SchemaRepository
-from hubsync.connectors.kafka_sink import KafkaSink, OutgoingMessage
 from hubsync.settings import Settings, TopicNames
 from hubsync.streams.admin import admin_client, describe_topic_configs, ensure_topics
+from hubsync.streams.producer import KafkaSink, OutgoingMessage
 from hubsync.streams.topics import spec_for, topic_specs
 from tests.avro.samples import SAMPLES
 

@@ -20,12 +20,12 @@ from rich.progress import (
 )
 
 from hubsync.cli._common import EXIT_FAILURE, console_err
-from hubsync.connectors.hubspot.backfill import Backfill
-from hubsync.connectors.hubspot.poller import IncrementalPoller, PollerConfig
-from hubsync.connectors.hubspot.pull import pull_ids
-from hubsync.connectors.hubspot.runtime import ConnectorRuntime, connector_runtime
-from hubsync.connectors.hubspot.search_windows import ObjectTypeName
+from hubsync.connectors.hubspot.sources.backfill import Backfill
+from hubsync.connectors.hubspot.sources.poller import IncrementalPoller, PollerConfig
+from hubsync.connectors.hubspot.sources.pull import pull_ids
+from hubsync.connectors.hubspot.sources.runtime import ConnectorRuntime, connector_runtime
 from hubsync.errors import HubsyncError
+from hubsync.hubspot_model.objects import HubSpotObjectType
 from hubsync.metrics import ConnectorMetrics, HubSpotClientMetrics, serve_metrics
 from hubsync.settings import Settings, load_settings
 
@@ -35,10 +35,10 @@ class ObjectChoice(StrEnum):
     COMPANIES = "companies"
 
 
-ALL_TYPES: tuple[ObjectTypeName, ...] = ("contacts", "companies")
+ALL_TYPES: tuple[HubSpotObjectType, ...] = ("contacts", "companies")
 
 
-def _types(choice: ObjectChoice | None) -> tuple[ObjectTypeName, ...]:
+def _types(choice: ObjectChoice | None) -> tuple[HubSpotObjectType, ...]:
     if choice is None:
         return ALL_TYPES
     return ("contacts",) if choice is ObjectChoice.CONTACTS else ("companies",)
@@ -60,7 +60,7 @@ def _progress() -> Progress:
 
 
 async def _full(
-    runtime: ConnectorRuntime, types: tuple[ObjectTypeName, ...], connector: str, source: str
+    runtime: ConnectorRuntime, types: tuple[HubSpotObjectType, ...], connector: str, source: str
 ) -> None:
     with _progress() as bar:
         for object_type in types:

@@ -10,8 +10,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from hubsync.cli._common import JsonOption, console, print_json, read_database
-from hubsync.ingest.duplicates import open_duplicates
-from hubsync.ingest.keys import ObjectType
+from hubsync.matching.duplicates import open_duplicates
+from hubsync.records.kinds import ObjectKind
 
 
 class ObjectChoice(StrEnum):
@@ -37,7 +37,7 @@ def duplicates_command(
 ) -> None:
     """List open potential duplicates: pairs of records sharing an e-mail address (contacts), a root
     domain (accounts), or a name plus company. Duplicates are flagged, never merged automatically."""
-    kind: ObjectType | None = None
+    kind: ObjectKind | None = None
     if object_type is not None:
         kind = "contact" if object_type is ObjectChoice.CONTACT else "account"
     rows = read_database(lambda conn: open_duplicates(conn, kind, limit))

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from hubsync.cli._common import JsonOption, console, print_json, read_database
-from hubsync.ingest.prospects import net_new_organizations, net_new_people
+from hubsync.matching.prospects import net_new_organizations, net_new_people
 
 
 class ProspectKind(StrEnum):

@@ -9,7 +9,7 @@ import typer
 from hubsync.avro.codec import codec_from_settings
 from hubsync.cli._common import EXIT_USAGE, console_err
 from hubsync.cli.worker import refresh_property_definitions
-from hubsync.connectors.hubspot.webhook_receiver import DEFAULT_PATH
+from hubsync.connectors.hubspot.webhooks.receiver import DEFAULT_PATH
 from hubsync.metrics import serve_metrics
 from hubsync.runner import RunOptions, run_all
 from hubsync.settings import load_settings, redact_url, require_database_url, require_kafka

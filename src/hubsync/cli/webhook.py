@@ -11,8 +11,8 @@ import typer
 from psycopg_pool import PoolTimeout
 
 from hubsync.cli._common import EXIT_CONFIG, EXIT_FAILURE, EXIT_USAGE, console_err
-from hubsync.connectors.hubspot.webhook_receiver import DEFAULT_PATH, WebhookReceiverConfig
-from hubsync.connectors.hubspot.webhook_service import webhook_service
+from hubsync.connectors.hubspot.webhooks.receiver import DEFAULT_PATH, WebhookReceiverConfig
+from hubsync.connectors.hubspot.webhooks.service import webhook_service
 from hubsync.errors import HubsyncError
 from hubsync.metrics import ConnectorMetrics, serve_metrics
 from hubsync.settings import load_settings, redact_url, require_database_url, require_kafka

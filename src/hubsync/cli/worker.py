@@ -9,8 +9,8 @@ import typer
 
 from hubsync.avro.codec import codec_from_settings
 from hubsync.cli._common import console_err
-from hubsync.connectors.hubspot.client import HubSpotClient
-from hubsync.connectors.hubspot.client_config import HubSpotClientConfig
+from hubsync.connectors.hubspot.http.client import HubSpotClient
+from hubsync.connectors.hubspot.http.config import HubSpotClientConfig
 from hubsync.ingest.worker import run_worker
 from hubsync.mapping.definitions import refresh_definitions
 from hubsync.metrics import serve_metrics

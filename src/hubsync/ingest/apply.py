@@ -3,19 +3,18 @@
 One call does, set-based (a fixed number of statements per batch, not per event):
 
 1. lock and load the mirrored records the batch names (``FOR UPDATE``, in id order);
-2. reduce every event into them (:mod:`hubsync.ingest.state`, pure);
+2. reduce every event into them (:mod:`hubsync.ingest.reducer`, pure);
 3. run autofill / overwrite for the records the pull changed (:mod:`hubsync.mapping.rules`);
 4. write the records (COPY into a staging table, then one INSERT and one UPDATE), their e-mail
    keys, association links and activity log;
-5. flag potential duplicates and mark matching prospects (:mod:`hubsync.ingest.duplicates`,
-   :mod:`hubsync.ingest.prospects`), and append the autofill/overwrite values to the outbox.
+5. flag potential duplicates and mark matching prospects (:mod:`hubsync.matching.duplicates`,
+   :mod:`hubsync.matching.prospects`), and append the autofill/overwrite values to the outbox.
 
 The caller commits (and only then acknowledges the Kafka offsets): see :mod:`hubsync.ingest.runner`.
 """
 
 from __future__ import annotations
 
-import functools
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -26,24 +25,17 @@ from typing import Any
 import orjson
 import psycopg
 
-from hubsync.ingest.duplicates import flag_duplicates
-from hubsync.ingest.events import ChangeEvent, ObjectKind
-from hubsync.ingest.keys import AccountKeys, ContactKeys, account_keys, contact_keys
-from hubsync.ingest.prospects import mark_prospects
-from hubsync.ingest.records import RecordRow, load_records, write_records
-from hubsync.ingest.state import (
-    SYNCED,
-    Activity,
-    RecordState,
-    apply_event,
-    apply_merged_away,
-    placeholder,
-    platform_version,
-    version_of,
-)
+from hubsync.ingest.events import ChangeEvent
+from hubsync.ingest.record_io import RecordRow, load_records, write_records
+from hubsync.ingest.reducer import Activity, apply_event, apply_merged_away, placeholder
 from hubsync.mapping.rules import MappingDecision, decide
 from hubsync.mapping.store import MappingTable, load_prospects
 from hubsync.mapping.values import PropertyDefinition
+from hubsync.matching.duplicates import flag_duplicates
+from hubsync.matching.prospects import mark_prospects
+from hubsync.matching.record_keys import AccountKeys, ContactKeys, keys_of
+from hubsync.records.kinds import ObjectKind
+from hubsync.records.state import SYNCED, RecordState, platform_version, version_of
 from hubsync.storage.outbox import OutboxEvent, append_outbox, mapped_values_event
 
 #: the property holding the platform record id on records hubsync created in HubSpot
@@ -85,27 +77,6 @@ class _Batch:
     activities: list[tuple[ObjectKind, Activity]] = field(default_factory=list)
     eligible: dict[tuple[ObjectKind, str], ChangeEvent] = field(default_factory=dict)
     links: list[tuple[str, str, bool, int, bool]] = field(default_factory=list)
-
-
-_CONTACT_KEY_PROPERTIES = ("email", "hs_additional_emails", "firstname", "lastname", "company")
-_ACCOUNT_KEY_PROPERTIES = ("domain", "name")
-
-
-@functools.lru_cache(maxsize=32_768)
-def _contact_keys(values: tuple[str | None, ...]) -> ContactKeys:
-    return contact_keys(dict(zip(_CONTACT_KEY_PROPERTIES, values, strict=True)))
-
-
-@functools.lru_cache(maxsize=32_768)
-def _account_keys(values: tuple[str | None, ...]) -> AccountKeys:
-    return account_keys(dict(zip(_ACCOUNT_KEY_PROPERTIES, values, strict=True)))
-
-
-def keys_of(kind: ObjectKind, properties: Mapping[str, str | None]) -> ContactKeys | AccountKeys:
-    """The matching keys of a record's properties (memoised: a batch asks several times)."""
-    if kind == "contact":
-        return _contact_keys(tuple(properties.get(p) for p in _CONTACT_KEY_PROPERTIES))
-    return _account_keys(tuple(properties.get(p) for p in _ACCOUNT_KEY_PROPERTIES))
 
 
 def _referenced_ids(events: Sequence[ChangeEvent]) -> dict[ObjectKind, set[str]]:

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
-ObjectKind = Literal["contact", "account"]
+from hubsync.records.kinds import ObjectKind
 
 #: ``HubSpotChangeEvent.object_type`` -> the platform's object kind
 OBJECT_KINDS: Mapping[str, ObjectKind] = {"CONTACT": "contact", "COMPANY": "account"}

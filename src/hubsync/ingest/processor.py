@@ -29,34 +29,26 @@ from typing import Any
 
 import psycopg
 import psycopg_pool
-from psycopg import errors as pg_errors
 
 from hubsync.avro.codec import AvroCodec
-from hubsync.connectors.kafka_sink import AsyncKafkaPublisher, EncodedMessage
 from hubsync.errors import RetriableError
 from hubsync.ingest.apply import BatchResult, IngestContext, apply_batch
 from hubsync.ingest.canonical import canonical_accounts, canonical_contacts, crm_key
-from hubsync.ingest.events import ChangeEvent, ObjectKind, change_event
+from hubsync.ingest.events import ChangeEvent, change_event
 from hubsync.ingest.metrics import IngestMetrics
 from hubsync.ingest.statistics import StatisticsKeeper
 from hubsync.mapping.definitions import effective_definitions
 from hubsync.mapping.store import load_mappings
+from hubsync.records.kinds import ObjectKind
+from hubsync.storage.retriable import RETRIABLE_DB_ERRORS
 from hubsync.streams.decode import KafkaRecord, dead_letter_for, decode_batch
 from hubsync.streams.dlq import DeadLetterMessage, DeadLetterPublisher, FailureStage, now_ms
+from hubsync.streams.producer import AsyncKafkaPublisher, EncodedMessage
 
 log = logging.getLogger(__name__)
 
 CHANGE_EVENT_SCHEMA = "hubspot_change_event"
 CRM_SCHEMAS: Mapping[ObjectKind, str] = {"contact": "crm_contact", "account": "crm_account"}
-#: database errors after which the same batch may well succeed: retry, never dead-letter
-RETRIABLE_DB_ERRORS: tuple[type[BaseException], ...] = (
-    psycopg.OperationalError,
-    pg_errors.DeadlockDetected,
-    pg_errors.SerializationFailure,
-    pg_errors.UniqueViolation,
-    pg_errors.LockNotAvailable,
-    psycopg_pool.PoolTimeout,
-)
 _RETRIABLE: tuple[type[BaseException], ...] = (RetriableError, *RETRIABLE_DB_ERRORS)
 
 

@@ -26,15 +26,15 @@ from mode import ServiceT
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from hubsync.avro.codec import AvroCodec
-from hubsync.connectors.kafka_sink import AsyncKafkaPublisher
-from hubsync.ingest.events import ObjectKind
 from hubsync.ingest.metrics import ingest_metrics
 from hubsync.ingest.processor import IngestProcessor, IngestTopics
 from hubsync.push.agent import PushProcessor
 from hubsync.push.runtime import push_processor
+from hubsync.records.kinds import ObjectKind
 from hubsync.settings import Settings, require_database_url, require_kafka
 from hubsync.storage.pool import PoolConfig, open_pool
 from hubsync.streams.dlq import DeadLetterPublisher
+from hubsync.streams.producer import AsyncKafkaPublisher
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -7,7 +7,7 @@ client) is not re-exported here, so importing the pure parts never imports the H
 
 from __future__ import annotations
 
-from .rules import (
+from hubsync.mapping.rules import (
     Mapping,
     MappingDecision,
     MappingOutcome,
@@ -15,8 +15,8 @@ from .rules import (
     decide,
     prospect_values,
 )
-from .store import MappingTable, ProspectIndex, load_mappings, load_prospects
-from .values import (
+from hubsync.mapping.store import MappingTable, ProspectIndex, load_mappings, load_prospects
+from hubsync.mapping.values import (
     InvalidPropertyValue,
     PropertyDefinition,
     PropertyType,

@@ -26,21 +26,14 @@ import psycopg
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from hubsync.connectors.hubspot.client import HubSpotClient
-from hubsync.connectors.hubspot.client import ObjectType as HubSpotObjectType
-from hubsync.mapping.rules import ObjectType
+from hubsync.connectors.hubspot.http.client import HubSpotClient
 from hubsync.mapping.values import PropertyDefinition
+from hubsync.records.kinds import HUBSPOT_TYPES, ObjectKind
 
 log = logging.getLogger(__name__)
 
-#: the HubSpot object type of each platform object type
-HUBSPOT_OBJECT_TYPES: abc.Mapping[ObjectType, HubSpotObjectType] = {
-    "contact": "contacts",
-    "account": "companies",
-}
 
-
-def load_definitions(conn: psycopg.Connection[Any], object_type: ObjectType) -> dict[str, PropertyDefinition]:
+def load_definitions(conn: psycopg.Connection[Any], object_type: ObjectKind) -> dict[str, PropertyDefinition]:
     """The cached definitions of ``object_type`` by property name. A cached definition that does
     not parse (a property type hubsync does not know) is left out with a warning: values for it
     are then rejected as having no definition instead of being written unchecked."""
@@ -59,7 +52,7 @@ def load_definitions(conn: psycopg.Connection[Any], object_type: ObjectType) -> 
 
 def store_definitions(
     conn: psycopg.Connection[Any],
-    object_type: ObjectType,
+    object_type: ObjectKind,
     bodies: abc.Iterable[abc.Mapping[str, Any]],
     *,
     replace: bool = False,
@@ -97,19 +90,19 @@ def store_definitions(
 async def refresh_definitions(
     pool_or_conn: ConnectionPool[Any] | psycopg.Connection[Any],
     client: HubSpotClient,
-    object_type: ObjectType,
+    object_type: ObjectKind,
 ) -> int:
     """Fetch every property definition of ``object_type`` from HubSpot and replace the cache with
     them (``store_definitions(..., replace=True)``); returns how many were stored. A connection
     is committed by the call unless it is already in a transaction (then it joins as a savepoint).
     """
-    bodies = await client.get_properties(HUBSPOT_OBJECT_TYPES[object_type])
+    bodies = await client.get_properties(HUBSPOT_TYPES[object_type])
     return await asyncio.to_thread(_store, pool_or_conn, object_type, bodies)
 
 
 def _store(
     pool_or_conn: ConnectionPool[Any] | psycopg.Connection[Any],
-    object_type: ObjectType,
+    object_type: ObjectKind,
     bodies: abc.Sequence[abc.Mapping[str, Any]],
 ) -> int:
     if isinstance(pool_or_conn, ConnectionPool):
@@ -119,7 +112,7 @@ def _store(
 
 
 @functools.cache
-def builtin_definitions(object_type: ObjectType) -> dict[str, PropertyDefinition]:
+def builtin_definitions(object_type: ObjectKind) -> dict[str, PropertyDefinition]:
     """HubSpot's default property definitions as a fresh portal has them (the sandbox's table).
 
     The fallback for a property the cache does not hold yet (the worker refreshes the cache from
@@ -127,7 +120,7 @@ def builtin_definitions(object_type: ObjectType) -> dict[str, PropertyDefinition
     the types and options of HubSpot's own properties do not change between portals. Custom
     properties have no fallback and are rejected until their definition is cached.
     """
-    from hubsync.sandbox.property_defs import DEFAULT_PROPERTIES
+    from hubsync.hubspot_model.properties import DEFAULT_PROPERTIES
 
     out: dict[str, PropertyDefinition] = {}
     for prop in DEFAULT_PROPERTIES["contact" if object_type == "contact" else "company"]:
@@ -143,7 +136,7 @@ def builtin_definitions(object_type: ObjectType) -> dict[str, PropertyDefinition
 
 
 def effective_definitions(
-    conn: psycopg.Connection[Any], object_type: ObjectType
+    conn: psycopg.Connection[Any], object_type: ObjectKind
 ) -> dict[str, PropertyDefinition]:
     """The cached definitions over :func:`builtin_definitions`: what conversion uses."""
     return {**builtin_definitions(object_type), **load_definitions(conn, object_type)}

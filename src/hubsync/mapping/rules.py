@@ -40,9 +40,9 @@ from hubsync.mapping.values import (
     to_hubspot,
     values_differ,
 )
+from hubsync.records.kinds import ObjectKind
 from hubsync.storage.defaults import MappingMode
 
-ObjectType = Literal["contact", "account"]
 Rule = Literal["autofill", "overwrite"]
 ProspectKind = Literal["people", "organizations"]
 
@@ -55,7 +55,7 @@ class Mapping:
     """One field mapping row (``hubsync.field_mappings``): a HubSpot property, where the platform
     keeps it, and its mode."""
 
-    object_type: ObjectType
+    object_type: ObjectKind
     hubspot_property: str
     platform_field: str
     mode: MappingMode

@@ -13,7 +13,8 @@ from typing import Any, cast
 import psycopg
 from psycopg.rows import dict_row
 
-from hubsync.mapping.rules import Mapping, ObjectType, prospect_values
+from hubsync.mapping.rules import Mapping, prospect_values
+from hubsync.records.kinds import ObjectKind
 from hubsync.storage.defaults import MappingMode
 
 _ACTIVE_MODES = frozenset({MappingMode.AUTOFILL, MappingMode.OVERWRITE})
@@ -25,11 +26,11 @@ class MappingTable:
 
     mappings: tuple[Mapping, ...] = ()
 
-    def for_object(self, object_type: ObjectType) -> tuple[Mapping, ...]:
+    def for_object(self, object_type: ObjectKind) -> tuple[Mapping, ...]:
         """All mappings of ``object_type`` (every mode)."""
         return tuple(m for m in self.mappings if m.object_type == object_type)
 
-    def active(self, object_type: ObjectType) -> tuple[Mapping, ...]:
+    def active(self, object_type: ObjectKind) -> tuple[Mapping, ...]:
         """The mappings of ``object_type`` that write to HubSpot on pull (autofill, overwrite)."""
         return tuple(m for m in self.for_object(object_type) if m.mode in _ACTIVE_MODES)
 
@@ -41,7 +42,7 @@ def load_mappings(conn: psycopg.Connection[Any]) -> MappingTable:
         " ORDER BY object_type, hubspot_property"
     ).fetchall()
     return MappingTable(
-        tuple(Mapping(cast(ObjectType, ot), prop, pf, MappingMode(mode)) for ot, prop, pf, mode in rows)
+        tuple(Mapping(cast(ObjectKind, ot), prop, pf, MappingMode(mode)) for ot, prop, pf, mode in rows)
     )
 
 

@@ -24,11 +24,10 @@ from typing import Any
 
 import psycopg
 
-from hubsync.ingest.duplicates import DuplicatePair, flag_duplicates
-from hubsync.ingest.keys import AccountKeys, ContactKeys
-from hubsync.ingest.state import platform_version, version_of
 from hubsync.mapping.store import load_prospects
 from hubsync.mapping.values import PlatformValue
+from hubsync.matching.duplicates import DuplicatePair, flag_duplicates
+from hubsync.matching.record_keys import AccountKeys, ContactKeys
 from hubsync.platform.errors import (
     InvalidFieldValue,
     InvalidMerge,
@@ -50,6 +49,7 @@ from hubsync.platform.store import (
     lock_records,
     update_values,
 )
+from hubsync.records.state import platform_version, version_of
 from hubsync.storage.outbox import OutboxEvent, append_outbox, epoch_ms
 
 __all__ = ["enrich_record", "merge_records", "request_push"]

@@ -7,7 +7,7 @@ and stored as HubSpot's wire string, since it is what the push path sends. An **
 never syncs: it is stored as given. An empty value (``None``, ``""``, whitespace) clears a field.
 
 The columns the platform queries by (email, names, domain and the matching keys) are derived from
-the properties exactly as the ingest path derives them (``hubsync.ingest.records``); the tests
+the properties exactly as the ingest path derives them (``hubsync.ingest.record_io``); the tests
 compare both derivations.
 """
 
@@ -15,15 +15,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
-from typing import Any, Literal
+from typing import Any
 
-from hubsync.ingest.apply import keys_of
-from hubsync.ingest.keys import AccountKeys, ContactKeys
-from hubsync.ingest.records import DERIVED_COLUMNS, derived_values
 from hubsync.mapping.values import InvalidPropertyValue, PlatformValue, PropertyDefinition, to_hubspot
+from hubsync.matching.record_keys import DERIVED_COLUMNS, AccountKeys, ContactKeys, derived_values, keys_of
 from hubsync.platform.errors import InvalidField, InvalidFieldValue
-
-ObjectKind = Literal["contact", "account"]
+from hubsync.records.kinds import ObjectKind
 
 FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 #: properties HubSpot or hubsync own: the platform never writes them
@@ -93,7 +90,7 @@ def derived_columns(
 
 
 def prospect_keys(kind: ObjectKind, keys: ContactKeys | AccountKeys) -> tuple[set[str], set[str]]:
-    """(e-mail addresses, root domains) that :func:`hubsync.ingest.prospects.mark_prospects` takes."""
+    """(e-mail addresses, root domains) that :func:`hubsync.matching.prospects.mark_prospects` takes."""
     if kind == "contact":
         assert isinstance(keys, ContactKeys)
         return set(keys.emails), set()

@@ -4,7 +4,7 @@
 Every function runs in **one transaction** it opens on the given connection (``conn.transaction()``:
 a transaction of its own, or a savepoint when the caller already opened one) and writes, together,
 the record, its e-mail keys, its activity rows, the potential duplicates its keys now match
-(:func:`hubsync.ingest.duplicates.flag_duplicates`, which needs that very transaction, under READ
+(:func:`hubsync.matching.duplicates.flag_duplicates`, which needs that very transaction, under READ
 COMMITTED), the prospect marks and the **outbox** row the push path sends to HubSpot. Bad input
 raises a :class:`~hubsync.platform.errors.PlatformWriteError` before anything is written.
 
@@ -29,10 +29,9 @@ from typing import Any
 
 import psycopg
 
-from hubsync.ingest.duplicates import DuplicatePair, flag_duplicates
-from hubsync.ingest.keys import AccountKeys, ContactKeys
-from hubsync.ingest.prospects import mark_prospects
-from hubsync.ingest.state import platform_version
+from hubsync.matching.duplicates import DuplicatePair, flag_duplicates
+from hubsync.matching.prospects import mark_prospects
+from hubsync.matching.record_keys import AccountKeys, ContactKeys
 from hubsync.platform.errors import InvalidField
 from hubsync.platform.fields import changes, convert_fields, prospect_keys, record_keys
 from hubsync.platform.store import (
@@ -47,6 +46,7 @@ from hubsync.platform.store import (
     lock_record,
     update_values,
 )
+from hubsync.records.state import platform_version
 from hubsync.storage.outbox import ChangeType, FieldRule, OutboxEvent, append_outbox, epoch_ms
 
 __all__ = ["SOURCES", "WriteResult", "create_record", "delete_record", "update_record"]

@@ -14,13 +14,13 @@ import orjson
 import psycopg
 from psycopg.types.json import Jsonb
 
-from hubsync.ingest.keys import ContactKeys
-from hubsync.ingest.records import DERIVED_COLUMNS
 from hubsync.mapping.definitions import effective_definitions
 from hubsync.mapping.store import load_mappings
 from hubsync.mapping.values import PropertyDefinition
+from hubsync.matching.record_keys import DERIVED_COLUMNS, ContactKeys
 from hubsync.platform.errors import RecordNotFound, RecordNotWritable
-from hubsync.platform.fields import ObjectKind, derived_columns, record_keys
+from hubsync.platform.fields import derived_columns, record_keys
+from hubsync.records.kinds import ObjectKind
 
 TABLES: Mapping[ObjectKind, str] = {"contact": "hubsync.contacts", "account": "hubsync.accounts"}
 #: the ``cause_source`` of activity rows written by platform-side writes

@@ -7,9 +7,9 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from hubsync.ingest.duplicates import duplicates_of
+from hubsync.matching.duplicates import duplicates_of
 from hubsync.platform.errors import RecordNotFound
-from hubsync.platform.fields import ObjectKind
+from hubsync.records.kinds import ObjectKind
 
 __all__ = ["activity", "find_kind", "record_view"]
 

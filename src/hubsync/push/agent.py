@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -31,22 +31,22 @@ import psycopg
 import psycopg_pool
 
 from hubsync.avro.codec import AvroCodec
-from hubsync.connectors.hubspot.batch import BatchFailure, BatchOutcome
-from hubsync.connectors.hubspot.client import HubSpotClient
-from hubsync.connectors.hubspot.ratelimit import Lane
+from hubsync.connectors.hubspot.http.batch import BatchFailure, BatchOutcome
+from hubsync.connectors.hubspot.http.client import HubSpotClient
+from hubsync.connectors.hubspot.http.ratelimit import Lane
 from hubsync.errors import RetriableError
-from hubsync.ingest.processor import RETRIABLE_DB_ERRORS
 from hubsync.mapping.store import load_mappings
 from hubsync.push.metrics import PushMetrics, push_metrics
-from hubsync.push.plan import ObjectKind, Planned, Skipped, coalesce, plan_all
+from hubsync.push.plan import Planned, Skipped, coalesce, plan_all
 from hubsync.push.records import load_push_settings, load_snapshots, store_results
+from hubsync.records.kinds import HUBSPOT_TYPES, ObjectKind
+from hubsync.storage.retriable import RETRIABLE_DB_ERRORS
 from hubsync.streams.decode import KafkaRecord, decode_batch
 from hubsync.streams.dlq import DeadLetterMessage, DeadLetterPublisher, now_ms
 
 log = logging.getLogger(__name__)
 
 CHANGE_SCHEMA = "platform_change_event"
-HUBSPOT_TYPES: Mapping[ObjectKind, Any] = {"contact": "contacts", "account": "companies"}
 _RETRIABLE: tuple[type[BaseException], ...] = (RetriableError, *RETRIABLE_DB_ERRORS)
 
 

@@ -27,19 +27,19 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from hubsync.connectors.hubspot.api_errors import (
+from hubsync.connectors.hubspot.http.errors import (
     HubSpotErrorDetails,
     HubSpotFatalError,
     HubSpotRecordError,
     HubSpotRetriesExhaustedError,
 )
-from hubsync.connectors.kafka_sink import EncodedMessage
 from hubsync.metrics import PerRegistry
+from hubsync.records.kinds import ObjectKind
 from hubsync.storage.outbox import OutboxEvent, append_outbox
 from hubsync.streams.dlq import error_text
+from hubsync.streams.producer import EncodedMessage
 from hubsync.streams.publisher import TopicPublisher
 
-ObjectType = Literal["contact", "account"]
 Operation = Literal["create", "update", "upsert", "archive", "merge", "read"]
 ErrorStatus = Literal["open", "retrying", "resolved"]
 
@@ -70,7 +70,7 @@ class PushFailure:
     """One record's failed push. ``attempts``: requests that failed this way (more than one when
     429s or 5xx were retried first); ``payload``: the request body sent for this record."""
 
-    object_type: ObjectType
+    object_type: ObjectKind
     record_id: int
     operation: Operation
     category: str
@@ -101,7 +101,7 @@ class PushFailure:
         cls,
         details: HubSpotErrorDetails,
         *,
-        object_type: ObjectType,
+        object_type: ObjectKind,
         record_id: int,
         operation: Operation,
         hubspot_id: str | None = None,
@@ -133,7 +133,7 @@ class PushFailure:
         cls,
         error: BaseException,
         *,
-        object_type: ObjectType,
+        object_type: ObjectKind,
         record_id: int,
         operation: Operation,
         hubspot_id: str | None = None,
@@ -180,7 +180,7 @@ class ErrorRow:
     """A row of ``hubsync.push_errors``."""
 
     id: int
-    object_type: ObjectType
+    object_type: ObjectKind
     record_id: int
     hubspot_id: str | None
     operation: Operation

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from hubsync.ingest.duplicates import flag_duplicates
+from hubsync.matching.duplicates import flag_duplicates
 from hubsync.push.errors import (
     ErrorRow,
     ErrorTopicPublisher,

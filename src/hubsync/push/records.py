@@ -8,9 +8,9 @@ from typing import Any
 import orjson
 import psycopg
 
-from hubsync.ingest.duplicates import flag_duplicates
-from hubsync.ingest.records import RECORD_TABLES
-from hubsync.push.plan import ObjectKind, Planned, PushSettings, RecordSnapshot
+from hubsync.matching.duplicates import flag_duplicates
+from hubsync.push.plan import Planned, PushSettings, RecordSnapshot
+from hubsync.records.kinds import RECORD_TABLES, ObjectKind
 
 
 def load_snapshots(

@@ -40,12 +40,12 @@ from psycopg.rows import dict_row
 
 from hubsync.avro.codec import AvroCodec
 from hubsync.avro.schemas import AvroSchema
-from hubsync.connectors.kafka_sink import AsyncKafkaPublisher, EncodedMessage
 from hubsync.errors import RetriableError
 from hubsync.metrics import PerRegistry
 from hubsync.settings import Settings, require_database_url, require_kafka
 from hubsync.storage.outbox import InvalidOutboxPayloadError, payload_to_avro
 from hubsync.streams.dlq import DeadLetterMessage, DeadLetterPublisher, FailureStage, dead_letter, now_ms
+from hubsync.streams.producer import AsyncKafkaPublisher, EncodedMessage
 
 log = logging.getLogger(__name__)
 

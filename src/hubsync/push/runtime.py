@@ -9,9 +9,8 @@ from collections.abc import AsyncIterator
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from hubsync.avro.codec import AvroCodec
-from hubsync.connectors.hubspot.client import HubSpotClient
-from hubsync.connectors.hubspot.client_config import HubSpotClientConfig
-from hubsync.connectors.kafka_sink import AsyncKafkaPublisher
+from hubsync.connectors.hubspot.http.client import HubSpotClient
+from hubsync.connectors.hubspot.http.config import HubSpotClientConfig
 from hubsync.metrics import hubspot_client_metrics
 from hubsync.push.agent import PushProcessor
 from hubsync.push.errors import ErrorTopicPublisher
@@ -21,6 +20,7 @@ from hubsync.push.setup import ensure_record_id_property
 from hubsync.settings import Settings, require_database_url, require_kafka
 from hubsync.storage.pool import PoolConfig, open_pool
 from hubsync.streams.dlq import DeadLetterPublisher
+from hubsync.streams.producer import AsyncKafkaPublisher
 
 
 @contextlib.asynccontextmanager

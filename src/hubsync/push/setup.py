@@ -13,8 +13,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from hubsync.connectors.hubspot.api_errors import HubSpotRecordError
-from hubsync.connectors.hubspot.client import HubSpotClient
+from hubsync.connectors.hubspot.http.client import HubSpotClient
+from hubsync.connectors.hubspot.http.errors import HubSpotRecordError
 from hubsync.errors import RetriableError
 from hubsync.push.plan import RECORD_ID_PROPERTY
 

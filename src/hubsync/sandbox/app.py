@@ -8,17 +8,17 @@ from collections.abc import Awaitable, Callable, Sequence
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from .config import SandboxConfig
-from .errors import HubSpotApiError
-from .events import EventSink, NullSink
-from .httpio import json_response
-from .properties import PropertyRegistry
-from .routes_associations import register_association_routes
-from .routes_batch import register_batch_routes
-from .routes_crm import register_crm_routes
-from .routes_properties import register_property_routes
-from .state import SANDBOX_STATE, SandboxState, state_of
-from .store import CrmStore
+from hubsync.sandbox.config import SandboxConfig
+from hubsync.sandbox.errors import HubSpotApiError
+from hubsync.sandbox.events import EventSink, NullSink
+from hubsync.sandbox.httpio import json_response
+from hubsync.sandbox.properties import PropertyRegistry
+from hubsync.sandbox.routes_associations import register_association_routes
+from hubsync.sandbox.routes_batch import register_batch_routes
+from hubsync.sandbox.routes_crm import register_crm_routes
+from hubsync.sandbox.routes_properties import register_property_routes
+from hubsync.sandbox.state import SANDBOX_STATE, SandboxState, state_of
+from hubsync.sandbox.store import CrmStore
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ unlabeled type, and a contact has at most one primary company.
 
 from __future__ import annotations
 
-from .property_defs import ObjectType
+from hubsync.hubspot_model.objects import HubSpotObjectName
 
 UNLABELED = 1
 PRIMARY = 2
@@ -17,13 +17,13 @@ COMPANY_TO_CONTACT: dict[int, int] = {UNLABELED: 280, PRIMARY: 2}
 TYPE_LABELS: dict[int, str | None] = {279: None, 280: None, 1: "Primary", 2: "Primary"}
 
 
-def type_ids(from_type: ObjectType, flags: int) -> list[int]:
+def type_ids(from_type: HubSpotObjectName, flags: int) -> list[int]:
     """The association type ids of ``flags`` as seen from ``from_type``, unlabeled first."""
     table = CONTACT_TO_COMPANY if from_type == "contact" else COMPANY_TO_CONTACT
     return [table[f] for f in (UNLABELED, PRIMARY) if flags & f]
 
 
-def flags_for(from_type: ObjectType, type_id: object) -> int | None:
+def flags_for(from_type: HubSpotObjectName, type_id: object) -> int | None:
     """The flag of a type id given from ``from_type``'s side, or None when it is not one of ours
     (or not an integer at all: JSON ``true`` is no type id, although Python's bool is an int)."""
     if isinstance(type_id, bool) or not isinstance(type_id, int):
@@ -60,11 +60,11 @@ class Links:
                 if not peers:
                     del side[a]
 
-    def peers(self, object_type: ObjectType, object_id: int) -> dict[int, int]:
+    def peers(self, object_type: HubSpotObjectName, object_id: int) -> dict[int, int]:
         side = self.by_contact if object_type == "contact" else self.by_company
         return side.get(object_id, {})
 
-    def drop(self, object_type: ObjectType, object_id: int) -> dict[int, int]:
+    def drop(self, object_type: HubSpotObjectName, object_id: int) -> dict[int, int]:
         """Remove every association of a record; returns what it had (peer -> flags)."""
         peers = dict(self.peers(object_type, object_id))
         for peer in peers:

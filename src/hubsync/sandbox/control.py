@@ -25,16 +25,16 @@ from typing import Any
 
 from aiohttp import web
 
-from .errors import validation_error
-from .events import ObjectType, Writer
-from .properties import ValidationRule
-from .seed import generate_seed
-from .seeding import load_seed
-from .state import SandboxState, state_of
-from .views import record_json
+from hubsync.hubspot_model.objects import SINGULAR, HubSpotObjectName
+from hubsync.sandbox.errors import validation_error
+from hubsync.sandbox.events import Writer
+from hubsync.sandbox.properties import ValidationRule
+from hubsync.sandbox.seed import generate_seed
+from hubsync.sandbox.seeding import load_seed
+from hubsync.sandbox.state import SandboxState, state_of
+from hubsync.sandbox.views import record_json
 
 CONTROL_PREFIX = "/_sandbox"
-_OBJECT_TYPES: dict[str, ObjectType] = {"contacts": "contact", "companies": "company"}
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
@@ -53,11 +53,12 @@ def _json(data: Any, status: int = 200) -> web.Response:
     return web.json_response(data, status=status, dumps=lambda d: json.dumps(d, default=str))
 
 
-def _object_type(request: web.Request) -> ObjectType:
+def _object_type(request: web.Request) -> HubSpotObjectName:
     name = request.match_info["object"]
-    if name not in _OBJECT_TYPES:
-        raise web.HTTPNotFound()
-    return _OBJECT_TYPES[name]
+    for plural, singular in SINGULAR.items():
+        if name == plural:
+            return singular
+    raise web.HTTPNotFound()
 
 
 def _ui_writer(body: dict[str, Any]) -> Writer:
@@ -223,7 +224,7 @@ async def webhooks(request: web.Request) -> web.Response:
 # -- simulated UI edits ----------------------------------------------------------------------------
 
 
-def _record_response(request: web.Request, object_type: ObjectType, object_id: int) -> web.Response:
+def _record_response(request: web.Request, object_type: HubSpotObjectName, object_id: int) -> web.Response:
     state = state_of(request)
     record = state.store.get(object_type, object_id, include_archived=True)
     return _json(record_json(state.store, object_type, record, all_properties=True))

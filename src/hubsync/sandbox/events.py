@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-ObjectType = Literal["contact", "company"]
+from hubsync.hubspot_model.objects import HubSpotObjectName
+
 EventKind = Literal[
     "creation",
     "propertyChange",
@@ -34,7 +35,7 @@ class Writer:
 
 @dataclass(frozen=True, slots=True)
 class ChangeEvent:
-    object_type: ObjectType
+    object_type: HubSpotObjectName
     kind: EventKind
     object_id: int
     occurred_at_ms: int
@@ -46,7 +47,7 @@ class ChangeEvent:
     merged_object_ids: tuple[int, ...] = ()
     new_object_id: int | None = None
     #: associationChange: the other side and whether it was removed
-    to_object_type: ObjectType | None = None
+    to_object_type: HubSpotObjectName | None = None
     to_object_id: int | None = None
     association_removed: bool = False
     association_type_id: int | None = None

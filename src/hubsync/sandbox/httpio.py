@@ -10,11 +10,11 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from .errors import ErrorDetail, HubSpotApiError, validation_error
-from .events import Writer
-from .property_defs import ObjectType
+from hubsync.hubspot_model.objects import HubSpotObjectName
+from hubsync.sandbox.errors import ErrorDetail, HubSpotApiError, validation_error
+from hubsync.sandbox.events import Writer
 
-_OBJECT_TYPES: dict[str, ObjectType] = {
+_OBJECT_TYPES: dict[str, HubSpotObjectName] = {
     "contacts": "contact",
     "contact": "contact",
     "0-1": "contact",
@@ -24,7 +24,7 @@ _OBJECT_TYPES: dict[str, ObjectType] = {
 }
 
 
-def object_type_of(name: str) -> ObjectType:
+def object_type_of(name: str) -> HubSpotObjectName:
     try:
         return _OBJECT_TYPES[name.lower()]
     except KeyError:

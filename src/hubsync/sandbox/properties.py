@@ -13,17 +13,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from .errors import ErrorDetail, HubSpotApiError, not_found, validation_error
-from .property_defs import (
-    DEFAULT_GROUPS,
-    DEFAULT_PROPERTIES,
-    ObjectType,
-    Property,
-    PropertyGroup,
-)
-from .property_io import property_from_json, property_to_json
-from .timefmt import now_ms
-from .values import InvalidValue, normalize, to_wire_string
+from hubsync.hubspot_model.objects import HubSpotObjectName
+from hubsync.hubspot_model.properties import DEFAULT_GROUPS, DEFAULT_PROPERTIES, Property, PropertyGroup
+from hubsync.sandbox.errors import ErrorDetail, HubSpotApiError, not_found, validation_error
+from hubsync.sandbox.property_io import property_from_json, property_to_json
+from hubsync.sandbox.timefmt import now_ms
+from hubsync.sandbox.values import InvalidValue, normalize, to_wire_string
 
 MAX_UNIQUE_PROPERTIES = 10
 RuleKind = Literal["regex", "max_length", "forbidden_values", "required"]
@@ -44,7 +39,7 @@ class ValidationRule:
     ``required``: a create must set it and no write may clear it.
     """
 
-    object_type: ObjectType
+    object_type: HubSpotObjectName
     property: str
     kind: RuleKind
     pattern: str | None = None
@@ -92,12 +87,12 @@ class PropertyRegistry:
 
     def __init__(self, clock: Callable[[], int] = now_ms) -> None:
         self._clock = clock
-        self._props: dict[ObjectType, dict[str, Property]] = {}
-        self._archived: dict[ObjectType, dict[str, Property]] = {}
-        self._groups: dict[ObjectType, dict[str, PropertyGroup]] = {}
+        self._props: dict[HubSpotObjectName, dict[str, Property]] = {}
+        self._archived: dict[HubSpotObjectName, dict[str, Property]] = {}
+        self._groups: dict[HubSpotObjectName, dict[str, PropertyGroup]] = {}
         self._rules: list[ValidationRule] = []
         #: names of the unique properties per object type, kept while no definition changes
-        self._unique: dict[ObjectType, tuple[str, ...]] = {}
+        self._unique: dict[HubSpotObjectName, tuple[str, ...]] = {}
         self.reset()
 
     def reset(self) -> None:
@@ -110,22 +105,22 @@ class PropertyRegistry:
 
     # -- definitions -------------------------------------------------------------------------------
 
-    def definitions(self, object_type: ObjectType, *, archived: bool = False) -> list[Property]:
+    def definitions(self, object_type: HubSpotObjectName, *, archived: bool = False) -> list[Property]:
         return list((self._archived if archived else self._props)[object_type].values())
 
-    def find(self, object_type: ObjectType, name: str, *, archived: bool = False) -> Property | None:
+    def find(self, object_type: HubSpotObjectName, name: str, *, archived: bool = False) -> Property | None:
         return (self._archived if archived else self._props)[object_type].get(name)
 
-    def get(self, object_type: ObjectType, name: str, *, archived: bool = False) -> Property:
+    def get(self, object_type: HubSpotObjectName, name: str, *, archived: bool = False) -> Property:
         prop = (self._archived if archived else self._props)[object_type].get(name)
         if prop is None:
             raise not_found(f"Unable to find property {name} for object type {object_type}")
         return prop
 
-    def unique_properties(self, object_type: ObjectType) -> list[str]:
+    def unique_properties(self, object_type: HubSpotObjectName) -> list[str]:
         return list(self.unique_names(object_type))
 
-    def unique_names(self, object_type: ObjectType) -> tuple[str, ...]:
+    def unique_names(self, object_type: HubSpotObjectName) -> tuple[str, ...]:
         """Names of the properties with unique values (every write checks them: kept, not rebuilt)."""
         names = self._unique.get(object_type)
         if names is None:
@@ -133,7 +128,7 @@ class PropertyRegistry:
             self._unique[object_type] = names
         return names
 
-    def create(self, object_type: ObjectType, definition: Mapping[str, object] | Property) -> Property:
+    def create(self, object_type: HubSpotObjectName, definition: Mapping[str, object] | Property) -> Property:
         prop = definition if isinstance(definition, Property) else property_from_json(definition)
         if prop.name in self._props[object_type] or prop.name in self._archived[object_type]:
             raise HubSpotApiError(
@@ -154,7 +149,7 @@ class PropertyRegistry:
         self._unique.pop(object_type, None)
         return prop
 
-    def update(self, object_type: ObjectType, name: str, changes: Mapping[str, object]) -> Property:
+    def update(self, object_type: HubSpotObjectName, name: str, changes: Mapping[str, object]) -> Property:
         current = self.get(object_type, name)
         if current.hubspot_defined and set(changes) - {"options", "label", "description", "displayOrder"}:
             raise validation_error(
@@ -166,7 +161,7 @@ class PropertyRegistry:
         self._unique.pop(object_type, None)
         return updated
 
-    def archive(self, object_type: ObjectType, name: str) -> None:
+    def archive(self, object_type: HubSpotObjectName, name: str) -> None:
         prop = self.get(object_type, name)
         if prop.hubspot_defined:
             raise validation_error(f"Property {name} is a HubSpot-defined property and cannot be archived.")
@@ -176,16 +171,18 @@ class PropertyRegistry:
 
     # -- groups ------------------------------------------------------------------------------------
 
-    def groups(self, object_type: ObjectType) -> list[PropertyGroup]:
+    def groups(self, object_type: HubSpotObjectName) -> list[PropertyGroup]:
         return list(self._groups[object_type].values())
 
-    def group(self, object_type: ObjectType, name: str) -> PropertyGroup:
+    def group(self, object_type: HubSpotObjectName, name: str) -> PropertyGroup:
         group = self._groups[object_type].get(name)
         if group is None:
             raise not_found(f"Unable to find property group {name} for object type {object_type}")
         return group
 
-    def put_group(self, object_type: ObjectType, group: PropertyGroup, *, create: bool) -> PropertyGroup:
+    def put_group(
+        self, object_type: HubSpotObjectName, group: PropertyGroup, *, create: bool
+    ) -> PropertyGroup:
         if create and group.name in self._groups[object_type]:
             raise HubSpotApiError(
                 409, "OBJECT_ALREADY_EXISTS", f"Property group named '{group.name}' already exists."
@@ -193,7 +190,7 @@ class PropertyRegistry:
         self._groups[object_type][group.name] = group
         return group
 
-    def archive_group(self, object_type: ObjectType, name: str) -> None:
+    def archive_group(self, object_type: HubSpotObjectName, name: str) -> None:
         self.group(object_type, name)
         if any(p.group_name == name for p in self._props[object_type].values()):
             raise validation_error(f"Property group {name} still has properties and cannot be archived.")
@@ -216,7 +213,7 @@ class PropertyRegistry:
 
     def validate(
         self,
-        object_type: ObjectType,
+        object_type: HubSpotObjectName,
         properties: Mapping[str, object],
         *,
         creating: bool,
@@ -255,7 +252,7 @@ class PropertyRegistry:
             raise property_errors(problems)
         return cleaned
 
-    def known_names(self, object_type: ObjectType) -> Iterable[str]:
+    def known_names(self, object_type: HubSpotObjectName) -> Iterable[str]:
         return self._props[object_type].keys()
 
 

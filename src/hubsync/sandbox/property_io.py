@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, cast
 
-from .errors import ErrorDetail, validation_error
-from .property_defs import Option, Property, PropertyGroup, PropertyType
-from .timefmt import iso_ms
+from hubsync.hubspot_model.properties import Option, Property, PropertyGroup, PropertyType
+from hubsync.sandbox.errors import ErrorDetail, validation_error
+from hubsync.sandbox.timefmt import iso_ms
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _FIELD_TYPES: dict[str, frozenset[str]] = {

@@ -33,10 +33,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from datetime import time as dtime
-from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from hubsync.hubspot_model.limits import RateLimitPolicy
 from hubsync.sandbox.config import SandboxConfig
 from hubsync.sandbox.errors import HubSpotApiError
 
@@ -49,19 +49,11 @@ H_SECONDLY = "X-HubSpot-RateLimit-Secondly"
 H_SECONDLY_REMAINING = "X-HubSpot-RateLimit-Secondly-Remaining"
 
 
-class Policy(StrEnum):
-    """HubSpot's ``policyName`` values."""
-
-    TEN_SECONDLY_ROLLING = "TEN_SECONDLY_ROLLING"
-    SECONDLY = "SECONDLY"
-    DAILY = "DAILY"
-
-
 #: the ``message`` HubSpot sends with each policy's 429
-MESSAGES: dict[Policy, str] = {
-    Policy.TEN_SECONDLY_ROLLING: "You have reached your ten_secondly_rolling limit.",
-    Policy.SECONDLY: "You have reached your secondly limit.",
-    Policy.DAILY: "You have reached your daily limit.",
+MESSAGES: dict[RateLimitPolicy, str] = {
+    RateLimitPolicy.TEN_SECONDLY_ROLLING: "You have reached your ten_secondly_rolling limit.",
+    RateLimitPolicy.SECONDLY: "You have reached your secondly limit.",
+    RateLimitPolicy.DAILY: "You have reached your daily limit.",
 }
 
 
@@ -71,7 +63,7 @@ class Decision:
 
     allowed: bool
     headers: dict[str, str]
-    policy: Policy | None = None
+    policy: RateLimitPolicy | None = None
     #: how long until the refused request would pass (seconds); None when allowed
     retry_after_s: float | None = None
 
@@ -173,10 +165,10 @@ class RateLimiter:
 
         if is_search:
             if daily_remaining < 0:
-                return self._refuse(Policy.DAILY, headers)
+                return self._refuse(RateLimitPolicy.DAILY, headers)
             search = self._search
             if search.used(now) >= search.limit:
-                return self._refuse(Policy.SECONDLY, headers, search.wait_s(now))
+                return self._refuse(RateLimitPolicy.SECONDLY, headers, search.wait_s(now))
             search.stamps.append(now)
             return Decision(True, headers)
 
@@ -184,9 +176,9 @@ class RateLimiter:
         used = burst.used(now)
         per_second = self._per_second.used(now)
         if daily_remaining < 0:
-            policy: Policy | None = Policy.DAILY
+            policy: RateLimitPolicy | None = RateLimitPolicy.DAILY
         elif not burst_exempt and used >= burst.limit:
-            policy = Policy.TEN_SECONDLY_ROLLING
+            policy = RateLimitPolicy.TEN_SECONDLY_ROLLING
         else:
             policy = None
             if not burst_exempt:
@@ -203,8 +195,8 @@ class RateLimiter:
             return Decision(True, headers)
         return self._refuse(policy, headers, burst.wait_s(now))
 
-    def _refuse(self, policy: Policy, headers: dict[str, str], wait_s: float = 0.0) -> Decision:
-        if policy is Policy.DAILY:
+    def _refuse(self, policy: RateLimitPolicy, headers: dict[str, str], wait_s: float = 0.0) -> Decision:
+        if policy is RateLimitPolicy.DAILY:
             wait_s = max(0.0, self._daily_reset_at - self._wall_clock())
         return Decision(False, headers, policy, wait_s)
 
@@ -226,14 +218,14 @@ class RateLimiter:
             },
         )
 
-    def group_name(self, policy: Policy) -> str:
+    def group_name(self, policy: RateLimitPolicy) -> str:
         """``groupName`` of a 429, modelled on the one recorded for a private app's burst limit
         (``publicapi:private_app-api-calls-ten-secondly:<app>:<portal>``); the other two are the
         sandbox's analogues, HubSpot's exact strings for them were not found."""
         app, portal = self._config.app_id, self._config.portal_id
-        if policy is Policy.TEN_SECONDLY_ROLLING:
+        if policy is RateLimitPolicy.TEN_SECONDLY_ROLLING:
             return f"publicapi:private_app-api-calls-ten-secondly:{app}:{portal}"
-        if policy is Policy.SECONDLY:
+        if policy is RateLimitPolicy.SECONDLY:
             return f"publicapi:private_app-api-calls-search-secondly:{app}:{portal}"
         return f"publicapi:private_app-api-calls-daily:{portal}"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 
-from .events import Writer
+from hubsync.sandbox.events import Writer
 
 SEP = "\x00"
 

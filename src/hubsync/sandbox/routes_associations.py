@@ -7,20 +7,20 @@ from typing import Any
 
 from aiohttp import web
 
-from .associations import TYPE_LABELS, UNLABELED, flags_for, type_ids
-from .errors import HubSpotApiError, not_found, validation_error
-from .httpio import inputs_of, json_body, json_object, object_type_of, query_int
-from .property_defs import OBJECT_TYPE_IDS, ObjectType
-from .routes_crm import json_response
-from .state import SandboxState, state_of
-from .tables import is_object_id
-from .views import batch_json
+from hubsync.hubspot_model.objects import OBJECT_TYPE_IDS, HubSpotObjectName
+from hubsync.sandbox.associations import TYPE_LABELS, UNLABELED, flags_for, type_ids
+from hubsync.sandbox.errors import HubSpotApiError, not_found, validation_error
+from hubsync.sandbox.httpio import inputs_of, json_body, json_object, object_type_of, query_int
+from hubsync.sandbox.routes_crm import json_response
+from hubsync.sandbox.state import SandboxState, state_of
+from hubsync.sandbox.tables import is_object_id
+from hubsync.sandbox.views import batch_json
 
 _CATEGORY = "HUBSPOT_DEFINED"
 PAGE_LIMIT = 500
 
 
-def _pair(from_name: str, to_name: str) -> tuple[ObjectType, ObjectType]:
+def _pair(from_name: str, to_name: str) -> tuple[HubSpotObjectName, HubSpotObjectName]:
     from_type, to_type = object_type_of(from_name), object_type_of(to_name)
     if from_type == to_type:
         raise validation_error(
@@ -29,7 +29,7 @@ def _pair(from_name: str, to_name: str) -> tuple[ObjectType, ObjectType]:
     return from_type, to_type
 
 
-def _ids(from_type: ObjectType, from_id: int, to_id: int) -> tuple[int, int]:
+def _ids(from_type: HubSpotObjectName, from_id: int, to_id: int) -> tuple[int, int]:
     """(contact id, company id) of a pair given from ``from_type``'s side."""
     return (from_id, to_id) if from_type == "contact" else (to_id, from_id)
 
@@ -41,7 +41,7 @@ def _object_id(raw: object) -> int:
     return int(text)
 
 
-def _flags(from_type: ObjectType, specs: object) -> int:
+def _flags(from_type: HubSpotObjectName, specs: object) -> int:
     if not isinstance(specs, list) or not specs:
         raise validation_error("types must be a non-empty array of association specs")
     flags = 0
@@ -55,7 +55,7 @@ def _flags(from_type: ObjectType, specs: object) -> int:
 
 
 def _labels_json(
-    state: SandboxState, from_type: ObjectType, to_type: ObjectType, from_id: int, to_id: int
+    state: SandboxState, from_type: HubSpotObjectName, to_type: HubSpotObjectName, from_id: int, to_id: int
 ) -> dict[str, Any]:
     flags = state.store.association_flags(*_ids(from_type, from_id, to_id))
     return {
@@ -67,7 +67,7 @@ def _labels_json(
     }
 
 
-def _types_json(from_type: ObjectType, to_type: ObjectType, flags: int) -> list[dict[str, Any]]:
+def _types_json(from_type: HubSpotObjectName, to_type: HubSpotObjectName, flags: int) -> list[dict[str, Any]]:
     specs = []
     for type_id in type_ids(from_type, flags):
         spec: dict[str, Any] = {"category": _CATEGORY, "typeId": type_id}
@@ -78,7 +78,7 @@ def _types_json(from_type: ObjectType, to_type: ObjectType, flags: int) -> list[
     return specs
 
 
-def _default_json(from_type: ObjectType, from_id: int, to_id: int) -> dict[str, Any]:
+def _default_json(from_type: HubSpotObjectName, from_id: int, to_id: int) -> dict[str, Any]:
     return {
         "from": {"id": str(from_id)},
         "to": {"id": str(to_id)},
@@ -90,10 +90,10 @@ def _default_json(from_type: ObjectType, from_id: int, to_id: int) -> dict[str, 
 
 
 def _associate(
-    state: SandboxState, from_type: ObjectType, from_id: int, to_id: int, flags: int
+    state: SandboxState, from_type: HubSpotObjectName, from_id: int, to_id: int, flags: int
 ) -> tuple[int, int]:
     """Create the association; returns the canonical (from id, to id) after merged-id resolution."""
-    to_type: ObjectType = "company" if from_type == "contact" else "contact"
+    to_type: HubSpotObjectName = "company" if from_type == "contact" else "contact"
     from_record = state.store.get(from_type, from_id)
     to_record = state.store.get(to_type, to_id)
     state.store.associate_flags(*_ids(from_type, from_record.id, to_record.id), flags, state.api_writer)
@@ -129,7 +129,12 @@ async def get_page(request: web.Request) -> web.Response:
 
 
 def _associations_page(
-    state: SandboxState, from_type: ObjectType, to_type: ObjectType, object_id: int, after: int, limit: int
+    state: SandboxState,
+    from_type: HubSpotObjectName,
+    to_type: HubSpotObjectName,
+    object_id: int,
+    after: int,
+    limit: int,
 ) -> dict[str, Any]:
     peers = [p for p in state.store.associations(from_type, object_id) if p >= after]
     results = [

@@ -11,8 +11,9 @@ from typing import Any
 
 from aiohttp import web
 
-from .errors import HubSpotApiError, validation_error
-from .httpio import (
+from hubsync.hubspot_model.objects import HubSpotObjectName
+from hubsync.sandbox.errors import HubSpotApiError, validation_error
+from hubsync.sandbox.httpio import (
     inputs_of,
     json_object,
     json_response,
@@ -22,17 +23,16 @@ from .httpio import (
     query_bool,
     string_list,
 )
-from .property_defs import ObjectType
-from .records import Record
-from .routes_crm import create_with_associations
-from .state import SandboxState, state_of
-from .views import RecordView, batch_json
+from hubsync.sandbox.records import Record
+from hubsync.sandbox.routes_crm import create_with_associations
+from hubsync.sandbox.state import SandboxState, state_of
+from hubsync.sandbox.views import RecordView, batch_json
 
 _PREFIX = "/crm/v3/objects/{object_type}/batch"
 _LABEL = {"contact": "CONTACT", "company": "COMPANY"}
 
 
-def _context(state: SandboxState, request: web.Request) -> tuple[SandboxState, ObjectType, int]:
+def _context(state: SandboxState, request: web.Request) -> tuple[SandboxState, HubSpotObjectName, int]:
     return state, object_type_of(request.match_info["object_type"]), state.config.batch_limit
 
 
@@ -100,7 +100,9 @@ async def batch_read(request: web.Request) -> web.Response:
     return _respond(state, list(results.values()), errors, started, 200)
 
 
-def _find(state: SandboxState, object_type: ObjectType, key: str, id_property: str | None) -> Record | None:
+def _find(
+    state: SandboxState, object_type: HubSpotObjectName, key: str, id_property: str | None
+) -> Record | None:
     try:
         return state.store.get(object_type, key, id_property=id_property, include_archived=True)
     except HubSpotApiError as error:

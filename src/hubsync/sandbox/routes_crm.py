@@ -8,9 +8,10 @@ from typing import Any
 
 from aiohttp import web
 
-from .associations import flags_for
-from .errors import HubSpotApiError, not_found, validation_error
-from .httpio import (
+from hubsync.hubspot_model.objects import PLURAL, HubSpotObjectName
+from hubsync.sandbox.associations import flags_for
+from hubsync.sandbox.errors import HubSpotApiError, not_found, validation_error
+from hubsync.sandbox.httpio import (
     json_object,
     json_response,
     object_type_of,
@@ -20,12 +21,11 @@ from .httpio import (
     query_int,
     query_list,
 )
-from .property_defs import ObjectType
-from .records import Record
-from .search import parse_search, run_search
-from .state import SandboxState, state_of
-from .tables import is_object_id
-from .views import PLURAL, RecordView, record_json
+from hubsync.sandbox.records import Record
+from hubsync.sandbox.search import parse_search, run_search
+from hubsync.sandbox.state import SandboxState, state_of
+from hubsync.sandbox.tables import is_object_id
+from hubsync.sandbox.views import RecordView, record_json
 
 LIST_MAX_LIMIT = 100
 _PREFIX = "/crm/v3/objects/{object_type}"
@@ -35,10 +35,10 @@ def _state(request: web.Request) -> SandboxState:
     return state_of(request)
 
 
-def _assoc_types(request: web.Request) -> list[ObjectType]:
+def _assoc_types(request: web.Request) -> list[HubSpotObjectName]:
     """``associations`` of a read: object types the sandbox does not know are ignored, as HubSpot
     documents ("If any of the specified associations do not exist, they will be ignored")."""
-    found: list[ObjectType] = []
+    found: list[HubSpotObjectName] = []
     for name in query_list(request, "associations") or []:
         try:
             found.append(object_type_of(name))
@@ -55,7 +55,7 @@ def read_options(request: web.Request) -> dict[str, Any]:
     }
 
 
-def parse_associations(object_type: ObjectType, raw: object) -> list[tuple[int, int]]:
+def parse_associations(object_type: HubSpotObjectName, raw: object) -> list[tuple[int, int]]:
     """``associations`` of a create input -> (other record id, flags); checked before anything is written."""
     if raw is None:
         return []
@@ -80,11 +80,11 @@ def parse_associations(object_type: ObjectType, raw: object) -> list[tuple[int, 
 
 
 def create_with_associations(
-    state: SandboxState, object_type: ObjectType, properties: Mapping[str, Any], associations: object
+    state: SandboxState, object_type: HubSpotObjectName, properties: Mapping[str, Any], associations: object
 ) -> Record:
     store, writer = state.store, state.api_writer
     links = parse_associations(object_type, associations)
-    other: ObjectType = "company" if object_type == "contact" else "contact"
+    other: HubSpotObjectName = "company" if object_type == "contact" else "contact"
     for to_id, _ in links:
         if store.find(other, to_id) is None:
             raise validation_error(f"Association target {other} {to_id} does not exist")

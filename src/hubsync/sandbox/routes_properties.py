@@ -7,12 +7,12 @@ from typing import Any
 
 from aiohttp import web
 
-from .errors import HubSpotApiError, validation_error
-from .httpio import inputs_of, json_object, object_type_of, query_bool
-from .property_io import group_from_json, group_to_json, property_to_json
-from .routes_crm import json_response
-from .state import SandboxState, state_of
-from .views import batch_json
+from hubsync.sandbox.errors import HubSpotApiError, validation_error
+from hubsync.sandbox.httpio import inputs_of, json_object, object_type_of, query_bool
+from hubsync.sandbox.property_io import group_from_json, group_to_json, property_to_json
+from hubsync.sandbox.routes_crm import json_response
+from hubsync.sandbox.state import SandboxState, state_of
+from hubsync.sandbox.views import batch_json
 
 _PREFIX = "/crm/v3/properties/{object_type}"
 

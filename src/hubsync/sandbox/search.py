@@ -12,12 +12,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ErrorDetail, HubSpotApiError, validation_error
-from .property_defs import MODIFIED_PROPERTY, SEARCHABLE_PROPERTIES, ObjectType
-from .records import Record
-from .search_filters import Filter, compile_filter, parse_filter, record_key, tokens
-from .store import CrmStore
-from .tables import ID_MASK, Table, is_object_id
+from hubsync.hubspot_model.objects import MODIFIED_PROPERTY, HubSpotObjectName
+from hubsync.hubspot_model.properties import SEARCHABLE_PROPERTIES
+from hubsync.sandbox.errors import ErrorDetail, HubSpotApiError, validation_error
+from hubsync.sandbox.records import Record
+from hubsync.sandbox.search_filters import Filter, compile_filter, parse_filter, record_key, tokens
+from hubsync.sandbox.store import CrmStore
+from hubsync.sandbox.tables import ID_MASK, Table, is_object_id
 
 MAX_FILTER_GROUPS = 5
 MAX_FILTERS_PER_GROUP = 6
@@ -77,7 +78,7 @@ def _sort(raw: object) -> tuple[str | None, bool]:
     raise _bad("Each sort needs a propertyName", "sorts")
 
 
-def parse_search(store: CrmStore, object_type: ObjectType, body: Mapping[str, Any]) -> SearchRequest:
+def parse_search(store: CrmStore, object_type: HubSpotObjectName, body: Mapping[str, Any]) -> SearchRequest:
     """Check a ``PublicObjectSearchRequest`` against HubSpot's limits; a 400 when it breaks one."""
     raw_groups = body.get("filterGroups") or []
     if not isinstance(raw_groups, list):
@@ -121,7 +122,7 @@ def parse_search(store: CrmStore, object_type: ObjectType, body: Mapping[str, An
     return SearchRequest(groups, sort_property, descending, query or None, properties, limit, after)
 
 
-def run_search(store: CrmStore, object_type: ObjectType, request: SearchRequest) -> SearchPage:
+def run_search(store: CrmStore, object_type: HubSpotObjectName, request: SearchRequest) -> SearchPage:
     table = store.table(object_type)
     fast = _indexed_range(store, object_type, request)
     if fast is not None:
@@ -138,7 +139,9 @@ def _page(records: list[Record], total: int, request: SearchRequest) -> SearchPa
     return SearchPage(records, total, str(end) if end < total and records else None)
 
 
-def _predicate(store: CrmStore, object_type: ObjectType, request: SearchRequest) -> Callable[[Record], bool]:
+def _predicate(
+    store: CrmStore, object_type: HubSpotObjectName, request: SearchRequest
+) -> Callable[[Record], bool]:
     compiled = [[compile_filter(store, object_type, f) for f in group] for group in request.groups]
     query_tokens = tokens(request.query) if request.query else []
     searchable = SEARCHABLE_PROPERTIES[object_type]
@@ -191,7 +194,7 @@ def _indexed(store: CrmStore, table: Table, name: str) -> bool:
 
 
 def _sorted(
-    store: CrmStore, object_type: ObjectType, records: list[Record], name: str, desc: bool
+    store: CrmStore, object_type: HubSpotObjectName, records: list[Record], name: str, desc: bool
 ) -> list[Record]:
     key = record_key(store, object_type, name)
     keyed = [(key(r), r) for r in records]
@@ -201,7 +204,9 @@ def _sorted(
     return [r for _, r in present] + missing
 
 
-def _indexed_range(store: CrmStore, object_type: ObjectType, request: SearchRequest) -> SearchPage | None:
+def _indexed_range(
+    store: CrmStore, object_type: HubSpotObjectName, request: SearchRequest
+) -> SearchPage | None:
     """The poller's query on the modification-time index; None when the request does not fit it."""
     modified = MODIFIED_PROPERTY[object_type]
     if request.sort_property != modified or request.query or len(request.groups) > 1:

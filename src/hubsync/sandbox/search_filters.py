@@ -14,13 +14,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .errors import ErrorDetail, HubSpotApiError, validation_error
-from .property_defs import MODIFIED_PROPERTY, ObjectType
-from .records import Record
-from .timefmt import iso_date, parse_datetime_ms
+from hubsync.hubspot_model.objects import MODIFIED_PROPERTY, HubSpotObjectName
+from hubsync.sandbox.errors import ErrorDetail, HubSpotApiError, validation_error
+from hubsync.sandbox.records import Record
+from hubsync.sandbox.timefmt import iso_date, parse_datetime_ms
 
 if TYPE_CHECKING:
-    from .store import CrmStore
+    from hubsync.sandbox.store import CrmStore
 
 OPERATORS = frozenset(
     {
@@ -81,7 +81,7 @@ def _bad(message: str) -> HubSpotApiError:
     return validation_error(message, errors=[ErrorDetail(message=message, location="filterGroups")])
 
 
-def _kind(store: CrmStore, object_type: ObjectType, name: str) -> str:
+def _kind(store: CrmStore, object_type: HubSpotObjectName, name: str) -> str:
     if name == "hs_object_id":
         return "id"
     prop = store.registry.find(object_type, name)
@@ -90,7 +90,7 @@ def _kind(store: CrmStore, object_type: ObjectType, name: str) -> str:
     return {"number": "number", "datetime": "datetime", "date": "date"}.get(prop.type, "text")
 
 
-def parse_filter(store: CrmStore, object_type: ObjectType, raw: object) -> Filter:
+def parse_filter(store: CrmStore, object_type: HubSpotObjectName, raw: object) -> Filter:
     if not isinstance(raw, Mapping):
         raise _bad("Each filter must be an object")
     name, operator = raw.get("propertyName"), str(raw.get("operator", "EQ")).upper()
@@ -136,7 +136,7 @@ def _convert(kind: str, value: str) -> Key | None:
     return value.lower()
 
 
-def record_key(store: CrmStore, object_type: ObjectType, name: str) -> KeyFn:
+def record_key(store: CrmStore, object_type: HubSpotObjectName, name: str) -> KeyFn:
     """A function giving a record's comparable value for ``name`` (None when it has none)."""
     if name == "hs_object_id":
         return lambda r: r.id
@@ -154,7 +154,7 @@ def record_key(store: CrmStore, object_type: ObjectType, name: str) -> KeyFn:
     return key
 
 
-def compile_filter(store: CrmStore, object_type: ObjectType, f: Filter) -> Callable[[Record], bool]:
+def compile_filter(store: CrmStore, object_type: HubSpotObjectName, f: Filter) -> Callable[[Record], bool]:
     key = record_key(store, object_type, f.property)
     op = f.operator
     if op == "HAS_PROPERTY":

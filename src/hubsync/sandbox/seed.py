@@ -29,12 +29,11 @@ from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Literal, NamedTuple
+from typing import NamedTuple
 
+from hubsync.hubspot_model.objects import HubSpotObjectType
+from hubsync.hubspot_model.properties import INDUSTRY_VALUES
 from hubsync.sandbox import seed_data as d
-from hubsync.sandbox.property_defs import INDUSTRY_VALUES
-
-ObjectKind = Literal["contacts", "companies"]
 
 
 class DuplicateKind(StrEnum):
@@ -58,7 +57,7 @@ STRONG_KINDS = frozenset(DuplicateKind) - {DuplicateKind.NAME_COMPANY}
 class Duplicate:
     """Row ``index`` of ``object_type`` duplicates the earlier row ``of_index``."""
 
-    object_type: ObjectKind
+    object_type: HubSpotObjectType
     index: int
     of_index: int
     kind: DuplicateKind
@@ -194,7 +193,7 @@ class SeedData:
         c = self._company_of[contact_index]
         return c if c >= 0 else None
 
-    def rows(self, object_type: ObjectKind) -> Iterator[dict[str, str]]:
+    def rows(self, object_type: HubSpotObjectType) -> Iterator[dict[str, str]]:
         return self.contacts() if object_type == "contacts" else self.companies()
 
     # ---- planning -------------------------------------------------------------------------

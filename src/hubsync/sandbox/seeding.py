@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from .associations import PRIMARY, UNLABELED
-from .events import Writer
-from .seed import SeedData
-from .store import CrmStore
+from hubsync.sandbox.associations import PRIMARY, UNLABELED
+from hubsync.sandbox.events import Writer
+from hubsync.sandbox.seed import SeedData
+from hubsync.sandbox.store import CrmStore
 
 #: seeded records look like an import done in HubSpot
 SEED_WRITER = Writer("IMPORT", "sandbox-seed")

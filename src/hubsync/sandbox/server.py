@@ -13,15 +13,14 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from hubsync._runtime.background import BackgroundService
-
-from .app import create_app, create_state
-from .config import SandboxConfig
-from .control import register_control_routes
-from .middleware import edge_middlewares
-from .seed import generate_seed
-from .seeding import SeedReport, load_seed
-from .state import SANDBOX_STATE, SandboxState
-from .webhooks import WebhookDispatcher
+from hubsync.sandbox.app import create_app, create_state
+from hubsync.sandbox.config import SandboxConfig
+from hubsync.sandbox.control import register_control_routes
+from hubsync.sandbox.middleware import edge_middlewares
+from hubsync.sandbox.seed import generate_seed
+from hubsync.sandbox.seeding import SeedReport, load_seed
+from hubsync.sandbox.state import SANDBOX_STATE, SandboxState
+from hubsync.sandbox.webhooks import WebhookDispatcher
 
 log = logging.getLogger(__name__)
 

@@ -7,14 +7,14 @@ from functools import cached_property
 
 from aiohttp import web
 
-from .config import SandboxConfig
-from .events import EventSink, Writer
-from .faults import FaultSettings
-from .properties import PropertyRegistry
-from .ratelimit import RateLimiter
-from .requestlog import RequestLog
-from .store import CrmStore
-from .webhooks import WebhookDispatcher
+from hubsync.sandbox.config import SandboxConfig
+from hubsync.sandbox.events import EventSink, Writer
+from hubsync.sandbox.faults import FaultSettings
+from hubsync.sandbox.properties import PropertyRegistry
+from hubsync.sandbox.ratelimit import RateLimiter
+from hubsync.sandbox.requestlog import RequestLog
+from hubsync.sandbox.store import CrmStore
+from hubsync.sandbox.webhooks import WebhookDispatcher
 
 
 @dataclass

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from .associations import PRIMARY, UNLABELED, type_ids
-from .errors import HubSpotApiError, not_found, validation_error
-from .events import ChangeEvent, Writer
-from .property_defs import ObjectType
-from .records import Record, make_record
-from .store_base import OBJECT_TYPES, CrmStoreBase
-from .store_load import creation_events, load_rows
-from .tables import Table, is_object_id
+from hubsync.hubspot_model.objects import HubSpotObjectName
+from hubsync.sandbox.associations import PRIMARY, UNLABELED, type_ids
+from hubsync.sandbox.errors import HubSpotApiError, not_found, validation_error
+from hubsync.sandbox.events import ChangeEvent, Writer
+from hubsync.sandbox.records import Record, make_record
+from hubsync.sandbox.store_base import OBJECT_TYPES, CrmStoreBase
+from hubsync.sandbox.store_load import creation_events, load_rows
+from hubsync.sandbox.tables import Table, is_object_id
 
 #: HubSpot refuses merges that would give a record more than this many merged identities
 MAX_MERGED_IDS = 250
@@ -30,7 +30,7 @@ class CrmStore(CrmStoreBase):
 
     def create(
         self,
-        object_type: ObjectType,
+        object_type: HubSpotObjectName,
         properties: Mapping[str, object],
         writer: Writer,
         *,
@@ -53,7 +53,7 @@ class CrmStore(CrmStoreBase):
 
     def update(
         self,
-        object_type: ObjectType,
+        object_type: HubSpotObjectName,
         object_id: int | str,
         properties: Mapping[str, object],
         writer: Writer,
@@ -116,7 +116,7 @@ class CrmStore(CrmStoreBase):
 
     # -- archive / restore / GDPR delete ---------------------------------------------------------------
 
-    def archive(self, object_type: ObjectType, object_id: int | str, writer: Writer) -> None:
+    def archive(self, object_type: HubSpotObjectName, object_id: int | str, writer: Writer) -> None:
         """Move a record to the recycle bin (idempotent for an already archived one)."""
         table = self.table(object_type)
         record = self._lookup(table, object_id, None, include_archived=True)
@@ -128,7 +128,7 @@ class CrmStore(CrmStoreBase):
         table.archived.add(record.id)
         self._emit([self._event(object_type, "deletion", record.id, ts, writer)])
 
-    def restore(self, object_type: ObjectType, object_id: int | str, writer: Writer) -> Record:
+    def restore(self, object_type: HubSpotObjectName, object_id: int | str, writer: Writer) -> Record:
         table = self.table(object_type)
         record = self._lookup(table, object_id, None, include_archived=True)
         if not record.archived:
@@ -166,7 +166,7 @@ class CrmStore(CrmStoreBase):
     # -- merge ---------------------------------------------------------------------------------------
 
     def merge(
-        self, object_type: ObjectType, primary_id: int | str, merged_id: int | str, writer: Writer
+        self, object_type: HubSpotObjectName, primary_id: int | str, merged_id: int | str, writer: Writer
     ) -> Record:
         """Merge ``merged_id`` into ``primary_id``. The primary keeps its id and its values (blank ones
         are filled from the merged record); the merged id then reads as the primary."""
@@ -229,7 +229,7 @@ class CrmStore(CrmStoreBase):
             raise validation_error(f"Object {text} is archived and cannot be merged.")
         return record
 
-    def _move_links(self, object_type: ObjectType, from_id: int, to_id: int, writer: Writer) -> None:
+    def _move_links(self, object_type: HubSpotObjectName, from_id: int, to_id: int, writer: Writer) -> None:
         for peer in self.links.drop(object_type, from_id):
             contact, company = (to_id, peer) if object_type == "contact" else (peer, to_id)
             self._link(contact, company, UNLABELED, writer)  # labels stay with the merged-away pair
@@ -276,7 +276,7 @@ class CrmStore(CrmStoreBase):
         self.links.set(contact_id, company_id, flags)
         ts = self.clock()
         events: list[ChangeEvent] = []
-        sides: tuple[tuple[ObjectType, int, ObjectType, int], ...] = (
+        sides: tuple[tuple[HubSpotObjectName, int, HubSpotObjectName, int], ...] = (
             ("contact", contact_id, "company", company_id),
             ("company", company_id, "contact", contact_id),
         )
@@ -302,7 +302,7 @@ class CrmStore(CrmStoreBase):
 
     def load(
         self,
-        object_type: ObjectType,
+        object_type: HubSpotObjectName,
         rows: Iterable[Mapping[str, str | None]],
         writer: Writer,
         *,

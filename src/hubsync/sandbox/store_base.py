@@ -6,17 +6,17 @@ import bisect
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from .associations import PRIMARY, Links
-from .config import SandboxConfig
-from .errors import ErrorDetail, HubSpotApiError, not_found, validation_error
-from .events import ChangeEvent, EventKind, EventSink, NullSink, Writer
-from .properties import PropertyRegistry
-from .property_defs import MODIFIED_PROPERTY, OBJECT_TYPE_IDS, ObjectType
-from .records import Layouts, Record, WriterTable
-from .tables import Table, is_object_id, modified_key
-from .timefmt import iso_ms, now_ms
+from hubsync.hubspot_model.objects import MODIFIED_PROPERTY, OBJECT_TYPE_IDS, HubSpotObjectName
+from hubsync.sandbox.associations import PRIMARY, Links
+from hubsync.sandbox.config import SandboxConfig
+from hubsync.sandbox.errors import ErrorDetail, HubSpotApiError, not_found, validation_error
+from hubsync.sandbox.events import ChangeEvent, EventKind, EventSink, NullSink, Writer
+from hubsync.sandbox.properties import PropertyRegistry
+from hubsync.sandbox.records import Layouts, Record, WriterTable
+from hubsync.sandbox.tables import Table, is_object_id, modified_key
+from hubsync.sandbox.timefmt import iso_ms, now_ms
 
-OBJECT_TYPES: tuple[ObjectType, ...] = ("contact", "company")
+OBJECT_TYPES: tuple[HubSpotObjectName, ...] = ("contact", "company")
 _LABELS = {"contact": "Contact", "company": "Company"}
 
 
@@ -35,9 +35,9 @@ class CrmStoreBase:
         self.layouts = Layouts()
         self.writers = WriterTable()
         self.links = Links()
-        self.tables: dict[ObjectType, Table] = {t: Table(t) for t in OBJECT_TYPES}
+        self.tables: dict[HubSpotObjectName, Table] = {t: Table(t) for t in OBJECT_TYPES}
         #: the calculated properties: name -> its value for a record (None when it has none)
-        self._calculated: dict[ObjectType, dict[str, Callable[[Record], str | None]]] = {
+        self._calculated: dict[HubSpotObjectName, dict[str, Callable[[Record], str | None]]] = {
             "contact": {
                 **_timestamps("contact"),
                 "hs_email_domain": _email_domain,
@@ -46,7 +46,7 @@ class CrmStoreBase:
             "company": {**_timestamps("company"), "num_associated_contacts": self._contact_count},
         }
 
-    def table(self, object_type: ObjectType) -> Table:
+    def table(self, object_type: HubSpotObjectName) -> Table:
         try:
             return self.tables[object_type]
         except KeyError:
@@ -70,13 +70,13 @@ class CrmStoreBase:
 
     @staticmethod
     def _event(
-        object_type: ObjectType, kind: EventKind, object_id: int, ts: int, writer: Writer, **kw: Any
+        object_type: HubSpotObjectName, kind: EventKind, object_id: int, ts: int, writer: Writer, **kw: Any
     ) -> ChangeEvent:
         return ChangeEvent(object_type, kind, object_id, ts, writer, **kw)
 
     # -- unique values -----------------------------------------------------------------------------
 
-    def _unique_names(self, object_type: ObjectType) -> tuple[str, ...]:
+    def _unique_names(self, object_type: HubSpotObjectName) -> tuple[str, ...]:
         names = self.registry.unique_names(object_type)
         return ("email", *names) if object_type == "contact" else names
 
@@ -90,7 +90,7 @@ class CrmStoreBase:
         return index
 
     @staticmethod
-    def _unique_values(object_type: ObjectType, name: str, values: Mapping[str, str]) -> list[str]:
+    def _unique_values(object_type: HubSpotObjectName, name: str, values: Mapping[str, str]) -> list[str]:
         if object_type == "contact" and name == "email":
             found = [values["email"]] if values.get("email") else []
             extra = values.get("hs_additional_emails")
@@ -106,7 +106,9 @@ class CrmStoreBase:
                 if owner is not None and owner != exclude_id:
                     raise self._duplicate(table.object_type, name, value, owner)
 
-    def _duplicate(self, object_type: ObjectType, name: str, value: str, owner: int) -> HubSpotApiError:
+    def _duplicate(
+        self, object_type: HubSpotObjectName, name: str, value: str, owner: int
+    ) -> HubSpotApiError:
         label = _LABELS[object_type]
         if name == "email":
             message = f"{label} already exists. Existing ID: {owner}"
@@ -165,7 +167,7 @@ class CrmStoreBase:
 
     def get(
         self,
-        object_type: ObjectType,
+        object_type: HubSpotObjectName,
         object_id_or_value: str | int,
         *,
         id_property: str | None = None,
@@ -177,7 +179,7 @@ class CrmStoreBase:
         )
 
     def find(
-        self, object_type: ObjectType, object_id_or_value: str | int, *, id_property: str | None = None
+        self, object_type: HubSpotObjectName, object_id_or_value: str | int, *, id_property: str | None = None
     ) -> Record | None:
         try:
             return self.get(object_type, object_id_or_value, id_property=id_property)
@@ -187,7 +189,7 @@ class CrmStoreBase:
             raise
 
     def page(
-        self, object_type: ObjectType, after: int, limit: int, *, archived: bool = False
+        self, object_type: HubSpotObjectName, after: int, limit: int, *, archived: bool = False
     ) -> tuple[list[Record], int | None]:
         """Records with id >= ``after`` in id order, and the id to continue from (None at the end)."""
         table = self.table(object_type)
@@ -202,21 +204,21 @@ class CrmStoreBase:
             found.append(record)
         return found, None
 
-    def count(self, object_type: ObjectType) -> int:
+    def count(self, object_type: HubSpotObjectName) -> int:
         return self.table(object_type).active_count()
 
-    def canonical_id(self, object_type: ObjectType, object_id: int) -> int:
+    def canonical_id(self, object_type: HubSpotObjectName, object_id: int) -> int:
         return self.table(object_type).resolve_alias(object_id)
 
     # -- values ------------------------------------------------------------------------------------
 
-    def value_of(self, object_type: ObjectType, record: Record, name: str) -> str | None:
+    def value_of(self, object_type: HubSpotObjectName, record: Record, name: str) -> str | None:
         """A property value, calculated ones included."""
         calculated = self._calculated[object_type].get(name)
         return record.value(name) if calculated is None else calculated(record)
 
     def properties_of(
-        self, object_type: ObjectType, record: Record, names: Iterable[str] | None = None
+        self, object_type: HubSpotObjectName, record: Record, names: Iterable[str] | None = None
     ) -> dict[str, str]:
         """Values of ``names`` that have one; without names: every stored value plus system ones."""
         if names is None:
@@ -247,7 +249,9 @@ class CrmStoreBase:
     def _contact_count(self, company: Record) -> str:
         return str(len(self.associations("company", company.id)))
 
-    def history_of(self, object_type: ObjectType, record: Record, name: str) -> list[tuple[str, int, Writer]]:
+    def history_of(
+        self, object_type: HubSpotObjectName, record: Record, name: str
+    ) -> list[tuple[str, int, Writer]]:
         """(value, timestamp ms, writer) newest first; calculated properties report their current value."""
         table = self.table(object_type)
         stored = self.registry.find(object_type, name)
@@ -258,7 +262,7 @@ class CrmStoreBase:
         entries = table.history.entries(record, name, record.value(name))
         return [(value, ts, self.writers[w]) for value, ts, w in entries]
 
-    def associations(self, object_type: ObjectType, object_id: int) -> list[int]:
+    def associations(self, object_type: HubSpotObjectName, object_id: int) -> list[int]:
         """Ids of the active records of the other type associated with this one, ascending."""
         other = self.tables["company" if object_type == "contact" else "contact"]
         peers = self.links.peers(object_type, object_id)
@@ -268,7 +272,7 @@ class CrmStoreBase:
         return self.links.flags(contact_id, company_id)
 
 
-def _timestamps(object_type: ObjectType) -> dict[str, Callable[[Record], str | None]]:
+def _timestamps(object_type: HubSpotObjectName) -> dict[str, Callable[[Record], str | None]]:
     def created(record: Record) -> str:
         return iso_ms(record.created_ms)
 

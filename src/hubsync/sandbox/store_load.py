@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from .errors import validation_error
-from .events import ChangeEvent, Writer
-from .property_defs import MODIFIED_PROPERTY, ObjectType
-from .records import Record, make_record
-from .store_base import CrmStoreBase
-from .tables import modified_key
-from .timefmt import parse_datetime_ms
-from .values import InvalidValue, normalize_email
+from hubsync.hubspot_model.objects import MODIFIED_PROPERTY, HubSpotObjectName
+from hubsync.sandbox.errors import validation_error
+from hubsync.sandbox.events import ChangeEvent, Writer
+from hubsync.sandbox.records import Record, make_record
+from hubsync.sandbox.store_base import CrmStoreBase
+from hubsync.sandbox.tables import modified_key
+from hubsync.sandbox.timefmt import parse_datetime_ms
+from hubsync.sandbox.values import InvalidValue, normalize_email
 
 
 def creation_events(
-    store: CrmStoreBase, object_type: ObjectType, record: Record, writer: Writer
+    store: CrmStoreBase, object_type: HubSpotObjectName, record: Record, writer: Writer
 ) -> list[ChangeEvent]:
     """``creation`` plus one ``propertyChange`` per value, as HubSpot reports a new record."""
     ts = record.created_ms
@@ -29,7 +29,7 @@ def creation_events(
 
 def load_rows(
     store: CrmStoreBase,
-    object_type: ObjectType,
+    object_type: HubSpotObjectName,
     rows: Iterable[Mapping[str, str | None]],
     writer: Writer,
     *,

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 from sortedcontainers import SortedList  # type: ignore[import-untyped]
 
-from .property_defs import ObjectType
-from .records import History, Record
+from hubsync.hubspot_model.objects import HubSpotObjectName
+from hubsync.sandbox.records import History, Record
 
 ID_BITS = 40
 ID_MASK = (1 << ID_BITS) - 1
@@ -39,7 +39,7 @@ def key_bounds(low_ms: int | None, high_ms: int | None) -> tuple[int | None, int
 
 
 class Table:
-    def __init__(self, object_type: ObjectType, first_id: int = 1) -> None:
+    def __init__(self, object_type: HubSpotObjectName, first_id: int = 1) -> None:
         self.object_type = object_type
         self.records: dict[int, Record] = {}
         #: ids in creation (= ascending) order; entries of removed records are skipped lazily

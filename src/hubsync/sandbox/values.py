@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 import re
 
-from .property_defs import Property
-from .tables import is_object_id
-from .timefmt import is_midnight, iso_date, iso_ms, parse_datetime_ms
+from hubsync.hubspot_model.properties import Property
+from hubsync.sandbox.tables import is_object_id
+from hubsync.sandbox.timefmt import is_midnight, iso_date, iso_ms, parse_datetime_ms
 
 # HubSpot checks RFC 2822 form plus a real-looking TLD; quotes in the local part are refused.
 _EMAIL = re.compile(

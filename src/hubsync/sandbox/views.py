@@ -5,18 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .associations import type_ids
-from .errors import HubSpotApiError
-from .property_defs import DEFAULT_READ_PROPERTIES, MODIFIED_PROPERTY, ObjectType
-from .records import Record
-from .store import CrmStore
-from .timefmt import iso_ms
+from hubsync.hubspot_model.objects import MODIFIED_PROPERTY, PLURAL, HubSpotObjectName
+from hubsync.hubspot_model.properties import DEFAULT_READ_PROPERTIES
+from hubsync.sandbox.associations import type_ids
+from hubsync.sandbox.errors import HubSpotApiError
+from hubsync.sandbox.records import Record
+from hubsync.sandbox.store import CrmStore
+from hubsync.sandbox.timefmt import iso_ms
 
-PLURAL: dict[ObjectType, str] = {"contact": "contacts", "company": "companies"}
 _ALWAYS = ("hs_object_id", "createdate")
 
 
-def read_names(object_type: ObjectType, requested: Sequence[str] | None) -> list[str]:
+def read_names(object_type: HubSpotObjectName, requested: Sequence[str] | None) -> list[str]:
     """The properties a read returns: the requested ones (plus id and timestamps) or the defaults."""
     if not requested:
         return list(DEFAULT_READ_PROPERTIES[object_type])
@@ -30,12 +30,12 @@ class RecordView:
     def __init__(
         self,
         store: CrmStore,
-        object_type: ObjectType,
+        object_type: HubSpotObjectName,
         *,
         properties: Sequence[str] | None = None,
         all_properties: bool = False,
         with_history: Sequence[str] | None = None,
-        associations: Iterable[ObjectType] = (),
+        associations: Iterable[HubSpotObjectName] = (),
     ) -> None:
         self.store = store
         self.object_type = object_type
@@ -70,13 +70,13 @@ class RecordView:
 
 def record_json(
     store: CrmStore,
-    object_type: ObjectType,
+    object_type: HubSpotObjectName,
     record: Record,
     *,
     properties: Sequence[str] | None = None,
     all_properties: bool = False,
     with_history: Sequence[str] | None = None,
-    associations: Iterable[ObjectType] = (),
+    associations: Iterable[HubSpotObjectName] = (),
 ) -> dict[str, Any]:
     """One record as a ``SimplePublicObject`` (for many, make one :class:`RecordView`)."""
     view = RecordView(
@@ -90,7 +90,9 @@ def record_json(
     return view(record)
 
 
-def history_json(store: CrmStore, object_type: ObjectType, record: Record, name: str) -> list[dict[str, Any]]:
+def history_json(
+    store: CrmStore, object_type: HubSpotObjectName, record: Record, name: str
+) -> list[dict[str, Any]]:
     entries = []
     for value, ts, writer in store.history_of(object_type, record, name):
         entry: dict[str, Any] = {"value": value, "timestamp": iso_ms(ts), "sourceType": writer.change_source}
@@ -100,10 +102,12 @@ def history_json(store: CrmStore, object_type: ObjectType, record: Record, name:
     return entries
 
 
-def associated_ids_json(store: CrmStore, object_type: ObjectType, object_id: int) -> list[dict[str, str]]:
+def associated_ids_json(
+    store: CrmStore, object_type: HubSpotObjectName, object_id: int
+) -> list[dict[str, str]]:
     """v3 ``associations``: one entry per association type, e.g. ``contact_to_company`` (primary)
     and ``contact_to_company_unlabeled``."""
-    other: ObjectType = "company" if object_type == "contact" else "contact"
+    other: HubSpotObjectName = "company" if object_type == "contact" else "contact"
     results = []
     for peer in store.associations(object_type, object_id):
         contact, company = (object_id, peer) if object_type == "contact" else (peer, object_id)

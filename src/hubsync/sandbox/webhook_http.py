@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import aiohttp
 from yarl import URL
 
-from hubsync.connectors.hubspot.signatures import (
+from hubsync.hubspot_model.signatures import (
     HEADER_SIGNATURE,
     HEADER_SIGNATURE_V3,
     HEADER_SIGNATURE_VERSION,

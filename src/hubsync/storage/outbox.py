@@ -22,7 +22,7 @@ import psycopg
 
 from hubsync.errors import SkippableRecordError
 from hubsync.mapping.rules import MappingDecision
-from hubsync.mapping.rules import ObjectType as PlatformObjectType
+from hubsync.records.kinds import ObjectKind
 
 OutboxObjectType = Literal["CONTACT", "ACCOUNT"]
 ChangeType = Literal["CREATED", "UPDATED", "DELETED", "MERGED", "PUSH_REQUESTED", "ENRICHED", "MAPPED_VALUES"]
@@ -128,7 +128,7 @@ def append_outbox(conn: psycopg.Connection[Any], events: abc.Sequence[OutboxEven
 
 
 def mapped_values_event(
-    object_type: PlatformObjectType,
+    object_type: ObjectKind,
     record_id: int,
     hubspot_id: str | None,
     decisions: abc.Sequence[MappingDecision],

@@ -8,7 +8,7 @@ The pure part, :func:`dead_letter`, turns a failed message and its exception int
 truncated, so a dead letter never leaks a secret nor grows without bound.
 
 :class:`DeadLetterPublisher` encodes dead letters with the DLQ topic's schema, publishes them
-with an :class:`~hubsync.connectors.kafka_sink.AsyncKafkaPublisher`, waits for the broker's
+with an :class:`~hubsync.streams.producer.AsyncKafkaPublisher`, waits for the broker's
 acknowledgements and counts them in ``hubsync_dlq_messages_total{source_topic,stage}``. A
 consumer commits the offsets of the failed messages only after :meth:`DeadLetterPublisher.publish`
 returned, which keeps ``count(DLQ) + count(applied) = count(in)`` under at-least-once delivery.
@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hubsync.connectors.kafka_sink import EncodedMessage
 from hubsync.metrics import dlq_metrics
+from hubsync.streams.producer import EncodedMessage
 from hubsync.streams.publisher import TopicPublisher
 
 DEAD_LETTER_SCHEMA = "dead_letter"

@@ -10,8 +10,8 @@ from prometheus_client import REGISTRY, CollectorRegistry
 
 from hubsync.avro.codec import AvroCodec
 from hubsync.avro.schemas import AvroSchema
-from hubsync.connectors.kafka_sink import AsyncKafkaPublisher, EncodedMessage
 from hubsync.settings import Settings
+from hubsync.streams.producer import AsyncKafkaPublisher, EncodedMessage
 from hubsync.streams.topics import spec_for
 
 T = TypeVar("T")

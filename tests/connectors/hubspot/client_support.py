@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from hubsync.connectors.hubspot.client import HubSpotClient
-from hubsync.connectors.hubspot.client_config import HubSpotClientConfig, RetryPolicy
+from hubsync.connectors.hubspot.http.client import HubSpotClient
+from hubsync.connectors.hubspot.http.config import HubSpotClientConfig, RetryPolicy
 from hubsync.sandbox.config import SandboxConfig
 from hubsync.sandbox.server import ThreadedSandbox
 

@@ -8,8 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from hubsync.sandbox.server import ThreadedSandbox
-
-from .client_support import Control, control_fixture, sandbox_fixture
+from tests.connectors.hubspot.client_support import Control, control_fixture, sandbox_fixture
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import fastavro.validation
 import pytest
 
 from hubsync.avro import SchemaRepository
-from hubsync.connectors.hubspot.change_events import (
+from hubsync.connectors.hubspot.sources.change_events import (
     InvalidChangeEventError,
     UnknownSubscriptionTypeError,
     event_key,

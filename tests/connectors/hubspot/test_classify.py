@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from hubsync.connectors.hubspot.classify import (
+from hubsync.connectors.hubspot.http.classify import (
     CONNECTION_ERROR,
     Outcome,
     classify,
     parse_retry_after,
     required_scopes,
 )
-from hubsync.connectors.hubspot.client_config import RetryPolicy
+from hubsync.connectors.hubspot.http.config import RetryPolicy
 
 
 def _429(policy: str) -> dict[str, Any]:

@@ -10,13 +10,12 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from hubsync.connectors.hubspot.api_errors import HubSpotAuthError, HubSpotRecordError
-from hubsync.connectors.hubspot.client import HubSpotClient, parse_page
+from hubsync.connectors.hubspot.http.client import HubSpotClient, parse_page
+from hubsync.connectors.hubspot.http.errors import HubSpotAuthError, HubSpotRecordError
 from hubsync.errors import FatalError, SkippableRecordError
 from hubsync.metrics import HubSpotClientMetrics
 from hubsync.sandbox.server import ThreadedSandbox
-
-from .client_support import TOKEN, Control, make_client, make_config
+from tests.connectors.hubspot.client_support import TOKEN, Control, make_client, make_config
 
 
 def run(sandbox: ThreadedSandbox, scenario: Any, **config: Any) -> Any:
@@ -217,9 +216,9 @@ def test_wrong_token_is_a_clear_auth_error_without_the_token(
 
 
 def test_missing_scope_names_the_scopes() -> None:
-    from hubsync.connectors.hubspot.api_errors import HubSpotErrorDetails
-    from hubsync.connectors.hubspot.classify import classify
-    from hubsync.connectors.hubspot.requester import Requester
+    from hubsync.connectors.hubspot.http.classify import classify
+    from hubsync.connectors.hubspot.http.errors import HubSpotErrorDetails
+    from hubsync.connectors.hubspot.http.requester import Requester
 
     body = {"status": "error", "category": "MISSING_SCOPES", "message": "This app hasn't been granted all required scopes",
             "errors": [{"message": "One or more of the following scopes are required.",

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from hubsync.connectors.hubspot.batch import BatchOutcome, chunked, error_keys, map_batch, with_trace_ids
+from hubsync.connectors.hubspot.http.batch import BatchOutcome, chunked, error_keys, map_batch, with_trace_ids
 
 
 def by_id(result: Any) -> list[str]:

@@ -9,11 +9,10 @@ from typing import Any
 
 import pytest
 
-from hubsync.connectors.hubspot.client import HubSpotClient
-from hubsync.connectors.hubspot.ratelimit import Lane, RollingWindowBucket, portal_key, portal_limits
+from hubsync.connectors.hubspot.http.client import HubSpotClient
+from hubsync.connectors.hubspot.http.ratelimit import Lane, RollingWindowBucket, portal_key, portal_limits
 from hubsync.sandbox.server import ThreadedSandbox
-
-from .client_support import Control, make_client
+from tests.connectors.hubspot.client_support import Control, make_client
 
 
 async def _settle() -> None:

@@ -10,13 +10,12 @@ from typing import Any
 import httpx
 import pytest
 
-from hubsync.connectors.hubspot.api_errors import DailyLimitExhausted, HubSpotRetriesExhaustedError
-from hubsync.connectors.hubspot.client import HubSpotClient
-from hubsync.connectors.hubspot.client_config import RetryPolicy
+from hubsync.connectors.hubspot.http.client import HubSpotClient
+from hubsync.connectors.hubspot.http.config import RetryPolicy
+from hubsync.connectors.hubspot.http.errors import DailyLimitExhausted, HubSpotRetriesExhaustedError
 from hubsync.errors import FatalError, RetriableError
 from hubsync.sandbox.server import ThreadedSandbox
-
-from .client_support import TOKEN, Control, make_client, make_config
+from tests.connectors.hubspot.client_support import TOKEN, Control, make_client, make_config
 
 
 def run(base_url: str, scenario: Callable[[HubSpotClient], Any], **config: Any) -> Any:

@@ -13,15 +13,14 @@ import pytest
 from pydantic import SecretStr
 
 from hubsync.avro import SchemaRepository, SingleObjectCodec
-from hubsync.connectors.cursors import CursorStore
-from hubsync.connectors.hubspot.backfill import Backfill
-from hubsync.connectors.hubspot.client import HubSpotClient
-from hubsync.connectors.hubspot.client_config import HubSpotClientConfig
-from hubsync.connectors.hubspot.poller import IncrementalPoller, PollerConfig
-from hubsync.connectors.hubspot.publish import ChangeEventPublisher
-from hubsync.connectors.hubspot.pull import pull_ids
-from hubsync.connectors.hubspot.record_events import read_properties
-from hubsync.connectors.kafka_sink import AsyncKafkaPublisher
+from hubsync.connectors.hubspot.http.client import HubSpotClient
+from hubsync.connectors.hubspot.http.config import HubSpotClientConfig
+from hubsync.connectors.hubspot.sources.backfill import Backfill
+from hubsync.connectors.hubspot.sources.cursors import CursorStore
+from hubsync.connectors.hubspot.sources.poller import IncrementalPoller, PollerConfig
+from hubsync.connectors.hubspot.sources.publish import ChangeEventPublisher
+from hubsync.connectors.hubspot.sources.pull import pull_ids
+from hubsync.connectors.hubspot.sources.record_events import read_properties
 from hubsync.errors import RetriableError
 from hubsync.sandbox.config import SandboxConfig
 from hubsync.sandbox.events import Writer
@@ -30,6 +29,7 @@ from hubsync.settings import Settings, TopicNames
 from hubsync.storage.migrate import migrate
 from hubsync.storage.pool import open_async_pool
 from hubsync.streams.admin import admin_client, ensure_topics
+from hubsync.streams.producer import AsyncKafkaPublisher
 from hubsync.streams.topics import spec_for
 from tests.connectors.hubspot.test_webhook_harness import PARTITIONS, TopicReader, now_ms
 

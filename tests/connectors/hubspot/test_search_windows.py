@@ -10,13 +10,13 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from hubsync.connectors.hubspot.search_windows import (
-    ObjectTypeName,
+from hubsync.connectors.hubspot.sources.search_windows import (
     Window,
     WindowOverflowError,
     read_window,
     search_body,
 )
+from hubsync.hubspot_model.objects import HubSpotObjectType
 from hubsync.sandbox.config import SandboxConfig
 from hubsync.sandbox.events import Writer
 from hubsync.sandbox.server import ThreadedSandbox
@@ -31,7 +31,7 @@ class HttpSearch:
         self.base_url = base_url
         self.calls = 0
 
-    async def search(self, object_type: ObjectTypeName, body: Mapping[str, Any]) -> Mapping[str, Any]:
+    async def search(self, object_type: HubSpotObjectType, body: Mapping[str, Any]) -> Mapping[str, Any]:
         self.calls += 1
         async with httpx.AsyncClient(base_url=self.base_url, timeout=30) as http:
             response = await http.post(
@@ -85,7 +85,7 @@ def test_small_window_reads_exactly_its_records(sandbox: ThreadedSandbox) -> Non
 
 def test_unsplittable_overflow_is_reported() -> None:
     class Overflowing:
-        async def search(self, object_type: ObjectTypeName, body: Mapping[str, Any]) -> Mapping[str, Any]:
+        async def search(self, object_type: HubSpotObjectType, body: Mapping[str, Any]) -> Mapping[str, Any]:
             return {"total": 10_001, "results": []}
 
     async def run() -> None:

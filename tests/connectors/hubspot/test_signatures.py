@@ -11,7 +11,7 @@ from hubspot.utils.signature import Signature
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hubsync.connectors.hubspot.signatures import (
+from hubsync.hubspot_model.signatures import (
     V3_DECODED_ESCAPES,
     SignatureFailure,
     decode_v3_uri,

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hubsync.connectors.hubspot.signatures import HEADER_SIGNATURE_V3, HEADER_TIMESTAMP
+from hubsync.hubspot_model.signatures import HEADER_SIGNATURE_V3, HEADER_TIMESTAMP
 from tests.connectors.hubspot.test_webhook_harness import Harness, event, running_receiver
 
 pytestmark = pytest.mark.integration

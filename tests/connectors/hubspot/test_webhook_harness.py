@@ -18,9 +18,9 @@ from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
 from hubsync.avro import SchemaRepository, SingleObjectCodec
-from hubsync.connectors.hubspot.signatures import HEADER_SIGNATURE_V3, HEADER_TIMESTAMP, sign_v3
-from hubsync.connectors.hubspot.webhook_receiver import WebhookReceiverConfig
-from hubsync.connectors.hubspot.webhook_service import ThreadedWebhookReceiver
+from hubsync.connectors.hubspot.webhooks.receiver import WebhookReceiverConfig
+from hubsync.connectors.hubspot.webhooks.service import ThreadedWebhookReceiver
+from hubsync.hubspot_model.signatures import HEADER_SIGNATURE_V3, HEADER_TIMESTAMP, sign_v3
 from hubsync.metrics import ConnectorMetrics
 from hubsync.settings import Settings, TopicNames
 from hubsync.storage.defaults import load_defaults, seed_defaults

@@ -14,8 +14,8 @@ import psycopg
 import pytest
 from hubspot.utils.signature import Signature
 
-from hubsync.connectors.hubspot.change_events import event_key
-from hubsync.connectors.hubspot.signatures import HEADER_SIGNATURE_V3, HEADER_TIMESTAMP, sign_v3
+from hubsync.connectors.hubspot.sources.change_events import event_key
+from hubsync.hubspot_model.signatures import HEADER_SIGNATURE_V3, HEADER_TIMESTAMP, sign_v3
 from tests.connectors.hubspot.test_webhook_harness import SECRET, Harness, event, now_ms, running_receiver
 
 pytestmark = pytest.mark.integration

@@ -11,8 +11,8 @@ from prometheus_client import CollectorRegistry
 from psycopg import sql
 from pydantic import SecretStr
 
-from hubsync.connectors.hubspot.webhook_receiver import WebhookReceiverConfig
-from hubsync.connectors.hubspot.webhook_service import ThreadedWebhookReceiver
+from hubsync.connectors.hubspot.webhooks.receiver import WebhookReceiverConfig
+from hubsync.connectors.hubspot.webhooks.service import ThreadedWebhookReceiver
 from hubsync.metrics import ConnectorMetrics
 from hubsync.settings import Settings, TopicNames
 from hubsync.storage.migrate import migrate

@@ -1,7 +1,11 @@
 """HubSpot-side pieces of hubsync: request signatures, the API client, the webhook receiver
 and the poller."""
 
-from hubsync.connectors.hubspot.api_errors import (
+from hubsync.connectors.hubspot.http.batch import BatchFailure, BatchOutcome, BatchSuccess
+from hubsync.connectors.hubspot.http.classify import Classification, Outcome, classify
+from hubsync.connectors.hubspot.http.client import HubSpotClient, Page, parse_page
+from hubsync.connectors.hubspot.http.config import HubSpotClientConfig, RetryPolicy
+from hubsync.connectors.hubspot.http.errors import (
     DailyLimitExhausted,
     HubSpotAuthError,
     HubSpotErrorDetails,
@@ -9,12 +13,9 @@ from hubsync.connectors.hubspot.api_errors import (
     HubSpotRecordError,
     HubSpotRetriesExhaustedError,
 )
-from hubsync.connectors.hubspot.batch import BatchFailure, BatchOutcome, BatchSuccess
-from hubsync.connectors.hubspot.classify import Classification, Outcome, classify
-from hubsync.connectors.hubspot.client import HubSpotClient, ObjectType, Page, parse_page
-from hubsync.connectors.hubspot.client_config import HubSpotClientConfig, RetryPolicy
-from hubsync.connectors.hubspot.ratelimit import Lane
-from hubsync.connectors.hubspot.signatures import (
+from hubsync.connectors.hubspot.http.ratelimit import Lane
+from hubsync.hubspot_model.objects import HubSpotObjectType
+from hubsync.hubspot_model.signatures import (
     SignatureCheck,
     SignatureFailure,
     decode_v3_uri,
@@ -35,10 +36,10 @@ __all__ = [
     "HubSpotClientConfig",
     "HubSpotErrorDetails",
     "HubSpotFatalError",
+    "HubSpotObjectType",
     "HubSpotRecordError",
     "HubSpotRetriesExhaustedError",
     "Lane",
-    "ObjectType",
     "Outcome",
     "Page",
     "RetryPolicy",

@@ -13,10 +13,10 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from hubsync.connectors.hubspot.dedupe import InFlightKeys, WebhookDedupe
-from hubsync.connectors.hubspot.webhook_parse import ParsedBatch, ParsedEvent
-from hubsync.connectors.kafka_sink import AsyncKafkaPublisher, EncodedMessage
+from hubsync.connectors.hubspot.webhooks.event_keys import InFlightKeys, WebhookDedupe
+from hubsync.connectors.hubspot.webhooks.parse import ParsedBatch, ParsedEvent
 from hubsync.errors import RetriableError
+from hubsync.streams.producer import AsyncKafkaPublisher, EncodedMessage
 
 
 @dataclass(frozen=True, slots=True)

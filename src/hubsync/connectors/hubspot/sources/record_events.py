@@ -12,27 +12,28 @@ from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
-from hubsync.connectors.hubspot.change_events import from_record
-from hubsync.connectors.hubspot.search_windows import MODIFIED_PROPERTY, ObjectTypeName
+from hubsync.connectors.hubspot.sources.change_events import from_record
+from hubsync.connectors.hubspot.sources.search_windows import MODIFIED_PROPERTY
+from hubsync.hubspot_model.objects import HubSpotObjectType
+from hubsync.records.kinds import HUBSPOT_TYPES
 
 #: properties every read asks for, whatever the field mappings say: what duplicate detection,
 #: the version guard and merge detection need
-REQUIRED_PROPERTIES: dict[ObjectTypeName, tuple[str, ...]] = {
+REQUIRED_PROPERTIES: dict[HubSpotObjectType, tuple[str, ...]] = {
     "contacts": ("email", "hs_additional_emails", "firstname", "lastname", "company", "hs_merged_object_ids"),
     "companies": ("name", "domain", "hs_merged_object_ids"),
 }
 
 Message = tuple[str, Mapping[str, Any]]
-_MAPPING_TYPES: dict[str, ObjectTypeName] = {"contact": "contacts", "account": "companies"}
 
 
-def read_properties(object_type: ObjectTypeName, mapped: list[str]) -> list[str]:
+def read_properties(object_type: HubSpotObjectType, mapped: list[str]) -> list[str]:
     """The properties to request: the mapped ones plus :data:`REQUIRED_PROPERTIES`."""
     return sorted({*mapped, *REQUIRED_PROPERTIES[object_type], MODIFIED_PROPERTY[object_type]})
 
 
 def record_events(
-    object_type: ObjectTypeName, record: Mapping[str, Any], *, source: str, received_at_ms: int
+    object_type: HubSpotObjectType, record: Mapping[str, Any], *, source: str, received_at_ms: int
 ) -> list[Message]:
     """``(key, value)`` pairs for one record: its snapshot (or deletion) and a merge if any."""
     value = from_record(object_type, record, source=source, received_at_ms=received_at_ms)
@@ -56,11 +57,11 @@ def record_events(
     return events
 
 
-async def mapped_properties(pool: AsyncConnectionPool[Any]) -> dict[ObjectTypeName, list[str]]:
+async def mapped_properties(pool: AsyncConnectionPool[Any]) -> dict[HubSpotObjectType, list[str]]:
     """The HubSpot properties of the field mappings (``hubsync db migrate`` loads the defaults)."""
-    mapped: dict[ObjectTypeName, list[str]] = {"contacts": [], "companies": []}
+    mapped: dict[HubSpotObjectType, list[str]] = {"contacts": [], "companies": []}
     async with pool.connection() as conn:
         cur = await conn.execute("SELECT object_type, hubspot_property FROM hubsync.field_mappings")
         for object_type, prop in await cur.fetchall():
-            mapped[_MAPPING_TYPES[object_type]].append(prop)
+            mapped[HUBSPOT_TYPES[object_type]].append(prop)
     return {ot: read_properties(ot, props) for ot, props in mapped.items()}

@@ -1,4 +1,4 @@
-"""Load mirrored records into :class:`~hubsync.ingest.state.RecordState` and write them back.
+"""Load mirrored records into :class:`~hubsync.ingest.reducer.RecordState` and write them back.
 
 Writes go through a per-session staging table (COPY, then one INSERT for new records and one
 UPDATE for existing ones), which is what keeps a batch of thousands of records to a handful of
@@ -15,25 +15,10 @@ from typing import Any
 import orjson
 import psycopg
 
-from hubsync.ingest.events import ObjectKind
-from hubsync.ingest.keys import AccountKeys, ContactKeys
-from hubsync.ingest.state import RecordState
+from hubsync.matching.record_keys import DERIVED_COLUMNS, ContactKeys, derived_values
+from hubsync.records.kinds import RECORD_TABLES, ObjectKind
+from hubsync.records.state import RecordState
 
-#: the table of each object kind
-RECORD_TABLES: Mapping[ObjectKind, str] = {"contact": "hubsync.contacts", "account": "hubsync.accounts"}
-#: columns derived from the properties and keys, per kind (platform-side writes use them too)
-DERIVED_COLUMNS: Mapping[ObjectKind, tuple[str, ...]] = {
-    "contact": (
-        "email",
-        "first_name",
-        "last_name",
-        "name_normalized",
-        "company_name",
-        "company_name_key",
-        "company_domain_root",
-    ),
-    "account": ("name", "domain", "domain_root", "name_normalized"),
-}
 _COMMON = (
     "hubspot_id",
     "creation_source",
@@ -108,23 +93,6 @@ def load_records(
             )
         )
     return out
-
-
-def derived_values(kind: ObjectKind, p: Mapping[str, str | None], keys: Any) -> tuple[Any, ...]:
-    """The values of :data:`DERIVED_COLUMNS` for a record's properties and matching keys."""
-    if kind == "contact":
-        assert isinstance(keys, ContactKeys)
-        return (
-            p.get("email"),
-            p.get("firstname"),
-            p.get("lastname"),
-            keys.name_normalized,
-            p.get("company"),
-            keys.company_name_key,
-            keys.company_domain_root,
-        )
-    assert isinstance(keys, AccountKeys)
-    return (p.get("name"), p.get("domain"), keys.domain_root, keys.name_normalized)
 
 
 def _stage_table(kind: ObjectKind) -> str:

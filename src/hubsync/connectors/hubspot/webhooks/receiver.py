@@ -13,7 +13,7 @@ Kafka or PostgreSQL failing or too slow                 503     ``unavailable`` 
 
 The signature is checked before the body is parsed, so unauthenticated garbage gets a 401.
 Unknown subscription types and malformed single events are skipped and counted; the rest of the
-batch is published (see :mod:`~hubsync.connectors.hubspot.webhook_parse`). Error details never
+batch is published (see :mod:`~hubsync.connectors.hubspot.webhooks.parse`). Error details never
 contain the secret or the expected signature.
 """
 
@@ -35,21 +35,21 @@ from pydantic import SecretStr
 
 from hubsync.avro.codec import AvroCodec
 from hubsync.avro.schemas import AvroSchema
-from hubsync.connectors.hubspot.dedupe import WebhookDedupe
-from hubsync.connectors.hubspot.record_fetcher import WebhookRecordFetcher
-from hubsync.connectors.hubspot.signatures import (
+from hubsync.connectors.hubspot.webhooks.event_keys import WebhookDedupe
+from hubsync.connectors.hubspot.webhooks.parse import MAX_EVENTS, BadBatchError, parse_batch
+from hubsync.connectors.hubspot.webhooks.publishing import WebhookIngestor
+from hubsync.connectors.hubspot.webhooks.record_fetcher import WebhookRecordFetcher
+from hubsync.errors import HubsyncError
+from hubsync.hubspot_model.signatures import (
     HEADER_SIGNATURE_V3,
     HEADER_TIMESTAMP,
     MAX_AGE_S,
     SignatureFailure,
     verify_v3,
 )
-from hubsync.connectors.hubspot.webhook_ingest import WebhookIngestor
-from hubsync.connectors.hubspot.webhook_parse import MAX_EVENTS, BadBatchError, parse_batch
-from hubsync.connectors.kafka_sink import AsyncKafkaPublisher
-from hubsync.errors import HubsyncError
 from hubsync.metrics import ConnectorMetrics
 from hubsync.settings import Settings, TopicNames
+from hubsync.streams.producer import AsyncKafkaPublisher
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ class WebhookReceiverConfig:
     publish_timeout_s: float = 4.0
     dedupe_retention: timedelta = timedelta(days=3)
     #: read full records after creations and identity changes (needs HUBSPOT_ACCESS_TOKEN;
-    #: see :mod:`~hubsync.connectors.hubspot.record_fetcher`)
+    #: see :mod:`~hubsync.connectors.hubspot.webhooks.record_fetcher`)
     fetch_records: bool = True
     purge_interval_s: float = 3600.0
 

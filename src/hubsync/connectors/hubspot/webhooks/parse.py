@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from hubsync.connectors.hubspot.change_events import from_webhook
-from hubsync.connectors.hubspot.webhook_fields import UnknownSubscriptionTypeError
+from hubsync.connectors.hubspot.sources.change_events import from_webhook
+from hubsync.connectors.hubspot.webhooks.fields import UnknownSubscriptionTypeError
 from hubsync.errors import SkippableRecordError
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-ObjectType = Literal["contact", "company"]
+from hubsync.hubspot_model.objects import HubSpotObjectName
+
 PropertyType = Literal["string", "number", "date", "datetime", "enumeration", "bool", "phone_number"]
 
 
@@ -393,7 +394,7 @@ COMPANY_PROPERTIES: tuple[Property, ...] = (
     ),
 )
 
-DEFAULT_GROUPS: dict[ObjectType, tuple[PropertyGroup, ...]] = {
+DEFAULT_GROUPS: dict[HubSpotObjectName, tuple[PropertyGroup, ...]] = {
     "contact": (
         PropertyGroup(_CI, "Contact information", 0),
         PropertyGroup("analyticsinformation", "Web analytics history", 1),
@@ -406,19 +407,19 @@ DEFAULT_GROUPS: dict[ObjectType, tuple[PropertyGroup, ...]] = {
     ),
 }
 
-DEFAULT_PROPERTIES: dict[ObjectType, tuple[Property, ...]] = {
+DEFAULT_PROPERTIES: dict[HubSpotObjectName, tuple[Property, ...]] = {
     "contact": CONTACT_PROPERTIES,
     "company": COMPANY_PROPERTIES,
 }
 
 #: properties returned when a read names none (HubSpot's documented defaults)
-DEFAULT_READ_PROPERTIES: dict[ObjectType, tuple[str, ...]] = {
+DEFAULT_READ_PROPERTIES: dict[HubSpotObjectName, tuple[str, ...]] = {
     "contact": ("createdate", "email", "firstname", "hs_object_id", "lastmodifieddate", "lastname"),
     "company": ("createdate", "domain", "hs_lastmodifieddate", "hs_object_id", "name"),
 }
 
 #: properties the search ``query`` looks at
-SEARCHABLE_PROPERTIES: dict[ObjectType, tuple[str, ...]] = {
+SEARCHABLE_PROPERTIES: dict[HubSpotObjectName, tuple[str, ...]] = {
     "contact": (
         "firstname",
         "lastname",
@@ -431,8 +432,3 @@ SEARCHABLE_PROPERTIES: dict[ObjectType, tuple[str, ...]] = {
     ),
     "company": ("website", "phone", "name", "domain"),
 }
-
-MODIFIED_PROPERTY: dict[ObjectType, str] = {"contact": "lastmodifieddate", "company": "hs_lastmodifieddate"}
-
-#: HubSpot's object type ids, used by associations and some error messages
-OBJECT_TYPE_IDS: dict[ObjectType, str] = {"contact": "0-1", "company": "0-2"}

@@ -8,17 +8,17 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from hubsync.avro.codec import codec_from_settings
-from hubsync.connectors.cursors import CursorStore
-from hubsync.connectors.hubspot.client import HubSpotClient
-from hubsync.connectors.hubspot.client_config import HubSpotClientConfig
-from hubsync.connectors.hubspot.publish import ChangeEventPublisher
-from hubsync.connectors.hubspot.record_events import mapped_properties
-from hubsync.connectors.hubspot.search_windows import ObjectTypeName
-from hubsync.connectors.hubspot.webhook_service import ensure_change_topics
-from hubsync.connectors.kafka_sink import AsyncKafkaPublisher
+from hubsync.connectors.hubspot.http.client import HubSpotClient
+from hubsync.connectors.hubspot.http.config import HubSpotClientConfig
+from hubsync.connectors.hubspot.sources.cursors import CursorStore
+from hubsync.connectors.hubspot.sources.publish import ChangeEventPublisher
+from hubsync.connectors.hubspot.sources.record_events import mapped_properties
+from hubsync.connectors.hubspot.webhooks.service import ensure_change_topics
+from hubsync.hubspot_model.objects import HubSpotObjectType
 from hubsync.metrics import ConnectorMetrics, HubSpotClientMetrics
 from hubsync.settings import MissingSettingError, Settings, require_database_url, require_kafka
 from hubsync.storage.pool import PoolConfig, open_async_pool
+from hubsync.streams.producer import AsyncKafkaPublisher
 
 
 @dataclass
@@ -27,7 +27,7 @@ class ConnectorRuntime:
     cursors: CursorStore
     publisher: ChangeEventPublisher
     #: the properties to read per object type: the mapped ones plus what hubsync itself needs
-    properties: dict[ObjectTypeName, list[str]]
+    properties: dict[HubSpotObjectType, list[str]]
 
 
 @contextlib.asynccontextmanager

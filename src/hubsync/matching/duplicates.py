@@ -27,17 +27,17 @@ from psycopg import IsolationLevel
 from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 
-from hubsync.ingest.keys import (
+from hubsync.matching.freemail import FREEMAIL_DOMAINS
+from hubsync.matching.record_keys import (
     AccountKeys,
     ContactKeys,
     DedupKey,
     DedupSignal,
-    ObjectType,
     dedup_keys,
     lock_id,
     object_type_lock_id,
 )
-from hubsync.matching.freemail import FREEMAIL_DOMAINS
+from hubsync.records.kinds import ObjectKind
 
 __all__ = ["MAX_KEY_LOCKS", "DuplicatePair", "duplicates_of", "flag_duplicates", "open_duplicates"]
 
@@ -46,7 +46,7 @@ __all__ = ["MAX_KEY_LOCKS", "DuplicatePair", "duplicates_of", "flag_duplicates",
 class DuplicatePair:
     """Two records of one type that look like the same person or company (``record_a < record_b``)."""
 
-    object_type: ObjectType
+    object_type: ObjectKind
     record_a: int
     record_b: int
     signal: DedupSignal
@@ -199,7 +199,7 @@ _FLAG_ACCOUNTS = _FLAG.replace("{pairs}", _ACCOUNT_PAIRS)
 
 def flag_duplicates(
     conn: psycopg.Connection[Any],
-    object_type: ObjectType,
+    object_type: ObjectKind,
     record_ids: Sequence[int],
     *,
     cause_source: str | None = None,
@@ -274,7 +274,7 @@ def _check_transaction(conn: psycopg.Connection[Any]) -> None:
         raise ValueError("flag_duplicates must run inside the transaction that wrote the records")
 
 
-def _batch_keys(conn: psycopg.Connection[Any], object_type: ObjectType, ids: list[int]) -> set[DedupKey]:
+def _batch_keys(conn: psycopg.Connection[Any], object_type: ObjectKind, ids: list[int]) -> set[DedupKey]:
     """The dedup keys of the batch's live records, as stored (not recomputed from properties)."""
     keys: set[DedupKey] = set()
     if object_type == "contact":
@@ -292,7 +292,7 @@ def _batch_keys(conn: psycopg.Connection[Any], object_type: ObjectType, ids: lis
 
 
 def duplicates_of(
-    conn: psycopg.Connection[Any], object_type: ObjectType, record_id: int
+    conn: psycopg.Connection[Any], object_type: ObjectKind, record_id: int
 ) -> list[tuple[int, str]]:
     """The records ``record_id`` is an unresolved potential duplicate of: ``(other id, signal)``,
     by id then signal."""
@@ -339,7 +339,7 @@ SELECT p.object_type, p.signal, p.detected_at, {_summary("record_a")}, {_summary
 
 
 def open_duplicates(
-    conn: psycopg.Connection[Any], object_type: ObjectType | None = None, limit: int = 100
+    conn: psycopg.Connection[Any], object_type: ObjectKind | None = None, limit: int = 100
 ) -> list[dict[str, Any]]:
     """Unresolved pairs, newest first, each with a short summary of both records.
 

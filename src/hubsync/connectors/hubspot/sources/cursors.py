@@ -7,12 +7,12 @@ Kafka acknowledged the events it covers, so a restart re-reads at most one page 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-PlatformObjectType = Literal["contact", "account"]
+from hubsync.records.kinds import ObjectKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +38,7 @@ class CursorStore:
     def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
         self._pool = pool
 
-    async def load(self, connector: str, object_type: PlatformObjectType) -> dict[str, Any] | None:
+    async def load(self, connector: str, object_type: ObjectKind) -> dict[str, Any] | None:
         async with self._pool.connection() as conn:
             cur = await conn.execute(
                 "SELECT position FROM hubsync.connector_cursors WHERE connector = %s AND object_type = %s",
@@ -47,7 +47,7 @@ class CursorStore:
             row = await cur.fetchone()
         return dict(row[0]) if row else None
 
-    async def save(self, connector: str, object_type: PlatformObjectType, position: dict[str, Any]) -> None:
+    async def save(self, connector: str, object_type: ObjectKind, position: dict[str, Any]) -> None:
         async with self._pool.connection() as conn:
             await conn.execute(
                 "INSERT INTO hubsync.connector_cursors (connector, object_type, position)"
@@ -56,7 +56,7 @@ class CursorStore:
                 (connector, object_type, Jsonb(position)),
             )
 
-    async def delete(self, connector: str, object_type: PlatformObjectType) -> None:
+    async def delete(self, connector: str, object_type: ObjectKind) -> None:
         async with self._pool.connection() as conn:
             await conn.execute(
                 "DELETE FROM hubsync.connector_cursors WHERE connector = %s AND object_type = %s",

@@ -15,11 +15,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from hubsync.connectors.cursors import CursorStore, PollCursor
-from hubsync.connectors.hubspot.client import Page
-from hubsync.connectors.hubspot.poller import CURSOR_TYPE, TOPIC_ROLE, EventPublisher, PollerConfig
-from hubsync.connectors.hubspot.record_events import Message, record_events
-from hubsync.connectors.hubspot.search_windows import ObjectTypeName
+from hubsync.connectors.hubspot.http.client import Page
+from hubsync.connectors.hubspot.sources.cursors import CursorStore, PollCursor
+from hubsync.connectors.hubspot.sources.poller import TOPIC_ROLE, EventPublisher, PollerConfig
+from hubsync.connectors.hubspot.sources.record_events import Message, record_events
+from hubsync.hubspot_model.objects import HubSpotObjectType
+from hubsync.records.kinds import KIND_OF_HUBSPOT_TYPE
 
 PHASES = ("active", "archived")
 
@@ -27,7 +28,7 @@ PHASES = ("active", "archived")
 class ListApi(Protocol):
     async def get_page(
         self,
-        object_type: ObjectTypeName,
+        object_type: HubSpotObjectType,
         *,
         after: str | None = None,
         limit: int = 100,
@@ -52,7 +53,7 @@ class Backfill:
         api: ListApi,
         publisher: EventPublisher,
         cursors: CursorStore,
-        properties: dict[ObjectTypeName, list[str]],
+        properties: dict[HubSpotObjectType, list[str]],
         *,
         connector: str = "backfill",
         source: str = "BACKFILL",
@@ -70,9 +71,9 @@ class Backfill:
         self.progress = progress
         self.clock = clock
 
-    async def run(self, object_type: ObjectTypeName, *, restart: bool = False) -> BackfillResult:
+    async def run(self, object_type: HubSpotObjectType, *, restart: bool = False) -> BackfillResult:
         started = time.perf_counter()
-        cursor_type = CURSOR_TYPE[object_type]
+        cursor_type = KIND_OF_HUBSPOT_TYPE[object_type]
         saved = None if restart else await self.cursors.load(self.connector, cursor_type)
         resumed = bool(saved) and saved is not None and saved.get("phase") in PHASES
         state: dict[str, Any] = (
@@ -110,7 +111,7 @@ class Backfill:
         await self._hand_over_to_poller(object_type, int(state["started_at_ms"]))
         return BackfillResult(records, published, pages, time.perf_counter() - started, resumed)
 
-    def _fetch(self, object_type: ObjectTypeName, phase: str, after: str | None) -> asyncio.Task[Page]:
+    def _fetch(self, object_type: HubSpotObjectType, phase: str, after: str | None) -> asyncio.Task[Page]:
         return asyncio.ensure_future(
             self.api.get_page(
                 object_type,
@@ -122,7 +123,7 @@ class Backfill:
             )
         )
 
-    async def _hand_over_to_poller(self, object_type: ObjectTypeName, started_at_ms: int) -> None:
-        cursor_type = CURSOR_TYPE[object_type]
+    async def _hand_over_to_poller(self, object_type: HubSpotObjectType, started_at_ms: int) -> None:
+        cursor_type = KIND_OF_HUBSPOT_TYPE[object_type]
         if await self.cursors.load(self.poller.connector, cursor_type) is None:
             await self.cursors.save(self.poller.connector, cursor_type, PollCursor(started_at_ms).to_json())

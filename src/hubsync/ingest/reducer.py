@@ -36,37 +36,21 @@ from dataclasses import field as dc_field
 from typing import Any
 
 from hubsync.ingest.events import ChangeEvent
+from hubsync.records.state import (
+    DELETED,
+    HUBSPOT_ORIGIN,
+    MERGED_IN_CRM,
+    MERGED_IN_PLATFORM,
+    NOT_LINKED,
+    SYNCED,
+    RecordState,
+    replaced_at,
+    version_of,
+)
 
-SYNCED = "synced"
-NOT_LINKED = "not_linked"
-DELETED = "deleted_in_crm"
-MERGED_IN_CRM = "merged_in_crm"
-MERGED_IN_PLATFORM = "merged_in_platform"
 _TERMINAL = frozenset({MERGED_IN_CRM, MERGED_IN_PLATFORM})
 #: at the same status time, the higher one wins (a deletion beats a restore)
 _STATUS_RANK = {NOT_LINKED: 0, SYNCED: 1, DELETED: 2, MERGED_IN_CRM: 3, MERGED_IN_PLATFORM: 3}
-HUBSPOT_ORIGIN = "hubspot"
-
-
-@dataclass(slots=True)
-class RecordState:
-    """A mirrored record as the reducer sees it (``record_id`` None: not in the database yet)."""
-
-    hubspot_id: str
-    record_id: int | None = None
-    creation_source: str = "hubspot"
-    crm_status: str = SYNCED
-    crm_status_at: int | None = None
-    properties: dict[str, str | None] = dc_field(default_factory=dict)
-    versions: dict[str, Any] = dc_field(default_factory=dict)
-    hubspot_updated_at: int | None = None
-    hubspot_created_at: int | None = None
-    merged_into_hubspot_id: str | None = None
-    erased: bool = False
-    #: something to write back
-    dirty: bool = False
-    #: the personal data was erased by this batch
-    erased_now: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,26 +79,6 @@ class Applied:
     mapping_eligible: bool
     #: the record no longer syncs (merged away before this change): nothing of it applies
     ignored: bool = False
-
-
-def version_of(stored: Any) -> tuple[int, str]:
-    """``(ms, origin)`` of a stored property version (an int from HubSpot, a dict from the platform)."""
-    if isinstance(stored, Mapping):
-        return int(stored["at"]), str(stored.get("rule", "platform"))
-    return int(stored), HUBSPOT_ORIGIN
-
-
-def replaced_at(stored: Any) -> int:
-    """For a platform-written version, the HubSpot version it replaced (-1 if none): a HubSpot
-    value at or before it is the one the platform already overrode, not a conflicting change."""
-    if isinstance(stored, Mapping) and stored.get("over") is not None:
-        return int(stored["over"])
-    return -1
-
-
-def platform_version(at: int, rule: str, previous: Any) -> dict[str, Any]:
-    """The stored version of a value the platform wrote (autofill, overwrite, manual, platform)."""
-    return {"at": at, "rule": rule, "over": None if previous is None else version_of(previous)[0]}
 
 
 def _tie_key(value: str | None) -> tuple[int, str]:

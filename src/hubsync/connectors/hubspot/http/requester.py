@@ -1,6 +1,6 @@
 """One HubSpot request, done right: paced by the portal's buckets, classified, retried, measured.
 
-:class:`Requester` is the engine under :class:`~hubsync.connectors.hubspot.client.HubSpotClient`:
+:class:`Requester` is the engine under :class:`~hubsync.connectors.hubspot.http.client.HubSpotClient`:
 every call takes a slot of the portal's burst bucket (or the search bucket), then a slot of
 the client's concurrency limit, both in the caller's :class:`Lane`; the answer's rate-limit
 headers correct the bucket; :func:`classify` decides what happens next.
@@ -25,7 +25,16 @@ from typing import Any
 
 import httpx
 
-from hubsync.connectors.hubspot.api_errors import (
+from hubsync.connectors.hubspot.http.classify import (
+    CONNECTION_ERROR,
+    Classification,
+    Outcome,
+    classify,
+    header,
+    required_scopes,
+)
+from hubsync.connectors.hubspot.http.config import HubSpotClientConfig
+from hubsync.connectors.hubspot.http.errors import (
     DailyLimitExhausted,
     HubSpotAuthError,
     HubSpotErrorDetails,
@@ -33,24 +42,14 @@ from hubsync.connectors.hubspot.api_errors import (
     HubSpotRecordError,
     HubSpotRetriesExhaustedError,
 )
-from hubsync.connectors.hubspot.classify import (
-    CONNECTION_ERROR,
-    POLICY_SECONDLY,
-    POLICY_TEN_SECONDLY,
-    Classification,
-    Outcome,
-    classify,
-    header,
-    required_scopes,
-)
-from hubsync.connectors.hubspot.client_config import HubSpotClientConfig
-from hubsync.connectors.hubspot.ratelimit import (
+from hubsync.connectors.hubspot.http.ratelimit import (
     Lane,
     PortalLimits,
     RollingWindowBucket,
     portal_key,
     portal_limits,
 )
+from hubsync.hubspot_model.limits import RateLimitPolicy
 from hubsync.metrics import HubSpotClientMetrics
 
 log = logging.getLogger(__name__)
@@ -235,9 +234,9 @@ class Requester:
             )
         if result.status == 429 and result.body:
             policy = result.body.get("policyName")
-            if policy == POLICY_TEN_SECONDLY:
+            if policy == RateLimitPolicy.TEN_SECONDLY_ROLLING:
                 limits.burst.saturate()
-            elif policy == POLICY_SECONDLY:
+            elif policy == RateLimitPolicy.SECONDLY:
                 limits.search.saturate()
         if self._metrics is not None:
             if remaining is not None:

@@ -1,6 +1,6 @@
 """What an answer from HubSpot means for the caller: one pure function, :func:`classify`.
 
-The retry loop of :class:`~hubsync.connectors.hubspot.client.HubSpotClient` and the batch
+The retry loop of :class:`~hubsync.connectors.hubspot.http.client.HubSpotClient` and the batch
 helpers act on its verdict only, so the whole policy is readable (and tested) in one place:
 
 =================  ===========  =============================================================
@@ -30,15 +30,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from hubsync.hubspot_model.limits import RateLimitPolicy
+
 #: the ``status`` to classify a request that got no HTTP answer (refused, reset, timed out)
 CONNECTION_ERROR = 0
 
 #: how long a ten-secondly 429 waits when the response carries no interval header
 DEFAULT_BURST_WINDOW_S = 10.0
 
-POLICY_TEN_SECONDLY = "TEN_SECONDLY_ROLLING"
-POLICY_SECONDLY = "SECONDLY"
-POLICY_DAILY = "DAILY"
 
 H_INTERVAL_MS = "X-HubSpot-RateLimit-Interval-Milliseconds"
 
@@ -93,13 +92,13 @@ def _rate_limited(
     body: Mapping[str, Any] | None, headers: Mapping[str, str], retry_after: float | None
 ) -> Classification:
     policy = str(body.get("policyName")) if body and body.get("policyName") else None
-    if policy == POLICY_DAILY:
+    if policy == RateLimitPolicy.DAILY:
         return Classification(Outcome.FATAL, "daily_limit", retry_after, policy)
     if retry_after is None:
-        if policy == POLICY_SECONDLY:
+        if policy == RateLimitPolicy.SECONDLY:
             # the search limit is a rolling second: after a full second every slot is free again
             retry_after = 1.0
-        elif policy == POLICY_TEN_SECONDLY:
+        elif policy == RateLimitPolicy.TEN_SECONDLY_ROLLING:
             retry_after = _interval_s(headers) or DEFAULT_BURST_WINDOW_S
     return Classification(Outcome.RETRIABLE, "rate_limited", retry_after, policy)
 

@@ -15,23 +15,23 @@ from collections.abc import AsyncIterator
 
 from hubsync._runtime.background import BackgroundService
 from hubsync.avro.codec import codec_from_settings
-from hubsync.connectors.hubspot.client import HubSpotClient
-from hubsync.connectors.hubspot.client_config import HubSpotClientConfig
-from hubsync.connectors.hubspot.dedupe import WebhookDedupe
-from hubsync.connectors.hubspot.publish import ChangeEventPublisher
-from hubsync.connectors.hubspot.record_events import mapped_properties
-from hubsync.connectors.hubspot.record_fetcher import WebhookRecordFetcher
-from hubsync.connectors.hubspot.webhook_receiver import (
+from hubsync.connectors.hubspot.http.client import HubSpotClient
+from hubsync.connectors.hubspot.http.config import HubSpotClientConfig
+from hubsync.connectors.hubspot.sources.publish import ChangeEventPublisher
+from hubsync.connectors.hubspot.sources.record_events import mapped_properties
+from hubsync.connectors.hubspot.webhooks.event_keys import WebhookDedupe
+from hubsync.connectors.hubspot.webhooks.receiver import (
     RunningReceiver,
     WebhookReceiverConfig,
     create_webhook_app,
     start_webhook_receiver,
 )
-from hubsync.connectors.kafka_sink import AsyncKafkaPublisher
+from hubsync.connectors.hubspot.webhooks.record_fetcher import WebhookRecordFetcher
 from hubsync.metrics import ConnectorMetrics
 from hubsync.settings import Settings, require_database_url, require_kafka
 from hubsync.storage.pool import PoolConfig, open_async_pool
 from hubsync.streams.admin import admin_client, ensure_topics
+from hubsync.streams.producer import AsyncKafkaPublisher
 from hubsync.streams.topics import spec_for
 
 #: a webhook request should not queue long for a connection: HubSpot times out after a few seconds

@@ -21,13 +21,13 @@ import logging
 import time
 from collections.abc import Iterable
 
-from hubsync.connectors.hubspot.client import HubSpotClient
-from hubsync.connectors.hubspot.poller import TOPIC_ROLE, EventPublisher
-from hubsync.connectors.hubspot.ratelimit import Lane
-from hubsync.connectors.hubspot.record_events import Message, record_events
-from hubsync.connectors.hubspot.search_windows import ObjectTypeName
-from hubsync.connectors.hubspot.webhook_parse import ParsedEvent
+from hubsync.connectors.hubspot.http.client import HubSpotClient
+from hubsync.connectors.hubspot.http.ratelimit import Lane
+from hubsync.connectors.hubspot.sources.poller import TOPIC_ROLE, EventPublisher
+from hubsync.connectors.hubspot.sources.record_events import Message, record_events
+from hubsync.connectors.hubspot.webhooks.parse import ParsedEvent
 from hubsync.errors import HubsyncError
+from hubsync.hubspot_model.objects import HubSpotObjectType
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ FETCH_CHANGE_TYPES = frozenset({"CREATION", "RESTORE", "MERGE"})
 IDENTITY_PROPERTIES = frozenset(
     {"email", "hs_additional_emails", "firstname", "lastname", "company", "name", "domain"}
 )
-_ROLE_TYPES: dict[str, ObjectTypeName] = {role: ot for ot, role in TOPIC_ROLE.items()}
+_ROLE_TYPES: dict[str, HubSpotObjectType] = {role: ot for ot, role in TOPIC_ROLE.items()}
 
 
 def needs_full_record(event: ParsedEvent) -> bool:
@@ -49,7 +49,7 @@ class WebhookRecordFetcher:
         self,
         client: HubSpotClient,
         publisher: EventPublisher,
-        properties: dict[ObjectTypeName, list[str]],
+        properties: dict[HubSpotObjectType, list[str]],
         *,
         linger_s: float = 0.2,
         max_pending: int = 10_000,
@@ -59,7 +59,7 @@ class WebhookRecordFetcher:
         self.properties = properties
         self.linger_s = linger_s
         self.max_pending = max_pending
-        self._pending: dict[ObjectTypeName, dict[str, None]] = {"contacts": {}, "companies": {}}
+        self._pending: dict[HubSpotObjectType, dict[str, None]] = {"contacts": {}, "companies": {}}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.fetched = 0
@@ -118,7 +118,7 @@ class WebhookRecordFetcher:
                     del pending[object_id]
                 await self._fetch(object_type, ids)
 
-    async def _fetch(self, object_type: ObjectTypeName, ids: list[str]) -> None:
+    async def _fetch(self, object_type: HubSpotObjectType, ids: list[str]) -> None:
         try:
             outcome = await self.client.batch_read(
                 object_type, ids, properties=self.properties[object_type], lane=Lane.REALTIME

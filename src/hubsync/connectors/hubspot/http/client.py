@@ -1,6 +1,6 @@
 """The HubSpot CRM API client hubsync's poller, webhook receiver and push agent use.
 
-Typed calls over :class:`~hubsync.connectors.hubspot.requester.Requester` (pacing, retries,
+Typed calls over :class:`~hubsync.connectors.hubspot.http.requester.Requester` (pacing, retries,
 metrics). Batch calls take any number of inputs: they are cut into chunks of at most 100, sent
 concurrently within the portal's rate limit, and answered with a :class:`BatchOutcome` that
 tells, per input and in input order, what HubSpot made of it.
@@ -19,24 +19,24 @@ import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 
-from hubsync.connectors.hubspot.batch import (
+from hubsync.connectors.hubspot.http.batch import (
     JSON,
     BatchOutcome,
     BatchSuccess,
     send_in_chunks,
     with_trace_ids,
 )
-from hubsync.connectors.hubspot.client_config import HubSpotClientConfig
-from hubsync.connectors.hubspot.ratelimit import Lane, PortalLimits
-from hubsync.connectors.hubspot.requester import Bucket, Requester
+from hubsync.connectors.hubspot.http.config import HubSpotClientConfig
+from hubsync.connectors.hubspot.http.ratelimit import Lane, PortalLimits
+from hubsync.connectors.hubspot.http.requester import Bucket, Requester
+from hubsync.hubspot_model.objects import HubSpotObjectType
 from hubsync.metrics import HubSpotClientMetrics
 
-ObjectType = Literal["contacts", "companies"]
-OBJECT_TYPES: tuple[ObjectType, ...] = ("contacts", "companies")
+OBJECT_TYPES: tuple[HubSpotObjectType, ...] = ("contacts", "companies")
 
 _OBJECTS = "/crm/v3/objects/{object_type}"
 
@@ -90,7 +90,7 @@ class HubSpotClient:
 
     async def get_page(
         self,
-        object_type: ObjectType,
+        object_type: HubSpotObjectType,
         *,
         after: str | None = None,
         limit: int = 100,
@@ -116,7 +116,7 @@ class HubSpotClient:
         return parse_page(response.body)
 
     async def search(
-        self, object_type: ObjectType, body: Mapping[str, Any], *, lane: Lane = Lane.BACKFILL
+        self, object_type: HubSpotObjectType, body: Mapping[str, Any], *, lane: Lane = Lane.BACKFILL
     ) -> JSON:
         """``POST /crm/v3/objects/{type}/search`` with HubSpot's body (filterGroups, sorts,
         properties, limit <= 200, after); answers HubSpot's body (``total``, ``results``,
@@ -128,14 +128,16 @@ class HubSpotClient:
         )
         return response.body or {}
 
-    async def get_properties(self, object_type: ObjectType, *, lane: Lane = Lane.BACKFILL) -> list[JSON]:
+    async def get_properties(
+        self, object_type: HubSpotObjectType, *, lane: Lane = Lane.BACKFILL
+    ) -> list[JSON]:
         """Every property definition of the object type."""
         path = f"/crm/v3/properties/{_checked(object_type)}"
         response = await self._requester.request("GET", path, endpoint=path, lane=lane)
         return list(parse_page(response.body).results)
 
     async def create_property(
-        self, object_type: ObjectType, definition: Mapping[str, Any], *, lane: Lane = Lane.BACKFILL
+        self, object_type: HubSpotObjectType, definition: Mapping[str, Any], *, lane: Lane = Lane.BACKFILL
     ) -> JSON:
         """Create a property (e.g. the unique-value ``hubsync_record_id``); 409 if it exists."""
         path = f"/crm/v3/properties/{_checked(object_type)}"
@@ -145,7 +147,7 @@ class HubSpotClient:
         return response.body or {}
 
     async def merge(
-        self, object_type: ObjectType, primary_id: str, merged_id: str, *, lane: Lane = Lane.BACKFILL
+        self, object_type: HubSpotObjectType, primary_id: str, merged_id: str, *, lane: Lane = Lane.BACKFILL
     ) -> JSON:
         """Merge ``merged_id`` into ``primary_id`` (cannot be undone); answers the primary."""
         path = f"{_OBJECTS.format(object_type=_checked(object_type))}/merge"
@@ -159,7 +161,7 @@ class HubSpotClient:
 
     async def batch_read(
         self,
-        object_type: ObjectType,
+        object_type: HubSpotObjectType,
         ids: Sequence[str],
         *,
         properties: Sequence[str] = (),
@@ -194,7 +196,7 @@ class HubSpotClient:
         )
 
     async def batch_create(
-        self, object_type: ObjectType, inputs: Sequence[JSON], *, lane: Lane = Lane.BACKFILL
+        self, object_type: HubSpotObjectType, inputs: Sequence[JSON], *, lane: Lane = Lane.BACKFILL
     ) -> BatchOutcome:
         """Create records (``{"properties": {...}, "associations": [...]}`` each). Not retried
         after an ambiguous timeout: prefer :meth:`batch_upsert` on a unique property where a
@@ -202,20 +204,20 @@ class HubSpotClient:
         return await self._write(object_type, "create", inputs, lane, idempotent=False)
 
     async def batch_update(
-        self, object_type: ObjectType, inputs: Sequence[JSON], *, lane: Lane = Lane.BACKFILL
+        self, object_type: HubSpotObjectType, inputs: Sequence[JSON], *, lane: Lane = Lane.BACKFILL
     ) -> BatchOutcome:
         """Update records (``{"id": ..., "properties": {...}}`` each, optional ``idProperty``)."""
         return await self._write(object_type, "update", inputs, lane, idempotent=True)
 
     async def batch_upsert(
-        self, object_type: ObjectType, inputs: Sequence[JSON], *, lane: Lane = Lane.BACKFILL
+        self, object_type: HubSpotObjectType, inputs: Sequence[JSON], *, lane: Lane = Lane.BACKFILL
     ) -> BatchOutcome:
         """Create or update by a unique property (``{"id": value, "idProperty": name,
         "properties": {...}}`` each); safe to retry."""
         return await self._write(object_type, "upsert", inputs, lane, idempotent=True)
 
     async def batch_archive(
-        self, object_type: ObjectType, ids: Sequence[str], *, lane: Lane = Lane.BACKFILL
+        self, object_type: HubSpotObjectType, ids: Sequence[str], *, lane: Lane = Lane.BACKFILL
     ) -> BatchOutcome:
         """Archive records; HubSpot answers 204 without detail, so every input of a chunk that
         was accepted counts as succeeded (unknown ids included)."""
@@ -229,7 +231,12 @@ class HubSpotClient:
         )
 
     async def associations_batch_read(
-        self, from_type: ObjectType, to_type: ObjectType, ids: Sequence[str], *, lane: Lane = Lane.BACKFILL
+        self,
+        from_type: HubSpotObjectType,
+        to_type: HubSpotObjectType,
+        ids: Sequence[str],
+        *,
+        lane: Lane = Lane.BACKFILL,
     ) -> BatchOutcome:
         """v4 associations of each ``from`` id: results ``{"from": {"id"}, "to": [{"toObjectId",
         "associationTypes"}]}``. An id without associations (HubSpot's per-input 404) succeeds
@@ -258,7 +265,13 @@ class HubSpotClient:
     # ---- machinery ------------------------------------------------------------------------
 
     async def _write(
-        self, object_type: ObjectType, action: str, inputs: Sequence[JSON], lane: Lane, *, idempotent: bool
+        self,
+        object_type: HubSpotObjectType,
+        action: str,
+        inputs: Sequence[JSON],
+        lane: Lane,
+        *,
+        idempotent: bool,
     ) -> BatchOutcome:
         traced = with_trace_ids(inputs)
         id_properties = {str(item["idProperty"]) for item in traced if item.get("idProperty")}

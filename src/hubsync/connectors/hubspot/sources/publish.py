@@ -6,9 +6,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hubsync.avro.schemas import SchemaRepository
-from hubsync.connectors.kafka_sink import AsyncKafkaPublisher, OutgoingMessage
 from hubsync.metrics import ConnectorMetrics
 from hubsync.settings import TopicNames
+from hubsync.streams.producer import AsyncKafkaPublisher, OutgoingMessage
 
 CHANGE_EVENT_SCHEMA = "hubspot_change_event"
 

@@ -19,13 +19,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from hubsync.connectors.hubspot.api_errors import (
+from hubsync.connectors.hubspot.http.errors import (
     HubSpotErrorDetails,
     HubSpotRecordError,
     HubSpotRetriesExhaustedError,
 )
-from hubsync.connectors.hubspot.ratelimit import Lane
-from hubsync.connectors.hubspot.requester import Bucket, Requester
+from hubsync.connectors.hubspot.http.ratelimit import Lane
+from hubsync.connectors.hubspot.http.requester import Bucket, Requester
+from hubsync.hubspot_model.errors import CATEGORY_STATUS
 
 #: HubSpot's maximum number of inputs per batch request
 BATCH_LIMIT = 100
@@ -191,16 +192,7 @@ def _error_status(error: JSON, fallback: int) -> int:
         return value
     if isinstance(value, str) and value.isdigit():
         return int(value)
-    return _CATEGORY_STATUS.get(str(error.get("category")), fallback)
-
-
-_CATEGORY_STATUS = {
-    "VALIDATION_ERROR": 400,
-    "OBJECT_NOT_FOUND": 404,
-    "CONFLICT": 409,
-    "MISSING_SCOPES": 403,
-    "RATE_LIMITS": 429,
-}
+    return CATEGORY_STATUS.get(str(error.get("category")), fallback)
 
 
 async def send_in_chunks(

@@ -6,10 +6,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from hubsync.connectors.hubspot.client import HubSpotClient
-from hubsync.connectors.hubspot.poller import TOPIC_ROLE, EventPublisher
-from hubsync.connectors.hubspot.record_events import Message, record_events
-from hubsync.connectors.hubspot.search_windows import ObjectTypeName
+from hubsync.connectors.hubspot.http.client import HubSpotClient
+from hubsync.connectors.hubspot.sources.poller import TOPIC_ROLE, EventPublisher
+from hubsync.connectors.hubspot.sources.record_events import Message, record_events
+from hubsync.hubspot_model.objects import HubSpotObjectType
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +23,7 @@ class PullResult:
 async def pull_ids(
     client: HubSpotClient,
     publisher: EventPublisher,
-    object_type: ObjectTypeName,
+    object_type: HubSpotObjectType,
     ids: Sequence[str],
     properties: list[str],
     *,

@@ -3,27 +3,29 @@
 Pure functions over HubSpot property maps; the ingest agent stores what :func:`contact_keys` and
 :func:`account_keys` return in the key columns (``contact_emails``, ``name_normalized``,
 ``company_name_key``, ``company_domain_root``, ``domain_root``), and
-:mod:`hubsync.ingest.duplicates` locks the :func:`dedup_keys` of a batch before it looks for
+:mod:`hubsync.matching.duplicates` locks the :func:`dedup_keys` of a batch before it looks for
 other records sharing them.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from hubsync.matching.domains import root_domain
 from hubsync.matching.freemail import is_freemail
 from hubsync.matching.keys import company_name_key, email_keys, normalize_email, person_key
+from hubsync.records.kinds import ObjectKind
 
 __all__ = [
     "AccountKeys",
     "ContactKeys",
     "DedupKey",
     "DedupSignal",
-    "ObjectType",
+    "ObjectKind",
     "account_keys",
     "contact_keys",
     "dedup_keys",
@@ -31,7 +33,6 @@ __all__ = [
     "object_type_lock_id",
 ]
 
-ObjectType = Literal["contact", "account"]
 DedupSignal = Literal["email", "domain", "name_company"]
 
 
@@ -62,7 +63,7 @@ class AccountKeys:
 class DedupKey:
     """One value a record is matched on by one signal, e.g. ``("contact", "email", "jane@acme.com")``."""
 
-    object_type: ObjectType
+    object_type: ObjectKind
     signal: DedupSignal
     value: str
 
@@ -93,13 +94,13 @@ def account_keys(properties: Mapping[str, str | None]) -> AccountKeys:
     )
 
 
-def dedup_keys(object_type: ObjectType, keys: ContactKeys | AccountKeys) -> frozenset[DedupKey]:
+def dedup_keys(object_type: ObjectKind, keys: ContactKeys | AccountKeys) -> frozenset[DedupKey]:
     """The values each duplicate signal matches ``keys`` on.
 
     Contacts: one ``email`` key per address; ``name_company`` keys ``"<name>|<company>"`` and
     ``"<name>|@<domain root>"`` when both parts exist (the name alone is too weak). Accounts:
     ``domain`` on the root domain, ``name_company`` on the normalized name. Two records that
-    :func:`hubsync.ingest.duplicates.flag_duplicates` pairs always share at least one key.
+    :func:`hubsync.matching.duplicates.flag_duplicates` pairs always share at least one key.
     """
     out: set[DedupKey] = set()
     if isinstance(keys, ContactKeys):
@@ -132,9 +133,9 @@ def lock_id(key: DedupKey) -> int:
     return _hash_lock("hubsync.dedup", key.object_type, key.signal, key.value)
 
 
-def object_type_lock_id(object_type: ObjectType) -> int:
+def object_type_lock_id(object_type: ObjectKind) -> int:
     """The advisory-lock id standing for every key of ``object_type`` at once (see
-    :func:`hubsync.ingest.duplicates.flag_duplicates`); never equal to a :func:`lock_id` but by a
+    :func:`hubsync.matching.duplicates.flag_duplicates`); never equal to a :func:`lock_id` but by a
     64-bit hash collision."""
     return _hash_lock("hubsync.dedup", object_type, "*")
 
@@ -142,3 +143,56 @@ def object_type_lock_id(object_type: ObjectType) -> int:
 def _hash_lock(*parts: str) -> int:
     digest = hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
+
+
+_CONTACT_KEY_PROPERTIES = ("email", "hs_additional_emails", "firstname", "lastname", "company")
+_ACCOUNT_KEY_PROPERTIES = ("domain", "name")
+
+
+@functools.lru_cache(maxsize=32_768)
+def _contact_keys(values: tuple[str | None, ...]) -> ContactKeys:
+    return contact_keys(dict(zip(_CONTACT_KEY_PROPERTIES, values, strict=True)))
+
+
+@functools.lru_cache(maxsize=32_768)
+def _account_keys(values: tuple[str | None, ...]) -> AccountKeys:
+    return account_keys(dict(zip(_ACCOUNT_KEY_PROPERTIES, values, strict=True)))
+
+
+def keys_of(kind: ObjectKind, properties: Mapping[str, str | None]) -> ContactKeys | AccountKeys:
+    """The matching keys of a record's properties (memoised: a batch asks several times)."""
+    if kind == "contact":
+        return _contact_keys(tuple(properties.get(p) for p in _CONTACT_KEY_PROPERTIES))
+    return _account_keys(tuple(properties.get(p) for p in _ACCOUNT_KEY_PROPERTIES))
+
+
+#: columns derived from the properties and keys, per kind (platform-side writes use them too)
+DERIVED_COLUMNS: Mapping[ObjectKind, tuple[str, ...]] = {
+    "contact": (
+        "email",
+        "first_name",
+        "last_name",
+        "name_normalized",
+        "company_name",
+        "company_name_key",
+        "company_domain_root",
+    ),
+    "account": ("name", "domain", "domain_root", "name_normalized"),
+}
+
+
+def derived_values(kind: ObjectKind, p: Mapping[str, str | None], keys: Any) -> tuple[Any, ...]:
+    """The values of :data:`DERIVED_COLUMNS` for a record's properties and matching keys."""
+    if kind == "contact":
+        assert isinstance(keys, ContactKeys)
+        return (
+            p.get("email"),
+            p.get("firstname"),
+            p.get("lastname"),
+            keys.name_normalized,
+            p.get("company"),
+            keys.company_name_key,
+            keys.company_domain_root,
+        )
+    assert isinstance(keys, AccountKeys)
+    return (p.get("name"), p.get("domain"), keys.domain_root, keys.name_normalized)

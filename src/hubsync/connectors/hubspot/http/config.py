@@ -44,7 +44,7 @@ class RetryPolicy:
 
 @dataclass(frozen=True, slots=True)
 class HubSpotClientConfig:
-    """How one :class:`~hubsync.connectors.hubspot.client.HubSpotClient` talks to a portal.
+    """How one :class:`~hubsync.connectors.hubspot.http.client.HubSpotClient` talks to a portal.
 
     ``burst_limit``/``burst_window_s`` and ``search_per_second`` are the starting estimates of
     the portal's limits (Professional/Enterprise: 190 per 10 s, search 5 per second); the

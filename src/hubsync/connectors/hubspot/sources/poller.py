@@ -14,19 +14,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from hubsync.connectors.cursors import CursorStore, PlatformObjectType, PollCursor
-from hubsync.connectors.hubspot.record_events import Message, record_events
-from hubsync.connectors.hubspot.search_windows import (
-    ObjectTypeName,
-    SearchApi,
-    Window,
-    modified_ms,
-    read_window,
-)
+from hubsync.connectors.hubspot.sources.cursors import CursorStore, PollCursor
+from hubsync.connectors.hubspot.sources.record_events import Message, record_events
+from hubsync.connectors.hubspot.sources.search_windows import SearchApi, Window, modified_ms, read_window
+from hubsync.hubspot_model.objects import HubSpotObjectType
 from hubsync.metrics import ConnectorMetrics
+from hubsync.records.kinds import KIND_OF_HUBSPOT_TYPE
 
-TOPIC_ROLE: dict[ObjectTypeName, str] = {"contacts": "hubspot_contacts", "companies": "hubspot_companies"}
-CURSOR_TYPE: dict[ObjectTypeName, PlatformObjectType] = {"contacts": "contact", "companies": "account"}
+TOPIC_ROLE: dict[HubSpotObjectType, str] = {"contacts": "hubspot_contacts", "companies": "hubspot_companies"}
 
 
 class EventPublisher(Protocol):
@@ -59,7 +54,7 @@ class IncrementalPoller:
         api: SearchApi,
         publisher: EventPublisher,
         cursors: CursorStore,
-        properties: Mapping[ObjectTypeName, list[str]],
+        properties: Mapping[HubSpotObjectType, list[str]],
         *,
         config: PollerConfig | None = None,
         metrics: ConnectorMetrics | None = None,
@@ -73,11 +68,11 @@ class IncrementalPoller:
         self.metrics = metrics
         self.clock = clock
 
-    async def cursor(self, object_type: ObjectTypeName) -> PollCursor:
-        saved = await self.cursors.load(self.config.connector, CURSOR_TYPE[object_type])
+    async def cursor(self, object_type: HubSpotObjectType) -> PollCursor:
+        saved = await self.cursors.load(self.config.connector, KIND_OF_HUBSPOT_TYPE[object_type])
         return PollCursor.from_json(saved) if saved else PollCursor(self.config.initial_watermark_ms)
 
-    async def poll_once(self, object_type: ObjectTypeName) -> PollResult:
+    async def poll_once(self, object_type: HubSpotObjectType) -> PollResult:
         """Publish every change not yet published, up to ``now - settle``; checkpoint per page."""
         cfg = self.config
         cursor = await self.cursor(object_type)
@@ -108,14 +103,14 @@ class IncrementalPoller:
         watermark = max(watermark, end)
         await self._save(object_type, watermark, seen)
         if self.metrics is not None:
-            labels = (cfg.connector, CURSOR_TYPE[object_type])
+            labels = (cfg.connector, KIND_OF_HUBSPOT_TYPE[object_type])
             self.metrics.cursor_lag.labels(*labels).set(max(0.0, self.clock() - watermark / 1000))
             self.metrics.last_poll.labels(*labels).set(self.clock())
         return PollResult(published, skipped, watermark)
 
-    async def _save(self, object_type: ObjectTypeName, watermark: int, seen: set[str]) -> None:
+    async def _save(self, object_type: HubSpotObjectType, watermark: int, seen: set[str]) -> None:
         """Keep only the ``seen`` keys the next poll's overlap can meet again."""
         floor = watermark - self.config.overlap_ms
         seen -= {k for k in seen if int(k.rsplit(":", 1)[1]) < floor}
         cursor = PollCursor(watermark, frozenset(seen))
-        await self.cursors.save(self.config.connector, CURSOR_TYPE[object_type], cursor.to_json())
+        await self.cursors.save(self.config.connector, KIND_OF_HUBSPOT_TYPE[object_type], cursor.to_json())

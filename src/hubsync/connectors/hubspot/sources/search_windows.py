@@ -13,10 +13,11 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import pairwise
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
-ObjectTypeName = Literal["contacts", "companies"]
-MODIFIED_PROPERTY: dict[ObjectTypeName, str] = {
+from hubsync.hubspot_model.objects import HubSpotObjectType
+
+MODIFIED_PROPERTY: dict[HubSpotObjectType, str] = {
     "contacts": "lastmodifieddate",
     "companies": "hs_lastmodifieddate",
 }
@@ -27,7 +28,7 @@ PAGE_SIZE = 200
 class SearchApi(Protocol):
     """What the poller needs of a HubSpot client: one search request."""
 
-    async def search(self, object_type: ObjectTypeName, body: Mapping[str, Any]) -> Mapping[str, Any]: ...
+    async def search(self, object_type: HubSpotObjectType, body: Mapping[str, Any]) -> Mapping[str, Any]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +74,7 @@ class WindowOverflowError(Exception):
 
 
 def search_body(
-    object_type: ObjectTypeName, window: Window, properties: list[str], after: str | None
+    object_type: HubSpotObjectType, window: Window, properties: list[str], after: str | None
 ) -> dict[str, Any]:
     modified = MODIFIED_PROPERTY[object_type]
     body: dict[str, Any] = {
@@ -95,7 +96,7 @@ def search_body(
 
 
 async def read_window(
-    api: SearchApi, object_type: ObjectTypeName, window: Window, properties: list[str]
+    api: SearchApi, object_type: HubSpotObjectType, window: Window, properties: list[str]
 ) -> AsyncIterator[list[Mapping[str, Any]]]:
     """Pages of records modified in ``window``, oldest first, splitting it as needed.
 

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from hubsync.connectors.hubspot.webhook_fields import (
+from hubsync.connectors.hubspot.webhooks.fields import (
     CHANGE_TYPES,
     MAX_MILLIS,
     OBJECT_TYPES,
