@@ -1,6 +1,6 @@
 """``hubsync run``: every component in one process, on one event loop.
 
-The Faust worker app (:func:`~hubsync.ingest.worker.build_app`: the ingest agents, and the push
+The Faust worker app (:func:`~hubsync.worker.build_app`: the ingest agents, and the push
 agents when ``HUBSPOT_ACCESS_TOKEN`` is set) owns the event loop, the signals and the exit code,
 exactly as in ``hubsync worker``. The other components run as tasks of one
 :class:`ComponentSupervisor`, a :mod:`mode` service started with the app (``app.service``,
@@ -13,8 +13,8 @@ i.e. once the app is fully started) and stopped with it:
   ``--webhook-port``, path ``/webhooks/hubspot``;
 * **poller** (when ``HUBSPOT_ACCESS_TOKEN`` is set): :meth:`IncrementalPoller.poll_once` for
   contacts and companies every ``poll_interval_s``. It uses the push agents' HubSpot client
-  (:attr:`WorkerResources.push`): one client per process means one rate limiter for the portal,
-  and one :class:`~hubsync.metrics.HubSpotClientMetrics` in the registry.
+  (:func:`~hubsync.push.agents.shared_push_processor`): one client per process means one rate
+  limiter for the portal, and one :class:`~hubsync.metrics.HubSpotClientMetrics` in the registry.
 
 **Stopping.** SIGTERM/SIGINT are Faust's: the worker stops the app, which stops its children in
 reverse order, so the supervisor (added last) stops before the agents, the consumer and the
@@ -50,11 +50,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import faust
 from mode import Service
 from prometheus_client import REGISTRY, CollectorRegistry, Counter
 
 from hubsync.avro.codec import AvroCodec, codec_from_settings
+from hubsync.backoff import Backoff, BackoffSchedule
 from hubsync.connectors.hubspot.sources.cursors import CursorStore
 from hubsync.connectors.hubspot.sources.poller import IncrementalPoller, PollerConfig
 from hubsync.connectors.hubspot.sources.publish import ChangeEventPublisher
@@ -62,12 +62,14 @@ from hubsync.connectors.hubspot.sources.record_events import mapped_properties
 from hubsync.connectors.hubspot.webhooks.receiver import DEFAULT_PATH, WebhookReceiverConfig
 from hubsync.connectors.hubspot.webhooks.service import webhook_service
 from hubsync.hubspot_model.objects import HubSpotObjectType
-from hubsync.ingest.worker import IngestApp, build_app
 from hubsync.metrics import ConnectorMetrics, PerRegistry
+from hubsync.push.agents import shared_push_processor
 from hubsync.push.relay import relay_from_settings
 from hubsync.settings import Settings, require_database_url, require_kafka
 from hubsync.storage.pool import PoolConfig, open_async_pool
+from hubsync.streams.faust_app import AgentApp, run_app
 from hubsync.streams.producer import AsyncKafkaPublisher
+from hubsync.worker import build_app
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +148,7 @@ async def supervise(
     clock: Callable[[], float] = time.monotonic,
 ) -> None:
     """Run ``component`` until ``stop`` is set, restarting it with backoff whenever it fails."""
-    delay = options.restart_initial_s
+    backoff = BackoffSchedule(Backoff(options.restart_initial_s, options.restart_max_s))
     while not stop.is_set():
         started = clock()
         try:
@@ -160,13 +162,13 @@ async def supervise(
                 return
             log.error("%s returned while the process is running", component.name)
         if clock() - started >= options.healthy_after_s:
-            delay = options.restart_initial_s
+            backoff.reset()
+        delay = backoff.next()
         if restarts is not None:
             restarts.labels(component=component.name).inc()
         log.warning("restarting %s in %.1f s", component.name, delay)
         if await _sleep(stop, delay):
             return
-        delay = min(options.restart_max_s, delay * 2)
 
 
 class ComponentSupervisor(Service):
@@ -247,7 +249,7 @@ def webhook_component(
 
 
 def poller_component(
-    app: IngestApp, settings: Settings, options: RunOptions, metrics: ConnectorMetrics
+    app: AgentApp, settings: Settings, options: RunOptions, metrics: ConnectorMetrics
 ) -> Component:
     """The incremental poller, on the push agents' HubSpot client (see the module docstring)."""
     config = PollerConfig(
@@ -255,7 +257,7 @@ def poller_component(
     )
 
     async def run(stop: asyncio.Event) -> None:
-        client = (await app.resources.push()).client
+        client = (await shared_push_processor(app)).client
         pool = await open_async_pool(
             require_database_url(settings), PoolConfig(max_size=2), name="hubsync-poller"
         )
@@ -283,7 +285,7 @@ def poller_component(
 
 
 def components(
-    app: IngestApp,
+    app: AgentApp,
     settings: Settings,
     codec: AvroCodec,
     options: RunOptions,
@@ -317,7 +319,7 @@ def build_run_app(
     *,
     registry: CollectorRegistry = REGISTRY,
     announce: Callable[[str], None] = print,
-) -> IngestApp:
+) -> AgentApp:
     """The worker app with the supervisor of the other components registered as an app service."""
     app = build_app(settings, codec, registry=registry)
     parts = components(app, settings, codec, options, registry=registry, announce=announce)
@@ -339,12 +341,4 @@ def run_all(
     announce: Callable[[str], None] = print,
 ) -> None:
     """Run everything until SIGINT/SIGTERM (Faust's worker handles the signals and the exit code)."""
-    try:
-        import uvloop  # as run_worker: Faust's per-event overhead is lower on uvloop
-    except ImportError:  # pragma: no cover - optional on platforms without uvloop wheels
-        pass
-    else:
-        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    app = build_run_app(settings, codec, options, announce=announce)
-    worker = faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True, override_logging=False)
-    worker.execute_from_commandline()
+    run_app(lambda: build_run_app(settings, codec, options, announce=announce))

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 from hubsync.avro.codec import SingleObjectCodec
 from hubsync.avro.schemas import SchemaRepository
 from hubsync.cli import app
+from hubsync.ingest.agents import ingest_processor
 from hubsync.ingest.replay import replay
-from hubsync.ingest.worker import ingest_processor
 from tests.ingest.events_factory import snapshot
 from tests.ingest.worker_harness import prepare_worker, produce, scalar
 

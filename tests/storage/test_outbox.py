@@ -17,14 +17,13 @@ from psycopg import pq
 
 from hubsync.avro import SchemaRepository
 from hubsync.errors import SkippableRecordError
-from hubsync.mapping.rules import MappingDecision
+from hubsync.mapping.rules import MappingDecision, mapped_values_event
 from hubsync.storage.migrate import migrate
 from hubsync.storage.outbox import (
     InvalidOutboxPayloadError,
     OutboxEvent,
     append_outbox,
     epoch_ms,
-    mapped_values_event,
     payload_to_avro,
 )
 

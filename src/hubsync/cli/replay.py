@@ -11,8 +11,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from hubsync.avro.codec import codec_from_settings
 from hubsync.cli._common import EXIT_USAGE, JsonOption, console, console_err, print_json
 from hubsync.cli.connectors import ObjectChoice
+from hubsync.ingest.agents import ingest_processor
 from hubsync.ingest.replay import ReplayReport, replay
-from hubsync.ingest.worker import ingest_processor
 from hubsync.settings import load_settings, require_kafka
 
 

@@ -11,13 +11,13 @@ from hubsync.avro.codec import codec_from_settings
 from hubsync.cli._common import console_err
 from hubsync.connectors.hubspot.http.client import HubSpotClient
 from hubsync.connectors.hubspot.http.config import HubSpotClientConfig
-from hubsync.ingest.worker import run_worker
 from hubsync.mapping.definitions import refresh_definitions
 from hubsync.metrics import serve_metrics
 from hubsync.settings import Settings, load_settings, require_database_url, require_kafka
 from hubsync.storage.pool import open_pool
 from hubsync.streams.admin import admin_client, ensure_topics
 from hubsync.streams.topics import topic_specs
+from hubsync.worker import run_worker
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ import psycopg
 from hubsync.ingest.events import ChangeEvent
 from hubsync.ingest.record_io import RecordRow, load_records, write_records
 from hubsync.ingest.reducer import Activity, apply_event, apply_merged_away, placeholder
-from hubsync.mapping.rules import MappingDecision, decide
+from hubsync.mapping.rules import MappingDecision, decide, mapped_values_event
 from hubsync.mapping.store import MappingTable, load_prospects
 from hubsync.mapping.values import PropertyDefinition
 from hubsync.matching.duplicates import flag_duplicates
@@ -36,7 +36,7 @@ from hubsync.matching.prospects import mark_prospects
 from hubsync.matching.record_keys import AccountKeys, ContactKeys, keys_of
 from hubsync.records.kinds import ObjectKind
 from hubsync.records.state import SYNCED, RecordState, platform_version, version_of
-from hubsync.storage.outbox import OutboxEvent, append_outbox, mapped_values_event
+from hubsync.storage.outbox import OutboxEvent, append_outbox
 
 #: the property holding the platform record id on records hubsync created in HubSpot
 RECORD_ID_PROPERTY = "hubsync_record_id"

@@ -1,6 +1,6 @@
 """The ingest batch processor: raw Kafka messages in, PostgreSQL committed, ``crm.*`` and DLQ out.
 
-Framework-free, so the Faust agents (:mod:`hubsync.ingest.worker`), ``hubsync replay`` and the
+Framework-free, so the Faust agents (:mod:`hubsync.ingest.agents`), ``hubsync replay`` and the
 tests share it. For one batch, :meth:`IngestProcessor.process`:
 
 1. decodes every message (undecodable ones become ``DECODE`` dead letters, invalid ones
@@ -31,6 +31,7 @@ import psycopg
 import psycopg_pool
 
 from hubsync.avro.codec import AvroCodec
+from hubsync.backoff import Backoff
 from hubsync.errors import RetriableError
 from hubsync.ingest.apply import BatchResult, IngestContext, apply_batch
 from hubsync.ingest.canonical import canonical_accounts, canonical_contacts, crm_key
@@ -41,7 +42,8 @@ from hubsync.mapping.definitions import effective_definitions
 from hubsync.mapping.store import load_mappings
 from hubsync.records.kinds import ObjectKind
 from hubsync.storage.retriable import RETRIABLE_DB_ERRORS
-from hubsync.streams.decode import KafkaRecord, dead_letter_for, decode_batch
+from hubsync.streams.consumer import decode_by_topic, retry_until_done
+from hubsync.streams.decode import KafkaRecord, dead_letter_for
 from hubsync.streams.dlq import DeadLetterMessage, DeadLetterPublisher, FailureStage, now_ms
 from hubsync.streams.producer import AsyncKafkaPublisher, EncodedMessage
 
@@ -49,6 +51,8 @@ log = logging.getLogger(__name__)
 
 CHANGE_EVENT_SCHEMA = "hubspot_change_event"
 CRM_SCHEMAS: Mapping[ObjectKind, str] = {"contact": "crm_contact", "account": "crm_account"}
+#: how long a failed batch waits before it is applied again
+INGEST_BACKOFF = Backoff(base_s=0.5, max_s=30.0)
 _RETRIABLE: tuple[type[BaseException], ...] = (RetriableError, *RETRIABLE_DB_ERRORS)
 
 
@@ -118,7 +122,7 @@ class IngestProcessor:
         self.publish_canonical = publish_canonical
         self.contexts = ContextCache(replay=replay)
         self.statistics = StatisticsKeeper(pool)
-        self.backoff = backoff or (lambda attempt: min(30.0, 0.25 * 2 ** min(attempt, 8)))
+        self.backoff = backoff or INGEST_BACKOFF
         self._event_schema = codec.repository.current(CHANGE_EVENT_SCHEMA)
         self._crm_schemas = {kind: codec.repository.current(stem) for kind, stem in CRM_SCHEMAS.items()}
 
@@ -129,28 +133,21 @@ class IngestProcessor:
     ) -> tuple[list[tuple[KafkaRecord, ChangeEvent]], list[DeadLetterMessage]]:
         """Decoded events in delivery order, and the dead letters of the rest."""
         failed_at = now_ms()
+        decoded, dead = decode_by_topic(messages, self.codec, self._event_schema, now_ms=failed_at)
         events: list[tuple[KafkaRecord, ChangeEvent]] = []
-        dead: list[DeadLetterMessage] = []
-        by_topic: dict[str, list[KafkaRecord]] = {}
-        for message in messages:
-            by_topic.setdefault(message.topic() or "", []).append(message)
-        for topic, batch in by_topic.items():
-            decoded, undecodable = decode_batch(
-                batch, self.codec, self._event_schema, topic, now_ms=failed_at, plain=True
-            )
-            dead.extend(undecodable)
+        for message, value in decoded:
+            topic = message.topic() or ""
             kind = self.topics.sources.get(topic)
-            for message, value in decoded:
-                try:
-                    event = change_event(value)
-                    if kind is not None and event.kind != kind:
-                        raise ValueError(f"a {event.kind} event on the {kind} topic {topic}")
-                except (KeyError, TypeError, ValueError) as exc:
-                    dead.append(
-                        dead_letter_for(message, FailureStage.VALIDATE, exc, now_ms=failed_at, topic=topic)
-                    )
-                else:
-                    events.append((message, event))
+            try:
+                event = change_event(value)
+                if kind is not None and event.kind != kind:
+                    raise ValueError(f"a {event.kind} event on the {kind} topic {topic}")
+            except (KeyError, TypeError, ValueError) as exc:
+                dead.append(
+                    dead_letter_for(message, FailureStage.VALIDATE, exc, now_ms=failed_at, topic=topic)
+                )
+            else:
+                events.append((message, event))
         return events, dead
 
     # -- applying ---------------------------------------------------------------------------
@@ -228,24 +225,23 @@ class IngestProcessor:
         """Apply ``messages``; returns once their effects are durable (PostgreSQL and Kafka)."""
         started = time.monotonic()
         events, dead = self.decode(messages)
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                result, apply_dead, canonical = await asyncio.to_thread(self._apply_and_read, events)
-                letters = dead + apply_dead
-                await self.dlq.publish(letters)
-                published = await self._publish_canonical(canonical)
-                break
-            except _RETRIABLE as exc:
-                delay = self.backoff(attempt)
-                self.metrics.retries.labels(reason=type(exc).__name__).inc()
-                log.warning(
-                    "ingest batch failed (%s: %s); retrying in %.1f s", type(exc).__name__, exc, delay
-                )
-                await asyncio.sleep(delay)
+
+        async def attempt() -> tuple[BatchResult, list[DeadLetterMessage], int]:
+            result, apply_dead, canonical = await asyncio.to_thread(self._apply_and_read, events)
+            letters = dead + apply_dead
+            await self.dlq.publish(letters)
+            return result, letters, await self._publish_canonical(canonical)
+
+        (result, letters, published), attempts = await retry_until_done(
+            attempt,
+            retriable=_RETRIABLE,
+            backoff=self.backoff,
+            retries=self.metrics.retries,
+            what="ingest batch",
+            log=log,
+        )
         self._record(messages, events, letters, result, time.monotonic() - started)
-        return BatchReport(len(messages), len(letters), result, published, attempt)
+        return BatchReport(len(messages), len(letters), result, published, attempts)
 
     async def _publish_canonical(self, canonical: Sequence[tuple[ObjectKind, dict[str, Any]]]) -> int:
         sent = 0

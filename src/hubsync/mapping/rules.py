@@ -42,6 +42,7 @@ from hubsync.mapping.values import (
 )
 from hubsync.records.kinds import ObjectKind
 from hubsync.storage.defaults import MappingMode
+from hubsync.storage.outbox import OutboxEvent
 
 Rule = Literal["autofill", "overwrite"]
 ProspectKind = Literal["people", "organizations"]
@@ -193,3 +194,26 @@ def prospect_values(kind: ProspectKind, row: abc.Mapping[str, object]) -> dict[s
         if value is not None:
             values[prop] = value
     return values
+
+
+def mapped_values_event(
+    object_type: ObjectKind,
+    record_id: int,
+    hubspot_id: str | None,
+    decisions: abc.Sequence[MappingDecision],
+    occurred_at: datetime,
+    cause_event: str | None,
+) -> OutboxEvent:
+    """The ``MAPPED_VALUES`` event for autofill/overwrite decisions of one pulled record:
+    the values to write, the rule of each, ``occurred_at`` as every field's edit time."""
+    return OutboxEvent(
+        object_type="CONTACT" if object_type == "contact" else "ACCOUNT",
+        record_id=record_id,
+        change_type="MAPPED_VALUES",
+        occurred_at=occurred_at,
+        hubspot_id=hubspot_id,
+        changed_fields={d.hubspot_property: d.after for d in decisions},
+        field_rules={d.hubspot_property: d.rule for d in decisions},
+        field_timestamps={d.hubspot_property: occurred_at for d in decisions},
+        cause_event=cause_event,
+    )

@@ -31,6 +31,7 @@ import psycopg
 import psycopg_pool
 
 from hubsync.avro.codec import AvroCodec
+from hubsync.backoff import Backoff
 from hubsync.connectors.hubspot.http.batch import BatchFailure, BatchOutcome
 from hubsync.connectors.hubspot.http.client import HubSpotClient
 from hubsync.connectors.hubspot.http.ratelimit import Lane
@@ -41,12 +42,15 @@ from hubsync.push.plan import Planned, Skipped, coalesce, plan_all
 from hubsync.push.records import load_push_settings, load_snapshots, store_results
 from hubsync.records.kinds import HUBSPOT_TYPES, ObjectKind
 from hubsync.storage.retriable import RETRIABLE_DB_ERRORS
-from hubsync.streams.decode import KafkaRecord, decode_batch
+from hubsync.streams.consumer import decode_by_topic, retry_until_done
+from hubsync.streams.decode import KafkaRecord
 from hubsync.streams.dlq import DeadLetterMessage, DeadLetterPublisher, now_ms
 
 log = logging.getLogger(__name__)
 
 CHANGE_SCHEMA = "platform_change_event"
+#: how long a batch that failed retriably waits before it is sent again
+PUSH_BACKOFF = Backoff(base_s=1.0, max_s=60.0)
 _RETRIABLE: tuple[type[BaseException], ...] = (RetriableError, *RETRIABLE_DB_ERRORS)
 
 
@@ -117,25 +121,15 @@ class PushProcessor:
         self.codec = codec
         self.dlq = dlq
         self.failures = failures
-        self.backoff = backoff or (lambda attempt: min(60.0, 0.5 * 2 ** min(attempt, 7)))
+        self.backoff = backoff or PUSH_BACKOFF
         self._schema = codec.repository.current(CHANGE_SCHEMA)
         self.metrics = metrics or push_metrics()
 
     def _decode(
         self, messages: Sequence[KafkaRecord]
     ) -> tuple[list[dict[str, Any]], list[DeadLetterMessage]]:
-        values: list[dict[str, Any]] = []
-        dead: list[DeadLetterMessage] = []
-        by_topic: dict[str, list[KafkaRecord]] = {}
-        for message in messages:
-            by_topic.setdefault(message.topic() or "", []).append(message)
-        for topic, batch in by_topic.items():
-            decoded, undecodable = decode_batch(
-                batch, self.codec, self._schema, topic, now_ms=now_ms(), plain=True
-            )
-            dead.extend(undecodable)
-            values.extend(value for _, value in decoded)
-        return values, dead
+        decoded, dead = decode_by_topic(messages, self.codec, self._schema, now_ms=now_ms())
+        return [value for _, value in decoded], dead
 
     def _plan(self, values: Sequence[dict[str, Any]]) -> tuple[list[Planned], list[Skipped]]:
         changes = coalesce(values)
@@ -208,26 +202,28 @@ class PushProcessor:
         values, dead = self._decode(messages)
         await self.dlq.publish(dead)
         report = PushReport(messages=len(messages), dead_letters=len(dead))
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                planned, skipped = await asyncio.to_thread(self._plan, values)
-                created, updated, failed = await self._send(planned)
-                topic_values = await asyncio.to_thread(self._store, created, updated, failed)
-                await self.failures.publish(topic_values)
-                retriable = [f for f in failed if f.failure.retriable]
-                if retriable:
-                    first = retriable[0].failure.details.describe()
-                    raise RetriableError(f"{len(retriable)} record(s) still failing after retries: {first}")
-                break
-            except _RETRIABLE as exc:
-                delay = self.backoff(attempt)
-                self.metrics.retries.labels(reason=type(exc).__name__).inc()
-                log.warning("push batch failed (%s: %s); retrying in %.1f s", type(exc).__name__, exc, delay)
-                await asyncio.sleep(delay)
+
+        async def attempt() -> tuple[list[tuple[Planned, str]], list[Planned], list[Failed], list[Skipped]]:
+            planned, skipped = await asyncio.to_thread(self._plan, values)
+            created, updated, failed = await self._send(planned)
+            topic_values = await asyncio.to_thread(self._store, created, updated, failed)
+            await self.failures.publish(topic_values)
+            retriable = [f for f in failed if f.failure.retriable]
+            if retriable:
+                first = retriable[0].failure.details.describe()
+                raise RetriableError(f"{len(retriable)} record(s) still failing after retries: {first}")
+            return created, updated, failed, skipped
+
+        (created, updated, failed, skipped), attempts = await retry_until_done(
+            attempt,
+            retriable=_RETRIABLE,
+            backoff=self.backoff,
+            retries=self.metrics.retries,
+            what="push batch",
+            log=log,
+        )
         report.created, report.updated, report.failed = len(created), len(updated), len(failed)
-        report.skipped, report.attempts = skipped, attempt
+        report.skipped, report.attempts = skipped, attempts
         self._record(created, updated, failed, skipped)
         for s in skipped:
             log.debug("not pushed: %s %s: %s", s.kind, s.record_id, s.reason)

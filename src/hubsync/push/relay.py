@@ -40,6 +40,7 @@ from psycopg.rows import dict_row
 
 from hubsync.avro.codec import AvroCodec
 from hubsync.avro.schemas import AvroSchema
+from hubsync.backoff import Backoff, BackoffSchedule
 from hubsync.errors import RetriableError
 from hubsync.metrics import PerRegistry
 from hubsync.settings import Settings, require_database_url, require_kafka
@@ -303,18 +304,6 @@ async def delete_published(
 # ---- the relay -----------------------------------------------------------------------------------
 
 
-class _Backoff:
-    def __init__(self, initial: float, maximum: float) -> None:
-        self.initial, self.maximum, self.current = initial, maximum, initial
-
-    def next(self) -> float:
-        delay, self.current = self.current, min(self.maximum, self.current * 2)
-        return delay
-
-    def reset(self) -> None:
-        self.current = self.initial
-
-
 async def _sleep(stop: asyncio.Event, seconds: float) -> bool:
     """Sleep ``seconds`` or until ``stop`` is set; True when stopped."""
     with contextlib.suppress(TimeoutError):
@@ -440,7 +429,7 @@ class OutboxRelay:
     async def run(self, stop: asyncio.Event) -> None:
         """Stand by or publish until ``stop`` is set. A lost database connection or a Kafka round
         that was not acknowledged is retried with backoff, for as long as it takes."""
-        backoff = _Backoff(self.config.backoff_initial_s, self.config.backoff_max_s)
+        backoff = BackoffSchedule(Backoff(self.config.backoff_initial_s, self.config.backoff_max_s))
         while not stop.is_set():
             try:
                 await self._session(stop, backoff)
@@ -452,7 +441,7 @@ class OutboxRelay:
                 await _sleep(stop, delay)
         self._set_active(False)
 
-    async def _session(self, stop: asyncio.Event, backoff: _Backoff) -> None:
+    async def _session(self, stop: asyncio.Event, backoff: BackoffSchedule) -> None:
         async with await self._connect() as conn:
             while not await try_lock(conn):
                 self._set_active(False)
@@ -468,7 +457,7 @@ class OutboxRelay:
                 self._set_active(False)  # closing the connection releases the lock
 
     async def _serve(
-        self, conn: psycopg.AsyncConnection[Any], stop: asyncio.Event, backoff: _Backoff
+        self, conn: psycopg.AsyncConnection[Any], stop: asyncio.Event, backoff: BackoffSchedule
     ) -> None:
         next_cleanup = time.monotonic()
         while not stop.is_set():

@@ -21,8 +21,6 @@ from typing import Any, Literal, get_args
 import psycopg
 
 from hubsync.errors import SkippableRecordError
-from hubsync.mapping.rules import MappingDecision
-from hubsync.records.kinds import ObjectKind
 
 OutboxObjectType = Literal["CONTACT", "ACCOUNT"]
 ChangeType = Literal["CREATED", "UPDATED", "DELETED", "MERGED", "PUSH_REQUESTED", "ENRICHED", "MAPPED_VALUES"]
@@ -125,29 +123,6 @@ def append_outbox(conn: psycopg.Connection[Any], events: abc.Sequence[OutboxEven
         ),
     )
     return ids
-
-
-def mapped_values_event(
-    object_type: ObjectKind,
-    record_id: int,
-    hubspot_id: str | None,
-    decisions: abc.Sequence[MappingDecision],
-    occurred_at: datetime,
-    cause_event: str | None,
-) -> OutboxEvent:
-    """The ``MAPPED_VALUES`` event for autofill/overwrite decisions of one pulled record:
-    the values to write, the rule of each, ``occurred_at`` as every field's edit time."""
-    return OutboxEvent(
-        object_type="CONTACT" if object_type == "contact" else "ACCOUNT",
-        record_id=record_id,
-        change_type="MAPPED_VALUES",
-        occurred_at=occurred_at,
-        hubspot_id=hubspot_id,
-        changed_fields={d.hubspot_property: d.after for d in decisions},
-        field_rules={d.hubspot_property: d.rule for d in decisions},
-        field_timestamps={d.hubspot_property: occurred_at for d in decisions},
-        cause_event=cause_event,
-    )
 
 
 # ---- payload -> Avro value -----------------------------------------------------------------------

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from hubsync.backoff import Backoff
 from hubsync.errors import FatalError
 from hubsync.settings import Settings
 
@@ -28,17 +29,21 @@ class RetryPolicy:
     max_retry_after_s: float = 60.0
 
     def __post_init__(self) -> None:
-        if self.max_attempts < 1 or self.base_backoff_s < 0 or self.max_backoff_s < self.base_backoff_s:
-            raise ValueError("need max_attempts >= 1 and 0 <= base_backoff_s <= max_backoff_s")
+        if self.max_attempts < 1:
+            raise ValueError("need max_attempts >= 1")
+        self.backoff  # noqa: B018 - validates base_backoff_s and max_backoff_s
+
+    @property
+    def backoff(self) -> Backoff:
+        return Backoff(self.base_backoff_s, self.max_backoff_s, jitter=self.jitter)
 
     def delay(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
-        cap = min(self.max_backoff_s, self.base_backoff_s * 2 ** (attempt - 1))
-        backoff = rng.uniform(0.0, cap) if self.jitter else cap
+        backoff = self.backoff
         if retry_after is None:
-            return backoff
+            return backoff.delay(attempt, rng)
         # spread the retries of many waiters over a little time after the floor
-        spread = rng.uniform(0.0, min(cap, self.base_backoff_s)) if self.jitter else 0.0
+        spread = rng.uniform(0.0, min(backoff.cap(attempt), self.base_backoff_s)) if self.jitter else 0.0
         return retry_after + spread
 
 

@@ -1,0 +1,80 @@
+"""The ingest agents: one per ``hubspot.*.changes`` topic, each a thin loop over
+:class:`~hubsync.ingest.processor.IngestProcessor` (batches of ``HUBSYNC_INGEST_BATCH_MAX``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from prometheus_client import REGISTRY, CollectorRegistry
+
+from hubsync.avro.codec import AvroCodec
+from hubsync.ingest.metrics import ingest_metrics
+from hubsync.ingest.processor import IngestProcessor, IngestTopics
+from hubsync.records.kinds import ObjectKind
+from hubsync.settings import Settings, require_database_url, require_kafka
+from hubsync.storage.pool import PoolConfig, open_pool
+from hubsync.streams.dlq import DeadLetterPublisher
+from hubsync.streams.faust_app import AgentApp, consume_batches
+from hubsync.streams.producer import AsyncKafkaPublisher
+
+
+def ingest_topics(settings: Settings) -> IngestTopics:
+    t = settings.topics
+    return IngestTopics(
+        sources={t.hubspot_contacts: "contact", t.hubspot_companies: "account"},
+        crm={"contact": t.crm_contacts, "account": t.crm_accounts},
+    )
+
+
+@contextlib.asynccontextmanager
+async def ingest_processor(
+    settings: Settings, codec: AvroCodec, *, replay: bool = False, registry: CollectorRegistry = REGISTRY
+) -> AsyncIterator[IngestProcessor]:
+    """An :class:`IngestProcessor` with its PostgreSQL pool and Kafka producer, closed on exit."""
+    pool = await asyncio.to_thread(
+        open_pool, require_database_url(settings), PoolConfig(min_size=1, max_size=4), name="ingest"
+    )
+    try:
+        async with AsyncKafkaPublisher(require_kafka(settings), codec) as publisher:
+            dlq = DeadLetterPublisher.from_settings(settings, publisher, codec, registry=registry)
+            processor = IngestProcessor(
+                pool, codec, publisher, dlq, ingest_topics(settings), ingest_metrics(registry), replay=replay
+            )
+            try:
+                yield processor
+            finally:
+                await asyncio.to_thread(processor.statistics.wait, 60.0)
+    finally:
+        await asyncio.to_thread(pool.close)
+
+
+def add_ingest_agents(app: AgentApp) -> None:
+    """One ingest agent per ``hubspot.*.changes`` topic; they share one processor."""
+    settings, codec, registry = app.settings, app.codec, app.registry
+    metrics = ingest_metrics(registry)
+    within = settings.ingest_batch_wait_ms / 1000
+
+    def opener() -> contextlib.AbstractAsyncContextManager[IngestProcessor]:
+        return ingest_processor(settings, codec, registry=registry)
+
+    def record_lag(last: Any) -> None:
+        highwater = app.consumer.highwater(last.tp)
+        if highwater is not None:
+            metrics.consumer_lag.labels(topic=last.topic, partition=str(last.partition)).set(
+                max(0, highwater - last.offset - 1)
+            )
+
+    kinds: dict[str, ObjectKind] = dict(ingest_topics(settings).sources)
+    for topic_name, kind in kinds.items():
+        topic = app.topic(topic_name, key_type=bytes, value_type=bytes)
+
+        async def agent(stream: Any) -> None:
+            processor = await app.resources.get("ingest", opener)
+            await consume_batches(
+                stream, settings.ingest_batch_max, within, processor.process, after=record_lag
+            )
+
+        app.agent(topic, name=f"ingest-{kind}")(agent)

@@ -1,0 +1,27 @@
+"""``hubsync worker``: the Faust app with the ingest agents and, when HubSpot access is
+configured, the push agents."""
+
+from __future__ import annotations
+
+from prometheus_client import REGISTRY, CollectorRegistry
+
+from hubsync.avro.codec import AvroCodec
+from hubsync.ingest.agents import add_ingest_agents
+from hubsync.push.agents import add_push_agents
+from hubsync.settings import Settings
+from hubsync.streams.faust_app import AgentApp, create_app, run_app
+
+
+def build_app(settings: Settings, codec: AvroCodec, *, registry: CollectorRegistry = REGISTRY) -> AgentApp:
+    """The worker app: one ingest agent per ``hubspot.*.changes`` topic and, when
+    ``HUBSPOT_ACCESS_TOKEN`` is set, one push agent per ``platform.*.changes`` topic."""
+    app = create_app(settings, codec, registry)
+    add_ingest_agents(app)
+    if settings.hubspot_access_token is not None:
+        add_push_agents(app)
+    return app
+
+
+def run_worker(settings: Settings, codec: AvroCodec) -> None:
+    """Run the worker until SIGINT/SIGTERM."""
+    run_app(lambda: build_app(settings, codec))
