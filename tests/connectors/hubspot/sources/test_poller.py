@@ -31,7 +31,7 @@ from hubsync.storage.pool import open_async_pool
 from hubsync.streams.admin import admin_client, ensure_topics
 from hubsync.streams.producer import AsyncKafkaPublisher
 from hubsync.streams.topics import spec_for
-from tests.connectors.hubspot.test_webhook_harness import PARTITIONS, TopicReader, now_ms
+from tests.connectors.hubspot.webhooks.test_webhook_harness import PARTITIONS, TopicReader, now_ms
 
 pytestmark = pytest.mark.integration
 

@@ -16,7 +16,7 @@ from hubsync.connectors.hubspot.webhooks.service import ThreadedWebhookReceiver
 from hubsync.metrics import ConnectorMetrics
 from hubsync.settings import Settings, TopicNames
 from hubsync.storage.migrate import migrate
-from tests.connectors.hubspot.test_webhook_harness import SECRET, Harness, event, running_receiver
+from tests.connectors.hubspot.webhooks.test_webhook_harness import SECRET, Harness, event, running_receiver
 from tests.fixtures.services import fresh_database
 
 pytestmark = pytest.mark.integration

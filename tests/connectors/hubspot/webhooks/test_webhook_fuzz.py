@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hubsync.hubspot_model.signatures import HEADER_SIGNATURE_V3, HEADER_TIMESTAMP
-from tests.connectors.hubspot.test_webhook_harness import Harness, event, running_receiver
+from tests.connectors.hubspot.webhooks.test_webhook_harness import Harness, event, running_receiver
 
 pytestmark = pytest.mark.integration
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

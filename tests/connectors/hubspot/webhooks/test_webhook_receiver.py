@@ -16,7 +16,13 @@ from hubspot.utils.signature import Signature
 
 from hubsync.connectors.hubspot.sources.change_events import event_key
 from hubsync.hubspot_model.signatures import HEADER_SIGNATURE_V3, HEADER_TIMESTAMP, sign_v3
-from tests.connectors.hubspot.test_webhook_harness import SECRET, Harness, event, now_ms, running_receiver
+from tests.connectors.hubspot.webhooks.test_webhook_harness import (
+    SECRET,
+    Harness,
+    event,
+    now_ms,
+    running_receiver,
+)
 
 pytestmark = pytest.mark.integration
 

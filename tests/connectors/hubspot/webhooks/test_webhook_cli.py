@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from hubsync.cli.webhook import webhook_command
 from hubsync.hubspot_model.signatures import HEADER_SIGNATURE_V3, HEADER_TIMESTAMP, sign_v3
 from hubsync.storage.migrate import migrate
-from tests.connectors.hubspot.test_webhook_harness import SECRET, event, now_ms
+from tests.connectors.hubspot.webhooks.test_webhook_harness import SECRET, event, now_ms
 from tests.fixtures.services import fresh_database
 
 # the lead registers the command in hubsync.cli; until then run it through typer directly

@@ -12,7 +12,7 @@ from pydantic import SecretStr
 
 from hubsync.sandbox.config import SandboxConfig
 from hubsync.sandbox.server import ThreadedSandbox
-from tests.connectors.hubspot.test_webhook_harness import SECRET, Harness, running_receiver
+from tests.connectors.hubspot.webhooks.test_webhook_harness import SECRET, Harness, running_receiver
 
 pytestmark = pytest.mark.integration
 APP_ID = 1160452

@@ -14,7 +14,7 @@ from hubsync._runtime.processes import free_port
 from hubsync.sandbox.config import SandboxConfig
 from hubsync.sandbox.events import Writer
 from hubsync.sandbox.server import ThreadedSandbox
-from tests.connectors.hubspot.test_webhook_harness import SECRET, Harness, running_receiver
+from tests.connectors.hubspot.webhooks.test_webhook_harness import SECRET, Harness, running_receiver
 
 pytestmark = pytest.mark.integration
 TOKEN = "pat-fetcher"
