@@ -6,6 +6,14 @@
   a missing scope, misconfiguration). Report it and exit.
 - :class:`SkippableRecordError`: this one record is bad (undecodable, invalid value, rejected
   by a validation rule). Send it to the DLQ or error log and carry on with the others.
+- :class:`RejectedRequestError`: the caller asked for something that cannot be done as asked
+  (an unknown record, an invalid field value or setting, a malformed webhook body). Nothing was
+  changed; tell the caller (a CLI message and exit code, a 4xx answer), who may correct it.
+
+Every exception hubsync raises on purpose derives from one of these four; exceptions defined
+elsewhere in the package subclass them (adding a builtin base such as ``ValueError`` where
+callers relied on it), which ``tests/test_errors.py`` checks. The sandbox, a stand-in for
+HubSpot, is the exception: its errors are HubSpot's answers, not hubsync's.
 """
 
 from __future__ import annotations
@@ -27,8 +35,17 @@ class FatalError(HubsyncError):
     """Stop: retrying will not help until a person fixes something."""
 
 
+class ConfigurationError(FatalError):
+    """A setting is missing, invalid, or names a file that does not exist. Commands let it reach
+    the CLI's entry point, which exits with the configuration exit code (3)."""
+
+
 class SkippableRecordError(HubsyncError):
     """This record cannot be processed; park it (DLQ / error log) and continue."""
+
+
+class RejectedRequestError(HubsyncError):
+    """The request cannot be done as asked; nothing was changed. Tell the caller."""
 
 
 class UndecodableMessageError(SkippableRecordError):

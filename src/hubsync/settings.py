@@ -23,6 +23,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from hubsync.errors import ConfigurationError
+
 CONFIG_FILE_ENV = "HUBSYNC_CONFIG_FILE"
 DEFAULT_DEV_DIR = Path.home() / ".hubsync" / "dev"
 DEV_STATE_FILE = "state.json"
@@ -154,11 +156,11 @@ def load_settings(**overrides: Any) -> Settings:
     return settings.model_copy(update=updates) if updates else settings
 
 
-class ConfigFileError(FileNotFoundError):
+class ConfigFileError(ConfigurationError, FileNotFoundError):
     """``HUBSYNC_CONFIG_FILE`` names a file that does not exist."""
 
 
-class MissingSettingError(RuntimeError):
+class MissingSettingError(ConfigurationError, RuntimeError):
     """A command needs a setting that is not configured."""
 
     def __init__(self, env_var: str, hint: str = "") -> None:

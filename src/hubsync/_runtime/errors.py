@@ -6,10 +6,12 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
+from hubsync.errors import FatalError
+
 __all__ = ["ServiceError", "log_tail", "reraise_as"]
 
 
-class ServiceError(RuntimeError):
+class ServiceError(FatalError, RuntimeError):
     """A local service (broker, PostgreSQL) could not be started, checked or stopped.
 
     When ``log_file`` is given, its last lines (``log_tail``, read from the file when not given)

@@ -24,7 +24,7 @@ from hubsync.connectors.hubspot.sources.backfill import Backfill
 from hubsync.connectors.hubspot.sources.poller import IncrementalPoller, PollerConfig
 from hubsync.connectors.hubspot.sources.pull import pull_ids
 from hubsync.connectors.hubspot.sources.runtime import ConnectorRuntime, connector_runtime
-from hubsync.errors import HubsyncError
+from hubsync.errors import ConfigurationError, HubsyncError
 from hubsync.hubspot_model.objects import HubSpotObjectType
 from hubsync.metrics import ConnectorMetrics, HubSpotClientMetrics, serve_metrics
 from hubsync.settings import Settings, load_settings
@@ -95,6 +95,8 @@ def _run(main: Coroutine[Any, Any, None]) -> None:
     """Run ``main``; hubsync's errors become a message and exit code 1, not a traceback."""
     try:
         asyncio.run(main)
+    except ConfigurationError:
+        raise  # the entry point's exit code 3
     except HubsyncError as exc:
         console_err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(EXIT_FAILURE) from exc

@@ -13,7 +13,7 @@ import typer
 
 from hubsync.avro.codec import codec_from_settings
 from hubsync.cli._common import EXIT_FAILURE, EXIT_USAGE, JsonOption, console_err, print_json
-from hubsync.errors import HubsyncError
+from hubsync.errors import ConfigurationError, HubsyncError
 from hubsync.metrics import serve_metrics
 from hubsync.push.relay import RelayConfig, relay_from_settings
 from hubsync.settings import load_settings, redact_url, require_database_url, require_kafka
@@ -95,6 +95,8 @@ def relay_command(
     try:
         with contextlib.suppress(KeyboardInterrupt):
             published = asyncio.run(main())
+    except ConfigurationError:
+        raise  # the entry point's exit code 3
     except (HubsyncError, OSError, psycopg.Error) as exc:
         console_err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(EXIT_FAILURE) from None

@@ -13,7 +13,7 @@ from psycopg_pool import PoolTimeout
 from hubsync.cli._common import EXIT_CONFIG, EXIT_FAILURE, EXIT_USAGE, console_err
 from hubsync.connectors.hubspot.webhooks.receiver import DEFAULT_PATH, WebhookReceiverConfig
 from hubsync.connectors.hubspot.webhooks.service import webhook_service
-from hubsync.errors import HubsyncError
+from hubsync.errors import ConfigurationError, HubsyncError
 from hubsync.metrics import ConnectorMetrics, serve_metrics
 from hubsync.settings import load_settings, redact_url, require_database_url, require_kafka
 
@@ -63,6 +63,8 @@ def webhook_command(
     try:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(main())
+    except ConfigurationError:
+        raise  # the entry point's exit code 3
     except (HubsyncError, OSError, psycopg.Error, PoolTimeout) as exc:
         console_err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(EXIT_FAILURE) from None

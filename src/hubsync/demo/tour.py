@@ -18,6 +18,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from hubsync.demo.environment import DemoEnvironment
+from hubsync.errors import FatalError
 from hubsync.matching.domains import root_domain
 from hubsync.matching.keys import normalize_email
 from hubsync.platform import create_record, enrich_record, merge_records, set_setting, update_record
@@ -25,7 +26,7 @@ from hubsync.platform import create_record, enrich_record, merge_records, set_se
 WAIT_S = 90.0
 
 
-class StepFailedError(AssertionError):
+class StepFailedError(FatalError, AssertionError):
     """A step's outcome did not show up."""
 
 

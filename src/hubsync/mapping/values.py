@@ -168,7 +168,7 @@ def to_hubspot(definition: PropertyDefinition, value: PlatformValue) -> str:
         raise InvalidPropertyValue(definition.name, value, str(exc)) from None
 
 
-class _InvalidError(Exception):
+class _InvalidError(SkippableRecordError):
     """Internal: a reason, wrapped into :class:`InvalidPropertyValue` with the property name."""
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from hubsync.errors import RejectedRequestError
 
-class PlatformWriteError(ValueError):
+
+class PlatformWriteError(RejectedRequestError, ValueError):
     """A platform-side write was refused; the transaction wrote nothing."""
 
 

@@ -33,6 +33,7 @@ from hubsync.connectors.hubspot.http.errors import (
     HubSpotRecordError,
     HubSpotRetriesExhaustedError,
 )
+from hubsync.errors import RejectedRequestError
 from hubsync.metrics import PerRegistry
 from hubsync.records.kinds import ObjectKind
 from hubsync.storage.outbox import OutboxEvent, append_outbox
@@ -444,11 +445,11 @@ class ErrorTopicPublisher(TopicPublisher[ErrorRow]):
 # ---- manual retry --------------------------------------------------------------------------------
 
 
-class ErrorNotFoundError(LookupError):
+class ErrorNotFoundError(RejectedRequestError, LookupError):
     """No push error with that id."""
 
 
-class ErrorResolvedError(ValueError):
+class ErrorResolvedError(RejectedRequestError, ValueError):
     """The push error is resolved already: nothing to retry."""
 
 

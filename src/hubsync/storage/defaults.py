@@ -13,6 +13,8 @@ import psycopg
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from hubsync.errors import FatalError
+
 DEFAULTS_RESOURCE = "defaults.toml"
 
 
@@ -65,7 +67,7 @@ class DefaultsFile(BaseModel):
         return self
 
 
-class DefaultsFileError(ValueError):
+class DefaultsFileError(FatalError, ValueError):
     """The defaults file cannot be read or does not validate; names the file and the problem."""
 
 

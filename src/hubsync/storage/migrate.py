@@ -16,6 +16,8 @@ from typing import Any
 
 import psycopg
 
+from hubsync.errors import FatalError
+
 MIGRATIONS_PACKAGE = "hubsync.storage.migrations"
 _FILE_RE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 # pg_advisory_lock key: the bytes "hubsync" as a number, so it does not collide by accident.
@@ -32,7 +34,7 @@ CREATE TABLE IF NOT EXISTS hubsync.schema_migrations (
 """
 
 
-class MigrationError(RuntimeError):
+class MigrationError(FatalError, RuntimeError):
     """The database's migration history does not match the migration files."""
 
 

@@ -21,6 +21,8 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from hubsync._runtime.errors import ServiceError
+
 __all__ = [
     "KAFKA_VERSION",
     "POM_PATH",
@@ -47,7 +49,7 @@ _JVM_FLAGS = (
 )
 
 
-class KafkaServerError(RuntimeError):
+class KafkaServerError(ServiceError):
     """The Kafka jars could not be fetched, or a broker or Kafka tool failed."""
 
 

@@ -15,6 +15,7 @@ from datetime import datetime
 from itertools import pairwise
 from typing import Any, Protocol
 
+from hubsync.errors import FatalError
 from hubsync.hubspot_model.objects import HubSpotObjectType
 
 MODIFIED_PROPERTY: dict[HubSpotObjectType, str] = {
@@ -64,8 +65,9 @@ def modified_ms(record: Mapping[str, Any]) -> int:
     return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
 
 
-class WindowOverflowError(Exception):
-    """More than the result cap of changes within one millisecond: some cannot be read by search."""
+class WindowOverflowError(FatalError):
+    """More than the result cap of changes within one millisecond: some cannot be read by search,
+    so polling that type cannot go past them: a person must step in."""
 
     def __init__(self, window: Window, total: int) -> None:
         super().__init__(f"{total} records modified within {window}; search serves {RESULT_CAP}")

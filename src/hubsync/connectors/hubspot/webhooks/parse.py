@@ -17,7 +17,7 @@ from typing import Any
 
 from hubsync.connectors.hubspot.sources.change_events import from_webhook
 from hubsync.connectors.hubspot.webhooks.fields import UnknownSubscriptionTypeError
-from hubsync.errors import SkippableRecordError
+from hubsync.errors import RejectedRequestError, SkippableRecordError
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ MAX_REASONS = 5
 Encoder = Callable[[str, dict[str, Any]], bytes]
 
 
-class BadBatchError(ValueError):
+class BadBatchError(RejectedRequestError, ValueError):
     """The body is not a batch hubsync can accept (400); the message is safe to return."""
 
 
