@@ -1,1 +1,2 @@
-"""Connectors between hubsync and the outside: Kafka sinks now, the HubSpot sources later."""
+"""Connectors between hubsync and HubSpot: :mod:`hubsync.connectors.hubspot` (the HTTP client,
+the sources that read HubSpot into ``hubspot.*.changes``, and the webhook receiver)."""

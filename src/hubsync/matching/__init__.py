@@ -1,6 +1,11 @@
-"""Pure matching keys for duplicate detection (SPEC section 1, "Duplicates").
+"""Duplicate detection and prospect matching (SPEC section 1, "Duplicates").
 
-Every function here is total (returns ``None`` or an empty set for input it cannot use, never
+The keys (this package's top level, and :mod:`~hubsync.matching.record_keys` for a whole
+record) are pure; :mod:`~hubsync.matching.duplicates` flags potential duplicates in PostgreSQL
+(never merging) and :mod:`~hubsync.matching.prospects` marks the prospect database's matches.
+Ingest and platform-side writes both call them.
+
+Every key function here is total (returns ``None`` or an empty set for input it cannot use, never
 raises), idempotent on its own output, cheap enough for the ingest path, and does no I/O apart
 from reading the public suffix list bundled with the ``publicsuffixlist`` package once.
 

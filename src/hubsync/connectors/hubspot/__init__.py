@@ -1,55 +1,13 @@
-"""HubSpot-side pieces of hubsync: request signatures, the API client, the webhook receiver
-and the poller."""
+"""Everything that talks to HubSpot over the network, grouped by what it is:
 
-from hubsync.connectors.hubspot.http.batch import BatchFailure, BatchOutcome, BatchSuccess
-from hubsync.connectors.hubspot.http.classify import Classification, Outcome, classify
-from hubsync.connectors.hubspot.http.client import HubSpotClient, Page, parse_page
-from hubsync.connectors.hubspot.http.config import HubSpotClientConfig, RetryPolicy
-from hubsync.connectors.hubspot.http.errors import (
-    DailyLimitExhausted,
-    HubSpotAuthError,
-    HubSpotErrorDetails,
-    HubSpotFatalError,
-    HubSpotRecordError,
-    HubSpotRetriesExhaustedError,
-)
-from hubsync.connectors.hubspot.http.ratelimit import Lane
-from hubsync.hubspot_model.objects import HubSpotObjectType
-from hubsync.hubspot_model.signatures import (
-    SignatureCheck,
-    SignatureFailure,
-    decode_v3_uri,
-    sign_v1,
-    sign_v2,
-    sign_v3,
-    verify_v3,
-)
+- :mod:`~hubsync.connectors.hubspot.http`: the API client (:class:`HubSpotClient`), its rate
+  limits and retries, the one function that classifies an answer, batch results, its errors;
+- :mod:`~hubsync.connectors.hubspot.sources`: what reads HubSpot into ``hubspot.*.changes``:
+  the incremental poller, full backfills, manual pulls by id, and the change events they publish;
+- :mod:`~hubsync.connectors.hubspot.webhooks`: the webhook receiver (signatures checked,
+  bodies parsed, events published once: :mod:`~hubsync.connectors.hubspot.webhooks.event_keys`
+  remembers which webhook events were published) and the reads of full records it asks for.
 
-__all__ = [
-    "BatchFailure",
-    "BatchOutcome",
-    "BatchSuccess",
-    "Classification",
-    "DailyLimitExhausted",
-    "HubSpotAuthError",
-    "HubSpotClient",
-    "HubSpotClientConfig",
-    "HubSpotErrorDetails",
-    "HubSpotFatalError",
-    "HubSpotObjectType",
-    "HubSpotRecordError",
-    "HubSpotRetriesExhaustedError",
-    "Lane",
-    "Outcome",
-    "Page",
-    "RetryPolicy",
-    "SignatureCheck",
-    "SignatureFailure",
-    "classify",
-    "decode_v3_uri",
-    "parse_page",
-    "sign_v1",
-    "sign_v2",
-    "sign_v3",
-    "verify_v3",
-]
+HubSpot's own rules (object types, limits, error categories, signatures) live in
+:mod:`hubsync.hubspot_model`, which the sandbox shares.
+"""
