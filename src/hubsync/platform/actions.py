@@ -39,7 +39,6 @@ from hubsync.platform.fields import check_field_name, convert_value, is_empty, r
 from hubsync.platform.records import WriteResult, now, outbox_event, reflag
 from hubsync.platform.store import (
     CAUSE_SOURCE,
-    TABLES,
     ActivityRow,
     PlatformRecord,
     add_activities,
@@ -49,6 +48,7 @@ from hubsync.platform.store import (
     lock_records,
     update_values,
 )
+from hubsync.records.kinds import RECORD_TABLES
 from hubsync.records.state import platform_version, version_of
 from hubsync.storage.outbox import OutboxEvent, append_outbox, epoch_ms
 
@@ -76,7 +76,7 @@ def merge_records(conn: psycopg.Connection[Any], survivor_id: int, merged_id: in
             )
         check_writable(survivor)
         check_writable(merged)
-        table = TABLES[merged.kind]
+        table = RECORD_TABLES[merged.kind]
         # records merged into the merged one earlier now point at the survivor (no chains)
         conn.execute(
             f"UPDATE {table} SET merged_into_id = %s WHERE merged_into_id = %s", (survivor_id, merged_id)

@@ -20,9 +20,8 @@ from hubsync.mapping.values import PropertyDefinition
 from hubsync.matching.record_keys import DERIVED_COLUMNS, ContactKeys
 from hubsync.platform.errors import RecordNotFound, RecordNotWritable
 from hubsync.platform.fields import derived_columns, record_keys
-from hubsync.records.kinds import ObjectKind
+from hubsync.records.kinds import RECORD_TABLES, ObjectKind
 
-TABLES: Mapping[ObjectKind, str] = {"contact": "hubsync.contacts", "account": "hubsync.accounts"}
 #: the ``cause_source`` of activity rows written by platform-side writes
 CAUSE_SOURCE = "PLATFORM"
 
@@ -64,7 +63,7 @@ def lock_records(conn: psycopg.Connection[Any], record_ids: Iterable[int]) -> di
         if not wanted:
             break
         erased = "erased_at IS NOT NULL" if kind == "contact" else "false"
-        statement = _SELECT.format(erased=erased, kind=kind, table=TABLES[kind])
+        statement = _SELECT.format(erased=erased, kind=kind, table=RECORD_TABLES[kind])
         for rid, hid, source, status, merged, is_erased, props, versions, deleted in conn.execute(
             statement, (wanted,)
         ):
@@ -118,7 +117,7 @@ def insert_record(
     derived = derived_columns(kind, properties, keys)
     columns = ["creation_source", "crm_status", "properties", "property_versions", *derived]
     row = conn.execute(
-        f"INSERT INTO {TABLES[kind]} ({', '.join(columns)})"
+        f"INSERT INTO {RECORD_TABLES[kind]} ({', '.join(columns)})"
         f" VALUES ({', '.join(['%s'] * len(columns))}) RETURNING id",
         [source, "not_linked", Jsonb(dict(properties)), Jsonb(dict(versions)), *derived.values()],
     ).fetchone()
@@ -144,7 +143,7 @@ def update_values(
         f"{c} = %s" for c in ("properties", "property_versions", *DERIVED_COLUMNS[record.kind])
     )
     conn.execute(
-        f"UPDATE {TABLES[record.kind]} SET {assignments}, updated_at = now() WHERE id = %s",
+        f"UPDATE {RECORD_TABLES[record.kind]} SET {assignments}, updated_at = now() WHERE id = %s",
         [Jsonb(dict(properties)), Jsonb(dict(versions)), *derived.values(), record.id],
     )
     if keys == old_keys:
@@ -211,6 +210,6 @@ def add_activities(conn: psycopg.Connection[Any], rows: Sequence[ActivityRow]) -
 
 
 def kind_of(value: str) -> ObjectKind:
-    if value not in TABLES:
+    if value not in RECORD_TABLES:
         raise ValueError(f"object type must be contact or account, got {value!r}")
     return cast(ObjectKind, value)

@@ -9,7 +9,7 @@ from psycopg.rows import dict_row
 
 from hubsync.matching.duplicates import duplicates_of
 from hubsync.platform.errors import RecordNotFound
-from hubsync.records.kinds import ObjectKind
+from hubsync.records.kinds import RECORD_TABLES, ObjectKind
 
 __all__ = ["activity", "find_kind", "record_view"]
 
@@ -35,7 +35,7 @@ def record_view(conn: psycopg.Connection[Any], record_id: int) -> dict[str, Any]
     """A record with its CRM status, HubSpot id, creation source, properties, potential
     duplicates (open pairs), account or contact links and the records merged into it."""
     kind = find_kind(conn, record_id)
-    table = "hubsync.contacts" if kind == "contact" else "hubsync.accounts"
+    table = RECORD_TABLES[kind]
     params = {"id": record_id, "kind": kind}
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(
