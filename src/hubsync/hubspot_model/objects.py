@@ -22,3 +22,7 @@ MODIFIED_PROPERTY: Mapping[HubSpotObjectName, str] = {
     "contact": "lastmodifieddate",
     "company": "hs_lastmodifieddate",
 }
+#: the same, by the path name of the object type
+MODIFIED_PROPERTY_OF_TYPE: Mapping[HubSpotObjectType, str] = {
+    plural: MODIFIED_PROPERTY[singular] for singular, plural in PLURAL.items()
+}

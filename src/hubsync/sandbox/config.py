@@ -6,6 +6,15 @@ from dataclasses import dataclass
 
 from pydantic import SecretStr
 
+from hubsync.hubspot_model.limits import (
+    BATCH_LIMIT,
+    BURST_LIMIT,
+    BURST_WINDOW_S,
+    SEARCH_REQUESTS_PER_SECOND,
+    SEARCH_RESULT_CAP,
+    WEBHOOK_BATCH_LIMIT,
+)
+
 
 @dataclass(frozen=True, slots=True)
 class SandboxConfig:
@@ -17,18 +26,18 @@ class SandboxConfig:
     #: the app whose API writes are reported with changeSource INTEGRATION and this sourceId
     app_id: int = 1160452
     #: requests per rolling burst window (HubSpot: 190 per 10 s on Professional/Enterprise)
-    burst_limit: int = 190
-    burst_window_s: float = 10.0
+    burst_limit: int = BURST_LIMIT
+    burst_window_s: float = BURST_WINDOW_S
     daily_limit: int = 1_000_000
     #: search requests per second (HubSpot: 5)
-    search_per_second: int = 5
+    search_per_second: int = SEARCH_REQUESTS_PER_SECOND
     #: search results reachable through paging, per query (HubSpot: 10,000)
-    search_result_cap: int = 10_000
-    batch_limit: int = 100
+    search_result_cap: int = SEARCH_RESULT_CAP
+    batch_limit: int = BATCH_LIMIT
     #: webhook delivery: target URL, app secret used for the signatures, batching and concurrency
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
-    webhook_batch_size: int = 100
+    webhook_batch_size: int = WEBHOOK_BATCH_LIMIT
     webhook_max_concurrency: int = 10
     webhook_max_attempts: int = 10
     webhook_timeout_s: float = 5.0

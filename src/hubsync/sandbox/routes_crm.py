@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from hubsync.hubspot_model.limits import LIST_PAGE_LIMIT
 from hubsync.hubspot_model.objects import PLURAL, HubSpotObjectName
 from hubsync.sandbox.associations import flags_for
 from hubsync.sandbox.errors import HubSpotApiError, not_found, validation_error
@@ -27,7 +28,7 @@ from hubsync.sandbox.state import SandboxState, state_of
 from hubsync.sandbox.tables import is_object_id
 from hubsync.sandbox.views import RecordView, record_json
 
-LIST_MAX_LIMIT = 100
+LIST_MAX_LIMIT = LIST_PAGE_LIMIT
 _PREFIX = "/crm/v3/objects/{object_type}"
 
 

@@ -27,9 +27,9 @@ from hubsync.connectors.hubspot.http.errors import (
 from hubsync.connectors.hubspot.http.ratelimit import Lane
 from hubsync.connectors.hubspot.http.requester import Bucket, Requester
 from hubsync.hubspot_model.errors import CATEGORY_STATUS
+from hubsync.hubspot_model.limits import BATCH_LIMIT
 
 #: HubSpot's maximum number of inputs per batch request
-BATCH_LIMIT = 100
 
 JSON = Mapping[str, Any]
 

@@ -10,6 +10,7 @@ from pydantic import SecretStr
 
 from hubsync.backoff import Backoff
 from hubsync.errors import FatalError
+from hubsync.hubspot_model.limits import BATCH_LIMIT, BURST_LIMIT, BURST_WINDOW_S, SEARCH_REQUESTS_PER_SECOND
 from hubsync.settings import Settings
 
 DEFAULT_BASE_URL = "https://api.hubapi.com"
@@ -61,11 +62,11 @@ class HubSpotClientConfig:
     connect_timeout_s: float = 5.0
     read_timeout_s: float = 30.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-    burst_limit: int = 190
-    burst_window_s: float = 10.0
-    search_per_second: int = 5
+    burst_limit: int = BURST_LIMIT
+    burst_window_s: float = BURST_WINDOW_S
+    search_per_second: int = SEARCH_REQUESTS_PER_SECOND
     max_concurrency: int = 10
-    batch_size: int = 100
+    batch_size: int = BATCH_LIMIT
     user_agent: str = "hubsync"
 
     def __post_init__(self) -> None:

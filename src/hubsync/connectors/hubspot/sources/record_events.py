@@ -13,8 +13,7 @@ from typing import Any
 from psycopg_pool import AsyncConnectionPool
 
 from hubsync.connectors.hubspot.sources.change_events import from_record
-from hubsync.connectors.hubspot.sources.search_windows import MODIFIED_PROPERTY
-from hubsync.hubspot_model.objects import HubSpotObjectType
+from hubsync.hubspot_model.objects import MODIFIED_PROPERTY_OF_TYPE, HubSpotObjectType
 from hubsync.records.kinds import HUBSPOT_TYPES
 
 #: properties every read asks for, whatever the field mappings say: what duplicate detection,
@@ -29,7 +28,7 @@ Message = tuple[str, Mapping[str, Any]]
 
 def read_properties(object_type: HubSpotObjectType, mapped: list[str]) -> list[str]:
     """The properties to request: the mapped ones plus :data:`REQUIRED_PROPERTIES`."""
-    return sorted({*mapped, *REQUIRED_PROPERTIES[object_type], MODIFIED_PROPERTY[object_type]})
+    return sorted({*mapped, *REQUIRED_PROPERTIES[object_type], MODIFIED_PROPERTY_OF_TYPE[object_type]})
 
 
 def record_events(

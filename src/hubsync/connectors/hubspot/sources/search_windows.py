@@ -16,13 +16,9 @@ from itertools import pairwise
 from typing import Any, Protocol
 
 from hubsync.errors import FatalError
-from hubsync.hubspot_model.objects import HubSpotObjectType
+from hubsync.hubspot_model.limits import SEARCH_RESULT_CAP
+from hubsync.hubspot_model.objects import MODIFIED_PROPERTY_OF_TYPE, HubSpotObjectType
 
-MODIFIED_PROPERTY: dict[HubSpotObjectType, str] = {
-    "contacts": "lastmodifieddate",
-    "companies": "hs_lastmodifieddate",
-}
-RESULT_CAP = 10_000
 PAGE_SIZE = 200
 
 
@@ -70,7 +66,7 @@ class WindowOverflowError(FatalError):
     so polling that type cannot go past them: a person must step in."""
 
     def __init__(self, window: Window, total: int) -> None:
-        super().__init__(f"{total} records modified within {window}; search serves {RESULT_CAP}")
+        super().__init__(f"{total} records modified within {window}; search serves {SEARCH_RESULT_CAP}")
         self.window = window
         self.total = total
 
@@ -78,7 +74,7 @@ class WindowOverflowError(FatalError):
 def search_body(
     object_type: HubSpotObjectType, window: Window, properties: list[str], after: str | None
 ) -> dict[str, Any]:
-    modified = MODIFIED_PROPERTY[object_type]
+    modified = MODIFIED_PROPERTY_OF_TYPE[object_type]
     body: dict[str, Any] = {
         "filterGroups": [
             {
@@ -110,7 +106,7 @@ async def read_window(
         current = pending.pop()
         first = await api.search(object_type, search_body(object_type, current, properties, None))
         total = int(first.get("total", 0))
-        if total > RESULT_CAP:
+        if total > SEARCH_RESULT_CAP:
             if not current.splittable:
                 raise WindowOverflowError(current, total)
             # start at the oldest change (the first result) and cut the rest into parts that should
@@ -120,7 +116,11 @@ async def read_window(
             narrowed = (
                 Window(oldest, current.end_ms) if current.start_ms < oldest < current.end_ms else current
             )
-            parts = narrowed.parts(-(-total * 5 // (RESULT_CAP * 4))) if narrowed.splittable else [narrowed]
+            parts = (
+                narrowed.parts(-(-total * 5 // (SEARCH_RESULT_CAP * 4)))
+                if narrowed.splittable
+                else [narrowed]
+            )
             if parts == [current]:
                 parts = list(current.halves())
             pending.extend(reversed(parts))  # the earliest is popped first

@@ -18,11 +18,12 @@ from typing import Any
 from hubsync.connectors.hubspot.sources.change_events import from_webhook
 from hubsync.connectors.hubspot.webhooks.fields import UnknownSubscriptionTypeError
 from hubsync.errors import RejectedRequestError, SkippableRecordError
+from hubsync.hubspot_model.limits import WEBHOOK_BATCH_LIMIT
 
 log = logging.getLogger(__name__)
 
 #: HubSpot sends at most 100 events per request
-MAX_EVENTS = 100
+MAX_EVENTS = WEBHOOK_BATCH_LIMIT
 #: how many skip reasons a batch keeps for its answer and log line
 MAX_REASONS = 5
 
