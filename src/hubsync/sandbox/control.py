@@ -233,7 +233,9 @@ def _record_response(request: web.Request, object_type: HubSpotObjectName, objec
 async def ui_create(request: web.Request) -> web.Response:
     object_type = _object_type(request)
     body = await _body(request)
-    record = state_of(request).store.create(object_type, body.get("properties", {}), _ui_writer(body))
+    record = state_of(request).store.create(
+        object_type, body.get("properties", {}), _ui_writer(body), allow_read_only=True
+    )
     return _record_response(request, object_type, record.id)
 
 
@@ -241,7 +243,10 @@ async def ui_update(request: web.Request) -> web.Response:
     object_type = _object_type(request)
     body = await _body(request)
     object_id = int(request.match_info["id"])
-    state_of(request).store.update(object_type, object_id, body.get("properties", {}), _ui_writer(body))
+    # a person in HubSpot's UI edits what the API may not (secondary e-mails, ...); never a calculated value
+    state_of(request).store.update(
+        object_type, object_id, body.get("properties", {}), _ui_writer(body), allow_read_only=True
+    )
     return _record_response(request, object_type, object_id)
 
 

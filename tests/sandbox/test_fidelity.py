@@ -1,0 +1,52 @@
+"""Behaviours of real HubSpot that widely used clients depend on, held by the sandbox."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from hubsync.sandbox.config import SandboxConfig
+from hubsync.sandbox.server import ThreadedSandbox
+
+TOKEN = "pat-fidelity"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture
+def http() -> Iterator[httpx.Client]:
+    with (
+        ThreadedSandbox(SandboxConfig(access_token=SecretStr(TOKEN))) as box,
+        httpx.Client(base_url=box.base_url, timeout=30, headers=AUTH) as client,
+    ):
+        yield client
+
+
+def test_the_ui_sets_secondary_emails_the_api_may_not(http: httpx.Client) -> None:
+    created = http.post("/crm/v3/objects/contacts", json={"properties": {"email": "ada@example.com"}})
+    contact_id = created.json()["id"]
+    refused = http.patch(
+        f"/crm/v3/objects/contacts/{contact_id}",
+        json={"properties": {"hs_additional_emails": "ada@work.example"}},
+    )
+    assert refused.status_code == 400 and "READ_ONLY_VALUE" in refused.text
+    edited = http.patch(
+        f"/_sandbox/ui/contacts/{contact_id}",
+        json={"properties": {"hs_additional_emails": "ada@work.example"}},
+    )
+    assert edited.status_code == 200, edited.text
+    read = http.get(f"/crm/v3/objects/contacts/{contact_id}", params={"properties": "hs_additional_emails"})
+    assert read.json()["properties"]["hs_additional_emails"] == "ada@work.example"
+    # the other address now belongs to this contact: the API refuses it for a new one
+    clash = http.post("/crm/v3/objects/contacts", json={"properties": {"email": "ada@work.example"}})
+    assert clash.status_code == 409
+
+
+def test_the_ui_cannot_set_a_calculated_property(http: httpx.Client) -> None:
+    created = http.post("/_sandbox/ui/contacts", json={"properties": {"email": "bo@example.com"}})
+    assert created.status_code == 200, created.text
+    contact_id = created.json()["id"]
+    refused = http.patch(f"/_sandbox/ui/contacts/{contact_id}", json={"properties": {"hs_object_id": "7"}})
+    assert refused.status_code == 400 and "READ_ONLY_VALUE" in refused.text
