@@ -9,7 +9,7 @@ import pytest
 from pydantic import SecretStr
 
 from hubsync.sandbox.config import SandboxConfig
-from hubsync.sandbox.server import ThreadedSandbox
+from hubsync.sandbox.server import SeedSpec, ThreadedSandbox
 
 TOKEN = "pat-fidelity"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -50,3 +50,49 @@ def test_the_ui_cannot_set_a_calculated_property(http: httpx.Client) -> None:
     contact_id = created.json()["id"]
     refused = http.patch(f"/_sandbox/ui/contacts/{contact_id}", json={"properties": {"hs_object_id": "7"}})
     assert refused.status_code == 400 and "READ_ONLY_VALUE" in refused.text
+
+
+def _iso_ms(text: str) -> int:
+    from datetime import datetime
+
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def test_seeded_records_carry_spread_creation_and_modification_times() -> None:
+    with (
+        ThreadedSandbox(SandboxConfig(access_token=SecretStr(TOKEN)), seed=SeedSpec(contacts=1_500)) as box,
+        httpx.Client(base_url=box.base_url, timeout=30, headers=AUTH) as http,
+    ):
+        now = box.state.store.clock()
+        created: list[int] = []
+        modified: list[int] = []
+        after: str | None = None
+        while True:
+            params = {"limit": "100", "properties": "createdate,lastmodifieddate"}
+            if after:
+                params["after"] = after
+            page = http.get("/crm/v3/objects/contacts", params=params).json()
+            for record in page["results"]:
+                c, m = (
+                    _iso_ms(record["properties"]["createdate"]),
+                    _iso_ms(record["properties"]["lastmodifieddate"]),
+                )
+                assert c <= m <= now - 60_000
+                assert now - c <= 366 * 24 * 3600 * 1000
+                created.append(c)
+                modified.append(m)
+            after = page.get("paging", {}).get("next", {}).get("after")
+            if not after:
+                break
+        assert len(created) == 1_500
+        # a real portal's spread: practically every record has its own times
+        assert len(set(created)) > 1_450 and len(set(modified)) > 1_450
+        # so an incremental client's search window by modification time selects a part of them
+        middle = sorted(modified)[750]
+        body = {
+            "filterGroups": [
+                {"filters": [{"propertyName": "lastmodifieddate", "operator": "LT", "value": str(middle)}]}
+            ],
+            "limit": 1,
+        }
+        assert http.post("/crm/v3/objects/contacts/search", json=body).json()["total"] == 750
