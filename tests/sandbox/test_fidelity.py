@@ -96,3 +96,28 @@ def test_seeded_records_carry_spread_creation_and_modification_times() -> None:
             "limit": 1,
         }
         assert http.post("/crm/v3/objects/contacts/search", json=body).json()["total"] == 750
+
+
+def test_associations_batch_read_takes_a_thousand_inputs(http: httpx.Client) -> None:
+    contact = http.post("/crm/v3/objects/contacts", json={"properties": {"email": "cy@example.com"}}).json()[
+        "id"
+    ]
+    company = http.post("/crm/v3/objects/companies", json={"properties": {"name": "Cy Co"}}).json()["id"]
+    linked = http.put(f"/crm/v4/objects/contacts/{contact}/associations/default/companies/{company}")
+    assert linked.status_code == 200, linked.text
+    inputs = [{"id": contact}] + [{"id": str(10_000_000 + n)} for n in range(999)]
+    read = http.post("/crm/v4/associations/contacts/companies/batch/read", json={"inputs": inputs})
+    assert read.status_code == 207, read.text
+    body = read.json()
+    assert [r["from"]["id"] for r in body["results"]] == [contact]
+    assert body["numErrors"] == 999
+    too_many = http.post(
+        "/crm/v4/associations/contacts/companies/batch/read", json={"inputs": [*inputs, {"id": contact}]}
+    )
+    assert too_many.status_code == 400 and "1000" in too_many.text
+    # the other v4 batch endpoints keep HubSpot's 100
+    create = [{"from": {"id": contact}, "to": {"id": company}, "types": []}] * 101
+    assert (
+        http.post("/crm/v4/associations/contacts/companies/batch/create", json={"inputs": create}).status_code
+        == 400
+    )

@@ -9,6 +9,8 @@ from enum import StrEnum
 
 #: inputs per batch read/create/update/upsert/archive request
 BATCH_LIMIT = 100
+#: inputs per associations v4 batch read (the other v4 batch endpoints take :data:`BATCH_LIMIT`)
+ASSOCIATIONS_READ_BATCH_LIMIT = 1_000
 #: records per page of a list request
 LIST_PAGE_LIMIT = 100
 #: burst limit of a Professional/Enterprise private app: requests per rolling window

@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from hubsync.hubspot_model.limits import ASSOCIATIONS_READ_BATCH_LIMIT
 from hubsync.hubspot_model.objects import OBJECT_TYPE_IDS, HubSpotObjectName
 from hubsync.sandbox.associations import TYPE_LABELS, UNLABELED, flags_for, type_ids
 from hubsync.sandbox.errors import HubSpotApiError, not_found, validation_error
@@ -162,13 +163,17 @@ async def archive(request: web.Request) -> web.Response:
 
 
 def _each_input(
-    state: SandboxState, body: Mapping[str, Any], handle: Callable[[Any], dict[str, Any]]
+    state: SandboxState,
+    body: Mapping[str, Any],
+    handle: Callable[[Any], dict[str, Any]],
+    *,
+    limit: int | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Run ``handle`` on every input; a failing input becomes an entry of ``errors`` (207)."""
     started = state.store.clock()
     results: list[dict[str, Any]] = []
     errors: list[HubSpotApiError] = []
-    for item in inputs_of(body, state.config.batch_limit):
+    for item in inputs_of(body, state.config.batch_limit if limit is None else limit):
         try:
             results.append(handle(item))
         except HubSpotApiError as error:
@@ -225,7 +230,8 @@ async def batch_read(request: web.Request) -> web.Response:
             entry["paging"] = page["paging"]
         return entry
 
-    body, failed = _each_input(state, await json_object(request), read)
+    # HubSpot reads the associations of up to 1,000 records per request
+    body, failed = _each_input(state, await json_object(request), read, limit=ASSOCIATIONS_READ_BATCH_LIMIT)
     return json_response(body, status=207 if failed else 200)
 
 
