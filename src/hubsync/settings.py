@@ -79,6 +79,12 @@ class Settings(BaseSettings):
     hubspot_webhook_secret: SecretStr | None = Field(
         default=None, validation_alias=_alias("HUBSPOT_WEBHOOK_SECRET", "hubspot_webhook_secret")
     )
+    #: seconds the HubSpot client waits to connect, for a read of the answer, to write the request,
+    #: and for a free connection of its pool (httpx's four timeouts)
+    hubspot_connect_timeout_s: float = Field(default=5.0, gt=0)
+    hubspot_read_timeout_s: float = Field(default=30.0, gt=0)
+    hubspot_write_timeout_s: float = Field(default=30.0, gt=0)
+    hubspot_pool_timeout_s: float = Field(default=30.0, gt=0)
 
     topics: TopicNames = TopicNames()
     topic_partitions: int = Field(default=6, ge=1)

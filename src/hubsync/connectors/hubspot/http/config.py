@@ -61,6 +61,8 @@ class HubSpotClientConfig:
     base_url: str = DEFAULT_BASE_URL
     connect_timeout_s: float = 5.0
     read_timeout_s: float = 30.0
+    write_timeout_s: float = 30.0
+    pool_timeout_s: float = 30.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     burst_limit: int = BURST_LIMIT
     burst_window_s: float = BURST_WINDOW_S
@@ -79,8 +81,16 @@ class HubSpotClientConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> HubSpotClientConfig:
-        """From hubsync's settings (``HUBSPOT_ACCESS_TOKEN``, ``HUBSPOT_BASE_URL``)."""
+        """From hubsync's settings (``HUBSPOT_ACCESS_TOKEN``, ``HUBSPOT_BASE_URL``, the
+        ``HUBSYNC_HUBSPOT_*_TIMEOUT_S`` timeouts)."""
         if settings.hubspot_access_token is None:
             raise FatalError("HUBSPOT_ACCESS_TOKEN is not set")
-        config = cls(access_token=settings.hubspot_access_token, base_url=settings.hubspot_base_url)
+        config = cls(
+            access_token=settings.hubspot_access_token,
+            base_url=settings.hubspot_base_url,
+            connect_timeout_s=settings.hubspot_connect_timeout_s,
+            read_timeout_s=settings.hubspot_read_timeout_s,
+            write_timeout_s=settings.hubspot_write_timeout_s,
+            pool_timeout_s=settings.hubspot_pool_timeout_s,
+        )
         return replace(config, **overrides) if overrides else config

@@ -99,7 +99,12 @@ class Requester:
         self._http = httpx.AsyncClient(
             base_url=config.base_url,
             transport=transport,
-            timeout=httpx.Timeout(config.read_timeout_s, connect=config.connect_timeout_s),
+            timeout=httpx.Timeout(
+                connect=config.connect_timeout_s,
+                read=config.read_timeout_s,
+                write=config.write_timeout_s,
+                pool=config.pool_timeout_s,
+            ),
             limits=httpx.Limits(
                 max_connections=config.max_concurrency, max_keepalive_connections=config.max_concurrency
             ),
