@@ -131,8 +131,12 @@ def test_retry_writes_a_manual_push_to_the_outbox(db: str) -> None:
 
     unknown = runner.invoke(app, ["errors", "retry", "424242"])
     assert unknown.exit_code == 1 and "no push error with id 424242" in unknown.output
+    # fixed since and pushed cleanly: reported resolved, nothing queued, success
     done = runner.invoke(app, ["errors", "retry", str(resolved_id)])
-    assert done.exit_code == 1 and "resolved" in done.output
+    assert done.exit_code == 0 and "resolved" in done.output and "nothing to retry" in done.output
+    done_json = json.loads(runner.invoke(app, ["errors", "retry", str(resolved_id), "--json"]).stdout)
+    assert done_json["resolved"] is True and done_json["outbox_event_id"] is None
+    assert done_json["error"]["status"] == "resolved"
     with psycopg.connect(db) as conn:
         count = conn.execute("SELECT count(*) FROM hubsync.outbox").fetchone()
     assert count is not None and count[0] == 2  # the two successful retries only

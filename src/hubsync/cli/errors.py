@@ -132,13 +132,18 @@ def retry_command(
 ) -> None:
     """Push the error's record again, once the cause is fixed: marks the error `retrying` and asks
     the push agent for a manual push of the record (which overrides the push settings). A new
-    failure reopens the error; a success resolves it."""
+    failure reopens the error; a success resolves it. An error already resolved (its record has
+    pushed cleanly since) is reported as such, with exit code 0: there is nothing left to retry."""
 
-    def retry(conn: psycopg.Connection[Any]) -> tuple[ErrorRow, str] | str:
+    def retry(conn: psycopg.Connection[Any]) -> tuple[ErrorRow, str | None] | str:
         try:
             row, event_id = request_retry(conn, error_id)
-        except (ErrorNotFoundError, ErrorResolvedError) as exc:
+        except ErrorNotFoundError as exc:
             return str(exc)
+        except ErrorResolvedError:
+            resolved = get_error(conn, error_id)
+            assert resolved is not None  # request_retry found it
+            return resolved, None
         return row, str(event_id)
 
     outcome = read_database(retry)
@@ -147,7 +152,13 @@ def retry_command(
         raise typer.Exit(EXIT_FAILURE)
     row, event_id = outcome
     if json_output:
-        print_json({"error": row.to_json(), "outbox_event_id": event_id})
+        print_json({"error": row.to_json(), "outbox_event_id": event_id, "resolved": event_id is None})
+        return
+    if event_id is None:
+        console.print(
+            f"push error {row.id}: resolved; {row.object_type} {row.record_id} has pushed cleanly"
+            f" since its last failure ({row.last_seen.isoformat()}): nothing to retry"
+        )
         return
     console.print(
         f"push error {row.id}: {row.object_type} {row.record_id} queued for a manual push"
