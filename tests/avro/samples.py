@@ -83,7 +83,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "record_id": 7,
         "hubspot_id": None,
         "operation": "CREATE",
-        "http_status": 400,
+        "http_status": 207,
         "category": "VALIDATION_ERROR",
         "sub_category": None,
         "message": 'Property values were not valid: [{"isValid":false,"message":"Email address is invalid"}]',
@@ -102,6 +102,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "attempts": 1,
         "first_seen": T0,
         "last_seen": T1,
+        "record_status": 400,
     },
     "dead_letter": {
         "source_topic": "hubspot.contacts.changes",

@@ -299,7 +299,15 @@ def test_a_validation_rule_rejection_reaches_the_error_log_with_hubspots_message
     )
     assert (report.created, report.failed) == (0, 1)
     error = one(url, "SELECT * FROM hubsync.push_errors WHERE record_id = %s", rid)
-    assert error["http_status"] == 400 and error["status"] == "open" and error["operation"] == "upsert"
+    assert error["status"] == "open" and error["operation"] == "upsert"
+    # the answer HubSpot gave was a 207 partial batch; the record's own status inside it was 400
+    assert (error["http_status"], error["record_status"], error["category"]) == (207, 400, "VALIDATION_ERROR")
+    # batch errors carry no correlationId of their own: HubSpot's header of that answer is kept
+    upserts = control.http.get(
+        "/requests", params={"path_prefix": "/crm/v3/objects/contacts/batch/upsert"}
+    ).json()["results"]
+    assert error["correlation_id"] is not None
+    assert error["correlation_id"] in {entry["correlationId"] for entry in upserts}
     assert "5 characters" in error["message"]
     assert error["payload"]["properties"]["firstname"] == "Katherine"
     logged = one(
@@ -330,9 +338,11 @@ def test_a_409_on_an_email_another_hubspot_contact_holds_flags_a_duplicate_and_o
     )
     assert (report.created, report.failed) == (0, 1)
     error = one(
-        url, "SELECT http_status, category, message FROM hubsync.push_errors WHERE record_id = %s", rid
+        url,
+        "SELECT http_status, record_status, category, message FROM hubsync.push_errors WHERE record_id = %s",
+        rid,
     )
-    assert error["http_status"] == 409 and existing in error["message"]
+    assert (error["http_status"], error["record_status"]) == (207, 409) and existing in error["message"]
     pair = one(
         url, "SELECT record_a, record_b FROM hubsync.potential_duplicates WHERE object_type = 'contact'"
     )

@@ -93,6 +93,7 @@ def _show(row: ErrorRow) -> None:
         ("operation", row.operation),
         ("status", row.status),
         ("HTTP status", "-" if row.http_status is None else str(row.http_status)),
+        ("record status", "-" if row.record_status is None else str(row.record_status)),
         ("category", row.category + (f" / {row.sub_category}" if row.sub_category else "")),
         ("message", row.message),
         ("correlationId", row.correlation_id or "-"),

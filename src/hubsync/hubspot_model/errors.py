@@ -9,6 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from enum import StrEnum
 
+#: the response header that carries HubSpot's correlation id on every answer
+CORRELATION_HEADER = "X-HubSpot-Correlation-Id"
+
 
 class ErrorCategory(StrEnum):
     """The ``category`` of a HubSpot error answer."""

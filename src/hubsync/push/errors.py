@@ -77,7 +77,10 @@ class PushFailure:
     category: str
     message: str
     hubspot_id: str | None = None
+    #: the status of the HTTP answer received (207 when this record failed inside a partial batch)
     http_status: int | None = None
+    #: this record's own status within a 207 batch answer (None when the answer was the record's)
+    record_status: int | None = None
     sub_category: str | None = None
     correlation_id: str | None = None
     context: Mapping[str, Any] = field(default_factory=dict)
@@ -119,7 +122,8 @@ class PushFailure:
             category=details.category or _default_category(status),
             message=details.message or details.describe(),
             hubspot_id=hubspot_id,
-            http_status=status,
+            http_status=details.received_status or None,
+            record_status=status if details.http_status is not None else None,
             sub_category=details.sub_category,
             correlation_id=details.correlation_id,
             context=dict(details.context),
@@ -197,6 +201,8 @@ class ErrorRow:
     status: ErrorStatus
     first_seen: datetime
     last_seen: datetime
+    #: the record's own status within a 207 batch answer
+    record_status: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready (times in ISO 8601), for ``--json`` output."""
@@ -207,6 +213,7 @@ class ErrorRow:
             "hubspot_id": self.hubspot_id,
             "operation": self.operation,
             "http_status": self.http_status,
+            "record_status": self.record_status,
             "category": self.category,
             "sub_category": self.sub_category,
             "message": self.message,
@@ -224,18 +231,20 @@ class ErrorRow:
 # ---- PostgreSQL ----------------------------------------------------------------------------------
 
 _COLUMNS = (
-    "id, object_type, record_id, hubspot_id, operation, http_status, category, sub_category, message,"
-    " correlation_id, context, errors, payload, attempts, status, first_seen, last_seen"
+    "id, object_type, record_id, hubspot_id, operation, http_status, record_status, category, sub_category,"
+    " message, correlation_id, context, errors, payload, attempts, status, first_seen, last_seen"
 )
 
 _UPSERT = """
-INSERT INTO hubsync.push_errors AS e (object_type, record_id, hubspot_id, operation, http_status, category,
-    sub_category, message, correlation_id, context, errors, payload, attempts)
-VALUES (%(object_type)s, %(record_id)s, %(hubspot_id)s, %(operation)s, %(http_status)s, %(category)s,
-    %(sub_category)s, %(message)s, %(correlation_id)s, %(context)s, %(errors)s, %(payload)s, %(attempts)s)
+INSERT INTO hubsync.push_errors AS e (object_type, record_id, hubspot_id, operation, http_status,
+    record_status, category, sub_category, message, correlation_id, context, errors, payload, attempts)
+VALUES (%(object_type)s, %(record_id)s, %(hubspot_id)s, %(operation)s, %(http_status)s, %(record_status)s,
+    %(category)s, %(sub_category)s, %(message)s, %(correlation_id)s, %(context)s, %(errors)s, %(payload)s,
+    %(attempts)s)
 ON CONFLICT (object_type, record_id, operation, category) WHERE status <> 'resolved' DO UPDATE SET
     hubspot_id = coalesce(EXCLUDED.hubspot_id, e.hubspot_id),
     http_status = EXCLUDED.http_status,
+    record_status = EXCLUDED.record_status,
     sub_category = EXCLUDED.sub_category,
     message = EXCLUDED.message,
     correlation_id = EXCLUDED.correlation_id,
@@ -268,6 +277,7 @@ def record_failure(conn: psycopg.Connection[Any], failure: PushFailure) -> int:
         "hubspot_id": failure.hubspot_id,
         "operation": failure.operation,
         "http_status": failure.http_status,
+        "record_status": failure.record_status,
         "category": failure.category,
         "sub_category": failure.sub_category,
         "message": failure.message,
@@ -284,6 +294,7 @@ def record_failure(conn: psycopg.Connection[Any], failure: PushFailure) -> int:
         "error_id": error_id,
         "operation": failure.operation,
         "http_status": failure.http_status,
+        "record_status": failure.record_status,
         "category": failure.category,
         "message": failure.message,
         "correlation_id": failure.correlation_id,
@@ -387,6 +398,7 @@ def push_error_value(row: ErrorRow) -> dict[str, Any]:
         "hubspot_id": row.hubspot_id,
         "operation": row.operation.upper(),
         "http_status": row.http_status,
+        "record_status": row.record_status,
         "category": row.category,
         "sub_category": row.sub_category,
         "message": row.message,

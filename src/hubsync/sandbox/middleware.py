@@ -34,6 +34,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
+from hubsync.hubspot_model.errors import CORRELATION_HEADER
 from hubsync.sandbox.config import SandboxConfig
 from hubsync.sandbox.errors import HubSpotApiError
 from hubsync.sandbox.faults import FaultSettings, fault_body
@@ -41,7 +42,6 @@ from hubsync.sandbox.httpio import json_response
 from hubsync.sandbox.ratelimit import RateLimiter
 from hubsync.sandbox.requestlog import LogEntry, RequestLog
 
-CORRELATION_HEADER = "X-HubSpot-Correlation-Id"
 CORRELATION_ID = web.RequestKey("hubsync_correlation_id", str)
 RATE_LIMITED = web.RequestKey("hubsync_rate_limited", bool)
 FAULT_STATUS = web.RequestKey("hubsync_fault_status", int)

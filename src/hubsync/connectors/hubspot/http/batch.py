@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from hubsync.connectors.hubspot.http.classify import header
 from hubsync.connectors.hubspot.http.errors import (
     HubSpotErrorDetails,
     HubSpotRecordError,
@@ -26,7 +27,7 @@ from hubsync.connectors.hubspot.http.errors import (
 )
 from hubsync.connectors.hubspot.http.ratelimit import Lane
 from hubsync.connectors.hubspot.http.requester import Bucket, Requester
-from hubsync.hubspot_model.errors import CATEGORY_STATUS
+from hubsync.hubspot_model.errors import CATEGORY_STATUS, CORRELATION_HEADER
 from hubsync.hubspot_model.limits import BATCH_LIMIT
 
 #: HubSpot's maximum number of inputs per batch request
@@ -124,11 +125,13 @@ def map_batch(
     *,
     input_keys: Sequence[Iterable[str]],
     result_keys: Callable[[JSON], Iterable[str]],
+    correlation_id: str | None = None,
 ) -> BatchOutcome:
     """Map one batch answer (``results``/``errors``) back to ``inputs`` (global index = offset + i).
 
     ``input_keys[i]`` are the keys input ``i`` can be recognised by; ``result_keys`` gives those
-    of a result."""
+    of a result. Each failure keeps its own status and the answer's (``status``, e.g. 207), and
+    the answer's ``correlation_id`` (its header) where the error names none."""
     lookup: dict[str, list[int]] = {}
     for i, keys in enumerate(input_keys):
         for key in keys:
@@ -144,7 +147,9 @@ def map_batch(
                 break
     unattributed: list[HubSpotErrorDetails] = []
     for error in _list(body, "errors"):
-        details = HubSpotErrorDetails.from_body(_error_status(error, status), error)
+        details = HubSpotErrorDetails.from_body(
+            _error_status(error, status), error, http_status=status, correlation_header=correlation_id
+        )
         hits = sorted({i for key in error_keys(error) for i in lookup.get(key, ()) if i not in results})
         for i in hits:
             failures.setdefault(i, details)
@@ -161,6 +166,7 @@ def map_batch(
                 status=status,
                 category="MISSING_RESULT",
                 message="HubSpot's answer has neither a result nor an error for this input",
+                correlation_id=correlation_id,
             )
     return BatchOutcome(
         tuple(BatchSuccess(offset + i, inputs[i], results[i]) for i in sorted(results)),
@@ -227,7 +233,13 @@ async def send_in_chunks(
             return BatchOutcome(tuple(BatchSuccess(offset + i, x, {}) for i, x in enumerate(chunk)))
         keys = [list(input_keys(i, item)) for i, item in enumerate(chunk)]
         return map_batch(
-            chunk, offset, response.status, response.body, input_keys=keys, result_keys=result_keys
+            chunk,
+            offset,
+            response.status,
+            response.body,
+            input_keys=keys,
+            result_keys=result_keys,
+            correlation_id=header(response.headers, CORRELATION_HEADER),
         )
 
     parts = await asyncio.gather(

@@ -18,6 +18,7 @@ from hubsync.errors import FatalError, RetriableError, SkippableRecordError
 class HubSpotErrorDetails:
     """HubSpot's error body, as the push path's error log wants it."""
 
+    #: the record's status: the HTTP status, or inside a 207 batch answer that input's own status
     status: int
     category: str | None = None
     message: str | None = None
@@ -26,9 +27,26 @@ class HubSpotErrorDetails:
     context: Mapping[str, Any] = field(default_factory=dict)
     errors: tuple[Mapping[str, Any], ...] = ()
     body: Mapping[str, Any] | None = None
+    #: the status of the HTTP answer that carried this error (207 for a partial batch) when it
+    #: differs from :attr:`status`
+    http_status: int | None = None
+
+    @property
+    def received_status(self) -> int:
+        """The HTTP status actually received (207 for one record's failure in a partial batch)."""
+        return self.status if self.http_status is None else self.http_status
 
     @classmethod
-    def from_body(cls, status: int, body: Mapping[str, Any] | None) -> HubSpotErrorDetails:
+    def from_body(
+        cls,
+        status: int,
+        body: Mapping[str, Any] | None,
+        *,
+        http_status: int | None = None,
+        correlation_header: str | None = None,
+    ) -> HubSpotErrorDetails:
+        """HubSpot's error ``body``; its ``correlationId``, or else the answer's
+        ``X-HubSpot-Correlation-Id`` header (batch errors carry none of their own)."""
         body = body or {}
         context = body.get("context")
         errors = body.get("errors")
@@ -37,16 +55,19 @@ class HubSpotErrorDetails:
             status=status,
             category=_str_or_none(body.get("category")),
             message=_str_or_none(body.get("message")),
-            correlation_id=_str_or_none(body.get("correlationId")),
+            correlation_id=_str_or_none(body.get("correlationId")) or correlation_header,
             sub_category=sub if isinstance(sub, str) else None,
             context=dict(context) if isinstance(context, Mapping) else {},
             errors=tuple(e for e in errors if isinstance(e, Mapping)) if isinstance(errors, list) else (),
             body=dict(body) or None,
+            http_status=None if http_status == status else http_status,
         )
 
     def describe(self) -> str:
         """``HTTP 409 CONFLICT: Contact already exists. Existing ID: 7 (correlationId=...)``."""
         text = f"HTTP {self.status}" if self.status else "no HTTP answer"
+        if self.http_status is not None:
+            text += f" (in an HTTP {self.http_status} answer)"
         if self.category:
             text += f" {self.category}"
         if self.message:

@@ -49,6 +49,7 @@ from hubsync.connectors.hubspot.http.ratelimit import (
     portal_key,
     portal_limits,
 )
+from hubsync.hubspot_model.errors import CORRELATION_HEADER
 from hubsync.hubspot_model.limits import RateLimitPolicy
 from hubsync.metrics import HubSpotClientMetrics
 
@@ -154,7 +155,9 @@ class Requester:
             self._count(endpoint, method, result, verdict)
             if verdict.ok:
                 return ApiResponse(result.status, result.body, result.headers)
-            details = HubSpotErrorDetails.from_body(result.status, result.body)
+            details = HubSpotErrorDetails.from_body(
+                result.status, result.body, correlation_header=header(result.headers, CORRELATION_HEADER)
+            )
             if verdict.outcome is Outcome.FATAL:
                 raise self._fatal(verdict, details, endpoint)
             if verdict.outcome is Outcome.SKIPPABLE:
