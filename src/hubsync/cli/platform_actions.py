@@ -3,7 +3,6 @@ records and the sync settings (exit codes as in :mod:`hubsync.cli.records`)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import psycopg
@@ -12,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from hubsync.cli._common import JsonOption, console, print_json
-from hubsync.cli.records import print_result, run_platform
+from hubsync.cli.records import print_activity, print_result, run_platform
 from hubsync.platform import activity, enrich_record, get_settings, merge_records, request_push, set_setting
 from hubsync.platform.settings import PlatformSettings, settings_rows
 
@@ -83,29 +82,7 @@ def activity_command(
     if not entries:
         console.print(f"no activity for record {record_id}")
         return
-    table = Table(title=f"Activity of record {record_id}")
-    table.add_column("when", no_wrap=True)
-    table.add_column("action", no_wrap=True)
-    for name in ("field", "before", "after", "rule", "cause"):
-        table.add_column(name, overflow="fold")
-    for e in entries:
-        table.add_row(
-            f"{e['occurred_at']:%Y-%m-%d %H:%M:%S}",
-            e["action"],
-            escape(e["field"] or ""),
-            _shown(e["before"]),
-            _shown(e["after"]),
-            e["rule"] or "",
-            escape(" ".join(str(x) for x in (e["cause_source"], e["cause_event"]) if x)),
-        )
-    console.print(table)
-
-
-def _shown(value: Any) -> str:
-    if value is None:
-        return ""
-    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
-    return escape(text if len(text) <= 60 else text[:59] + "…")
+    print_activity(record_id, entries)
 
 
 settings_app = typer.Typer(

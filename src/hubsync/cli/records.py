@@ -8,7 +8,8 @@ record, no enrichment value, database unreachable). Nothing is written on an err
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import json
+from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -33,11 +34,15 @@ from hubsync.platform import (
     InvalidSetting,
     PlatformWriteError,
     WriteResult,
+    activity,
     create_record,
     delete_record,
+    find_records,
     record_view,
     update_record,
 )
+from hubsync.platform.views import find_kind
+from hubsync.records.kinds import ObjectKind
 
 T = TypeVar("T")
 
@@ -132,6 +137,33 @@ def print_view(view: dict[str, Any]) -> None:
     console.print(table)
 
 
+def print_activity(record_id: int, entries: Sequence[Mapping[str, Any]]) -> None:
+    """A record's activity log entries as a table, as given (newest first)."""
+    table = Table(title=f"Activity of record {record_id}")
+    table.add_column("when", no_wrap=True)
+    table.add_column("action", no_wrap=True)
+    for name in ("field", "before", "after", "rule", "cause"):
+        table.add_column(name, overflow="fold")
+    for e in entries:
+        table.add_row(
+            f"{e['occurred_at']:%Y-%m-%d %H:%M:%S}",
+            e["action"],
+            escape(e["field"] or ""),
+            _shown(e["before"]),
+            _shown(e["after"]),
+            e["rule"] or "",
+            escape(" ".join(str(x) for x in (e["cause_source"], e["cause_event"]) if x)),
+        )
+    console.print(table)
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    return escape(text if len(text) <= 60 else text[:59] + "…")
+
+
 @app.command("create")
 def create_command(
     kind: RecordKind = typer.Argument(..., help="contact or account."),
@@ -192,15 +224,58 @@ def delete_command(
 
 @app.command("show")
 def show_command(
-    record_id: int = typer.Argument(..., help="The record id (contact or account)."),
+    record_id: int | None = typer.Argument(None, help="The record id (contact or account)."),
+    hubspot_id: str | None = typer.Option(None, "--hubspot-id", help="Find it by its HubSpot id instead."),
+    email: str | None = typer.Option(
+        None, "--email", help="Find a contact by an e-mail address (primary or additional) instead."
+    ),
+    kind: RecordKind | None = typer.Option(
+        None, "--kind", help="contact or account, when a HubSpot id names one of each."
+    ),
+    activity_limit: int = typer.Option(
+        20, "--activity", min=0, help="Show this many activity log entries, newest first (0: none)."
+    ),
     json_output: bool = JsonOption,
 ) -> None:
-    """Show a record.
+    """Show a record, found by its platform id, its HubSpot id or an e-mail address.
 
-    CRM status, HubSpot id, creation source, values, potential duplicates and links.
+    CRM status, HubSpot id, creation source, values, potential duplicates, links and the newest
+    entries of its activity log (what changed, the rule and the event that caused it).
     """
-    view = run_platform(lambda conn: record_view(conn, record_id))
+    given = [x for x in (record_id, hubspot_id, email) if x is not None]
+    if len(given) != 1:
+        console_err.print("[red]error:[/red] give a record id, --hubspot-id or --email (one of them)")
+        raise typer.Exit(EXIT_USAGE)
+
+    def show(conn: psycopg.Connection[Any]) -> list[tuple[ObjectKind, int]] | dict[str, Any]:
+        if record_id is not None:
+            matches: list[tuple[ObjectKind, int]] = [(find_kind(conn, record_id), record_id)]
+        else:
+            matches = find_records(
+                conn, hubspot_id=hubspot_id, email=email, kind=None if kind is None else kind.value
+            )
+        if len(matches) != 1:
+            return matches
+        rid = matches[0][1]
+        view = record_view(conn, rid)
+        view["activity"] = activity(conn, rid, activity_limit) if activity_limit else []
+        return view
+
+    outcome = run_platform(show)
+    if isinstance(outcome, list):
+        what = f"HubSpot id {hubspot_id}" if hubspot_id is not None else f"e-mail {email}"
+        if not outcome:
+            console_err.print(f"[red]error:[/red] no record has {escape(what)}")
+            raise typer.Exit(EXIT_FAILURE)
+        found = ", ".join(f"{k} {i}" for k, i in outcome)
+        console_err.print(
+            f"[red]error:[/red] {len(outcome)} records have {escape(what)} ({found}):"
+            " show one by its record id" + ("" if email is not None else " or pass --kind")
+        )
+        raise typer.Exit(EXIT_USAGE)
     if json_output:
-        print_json(view)
+        print_json(outcome)
         return
-    print_view(view)
+    print_view(outcome)
+    if outcome["activity"]:
+        print_activity(outcome["id"], outcome["activity"])

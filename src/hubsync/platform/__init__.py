@@ -18,7 +18,7 @@ from hubsync.platform.errors import (
 )
 from hubsync.platform.records import WriteResult, create_record, delete_record, update_record
 from hubsync.platform.settings import PlatformSettings, get_settings, set_setting
-from hubsync.platform.views import activity, record_view
+from hubsync.platform.views import activity, find_records, record_view
 
 __all__ = [
     "InvalidField",
@@ -35,6 +35,7 @@ __all__ = [
     "create_record",
     "delete_record",
     "enrich_record",
+    "find_records",
     "get_settings",
     "merge_records",
     "record_view",

@@ -8,10 +8,11 @@ import psycopg
 from psycopg.rows import dict_row
 
 from hubsync.matching.duplicates import duplicates_of
+from hubsync.matching.keys import normalize_email
 from hubsync.platform.errors import RecordNotFound
 from hubsync.records.kinds import RECORD_TABLES, ObjectKind
 
-__all__ = ["activity", "find_kind", "record_view"]
+__all__ = ["activity", "find_kind", "find_records", "record_view"]
 
 _DELETED = (
     "EXISTS (SELECT 1 FROM hubsync.activity_log l WHERE l.object_type = %(kind)s AND l.record_id = t.id"
@@ -29,6 +30,37 @@ def find_kind(conn: psycopg.Connection[Any], record_id: int) -> ObjectKind:
     if row is None:
         raise RecordNotFound(record_id)
     return "contact" if row[0] == "contact" else "account"
+
+
+def find_records(
+    conn: psycopg.Connection[Any],
+    *,
+    hubspot_id: str | None = None,
+    email: str | None = None,
+    kind: ObjectKind | None = None,
+) -> list[tuple[ObjectKind, int]]:
+    """The records with this HubSpot id (a contact's and a company's may be equal: ``kind`` picks
+    one) or this e-mail address (normalized; primary or additional, contacts only), in id order."""
+    if (hubspot_id is None) == (email is None):
+        raise ValueError("give exactly one of hubspot_id and email")
+    found: list[tuple[ObjectKind, int]] = []
+    if hubspot_id is not None:
+        for each in ("contact", "account"):
+            if kind in (None, each):
+                rows = conn.execute(
+                    f"SELECT id FROM {RECORD_TABLES[each]} WHERE hubspot_id = %s ORDER BY id", (hubspot_id,)
+                ).fetchall()
+                found.extend((each, int(r[0])) for r in rows)
+        return found
+    key = normalize_email(email)
+    if key is None or kind == "account":
+        return found
+    rows = conn.execute(
+        "SELECT DISTINCT contact_id FROM hubsync.contact_emails WHERE email_normalized = %s"
+        " UNION SELECT id FROM hubsync.contacts WHERE lower(email) = %s ORDER BY 1",
+        (key, key),
+    ).fetchall()
+    return [("contact", int(r[0])) for r in rows]
 
 
 def record_view(conn: psycopg.Connection[Any], record_id: int) -> dict[str, Any]:
