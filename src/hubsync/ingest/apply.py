@@ -26,7 +26,7 @@ import orjson
 import psycopg
 
 from hubsync.ingest.events import ChangeEvent
-from hubsync.ingest.record_io import RecordRow, load_records, write_records
+from hubsync.ingest.record_io import RecordRow, load_records, lock_records, write_records
 from hubsync.ingest.reducer import Activity, apply_event, apply_merged_away, placeholder
 from hubsync.mapping.rules import MappingDecision, decide, mapped_values_event
 from hubsync.mapping.store import MappingTable, load_prospects
@@ -106,7 +106,9 @@ def _platform_record_ids(
 
 
 def _load(conn: psycopg.Connection[Any], events: Sequence[ChangeEvent], batch: _Batch) -> None:
-    for kind, hubspot_ids in _referenced_ids(events).items():
+    referenced = _referenced_ids(events)
+    lock_records(conn, referenced)
+    for kind, hubspot_ids in referenced.items():
         for row in load_records(conn, kind, hubspot_ids=sorted(hubspot_ids)):
             batch.states[(kind, row.state.hubspot_id)] = row.state
             batch.loaded_keys[(kind, row.state.hubspot_id)] = keys_of(kind, row.state.properties)

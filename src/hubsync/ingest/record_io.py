@@ -8,7 +8,7 @@ are derived from the HubSpot properties here, in one place.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +18,7 @@ import psycopg
 from hubsync.matching.record_keys import DERIVED_COLUMNS, ContactKeys, derived_values
 from hubsync.records.kinds import RECORD_TABLES, ObjectKind
 from hubsync.records.state import RecordState
+from hubsync.storage.locks import advisory_lock_id, take_locks
 
 _COMMON = (
     "hubspot_id",
@@ -45,6 +46,44 @@ class RecordRow:
     kind: ObjectKind
     state: RecordState
     keys: Any  # ContactKeys | AccountKeys
+
+
+#: above this many distinct records a batch locks their whole kinds instead of each record: every
+#: advisory lock takes a slot of the server's shared lock table (6,400 by default)
+MAX_RECORD_LOCKS = 1024
+
+
+def record_lock_id(kind: ObjectKind, hubspot_id: str) -> int:
+    """The advisory lock of the mirrored record of HubSpot id ``hubspot_id``."""
+    return advisory_lock_id("hubsync.record", kind, hubspot_id)
+
+
+def kind_lock_id(kind: ObjectKind) -> int:
+    """The advisory lock standing for every record of ``kind`` at once."""
+    return advisory_lock_id("hubsync.record", kind, "*")
+
+
+def lock_records(
+    conn: psycopg.Connection[Any],
+    hubspot_ids: Mapping[ObjectKind, Collection[str]],
+    *,
+    max_locks: int = MAX_RECORD_LOCKS,
+) -> None:
+    """Serialize the writers of the same mirrored records until this transaction ends.
+
+    Two batches may name one record at once (a contact's batch creating the placeholder of its
+    company while the companies' batch inserts that company): the second waits here for the first
+    to commit, then loads the committed row and applies its events on top, where it would
+    otherwise insert the same HubSpot id again and fail on the unique constraint. Call before
+    :func:`load_records`. Each kind's lock is taken shared, or exclusive in place of more than
+    ``max_locks`` record locks.
+    """
+    wanted = {kind: ids for kind, ids in hubspot_ids.items() if ids}
+    singles = [record_lock_id(kind, h) for kind, ids in wanted.items() for h in ids]
+    if len(singles) > max_locks:
+        take_locks(conn, exclusive=[kind_lock_id(kind) for kind in wanted])
+        return
+    take_locks(conn, shared=[kind_lock_id(kind) for kind in wanted], single=singles)
 
 
 def _ms(column: str) -> str:

@@ -10,7 +10,6 @@ other records sharing them.
 from __future__ import annotations
 
 import functools
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -19,6 +18,7 @@ from hubsync.matching.domains import root_domain
 from hubsync.matching.freemail import is_freemail
 from hubsync.matching.keys import company_name_key, email_keys, normalize_email, person_key
 from hubsync.records.kinds import ObjectKind
+from hubsync.storage.locks import advisory_lock_id
 
 __all__ = [
     "AccountKeys",
@@ -141,8 +141,7 @@ def object_type_lock_id(object_type: ObjectKind) -> int:
 
 
 def _hash_lock(*parts: str) -> int:
-    digest = hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
+    return advisory_lock_id(*parts)
 
 
 _CONTACT_KEY_PROPERTIES = ("email", "hs_additional_emails", "firstname", "lastname", "company")

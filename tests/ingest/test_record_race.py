@@ -1,0 +1,136 @@
+"""A contact's batch creating its company's placeholder and the companies' batch inserting that
+company, at the same time on two connections: neither fails, and one account results."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+import pytest
+
+from hubsync.ingest.apply import IngestContext, apply_batch
+from hubsync.mapping.definitions import effective_definitions
+from hubsync.mapping.store import load_mappings
+from hubsync.storage.defaults import load_defaults, seed_defaults
+from hubsync.storage.migrate import migrate
+from tests.ingest import events_factory as f
+
+pytestmark = pytest.mark.integration
+
+AT = 1_767_000_000_000
+
+
+@pytest.fixture
+def db(fresh_database_url: str) -> str:
+    migrate(fresh_database_url)
+    with psycopg.connect(fresh_database_url) as conn:
+        seed_defaults(conn, load_defaults())
+    return fresh_database_url
+
+
+def _contact_batch() -> list[Any]:
+    return f.ces(
+        [f.snapshot("11", {"email": "ada@engines.example", "firstname": "Ada"}, at=AT, companies=["77"])]
+    )
+
+
+def _company_batch() -> list[Any]:
+    return f.ces(
+        [f.company_snapshot("77", {"name": "Analytical Engines", "domain": "engines.example"}, at=AT)]
+    )
+
+
+def _apply(conn: psycopg.Connection[Any], events: list[Any]) -> None:
+    ctx = IngestContext(
+        mappings=load_mappings(conn),
+        definitions={k: effective_definitions(conn, k) for k in ("contact", "account")},
+    )
+    apply_batch(conn, events, ctx)
+
+
+def _waiting_on_a_lock(db: str, pid: int) -> bool:
+    with psycopg.connect(db) as conn:
+        row = conn.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone()
+    return row is not None and row[0] == "Lock"
+
+
+def _race(db: str, first: Callable[[], list[Any]], second: Callable[[], list[Any]]) -> None:
+    """``first`` applied and not yet committed while ``second`` is applied on another connection;
+    then ``first`` commits. ``second`` must wait for it and then succeed."""
+    errors: list[BaseException] = []
+    with psycopg.connect(db) as one, psycopg.connect(db) as two:
+        two_pid = two.info.backend_pid
+        with one.transaction():
+            _apply(one, first())
+
+            def run_second() -> None:
+                try:
+                    with two.transaction():
+                        _apply(two, second())
+                except BaseException as exc:  # reported to the test thread
+                    errors.append(exc)
+
+            thread = threading.Thread(target=run_second)
+            thread.start()
+            deadline = time.monotonic() + 20
+            while not _waiting_on_a_lock(db, two_pid):
+                assert thread.is_alive(), f"the second batch did not wait for the first: {errors}"
+                assert time.monotonic() < deadline, "the second batch never waited for the first"
+                time.sleep(0.02)
+        thread.join(timeout=30)
+    assert not errors, errors
+
+
+def _state(db: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    with psycopg.connect(db) as conn:
+        accounts = conn.execute(
+            "SELECT hubspot_id, name, domain FROM hubsync.accounts ORDER BY id"
+        ).fetchall()
+        links = conn.execute(
+            "SELECT c.hubspot_id, a.hubspot_id FROM hubsync.contact_account_links l"
+            " JOIN hubsync.contacts c ON c.id = l.contact_id JOIN hubsync.accounts a ON a.id = l.account_id"
+            " WHERE l.removed_at IS NULL"
+        ).fetchall()
+    return accounts, links
+
+
+@pytest.mark.parametrize("contact_first", [True, False], ids=["contact-first", "company-first"])
+def test_both_paths_at_once_make_one_account(db: str, contact_first: bool) -> None:
+    first, second = (_contact_batch, _company_batch) if contact_first else (_company_batch, _contact_batch)
+    _race(db, first, second)
+    accounts, links = _state(db)
+    assert accounts == [("77", "Analytical Engines", "engines.example")]
+    assert links == [("11", "77")]
+
+
+def test_a_batch_over_the_lock_cap_locks_the_whole_kind(db: str) -> None:
+    from hubsync.ingest.record_io import lock_records
+
+    with psycopg.connect(db) as big, psycopg.connect(db) as small:
+        small_pid = small.info.backend_pid
+        with big.transaction():
+            lock_records(big, {"account": ["1", "2", "3"]}, max_locks=2)  # in place of three record locks
+            done = threading.Event()
+
+            def run_small() -> None:
+                with small.transaction():
+                    lock_records(small, {"account": ["99"]})  # another record, same kind
+                done.set()
+
+            thread = threading.Thread(target=run_small)
+            thread.start()
+            deadline = time.monotonic() + 20
+            while not _waiting_on_a_lock(db, small_pid):
+                assert not done.is_set(), "a record lock passed a kind held exclusively"
+                assert time.monotonic() < deadline
+                time.sleep(0.02)
+        thread.join(timeout=30)
+        assert done.is_set()
+        # record locks of other kinds and other records never wait for each other
+        with big.transaction():
+            lock_records(big, {"account": ["1"]})
+            with small.transaction():
+                lock_records(small, {"account": ["2"], "contact": ["1"]})
