@@ -121,3 +121,54 @@ def test_associations_batch_read_takes_a_thousand_inputs(http: httpx.Client) -> 
         http.post("/crm/v4/associations/contacts/companies/batch/create", json={"inputs": create}).status_code
         == 400
     )
+
+
+def test_schemas_answer_an_empty_list_without_custom_objects(http: httpx.Client) -> None:
+    answer = http.get("/crm/v3/schemas")
+    assert answer.status_code == 200 and answer.json() == {"results": []}
+
+
+def test_legacy_v2_property_lists_answer(http: httpx.Client) -> None:
+    for object_type, expected in (("contacts", "email"), ("companies", "domain")):
+        answer = http.get(f"/properties/v2/{object_type}/properties")
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert isinstance(body, list)
+        named = {p["name"]: p for p in body}
+        assert expected in named and named[expected]["hubspotDefined"] is True
+        assert {"name", "label", "groupName", "type", "fieldType", "options", "readOnlyValue"} <= set(
+            named[expected]
+        )
+    one = http.get("/properties/v2/contacts/properties/named/lifecyclestage").json()
+    assert one["type"] == "enumeration" and any(o["value"] == "lead" for o in one["options"])
+    assert http.get("/properties/v2/deals/properties").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("object_type", "expected"),
+    [
+        ("deals", "dealstage"),
+        ("tickets", "hs_pipeline_stage"),
+        ("line_items", "quantity"),
+        ("products", "price"),
+        ("quotes", "hs_title"),
+        ("calls", "hs_call_body"),
+        ("emails", "hs_email_subject"),
+        ("meetings", "hs_meeting_title"),
+        ("notes", "hs_note_body"),
+        ("tasks", "hs_task_status"),
+        ("0-3", "dealname"),
+    ],
+)
+def test_v3_properties_answer_for_every_standard_object(
+    http: httpx.Client, object_type: str, expected: str
+) -> None:
+    answer = http.get(f"/crm/v3/properties/{object_type}")
+    assert answer.status_code == 200, answer.text
+    names = {p["name"] for p in answer.json()["results"]}
+    assert {expected, "hs_object_id", "hs_lastmodifieddate"} <= names
+    one = http.get(f"/crm/v3/properties/{object_type}/{expected}")
+    assert one.status_code == 200 and one.json()["name"] == expected
+    assert http.get(f"/crm/v3/properties/{object_type}/no_such_property").status_code == 404
+    groups = http.get(f"/crm/v3/properties/{object_type}/groups").json()["results"]
+    assert groups and {p["groupName"] for p in answer.json()["results"]} <= {g["name"] for g in groups}

@@ -1,4 +1,6 @@
-"""Properties v3 API: definitions and groups of contact and company properties."""
+"""Properties v3 API: definitions and groups of contact and company properties (the default
+definitions of the other standard objects, read-only), the legacy v2 property lists of contacts
+and companies, and the (empty) custom object schemas."""
 
 from __future__ import annotations
 
@@ -7,6 +9,9 @@ from typing import Any
 
 from aiohttp import web
 
+from hubsync.hubspot_model.objects import HubSpotObjectName
+from hubsync.hubspot_model.properties import Property, PropertyGroup
+from hubsync.hubspot_model.standard_objects import STANDARD_OBJECT_NAMES, StandardObject
 from hubsync.sandbox.errors import HubSpotApiError, validation_error
 from hubsync.sandbox.httpio import inputs_of, json_object, object_type_of, query_bool
 from hubsync.sandbox.property_io import group_from_json, group_to_json, property_to_json
@@ -21,7 +26,24 @@ def _ctx(request: web.Request) -> tuple[SandboxState, Any]:
     return state_of(request), object_type_of(request.match_info["object_type"])
 
 
+def _standard(request: web.Request) -> StandardObject | None:
+    """The other standard object (deals, tickets, ...) the path names, if it names one."""
+    return STANDARD_OBJECT_NAMES.get(request.match_info["object_type"].lower())
+
+
+def _standard_property(standard: StandardObject, name: str) -> Property:
+    for prop in standard.properties:
+        if prop.name == name:
+            return prop
+    raise HubSpotApiError(
+        404, "OBJECT_NOT_FOUND", f"Unable to find property {name} for object type {standard.name}"
+    )
+
+
 async def get_all(request: web.Request) -> web.Response:
+    standard = _standard(request)
+    if standard is not None:
+        return json_response({"results": [property_to_json(p) for p in standard.properties]})
     state, object_type = _ctx(request)
     wanted = {p.strip() for p in request.query.get("properties", "").split(",") if p.strip()}
     props = state.registry.definitions(object_type, archived=query_bool(request, "archived"))
@@ -35,6 +57,9 @@ async def create(request: web.Request) -> web.Response:
 
 
 async def get_by_name(request: web.Request) -> web.Response:
+    standard = _standard(request)
+    if standard is not None:
+        return json_response(property_to_json(_standard_property(standard, request.match_info["name"])))
     state, object_type = _ctx(request)
     prop = state.registry.get(
         object_type, request.match_info["name"], archived=query_bool(request, "archived")
@@ -111,6 +136,10 @@ async def batch_archive(request: web.Request) -> web.Response:
 
 
 async def groups_get_all(request: web.Request) -> web.Response:
+    standard = _standard(request)
+    if standard is not None:
+        groups = [PropertyGroup(name=g, label=g, display_order=i) for i, g in enumerate(standard.groups)]
+        return json_response({"results": [group_to_json(g) for g in groups]})
     state, object_type = _ctx(request)
     return json_response({"results": [group_to_json(g) for g in state.registry.groups(object_type)]})
 
@@ -140,8 +169,77 @@ async def groups_archive(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def schemas_get_all(request: web.Request) -> web.Response:
+    """Custom object schemas: a portal without custom objects answers an empty list."""
+    del request
+    return json_response({"results": []})
+
+
+def property_to_v2(prop: Property) -> dict[str, Any]:
+    """A definition as the legacy ``/properties/v2`` API shows it."""
+    return {
+        "name": prop.name,
+        "label": prop.label,
+        "description": prop.description,
+        "groupName": prop.group_name,
+        "type": prop.type,
+        "fieldType": prop.field_type,
+        "options": [
+            {
+                "label": o.label,
+                "value": o.value,
+                "displayOrder": o.display_order,
+                "hidden": o.hidden,
+                "description": o.description,
+                "readOnly": prop.hubspot_defined,
+            }
+            for o in prop.options
+        ],
+        "displayOrder": prop.display_order,
+        "hidden": prop.hidden,
+        "formField": prop.form_field,
+        "readOnlyValue": prop.read_only or prop.calculated,
+        "readOnlyDefinition": prop.hubspot_defined,
+        "calculated": prop.calculated,
+        "externalOptions": prop.external_options,
+        "hubspotDefined": prop.hubspot_defined,
+        "hasUniqueValue": prop.has_unique_value,
+        "mutableDefinitionNotDeletable": prop.hubspot_defined,
+        "deleted": prop.archived,
+        "favorited": False,
+        "createdAt": prop.created_ms or None,
+        "updatedAt": prop.updated_ms or None,
+    }
+
+
+_V2_TYPES: dict[str, HubSpotObjectName] = {"contacts": "contact", "companies": "company"}
+
+
+def _v2_type(request: web.Request) -> HubSpotObjectName:
+    name = request.match_info["v2_object"]
+    if name not in _V2_TYPES:
+        raise HubSpotApiError(
+            404, "OBJECT_NOT_FOUND", f"Unable to route GET /properties/v2/{name}/properties"
+        )
+    return _V2_TYPES[name]
+
+
+async def v2_get_all(request: web.Request) -> web.Response:
+    """``GET /properties/v2/{contacts,companies}/properties``: a JSON array, as v2 answers."""
+    props = state_of(request).registry.definitions(_v2_type(request))
+    return json_response([property_to_v2(p) for p in props])
+
+
+async def v2_get_named(request: web.Request) -> web.Response:
+    prop = state_of(request).registry.get(_v2_type(request), request.match_info["name"])
+    return json_response(property_to_v2(prop))
+
+
 def register_property_routes(app: web.Application) -> None:
     r = app.router
+    r.add_get("/crm/v3/schemas", schemas_get_all)
+    r.add_get("/properties/v2/{v2_object}/properties", v2_get_all)
+    r.add_get("/properties/v2/{v2_object}/properties/named/{name}", v2_get_named)
     r.add_post(f"{_PREFIX}/batch/read", batch_read)
     r.add_post(f"{_PREFIX}/batch/create", batch_create)
     r.add_post(f"{_PREFIX}/batch/archive", batch_archive)
