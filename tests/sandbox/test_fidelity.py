@@ -172,3 +172,38 @@ def test_v3_properties_answer_for_every_standard_object(
     assert http.get(f"/crm/v3/properties/{object_type}/no_such_property").status_code == 404
     groups = http.get(f"/crm/v3/properties/{object_type}/groups").json()["results"]
     assert groups and {p["groupName"] for p in answer.json()["results"]} <= {g["name"] for g in groups}
+
+
+def test_a_dropped_answer_was_applied_and_the_log_says_so(http: httpx.Client) -> None:
+    control = httpx.Client(base_url=f"{http.base_url}/_sandbox", timeout=30)
+    control.put("/requests", json={"bodies": True}).raise_for_status()
+    control.post("/faults/drop-next", json={"n": 1}).raise_for_status()
+    with pytest.raises(httpx.RemoteProtocolError):
+        http.post("/crm/v3/objects/contacts", json={"properties": {"email": "drop@example.com"}})
+    # HubSpot applied it: the client that retries blindly would make a second record
+    found = http.post(
+        "/crm/v3/objects/contacts/search",
+        json={
+            "filterGroups": [
+                {"filters": [{"propertyName": "email", "operator": "EQ", "value": "drop@example.com"}]}
+            ]
+        },
+    ).json()
+    assert found["total"] == 1
+    record_id = found["results"][0]["id"]
+    (entry,) = control.get(
+        "/requests", params={"path_prefix": "/crm/v3/objects/contacts", "method": "POST"}
+    ).json()["results"][:1]
+    assert entry["dropped"] is True and entry["status"] == 201
+    assert entry["requestBody"] == {"properties": {"email": "drop@example.com"}}
+    assert entry["responseBody"]["id"] == record_id and entry["recordIds"] == [record_id]
+    # the next request is answered again
+    assert http.get(f"/crm/v3/objects/contacts/{record_id}").status_code == 200
+
+
+def test_bodies_are_kept_only_when_asked(http: httpx.Client) -> None:
+    control = httpx.Client(base_url=f"{http.base_url}/_sandbox", timeout=30)
+    http.post("/crm/v3/objects/contacts", json={"properties": {"email": "quiet@example.com"}})
+    (entry,) = control.get("/requests", params={"method": "POST"}).json()["results"]
+    assert entry["requestBody"] is None and entry["recordIds"] == [] and entry["dropped"] is False
+    assert control.put("/requests", json={"bodies": "yes"}).status_code == 400

@@ -47,3 +47,6 @@ class SandboxConfig:
     webhook_retry_max_s: float = 10.0
     #: how long the dispatcher waits to fill a batch before sending a partial one
     webhook_linger_s: float = 0.05
+    #: the request log keeps request and answer bodies and the record ids they name (opt-in;
+    #: also ``PUT /_sandbox/requests {"bodies": true}``)
+    request_log_bodies: bool = False

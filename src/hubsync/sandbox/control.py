@@ -4,9 +4,11 @@
 - ``POST /_sandbox/reset``: drop all records, custom validation rules, faults, the request log
   and the rate-limit windows (custom property definitions go too)
 - ``POST /_sandbox/seed``: ``{"contacts": N, "companies": M, "seed": 42, "duplicate_share": 0.05}``
-- ``GET/PUT /_sandbox/faults``, ``POST /_sandbox/faults/fail-next`` (``{"n": 3, "status": 503}``)
+- ``GET/PUT /_sandbox/faults``, ``POST /_sandbox/faults/fail-next`` (``{"n": 3, "status": 503}``),
+  ``POST /_sandbox/faults/drop-next`` (``{"n": 1}``: applied, then the connection dropped unanswered)
 - ``GET/PUT /_sandbox/rate-limits`` (``burst_limit``, ``burst_window_s``, ``daily_limit``,
   ``search_per_second``)
+- ``PUT /_sandbox/requests`` (``{"bodies": true}``: the log keeps bodies and the record ids they name)
 - ``GET/DELETE /_sandbox/requests`` (filters: ``path_prefix``, ``method``, ``status``, ``since``, ``limit``)
 - ``GET/POST/DELETE /_sandbox/validation-rules``
 - ``GET /_sandbox/webhooks``: dispatcher statistics and the recent deliveries
@@ -132,6 +134,16 @@ async def fail_next(request: web.Request) -> web.Response:
     return _json(faults.to_json())
 
 
+async def drop_next(request: web.Request) -> web.Response:
+    faults = state_of(request).faults
+    body = await _body(request)
+    try:
+        faults.drop_next(int(body.get("n", 1)))
+    except (TypeError, ValueError) as exc:
+        raise validation_error(f"Invalid drop-next request: {exc}") from exc
+    return _json(faults.to_json())
+
+
 async def get_rate_limits(request: web.Request) -> web.Response:
     return _json(state_of(request).limiter.snapshot())
 
@@ -160,6 +172,16 @@ async def get_requests(request: web.Request) -> web.Response:
         limit=int(q["limit"]) if "limit" in q else None,
     )
     return _json({"results": [e.to_json() for e in entries]})
+
+
+async def put_requests(request: web.Request) -> web.Response:
+    """``{"bodies": true}``: keep request and answer bodies and the record ids they name."""
+    body = await _body(request)
+    if set(body) - {"bodies"} or not isinstance(body.get("bodies"), bool):
+        raise validation_error('Request log settings take one key: "bodies" (true or false)')
+    log = state_of(request).request_log
+    log.capture_bodies = body["bodies"]
+    return _json({"bodies": log.capture_bodies, "size": log.maxlen})
 
 
 async def clear_requests(request: web.Request) -> web.Response:
@@ -300,9 +322,11 @@ def register_control_routes(app: web.Application) -> None:
     app.router.add_get(f"{p}/faults", get_faults)
     app.router.add_put(f"{p}/faults", put_faults)
     app.router.add_post(f"{p}/faults/fail-next", fail_next)
+    app.router.add_post(f"{p}/faults/drop-next", drop_next)
     app.router.add_get(f"{p}/rate-limits", get_rate_limits)
     app.router.add_put(f"{p}/rate-limits", put_rate_limits)
     app.router.add_get(f"{p}/requests", get_requests)
+    app.router.add_put(f"{p}/requests", put_requests)
     app.router.add_delete(f"{p}/requests", clear_requests)
     app.router.add_get(f"{p}/validation-rules", get_rules)
     app.router.add_post(f"{p}/validation-rules", add_rule)

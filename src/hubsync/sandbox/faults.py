@@ -43,10 +43,12 @@ def fault_body(status: int, correlation_id: str) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class FaultDecision:
-    """What to do to one request: wait ``delay_s``, then answer ``status`` (None: pass it on)."""
+    """What to do to one request: wait ``delay_s``, then answer ``status`` (None: pass it on);
+    ``drop``: pass it on (HubSpot applies it) and then close the connection without answering."""
 
     delay_s: float = 0.0
     status: int | None = None
+    drop: bool = False
 
 
 _PASS = FaultDecision()
@@ -62,14 +64,19 @@ class FaultSettings:
     #: share of matching requests answered with a random status from ``error_statuses``
     error_rate: float = 0.0
     error_statuses: tuple[int, ...] = FAULT_STATUSES
+    #: share of matching requests applied and then left unanswered (the connection dropped)
+    drop_rate: float = 0.0
     #: only paths starting with this prefix are faulted (None: every path but the control API)
     path_prefix: str | None = None
     seed: int | None = 0
     _rng: random.Random = field(init=False, repr=False)
     _scripted: deque[int] = field(init=False, repr=False, default_factory=deque)
+    _drops: int = field(init=False, repr=False, default=0)
 
     def __post_init__(self) -> None:
         self._validate(self.latency_ms, self.latency_jitter_ms, self.error_rate, self.error_statuses)
+        if not 0.0 <= self.drop_rate <= 1.0:
+            raise ValueError(f"drop_rate must be within [0, 1], got {self.drop_rate}")
         self._rng = random.Random(self.seed)  # noqa: S311 - test traffic, not cryptography
 
     @staticmethod
@@ -85,7 +92,15 @@ class FaultSettings:
 
     def update(self, **changes: Any) -> None:
         """Apply a partial change (the control API's PATCH); ``seed`` re-seeds the RNG."""
-        allowed = {"latency_ms", "latency_jitter_ms", "error_rate", "error_statuses", "path_prefix", "seed"}
+        allowed = {
+            "latency_ms",
+            "latency_jitter_ms",
+            "error_rate",
+            "error_statuses",
+            "drop_rate",
+            "path_prefix",
+            "seed",
+        }
         unknown = set(changes) - allowed
         if unknown:
             raise ValueError(f"unknown fault settings: {sorted(unknown)}")
@@ -94,6 +109,10 @@ class FaultSettings:
         jitter = float(changes.get("latency_jitter_ms", self.latency_jitter_ms))
         rate = float(changes.get("error_rate", self.error_rate))
         self._validate(latency, jitter, rate, statuses)
+        drop_rate = float(changes.get("drop_rate", self.drop_rate))
+        if not 0.0 <= drop_rate <= 1.0:
+            raise ValueError(f"drop_rate must be within [0, 1], got {drop_rate}")
+        self.drop_rate = drop_rate
         self.latency_ms, self.latency_jitter_ms, self.error_rate = latency, jitter, rate
         self.error_statuses = statuses
         if "path_prefix" in changes:
@@ -114,16 +133,24 @@ class FaultSettings:
             raise ValueError(f"status must be one of {FAULT_STATUSES}")
         self._scripted.extend([status] * n)
 
+    def drop_next(self, n: int = 1) -> None:
+        """Apply and then leave unanswered exactly the next ``n`` matching requests (after the
+        scripted failures queued before them are used up)."""
+        if n < 0:
+            raise ValueError("n must be >= 0")
+        self._drops += n
+
     @property
     def scripted_pending(self) -> int:
         return len(self._scripted)
 
     def reset(self) -> None:
         """No latency, no errors, nothing scripted; the RNG restarts from ``seed``."""
-        self.latency_ms = self.latency_jitter_ms = self.error_rate = 0.0
+        self.latency_ms = self.latency_jitter_ms = self.error_rate = self.drop_rate = 0.0
         self.error_statuses = FAULT_STATUSES
         self.path_prefix = None
         self._scripted.clear()
+        self._drops = 0
         self._rng.seed(self.seed)
 
     def to_json(self) -> dict[str, Any]:
@@ -132,6 +159,8 @@ class FaultSettings:
             "latencyJitterMs": self.latency_jitter_ms,
             "errorRate": self.error_rate,
             "errorStatuses": list(self.error_statuses),
+            "dropRate": self.drop_rate,
+            "dropsPending": self._drops,
             "pathPrefix": self.path_prefix,
             "seed": self.seed,
             "scriptedPending": len(self._scripted),
@@ -141,7 +170,14 @@ class FaultSettings:
 
     @property
     def active(self) -> bool:
-        return bool(self.latency_ms or self.latency_jitter_ms or self.error_rate or self._scripted)
+        return bool(
+            self.latency_ms
+            or self.latency_jitter_ms
+            or self.error_rate
+            or self._scripted
+            or self.drop_rate
+            or self._drops
+        )
 
     def decide(self, path: str) -> FaultDecision:
         """The fault for one request to ``path`` (consumes a scripted failure or RNG draws)."""
@@ -159,6 +195,12 @@ class FaultSettings:
         elif self.error_rate and rng.random() < self.error_rate:
             statuses = self.error_statuses
             status = statuses[rng.randrange(len(statuses))]
-        if status is None and not delay_ms:
+        drop = False
+        if status is None and self._drops:
+            self._drops -= 1
+            drop = True
+        elif status is None and self.drop_rate and rng.random() < self.drop_rate:
+            drop = True
+        if status is None and not delay_ms and not drop:
             return _PASS
-        return FaultDecision(delay_ms / 1000.0, status)
+        return FaultDecision(delay_ms / 1000.0, status, drop)

@@ -40,11 +40,30 @@ from hubsync.sandbox.errors import HubSpotApiError
 from hubsync.sandbox.faults import FaultSettings, fault_body
 from hubsync.sandbox.httpio import json_response
 from hubsync.sandbox.ratelimit import RateLimiter
-from hubsync.sandbox.requestlog import LogEntry, RequestLog
+from hubsync.sandbox.requestlog import LogEntry, RequestLog, body_json, record_ids_of
 
 CORRELATION_ID = web.RequestKey("hubsync_correlation_id", str)
 RATE_LIMITED = web.RequestKey("hubsync_rate_limited", bool)
 FAULT_STATUS = web.RequestKey("hubsync_fault_status", int)
+DROPPED = web.RequestKey("hubsync_dropped", bool)
+
+
+class DroppedResponse(web.StreamResponse):
+    """No answer at all: the connection is closed once the request was applied, as when a network
+    fails between HubSpot and its client. The client cannot know whether the write happened."""
+
+    def __init__(self, status: int, withheld: bytes | None) -> None:
+        super().__init__(status=status)
+        #: the body HubSpot would have answered (for the request log)
+        self.withheld = withheld
+
+    async def prepare(self, request: web.BaseRequest) -> None:
+        if request.transport is not None:
+            request.transport.abort()
+
+    async def write_eof(self, data: bytes = b"") -> None:
+        del data
+
 
 #: HubSpot's message for a missing, malformed or unknown token (a wrong token gets the same one)
 MISSING_CREDENTIALS = (
@@ -197,6 +216,14 @@ def fault_middleware(faults: FaultSettings) -> Middleware:
         decision = faults.decide(request.path)
         if decision.delay_s > 0:
             await asyncio.sleep(decision.delay_s)
+        if decision.drop:
+            request[DROPPED] = True
+            try:  # applied, whatever its answer would have been
+                applied = await handler(request)
+            except (HubSpotApiError, web.HTTPException) as refused:
+                return DroppedResponse(refused.status, None)
+            body = applied.body if isinstance(applied, web.Response) else None
+            return DroppedResponse(applied.status, body if isinstance(body, bytes) else None)
         if decision.status is None:
             if decision.delay_s > 0:
                 request[FAULT_STATUS] = 0
@@ -209,6 +236,22 @@ def fault_middleware(faults: FaultSettings) -> Middleware:
 
 
 # ---- request log --------------------------------------------------------------------------
+
+
+def _answer_body(response: web.StreamResponse) -> bytes | None:
+    if isinstance(response, DroppedResponse):
+        return response.withheld
+    body = response.body if isinstance(response, web.Response) else None
+    return body if isinstance(body, bytes) else None
+
+
+def _captured(path: str, sent: bytes | None, answered: bytes | None) -> dict[str, Any]:
+    request_body, response_body = body_json(sent), body_json(answered)
+    return {
+        "request_body": request_body,
+        "response_body": response_body,
+        "record_ids": record_ids_of(path, request_body, response_body),
+    }
 
 
 def request_log_middleware(
@@ -230,9 +273,13 @@ def request_log_middleware(
         arrived, started = wall_clock(), clock()
         cid = correlation_id_of(request)
         status = 500
+        sent = await request.read() if log.capture_bodies and request.can_read_body else None
+        answered: bytes | None = None
         try:
             response = await handler(request)
             status = response.status
+            if log.capture_bodies:
+                answered = _answer_body(response)
             if not response.prepared and CORRELATION_HEADER not in response.headers:
                 response.headers[CORRELATION_HEADER] = cid
             return response
@@ -258,6 +305,8 @@ def request_log_middleware(
                     rate_limited=request.get(RATE_LIMITED, False),
                     correlation_id=cid,
                     fault_status=request.get(FAULT_STATUS),
+                    dropped=request.get(DROPPED, False),
+                    **_captured(request.path, sent, answered) if log.capture_bodies else {},
                 )
             )
 

@@ -7,6 +7,7 @@ memory stays flat however long a benchmark runs. Appending is O(1); queries scan
 
 from __future__ import annotations
 
+import json
 from collections import deque
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
@@ -33,6 +34,13 @@ class LogEntry:
     correlation_id: str
     #: answered (or delayed) by fault injection: the injected status, or 0 for latency only
     fault_status: int | None = None
+    #: applied, then left unanswered by the drop fault
+    dropped: bool = False
+    #: with body capture on (opt-in): the request's and the answer's JSON bodies (text when not
+    #: JSON), and the record ids they and the path name
+    request_body: Any = None
+    response_body: Any = None
+    record_ids: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -46,15 +54,22 @@ class LogEntry:
             "rateLimited": self.rate_limited,
             "correlationId": self.correlation_id,
             "faultStatus": self.fault_status,
+            "dropped": self.dropped,
+            "requestBody": self.request_body,
+            "responseBody": self.response_body,
+            "recordIds": list(self.record_ids),
         }
 
 
 class RequestLog:
     """A ring buffer of :class:`LogEntry`. ``total`` counts every entry ever appended."""
 
-    def __init__(self, maxlen: int = DEFAULT_SIZE) -> None:
+    def __init__(self, maxlen: int = DEFAULT_SIZE, *, capture_bodies: bool = False) -> None:
         if maxlen <= 0:
             raise ValueError("maxlen must be positive")
+        #: keep request and answer bodies and the record ids they name (opt-in: bodies hold
+        #: personal data and take memory)
+        self.capture_bodies = capture_bodies
         self._entries: deque[LogEntry] = deque(maxlen=maxlen)
         self._maxlen = maxlen
         self.total = 0
@@ -108,3 +123,35 @@ class RequestLog:
     def count(self, **filters: Any) -> int:
         """How many entries match (same filters as :meth:`query`)."""
         return len(self.query(**filters))
+
+
+def body_json(raw: bytes | None) -> Any:
+    """A captured body: its JSON value, or its text when it is not JSON (None when empty)."""
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode("utf-8", "replace")
+
+
+def record_ids_of(path: str, *bodies: Any) -> tuple[str, ...]:
+    """The record ids a request names: in its path (``/objects/{type}/{id}``), and as ``id`` of
+    the bodies, of their ``inputs`` and of their ``results``."""
+    found: dict[str, None] = {}
+    parts = path.strip("/").split("/")
+    for i, part in enumerate(parts[:-2]):
+        if part == "objects" and parts[i + 2].isdigit():
+            found[parts[i + 2]] = None
+    for body in bodies:
+        if not isinstance(body, dict):
+            continue
+        items = [
+            body,
+            *(x for key in ("inputs", "results") for x in body.get(key) or () if isinstance(x, dict)),
+        ]
+        for item in items:
+            value = item.get("id")
+            if isinstance(value, (str, int)) and str(value).isdigit():
+                found[str(value)] = None
+    return tuple(found)

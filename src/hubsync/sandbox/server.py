@@ -39,6 +39,7 @@ def build_sandbox(config: SandboxConfig, seed: SeedSpec | None = None) -> web.Ap
     dispatcher = WebhookDispatcher(config) if config.webhook_url else None
     state = create_state(config, dispatcher)
     state.webhooks = dispatcher
+    state.request_log.capture_bodies = config.request_log_bodies
     app = create_app(
         config,
         middlewares=edge_middlewares(config, state.limiter, state.faults, state.request_log),
