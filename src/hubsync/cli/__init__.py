@@ -21,7 +21,7 @@ from hubsync.cli.platform_actions import (
     push_command,
     settings_app,
 )
-from hubsync.cli.prospects import prospects_command
+from hubsync.cli.prospects import app as prospects_app
 from hubsync.cli.relay import relay_command
 from hubsync.cli.replay import replay_command
 from hubsync.cli.run import run_command
@@ -46,7 +46,7 @@ app.command("webhook")(webhook_command)
 app.command("poller")(poller_command)
 app.command("pull")(pull_command)
 app.command("duplicates")(duplicates_command)
-app.command("prospects")(prospects_command)
+app.add_typer(prospects_app, name="prospects")
 app.command("run")(run_command)
 app.command("worker")(worker_command)
 app.command("replay")(replay_command)

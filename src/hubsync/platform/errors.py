@@ -44,3 +44,20 @@ class NoEnrichmentValue(PlatformWriteError):  # noqa: N818
 
 class InvalidSetting(PlatformWriteError):  # noqa: N818
     """An unknown settings key, or a value the key does not take."""
+
+
+class InvalidProspectFile(PlatformWriteError):  # noqa: N818
+    """A prospect CSV file with bad rows: nothing of it was loaded."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        shown = "; ".join(problems[:20]) + (f"; and {len(problems) - 20} more" if len(problems) > 20 else "")
+        super().__init__(f"the prospect file was not loaded: {shown}")
+
+
+class ProspectNotFound(PlatformWriteError):  # noqa: N818
+    """No prospect person (or organization) has this id."""
+
+    def __init__(self, prospect_id: int, *, organization: bool = False) -> None:
+        self.prospect_id = prospect_id
+        super().__init__(f"no prospect {'organization' if organization else 'person'} has id {prospect_id}")
