@@ -61,6 +61,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "erased": False,
         "hubspot_updated_at": T0,
         "updated_at": T1,
+        "deleted_at": None,
     },
     "crm_account": {
         "record_id": 3,
@@ -76,6 +77,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "merged_into_id": None,
         "hubspot_updated_at": None,
         "updated_at": T1,
+        "deleted_at": None,
     },
     "push_error": {
         "error_id": 12,

@@ -34,13 +34,13 @@ from hubsync.avro.codec import AvroCodec
 from hubsync.backoff import Backoff
 from hubsync.errors import RetriableError
 from hubsync.ingest.apply import BatchResult, IngestContext, apply_batch
-from hubsync.ingest.canonical import canonical_accounts, canonical_contacts, crm_key
 from hubsync.ingest.events import ChangeEvent, change_event
 from hubsync.ingest.metrics import IngestMetrics
 from hubsync.ingest.statistics import StatisticsKeeper
 from hubsync.mapping.definitions import effective_definitions
 from hubsync.mapping.store import load_mappings
 from hubsync.records.kinds import ObjectKind
+from hubsync.storage.canonical import canonical_accounts, canonical_contacts, crm_key
 from hubsync.storage.retriable import RETRIABLE_DB_ERRORS
 from hubsync.streams.consumer import decode_by_topic, retry_until_done
 from hubsync.streams.decode import KafkaRecord, dead_letter_for

@@ -12,7 +12,8 @@ The outbox carries **mapped fields only** (``hubsync.field_mappings`` of the obj
 converted to HubSpot's wire strings by its property definitions, with rule ``platform`` and the edit
 time as each field's timestamp (later change wins). Unmapped fields are stored and never synced.
 
-A platform-side **delete** keeps the record, marked by its ``deleted_in_platform`` activity row: it
+A platform-side **delete** keeps the record, with ``deleted_at`` set (and a ``deleted_in_platform``
+activity row): it
 takes no more changes, its open duplicate pairs are resolved, and the ``DELETED`` outbox row tells
 the push path, which does not propagate it to HubSpot (the product deletes in both places by hand,
 and the pull keeps mirroring a record that still exists in HubSpot).
@@ -46,6 +47,7 @@ from hubsync.platform.store import (
     lock_record,
     update_values,
 )
+from hubsync.records.kinds import RECORD_TABLES
 from hubsync.records.state import platform_version
 from hubsync.storage.outbox import ChangeType, FieldRule, OutboxEvent, append_outbox, epoch_ms
 
@@ -240,7 +242,8 @@ def update_record(
 
 
 def delete_record(conn: psycopg.Connection[Any], record_id: int) -> WriteResult:
-    """Delete a record in the platform: it is kept, marked by a ``deleted_in_platform`` activity row,
+    """Delete a record in the platform: it is kept, ``deleted_at`` set, with a ``deleted_in_platform``
+    activity row;
     takes no more changes, and its open potential-duplicate pairs are resolved. The ``DELETED``
     outbox row is not propagated to HubSpot by the push path (see the module docstring)."""
     with conn.transaction():
@@ -252,6 +255,10 @@ def delete_record(conn: psycopg.Connection[Any], record_id: int) -> WriteResult:
             " RETURNING CASE WHEN record_a = %(id)s THEN record_b ELSE record_a END, signal",
             {"t": record.kind, "id": record.id},
         ).fetchall()
+        conn.execute(
+            f"UPDATE {RECORD_TABLES[record.kind]} SET deleted_at = now(), updated_at = now() WHERE id = %s",
+            (record.id,),
+        )
         [event_id] = append_outbox(conn, [outbox_event(record, "DELETED", now())])
         add_activities(
             conn,

@@ -27,8 +27,7 @@ CAUSE_SOURCE = "PLATFORM"
 
 _SELECT = (
     "SELECT id, hubspot_id, creation_source, crm_status, merged_into_id, {erased}, properties,"
-    " property_versions, EXISTS (SELECT 1 FROM hubsync.activity_log l WHERE l.object_type = '{kind}'"
-    " AND l.record_id = t.id AND l.action = 'deleted_in_platform')"
+    " property_versions, deleted_at IS NOT NULL"
     " FROM {table} t WHERE id = ANY(%s) ORDER BY id FOR UPDATE"
 )
 

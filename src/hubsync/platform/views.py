@@ -14,11 +14,6 @@ from hubsync.records.kinds import RECORD_TABLES, ObjectKind
 
 __all__ = ["activity", "find_kind", "find_records", "record_view"]
 
-_DELETED = (
-    "EXISTS (SELECT 1 FROM hubsync.activity_log l WHERE l.object_type = %(kind)s AND l.record_id = t.id"
-    " AND l.action = 'deleted_in_platform')"
-)
-
 
 def find_kind(conn: psycopg.Connection[Any], record_id: int) -> ObjectKind:
     """Whether ``record_id`` is a contact or an account; :class:`RecordNotFound` if neither."""
@@ -70,9 +65,7 @@ def record_view(conn: psycopg.Connection[Any], record_id: int) -> dict[str, Any]
     table = RECORD_TABLES[kind]
     params = {"id": record_id, "kind": kind}
     with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(
-            f"SELECT to_jsonb(t) AS row, {_DELETED} AS deleted FROM {table} t WHERE t.id = %(id)s", params
-        )
+        cur.execute(f"SELECT to_jsonb(t) AS row FROM {table} t WHERE t.id = %(id)s", params)
         found = cur.fetchone()
         assert found is not None
         row: dict[str, Any] = dict(found["row"])
@@ -102,7 +95,8 @@ def record_view(conn: psycopg.Connection[Any], record_id: int) -> dict[str, Any]
         "hubspot_id": row["hubspot_id"],
         "crm_status": row["crm_status"],
         "creation_source": row["creation_source"],
-        "deleted_in_platform": bool(found["deleted"]),
+        "deleted_in_platform": row["deleted_at"] is not None,
+        "deleted_at": row["deleted_at"],
         "merged_into_id": row["merged_into_id"],
         "crm_merged_into_hubspot_id": row["crm_merged_into_hubspot_id"],
         "erased": row.get("erased_at") is not None,

@@ -18,6 +18,10 @@
 * **Bad rows.** A row that does not make a ``PlatformChangeEvent`` goes to the DLQ (stage
   ``VALIDATE``, source topic ``hubsync.outbox``, offset = ``seq``) and is marked published, so it
   does not hold up the rows behind it.
+* **Canonical records.** For the rows of platform-side changes (created, updated, deleted, merged,
+  enriched) the records' canonical ``crm.contacts`` / ``crm.accounts`` values are published in the
+  same round, after the changes: a record made in the platform is on ``crm.*`` as soon as it is
+  written, and a deletion shows there (``deleted_at``), without waiting for HubSpot's echo.
 * **Retention.** Published rows older than :attr:`RelayConfig.retention` are deleted.
 """
 
@@ -44,6 +48,7 @@ from hubsync.backoff import Backoff, BackoffSchedule
 from hubsync.errors import RetriableError
 from hubsync.metrics import PerRegistry
 from hubsync.settings import Settings, require_database_url, require_kafka
+from hubsync.storage.canonical import acanonical_accounts, acanonical_contacts, crm_key
 from hubsync.storage.outbox import InvalidOutboxPayloadError, payload_to_avro
 from hubsync.streams.dlq import DeadLetterMessage, DeadLetterPublisher, FailureStage, dead_letter, now_ms
 from hubsync.streams.producer import AsyncKafkaPublisher, EncodedMessage
@@ -98,14 +103,23 @@ class RelayConfig:
 
 @dataclass(frozen=True, slots=True)
 class RelayTopics:
-    """The topic of each ``aggregatetype``."""
+    """The topic of each ``aggregatetype``, and the canonical ``crm.*`` topics (None: the relay
+    publishes no canonical records)."""
 
     contact: str
     account: str
+    crm_contact: str | None = None
+    crm_account: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RelayTopics:
-        return cls(contact=settings.topics.platform_contacts, account=settings.topics.platform_accounts)
+        t = settings.topics
+        return cls(
+            contact=t.platform_contacts,
+            account=t.platform_accounts,
+            crm_contact=t.crm_contacts,
+            crm_account=t.crm_accounts,
+        )
 
     def for_aggregate(self, aggregatetype: str) -> str | None:
         return {"contact": self.contact, "account": self.account}.get(aggregatetype)
@@ -246,6 +260,26 @@ def prepare_batch(
     return batch
 
 
+#: outbox rows of changes made platform-side, whose records' canonical view changed
+PLATFORM_CHANGES = frozenset({"CREATED", "UPDATED", "DELETED", "MERGED", "ENRICHED"})
+
+
+def platform_changed_records(rows: Sequence[OutboxRow]) -> dict[str, set[int]]:
+    """Record ids per kind whose canonical record the platform-side changes of ``rows`` changed
+    (both records of a merge). Autofill/overwrite rows are left out: ingest publishes those."""
+    wanted: dict[str, set[int]] = {"contact": set(), "account": set()}
+    for row in rows:
+        if row.type not in PLATFORM_CHANGES or row.aggregatetype not in wanted:
+            continue
+        ids = wanted[row.aggregatetype]
+        if row.aggregateid.isdigit():
+            ids.add(int(row.aggregateid))
+        merged_into = row.payload.get("merged_into_id") if isinstance(row.payload, Mapping) else None
+        if isinstance(merged_into, int):
+            ids.add(merged_into)
+    return wanted
+
+
 # ---- SQL -----------------------------------------------------------------------------------------
 
 _FETCH = """
@@ -339,6 +373,10 @@ class OutboxRelay:
         self.publisher = publisher
         self.codec = codec
         self.schema = codec.repository.current(PLATFORM_SCHEMA)
+        self._crm_schemas = {
+            "contact": codec.repository.current("crm_contact"),
+            "account": codec.repository.current("crm_account"),
+        }
         self.topics = topics
         self.dead_letters = dead_letters
         self.config = config or RelayConfig()
@@ -364,13 +402,42 @@ class OutboxRelay:
                 for topic, messages in batch.messages.items()
             )
         )
+        canonical = await self._canonical(conn, rows)
+        await asyncio.gather(
+            *(
+                self.publisher.publish(topic, messages, timeout_s=timeout)
+                for topic, messages in canonical.items()
+            )
+        )
         if batch.dead_letters:
             await self.dead_letters.publish(batch.dead_letters, timeout_s=timeout)
         await mark_published(conn, [row.id for row in rows])
+        for topic, messages in canonical.items():
+            self.metrics.published.labels(topic=topic).inc(len(messages))
         for topic, messages in batch.messages.items():
             self.metrics.published.labels(topic=topic).inc(len(messages))
         self.published += len(rows)
         return len(rows)
+
+    async def _canonical(
+        self, conn: psycopg.AsyncConnection[Any], rows: Sequence[OutboxRow]
+    ) -> dict[str, list[EncodedMessage]]:
+        """The ``crm.*`` records of the records these rows changed platform-side: a platform-made
+        record is on ``crm.*`` as soon as it is written, not only once HubSpot echoed its push."""
+        wanted = platform_changed_records(rows)
+        out: dict[str, list[EncodedMessage]] = {}
+        for kind, topic, read in (
+            ("contact", self.topics.crm_contact, acanonical_contacts),
+            ("account", self.topics.crm_account, acanonical_accounts),
+        ):
+            if topic is None or not wanted[kind]:
+                continue
+            schema = self._crm_schemas[kind]
+            records = await read(conn, sorted(wanted[kind]))
+            out[topic] = [
+                EncodedMessage(crm_key(r["record_id"]), self.codec.encode(topic, schema, r)) for r in records
+            ]
+        return out
 
     async def drain(self, conn: psycopg.AsyncConnection[Any], stop: asyncio.Event | None = None) -> int:
         """Publish rounds until the outbox has nothing left (or ``stop`` is set)."""

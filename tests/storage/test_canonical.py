@@ -12,7 +12,7 @@ import pytest
 
 from hubsync.avro.codec import SingleObjectCodec
 from hubsync.avro.schemas import SchemaRepository
-from hubsync.ingest.canonical import (
+from hubsync.storage.canonical import (
     acanonical_accounts,
     acanonical_contacts,
     canonical_accounts,

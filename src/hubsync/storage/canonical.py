@@ -9,6 +9,8 @@ batch) and return Avro-ready dicts for ``crm_contact.avsc`` / ``crm_account.avsc
   ``timestamp-millis``;
 * ``properties`` values as strings or None (jsonb numbers and booleans as their JSON text,
   objects and arrays as compact JSON), as the schema's ``map<["null","string"]>`` wants;
+* ``deleted_at``: when the record was deleted in the platform (it is kept and takes no more
+  changes), None otherwise;
 * a contact whose personal data was erased (a HubSpot privacy deletion, ``erased_at`` set) has
   ``erased`` true and no email, names, additional emails or properties: its row is kept for
   audit, but nothing personal leaves the database.
@@ -88,7 +90,8 @@ SELECT c.id AS record_id,
        coalesce(d.ids, '{}') AS potential_duplicate_ids,
        c.merged_into_id,
        c.hubspot_updated_at,
-       c.updated_at
+       c.updated_at,
+       c.deleted_at
 FROM hubsync.contacts c
 JOIN wanted w ON w.id = c.id
 LEFT JOIN extra_emails x ON x.id = c.id
@@ -133,7 +136,8 @@ SELECT a.id AS record_id,
        coalesce(d.ids, '{}') AS potential_duplicate_ids,
        a.merged_into_id,
        a.hubspot_updated_at,
-       a.updated_at
+       a.updated_at,
+       a.deleted_at
 FROM hubsync.accounts a
 JOIN wanted w ON w.id = a.id
 LEFT JOIN links l ON l.id = a.id

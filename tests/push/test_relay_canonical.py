@@ -1,0 +1,69 @@
+"""A record made, deleted or merged in the platform is on ``crm.contacts`` / ``crm.accounts`` as soon
+as the relay publishes its outbox row, without waiting for HubSpot's echo of a push."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+import psycopg
+import pytest
+from prometheus_client import CollectorRegistry
+
+from hubsync.platform import create_record, delete_record, merge_records
+from hubsync.push.relay import relay_from_settings
+from hubsync.storage.defaults import load_defaults, seed_defaults
+from tests.push.test_relay import CODEC, Setup, setup  # noqa: F401 - the setup fixture
+
+pytestmark = pytest.mark.integration
+
+CRM_CONTACT = CODEC.repository.current("crm_contact")
+CRM_ACCOUNT = CODEC.repository.current("crm_account")
+
+
+def _relay_once(setup: Setup) -> int | None:  # noqa: F811
+    async def run() -> int | None:
+        async with relay_from_settings(setup.settings, CODEC, registry=CollectorRegistry()) as relay:
+            return await relay.run_once()
+
+    return asyncio.run(run())
+
+
+def _latest(setup: Setup, topic: str, expected: int) -> dict[int, dict[str, object]]:  # noqa: F811
+    schema = CRM_CONTACT if topic == setup.topics.crm_contacts else CRM_ACCOUNT
+    latest: dict[int, dict[str, object]] = {}
+    for message in setup.drain(topic, expected):
+        value = CODEC.decode(topic, schema, message.value())
+        key = message.key()
+        assert key is not None and int(key) == value["record_id"]
+        latest[int(value["record_id"])] = value
+    return latest
+
+
+def test_platform_creates_deletes_and_merges_reach_crm_topics_at_once(setup: Setup) -> None:  # noqa: F811
+    with psycopg.connect(setup.database_url) as conn:
+        seed_defaults(conn, load_defaults())
+        ada = create_record(conn, "contact", {"email": "ada@engines.co.uk", "firstname": "Ada"})
+        ada2 = create_record(conn, "contact", {"email": "ada.l@engines.co.uk", "firstname": "Ada"})
+        acme = create_record(conn, "account", {"name": "Acme", "domain": "acme.com"})
+    assert _relay_once(setup) == 3
+    contacts = _latest(setup, setup.topics.crm_contacts, 2)
+    assert set(contacts) == {ada, ada2}
+    assert contacts[ada]["email"] == "ada@engines.co.uk" and contacts[ada]["crm_status"] == "NOT_LINKED"
+    assert contacts[ada]["creation_source"] == "PLATFORM" and contacts[ada]["deleted_at"] is None
+    accounts = _latest(setup, setup.topics.crm_accounts, 1)
+    assert accounts[acme]["name"] == "Acme" and accounts[acme]["deleted_at"] is None
+
+    with psycopg.connect(setup.database_url) as conn:
+        delete_record(conn, acme)
+        merge_records(conn, ada, ada2)
+        deleted_at = conn.execute("SELECT deleted_at FROM hubsync.accounts WHERE id = %s", (acme,)).fetchone()
+    assert deleted_at is not None and deleted_at[0] is not None
+    assert _relay_once(setup) == 2
+    accounts = _latest(setup, setup.topics.crm_accounts, 2)
+    published = accounts[acme]["deleted_at"]
+    assert isinstance(published, datetime)
+    assert abs((published - deleted_at[0]).total_seconds()) < 0.001  # timestamp-millis
+    contacts = _latest(setup, setup.topics.crm_contacts, 4)
+    assert contacts[ada2]["crm_status"] == "MERGED_IN_PLATFORM" and contacts[ada2]["merged_into_id"] == ada
+    assert contacts[ada]["crm_status"] == "NOT_LINKED"
