@@ -11,6 +11,7 @@ import psycopg
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from hubsync.settings import Settings
+from hubsync.storage.config_versions import mapping_version, worker_contexts
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +96,10 @@ def database_status(conn: psycopg.Connection[Any]) -> dict[str, Any]:
             "oldest_unpublished_age_s": float(outbox[1]) if outbox[1] else None,
         },
         "push_errors_open": dict(errors),
+        "field_mappings": {
+            "version": mapping_version(conn),
+            "workers": [w.to_json() for w in worker_contexts(conn) if w.live],
+        },
         "last_polls": [
             {"connector": c, "object_type": o, "at": at.isoformat()}
             for c, o, at in rows(

@@ -15,6 +15,7 @@ pytestmark = pytest.mark.integration
 EXPECTED_TABLES = {
     "accounts",
     "activity_log",
+    "config_versions",
     "connector_cursors",
     "contact_account_links",
     "contact_emails",
@@ -29,6 +30,7 @@ EXPECTED_TABLES = {
     "schema_migrations",
     "settings",
     "webhook_dedupe",
+    "worker_contexts",
 }
 
 

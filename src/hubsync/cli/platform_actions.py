@@ -3,6 +3,7 @@ records and the sync settings (exit codes as in :mod:`hubsync.cli.records`)."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import psycopg
@@ -10,10 +11,10 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from hubsync.cli._common import JsonOption, console, print_json
+from hubsync.cli._common import EXIT_FAILURE, JsonOption, console, print_json
 from hubsync.cli.records import print_activity, print_result, run_platform
 from hubsync.platform import activity, enrich_record, get_settings, merge_records, request_push, set_setting
-from hubsync.platform.settings import PlatformSettings, settings_rows
+from hubsync.platform.settings import MappingRollout, PlatformSettings, mapping_rollout, settings_rows
 
 
 def push_command(
@@ -118,19 +119,68 @@ def settings_show(json_output: bool = JsonOption) -> None:
 def settings_set(
     key: str = typer.Argument(..., help="push.enabled, push.scope or mapping.<contact|account>.<property>."),
     value: str = typer.Argument(..., help="true/false; all/manual; none/autofill/overwrite."),
+    wait: bool = typer.Option(
+        True, "--wait/--no-wait", help="For a mapping: wait until every running worker applies it."
+    ),
+    timeout: float = typer.Option(30.0, "--timeout", min=0.0, help="Seconds to wait for the workers."),
     json_output: bool = JsonOption,
 ) -> None:
     """Change one setting.
 
     push.enabled (true/false), push.scope (all/manual), or a field mapping's mode:
-    mapping.<contact|account>.<property> (none/autofill/overwrite).
+    mapping.<contact|account>.<property> (none/autofill/overwrite). A mapping change waits until
+    every running worker applies the new mapping version (they reload every 5 s), or says which
+    did not within --timeout (exit 1).
     """
 
-    def change(conn: psycopg.Connection[Any]) -> PlatformSettings:
-        return set_setting(conn, key, value)
+    def change(conn: psycopg.Connection[Any]) -> tuple[PlatformSettings, MappingRollout]:
+        settings = set_setting(conn, key, value)
+        return settings, mapping_rollout(conn)
 
-    settings = run_platform(change)
+    settings, rollout = run_platform(change)
+    mapping = key.startswith("mapping.")
+    if mapping and wait:
+        rollout = _await_rollout(rollout, timeout)
     if json_output:
-        print_json(settings.to_json())
-        return
-    console.print(f"{escape(key)} = {escape(settings_rows(settings).get(key, value))}")
+        extra = {"mapping_rollout": _rollout_json(rollout)} if mapping else {}
+        print_json({**settings.to_json(), **extra})
+    else:
+        console.print(f"{escape(key)} = {escape(settings_rows(settings).get(key, value))}")
+        if mapping:
+            console.print(_rollout_text(rollout, waited=wait))
+    if mapping and wait and not rollout.in_effect:
+        raise typer.Exit(EXIT_FAILURE)
+
+
+def _await_rollout(rollout: MappingRollout, timeout: float) -> MappingRollout:
+    """Poll until every running worker applies ``rollout.version``, or ``timeout`` passed."""
+    version = rollout.version
+
+    def check(conn: psycopg.Connection[Any]) -> MappingRollout:
+        return mapping_rollout(conn, version)
+
+    deadline = time.monotonic() + timeout
+    while not rollout.in_effect and time.monotonic() < deadline:
+        time.sleep(0.5)
+        rollout = run_platform(check)
+    return rollout
+
+
+def _rollout_json(rollout: MappingRollout) -> dict[str, Any]:
+    return {
+        "version": rollout.version,
+        "in_effect": rollout.in_effect,
+        "workers": [w.to_json() for w in rollout.live],
+        "behind": [w.worker_id for w in rollout.behind],
+    }
+
+
+def _rollout_text(rollout: MappingRollout, *, waited: bool) -> str:
+    if not rollout.live:
+        return f"mapping version {rollout.version}: no worker is running; the change applies when one starts"
+    if rollout.in_effect:
+        return f"mapping version {rollout.version} is in effect on every running worker ({len(rollout.live)})"
+    behind = ", ".join(f"{w.worker_id} (version {w.mapping_version})" for w in rollout.behind)
+    if not waited:
+        return f"mapping version {rollout.version}: not yet applied by {behind}"
+    return f"mapping version {rollout.version} not in effect in time: still behind: {behind}"

@@ -50,5 +50,18 @@ def status_command(json_output: bool = JsonOption) -> None:
         f"open potential duplicates: {database['open_duplicates']}; net-new prospects:"
         f" {prospects['people']} people, {prospects['organizations']} organizations"
     )
+    mappings = database["field_mappings"]
+    workers = mappings["workers"]
+    console.print(
+        f"field mappings: version {mappings['version']}; running workers: "
+        + (
+            ", ".join(
+                f"{w['worker_id']} version {w['mapping_version']}"
+                + ("" if w["mapping_version"] >= mappings["version"] else " (behind)")
+                for w in workers
+            )
+            or "none"
+        )
+    )
     for poll in database["last_polls"]:
         console.print(f"last {poll['connector']} {poll['object_type']}: {poll['at']}")

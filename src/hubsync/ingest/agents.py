@@ -20,6 +20,9 @@ from hubsync.streams.dlq import DeadLetterPublisher
 from hubsync.streams.faust_app import AgentApp, consume_batches
 from hubsync.streams.producer import AsyncKafkaPublisher
 
+#: how often an idle worker reloads its field mappings and says which version it applies
+CONTEXT_REFRESH_S = 5.0
+
 
 def ingest_topics(settings: Settings) -> IngestTopics:
     t = settings.topics
@@ -66,6 +69,13 @@ def add_ingest_agents(app: AgentApp) -> None:
             metrics.consumer_lag.labels(topic=last.topic, partition=str(last.partition)).set(
                 max(0, highwater - last.offset - 1)
             )
+
+    async def refresh_context() -> None:
+        """Keep this worker's mapping version current while it is idle (see ContextCache)."""
+        processor = await app.resources.get("ingest", opener)
+        await asyncio.to_thread(processor.contexts.refresh, processor.pool)
+
+    app.timer(interval=CONTEXT_REFRESH_S)(refresh_context)
 
     kinds: dict[str, ObjectKind] = dict(ingest_topics(settings).sources)
     for topic_name, kind in kinds.items():

@@ -41,6 +41,7 @@ from hubsync.mapping.definitions import effective_definitions
 from hubsync.mapping.store import load_mappings
 from hubsync.records.kinds import ObjectKind
 from hubsync.storage.canonical import canonical_accounts, canonical_contacts, crm_key
+from hubsync.storage.config_versions import mapping_version, new_worker_id, record_worker_context
 from hubsync.storage.retriable import RETRIABLE_DB_ERRORS
 from hubsync.streams.consumer import decode_by_topic, retry_until_done
 from hubsync.streams.decode import KafkaRecord, dead_letter_for
@@ -77,24 +78,42 @@ class BatchReport:
 
 class ContextCache:
     """Field mappings and property definitions, re-read from PostgreSQL every ``ttl_s`` seconds,
-    so ``hubsync settings`` changes and definition refreshes reach running workers."""
+    so ``hubsync settings`` changes and definition refreshes reach running workers.
 
-    def __init__(self, *, replay: bool = False, ttl_s: float = 5.0) -> None:
+    With a ``worker_id``, every reload records the mapping version this worker now applies
+    (``hubsync.worker_contexts``): ``hubsync settings set mapping...`` waits for it and
+    ``hubsync status`` shows it. :meth:`refresh` reloads when due without a batch (the agents call
+    it on a timer), so an idle worker's row stays current too."""
+
+    def __init__(self, *, replay: bool = False, ttl_s: float = 5.0, worker_id: str | None = None) -> None:
         self.replay = replay
         self.ttl_s = ttl_s
+        self.worker_id = worker_id
+        #: the mapping version of the loaded context (0: none loaded yet)
+        self.version = 0
         self._context: IngestContext | None = None
         self._loaded_at = 0.0
 
     def get(self, conn: psycopg.Connection[Any]) -> IngestContext:
         now = time.monotonic()
         if self._context is None or now - self._loaded_at > self.ttl_s:
+            version = mapping_version(conn)
             self._context = IngestContext(
                 mappings=load_mappings(conn),
                 definitions={kind: effective_definitions(conn, kind) for kind in ("contact", "account")},
                 replay=self.replay,
             )
+            if self.worker_id is not None:
+                record_worker_context(conn, self.worker_id, version, loaded=version != self.version)
+            self.version = version
             self._loaded_at = now
         return self._context
+
+    def refresh(self, pool: psycopg_pool.ConnectionPool[Any]) -> None:
+        """Reload if due, outside any batch (committed at once)."""
+        with pool.connection() as conn:
+            self.get(conn)
+            conn.commit()
 
 
 class IngestProcessor:
@@ -120,7 +139,7 @@ class IngestProcessor:
         self.topics = topics
         self.metrics = metrics
         self.publish_canonical = publish_canonical
-        self.contexts = ContextCache(replay=replay)
+        self.contexts = ContextCache(replay=replay, worker_id=None if replay else new_worker_id("ingest"))
         self.statistics = StatisticsKeeper(pool)
         self.backoff = backoff or INGEST_BACKOFF
         self._event_schema = codec.repository.current(CHANGE_EVENT_SCHEMA)

@@ -19,6 +19,7 @@ from hubsync.mapping.rules import Mapping as FieldMapping
 from hubsync.mapping.store import load_mappings
 from hubsync.platform.errors import InvalidField, InvalidSetting
 from hubsync.platform.fields import check_field_name
+from hubsync.storage.config_versions import WorkerContext, mapping_version, worker_contexts
 from hubsync.storage.defaults import MappingMode, PushScope, SyncSettings
 
 __all__ = ["PlatformSettings", "get_settings", "parse_setting", "set_setting"]
@@ -113,3 +114,23 @@ def settings_rows(settings: PlatformSettings) -> Mapping[str, str]:
     for m in settings.mappings:
         rows[f"mapping.{m.object_type}.{m.hubspot_property}"] = m.mode.value
     return rows
+
+
+@dataclass(frozen=True, slots=True)
+class MappingRollout:
+    """Where a mapping version stands: the running workers, and those still on an older one."""
+
+    version: int
+    live: tuple[WorkerContext, ...]
+    behind: tuple[WorkerContext, ...]
+
+    @property
+    def in_effect(self) -> bool:
+        return not self.behind
+
+
+def mapping_rollout(conn: psycopg.Connection[Any], version: int | None = None) -> MappingRollout:
+    """Which running workers apply field-mapping ``version`` (default: the current one) yet."""
+    wanted = mapping_version(conn) if version is None else version
+    live = tuple(w for w in worker_contexts(conn) if w.live)
+    return MappingRollout(wanted, live, tuple(w for w in live if w.mapping_version < wanted))
