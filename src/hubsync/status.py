@@ -12,42 +12,46 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from hubsync.settings import Settings
 from hubsync.storage.config_versions import mapping_version, worker_contexts
+from hubsync.streams.lag import PartitionLag, partition_lags
 
 
 @dataclass(frozen=True, slots=True)
 class TopicLag:
-    """Messages of ``topic`` the consumer ``group`` has not committed yet (``None``: no commit yet)."""
+    """Messages of ``topic`` the consumer ``group`` has not committed yet (``None``: no commit yet).
+
+    ``end_offsets`` are measured (see :mod:`hubsync.streams.lag`); ``reported_end_offsets`` are the
+    broker's, which the embedded dev broker gets wrong (``broker_end_trusted`` false)."""
 
     group: str
     topic: str
     end_offsets: int
     lag: int | None
+    reported_end_offsets: int = 0
+    broker_end_trusted: bool = True
 
 
 def consumer_lag(bootstrap: str, group: str, topics: Sequence[str], timeout: float = 10.0) -> list[TopicLag]:
-    """Per topic: the sum over partitions of high watermark - committed offset of ``group``."""
-    probe = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
-    out: list[TopicLag] = []
-    try:
-        metadata = probe.list_topics(timeout=timeout)
-        for topic in topics:
-            info = metadata.topics.get(topic)
-            if info is None or info.error is not None:
-                continue
-            partitions = [TopicPartition(topic, p) for p in sorted(info.partitions)]
-            committed = probe.committed(partitions, timeout=timeout)
-            end_total, lag_total, any_commit = 0, 0, False
-            for tp in committed:
-                high = probe.get_watermark_offsets(TopicPartition(topic, tp.partition), timeout=timeout)[1]
-                end_total += high
-                if tp.offset >= 0:
-                    any_commit = True
-                    lag_total += max(0, high - tp.offset)
-                else:
-                    lag_total += high
-            out.append(TopicLag(group, topic, end_total, lag_total if any_commit or end_total else 0))
-    finally:
-        probe.close()
+    """Per topic: the sum over partitions of the end offset - the offset ``group`` committed."""
+    by_topic: dict[str, list[PartitionLag]] = {}
+    for part in partition_lags(bootstrap, group, topics, timeout=timeout):
+        by_topic.setdefault(part.topic, []).append(part)
+    out = []
+    for topic in topics:
+        parts = by_topic.get(topic)
+        if parts is None:
+            continue
+        end = sum(p.end for p in parts)
+        committed = any(p.committed is not None for p in parts)
+        out.append(
+            TopicLag(
+                group,
+                topic,
+                end,
+                sum(p.lag for p in parts) if committed or end else 0,
+                sum(p.reported_end for p in parts),
+                all(p.broker_end_trusted for p in parts),
+            )
+        )
     return out
 
 
@@ -118,7 +122,15 @@ def kafka_status(settings: Settings, bootstrap: str) -> dict[str, Any]:
     )
     return {
         "consumer_lag": [
-            {"group": x.group, "topic": x.topic, "messages": x.end_offsets, "lag": x.lag} for x in lag
+            {
+                "group": x.group,
+                "topic": x.topic,
+                "messages": x.end_offsets,
+                "lag": x.lag,
+                "broker_end_offsets": x.reported_end_offsets,
+                "broker_end_trusted": x.broker_end_trusted,
+            }
+            for x in lag
         ],
         "dlq_messages": topic_size(bootstrap, t.dlq),
         "push_error_messages": topic_size(bootstrap, t.push_errors),

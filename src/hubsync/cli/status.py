@@ -35,6 +35,13 @@ def status_command(json_output: bool = JsonOption) -> None:
     for row in kafka["consumer_lag"]:
         lag.add_row(row["topic"], str(row["messages"]), "-" if row["lag"] is None else str(row["lag"]))
     console.print(lag)
+    untrusted = [row["topic"] for row in kafka["consumer_lag"] if not row["broker_end_trusted"]]
+    if untrusted:
+        console.print(
+            "note: the broker's end offsets of " + ", ".join(untrusted) + " are behind the messages it holds"
+            " (the embedded dev broker reports a record batch's first offset); the lag above is measured from"
+            " the messages read, not from the broker's numbers"
+        )
     outbox = database["outbox"]
     age = outbox["oldest_unpublished_age_s"]
     console.print(

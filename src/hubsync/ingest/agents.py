@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+from confluent_kafka import KafkaException
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from hubsync.avro.codec import AvroCodec
@@ -18,8 +20,13 @@ from hubsync.settings import Settings, require_database_url, require_kafka
 from hubsync.storage.pool import PoolConfig, open_pool
 from hubsync.streams.dlq import DeadLetterPublisher
 from hubsync.streams.faust_app import AgentApp, consume_batches
+from hubsync.streams.lag import partition_lags
 from hubsync.streams.producer import AsyncKafkaPublisher
 
+log = logging.getLogger(__name__)
+
+#: how often the worker measures its group's consumer lag (``hubsync_consumer_lag_messages``)
+LAG_INTERVAL_S = 10.0
 #: how often an idle worker reloads its field mappings and says which version it applies
 CONTEXT_REFRESH_S = 5.0
 
@@ -63,12 +70,20 @@ def add_ingest_agents(app: AgentApp) -> None:
     def opener() -> contextlib.AbstractAsyncContextManager[IngestProcessor]:
         return ingest_processor(settings, codec, registry=registry)
 
-    def record_lag(last: Any) -> None:
-        highwater = app.consumer.highwater(last.tp)
-        if highwater is not None:
-            metrics.consumer_lag.labels(topic=last.topic, partition=str(last.partition)).set(
-                max(0, highwater - last.offset - 1)
-            )
+    def measure_lag() -> None:
+        for part in partition_lags(
+            require_kafka(settings), app.conf.id, list(ingest_topics(settings).sources)
+        ):
+            metrics.consumer_lag.labels(topic=part.topic, partition=str(part.partition)).set(part.lag)
+
+    async def record_lag() -> None:
+        """The group's lag per partition, measured (see :mod:`hubsync.streams.lag`)."""
+        try:
+            await asyncio.to_thread(measure_lag)
+        except KafkaException as exc:
+            log.warning("consumer lag not measured: %s", exc)
+
+    app.timer(interval=LAG_INTERVAL_S)(record_lag)
 
     async def refresh_context() -> None:
         """Keep this worker's mapping version current while it is idle (see ContextCache)."""
@@ -83,8 +98,6 @@ def add_ingest_agents(app: AgentApp) -> None:
 
         async def agent(stream: Any) -> None:
             processor = await app.resources.get("ingest", opener)
-            await consume_batches(
-                stream, settings.ingest_batch_max, within, processor.process, after=record_lag
-            )
+            await consume_batches(stream, settings.ingest_batch_max, within, processor.process)
 
         app.agent(topic, name=f"ingest-{kind}")(agent)

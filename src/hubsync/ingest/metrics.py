@@ -120,7 +120,8 @@ class IngestMetrics:
             ),
             consumer_lag=Gauge(
                 "hubsync_consumer_lag_messages",
-                "Messages between the last processed offset and the partition's high watermark",
+                "Messages after the offset the worker group committed, to the partition's measured end"
+                " (right on the embedded dev broker too, whose reported end offsets are not)",
                 ["topic", "partition"],
                 registry=registry,
             ),

@@ -157,18 +157,14 @@ async def consume_batches(
     size: int,
     within_s: float,
     process: Callable[[Sequence[KafkaRecord]], Awaitable[object]],
-    *,
-    after: Callable[[Any], None] | None = None,
 ) -> None:
     """An agent's loop: batches of up to ``size`` events (or what came within ``within_s``),
-    each acknowledged only once ``process`` returned; ``after`` sees the batch's last message."""
+    each acknowledged only once ``process`` returned."""
     async for batch in stream.noack_take(size, within=within_s):
         events: Sequence[Any] = batch
         await process([FaustRecord(e.message) for e in events])
         for event in events:
             await stream.ack(event)
-        if after is not None:
-            after(events[-1].message)
 
 
 def run_app(build: Callable[[], AgentApp]) -> None:
