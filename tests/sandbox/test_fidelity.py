@@ -207,3 +207,51 @@ def test_bodies_are_kept_only_when_asked(http: httpx.Client) -> None:
     (entry,) = control.get("/requests", params={"method": "POST"}).json()["results"]
     assert entry["requestBody"] is None and entry["recordIds"] == [] and entry["dropped"] is False
     assert control.put("/requests", json={"bodies": "yes"}).status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("plural", "type_id", "prop"), [("contacts", 449, "email"), ("companies", 450, "name")]
+)
+def test_same_type_associations_work(http: httpx.Client, plural: str, type_id: int, prop: str) -> None:
+    def make(n: int) -> str:
+        value = f"p{n}@example.com" if prop == "email" else f"Co {n}"
+        created = http.post(f"/crm/v3/objects/{plural}", json={"properties": {prop: value}})
+        assert created.status_code == 201, created.text
+        return str(created.json()["id"])
+
+    a, b, c = make(1), make(2), make(3)
+    linked = http.put(f"/crm/v4/objects/{plural}/{a}/associations/default/{plural}/{b}")
+    assert linked.status_code == 200, linked.text
+    assert linked.json()["results"][0]["associationSpec"]["associationTypeId"] == type_id
+    for one, other in ((a, b), (b, a)):  # both directions
+        page = http.get(f"/crm/v4/objects/{plural}/{one}/associations/{plural}").json()["results"]
+        assert page == [
+            {"toObjectId": other, "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": type_id}]}
+        ]
+    labeled = http.put(
+        f"/crm/v4/objects/{plural}/{a}/associations/{plural}/{c}",
+        json=[{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}],
+    )
+    assert labeled.status_code == 201, labeled.text
+    wrong = http.put(
+        f"/crm/v4/objects/{plural}/{a}/associations/{plural}/{c}",
+        json=[{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 279}],
+    )
+    assert wrong.status_code == 400
+    assert http.put(f"/crm/v4/objects/{plural}/{a}/associations/default/{plural}/{a}").status_code == 400
+    read = http.post(
+        f"/crm/v4/associations/{plural}/{plural}/batch/read", json={"inputs": [{"id": a}]}
+    ).json()
+    assert sorted(t["toObjectId"] for t in read["results"][0]["to"]) == sorted([b, c])
+    assert http.delete(f"/crm/v4/objects/{plural}/{a}/associations/{plural}/{b}").status_code == 204
+    assert [
+        t["toObjectId"]
+        for t in http.get(f"/crm/v4/objects/{plural}/{b}/associations/{plural}").json()["results"]
+    ] == []
+    # a merge moves the merged-away record's associations to the survivor
+    merged = http.post(f"/crm/v3/objects/{plural}/merge", json={"primaryObjectId": b, "objectIdToMerge": a})
+    assert merged.status_code == 200, merged.text
+    assert [
+        t["toObjectId"]
+        for t in http.get(f"/crm/v4/objects/{plural}/{b}/associations/{plural}").json()["results"]
+    ] == [c]

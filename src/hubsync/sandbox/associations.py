@@ -1,4 +1,5 @@
-"""Contact <-> company associations with HubSpot's default association types.
+"""Contact <-> company associations with HubSpot's default association types, and the unlabeled
+associations between two records of one type (contact <-> contact 449, company <-> company 450).
 
 Types (``associationTypeId``, HUBSPOT_DEFINED): contact -> company 279 (unlabeled) and 1 (primary);
 company -> contact 280 (unlabeled) and 2 (primary). Every labeled association also has the
@@ -77,3 +78,46 @@ class Links:
     def clear(self) -> None:
         self.by_contact.clear()
         self.by_company.clear()
+
+
+#: HubSpot's default association type between two records of one type (the same both ways)
+SAME_TYPE_IDS: dict[HubSpotObjectName, int] = {"contact": 449, "company": 450}
+
+
+class PeerLinks:
+    """Unlabeled associations between records of one object type: symmetric, no self-association."""
+
+    def __init__(self) -> None:
+        self.by_id: dict[int, set[int]] = {}
+
+    def add(self, a: int, b: int) -> bool:
+        """Associate ``a`` and ``b``; False when they already were."""
+        if b in self.by_id.get(a, ()):
+            return False
+        self.by_id.setdefault(a, set()).add(b)
+        self.by_id.setdefault(b, set()).add(a)
+        return True
+
+    def remove(self, a: int, b: int) -> bool:
+        """Dissociate ``a`` and ``b``; False when they were not associated."""
+        if b not in self.by_id.get(a, ()):
+            return False
+        for x, y in ((a, b), (b, a)):
+            peers = self.by_id[x]
+            peers.discard(y)
+            if not peers:
+                del self.by_id[x]
+        return True
+
+    def peers(self, object_id: int) -> set[int]:
+        return set(self.by_id.get(object_id, ()))
+
+    def drop(self, object_id: int) -> set[int]:
+        """Remove every association of ``object_id``; returns its former peers."""
+        peers = self.peers(object_id)
+        for peer in peers:
+            self.remove(object_id, peer)
+        return peers
+
+    def clear(self) -> None:
+        self.by_id.clear()

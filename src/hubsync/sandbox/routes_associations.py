@@ -1,4 +1,5 @@
-"""Associations v4 between contacts and companies (HubSpot-defined types 279/280 and primary 1/2)."""
+"""Associations v4 between contacts and companies (HubSpot-defined types 279/280 and primary 1/2), and
+between two contacts (449) or two companies (450), unlabeled."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from aiohttp import web
 
 from hubsync.hubspot_model.limits import ASSOCIATIONS_READ_BATCH_LIMIT
 from hubsync.hubspot_model.objects import OBJECT_TYPE_IDS, HubSpotObjectName
-from hubsync.sandbox.associations import TYPE_LABELS, UNLABELED, flags_for, type_ids
+from hubsync.sandbox.associations import SAME_TYPE_IDS, TYPE_LABELS, UNLABELED, flags_for, type_ids
 from hubsync.sandbox.errors import HubSpotApiError, not_found, validation_error
 from hubsync.sandbox.httpio import inputs_of, json_body, json_object, object_type_of, query_int
 from hubsync.sandbox.routes_crm import json_response
@@ -22,12 +23,7 @@ PAGE_LIMIT = 500
 
 
 def _pair(from_name: str, to_name: str) -> tuple[HubSpotObjectName, HubSpotObjectName]:
-    from_type, to_type = object_type_of(from_name), object_type_of(to_name)
-    if from_type == to_type:
-        raise validation_error(
-            f"Associations between {from_name} and {to_name} are not supported by the sandbox"
-        )
-    return from_type, to_type
+    return object_type_of(from_name), object_type_of(to_name)
 
 
 def _ids(from_type: HubSpotObjectName, from_id: int, to_id: int) -> tuple[int, int]:
@@ -42,13 +38,14 @@ def _object_id(raw: object) -> int:
     return int(text)
 
 
-def _flags(from_type: HubSpotObjectName, specs: object) -> int:
+def _flags(from_type: HubSpotObjectName, specs: object, to_type: HubSpotObjectName | None = None) -> int:
     if not isinstance(specs, list) or not specs:
         raise validation_error("types must be a non-empty array of association specs")
     flags = 0
     for spec in specs:
         type_id = spec.get("associationTypeId") if isinstance(spec, Mapping) else None
-        flag = flags_for(from_type, type_id)
+        same = to_type == from_type and type_id == SAME_TYPE_IDS[from_type] and not isinstance(type_id, bool)
+        flag = UNLABELED if same else None if to_type == from_type else flags_for(from_type, type_id)
         if flag is None:
             raise validation_error(f"associationTypeId {type_id} is not a valid type from {from_type}")
         flags |= flag
@@ -58,6 +55,14 @@ def _flags(from_type: HubSpotObjectName, specs: object) -> int:
 def _labels_json(
     state: SandboxState, from_type: HubSpotObjectName, to_type: HubSpotObjectName, from_id: int, to_id: int
 ) -> dict[str, Any]:
+    if from_type == to_type:  # unlabeled: no label
+        return {
+            "fromObjectTypeId": OBJECT_TYPE_IDS[from_type],
+            "fromObjectId": str(from_id),
+            "toObjectTypeId": OBJECT_TYPE_IDS[to_type],
+            "toObjectId": str(to_id),
+            "labels": [],
+        }
     flags = state.store.association_flags(*_ids(from_type, from_id, to_id))
     return {
         "fromObjectTypeId": OBJECT_TYPE_IDS[from_type],
@@ -69,6 +74,8 @@ def _labels_json(
 
 
 def _types_json(from_type: HubSpotObjectName, to_type: HubSpotObjectName, flags: int) -> list[dict[str, Any]]:
+    if from_type == to_type:
+        return [{"category": _CATEGORY, "typeId": SAME_TYPE_IDS[from_type]}]
     specs = []
     for type_id in type_ids(from_type, flags):
         spec: dict[str, Any] = {"category": _CATEGORY, "typeId": type_id}
@@ -79,21 +86,29 @@ def _types_json(from_type: HubSpotObjectName, to_type: HubSpotObjectName, flags:
     return specs
 
 
-def _default_json(from_type: HubSpotObjectName, from_id: int, to_id: int) -> dict[str, Any]:
+def _default_json(
+    from_type: HubSpotObjectName, from_id: int, to_id: int, *, same: bool = False
+) -> dict[str, Any]:
+    type_id = SAME_TYPE_IDS[from_type] if same else type_ids(from_type, UNLABELED)[0]
     return {
         "from": {"id": str(from_id)},
         "to": {"id": str(to_id)},
-        "associationSpec": {
-            "associationCategory": _CATEGORY,
-            "associationTypeId": type_ids(from_type, UNLABELED)[0],
-        },
+        "associationSpec": {"associationCategory": _CATEGORY, "associationTypeId": type_id},
     }
 
 
 def _associate(
-    state: SandboxState, from_type: HubSpotObjectName, from_id: int, to_id: int, flags: int
+    state: SandboxState,
+    from_type: HubSpotObjectName,
+    from_id: int,
+    to_id: int,
+    flags: int,
+    *,
+    same: bool = False,
 ) -> tuple[int, int]:
     """Create the association; returns the canonical (from id, to id) after merged-id resolution."""
+    if same:
+        return state.store.associate_peers(from_type, from_id, to_id)
     to_type: HubSpotObjectName = "company" if from_type == "contact" else "contact"
     from_record = state.store.get(from_type, from_id)
     to_record = state.store.get(to_type, to_id)
@@ -103,19 +118,24 @@ def _associate(
 
 async def create_default(request: web.Request) -> web.Response:
     state, m = state_of(request), request.match_info
-    from_type, _ = _pair(m["from_type"], m["to_type"])
-    from_id, to_id = _associate(state, from_type, _object_id(m["from_id"]), _object_id(m["to_id"]), UNLABELED)
+    from_type, to_type = _pair(m["from_type"], m["to_type"])
+    same = from_type == to_type
+    from_id, to_id = _associate(
+        state, from_type, _object_id(m["from_id"]), _object_id(m["to_id"]), UNLABELED, same=same
+    )
     started = state.store.clock()
     return json_response(
-        batch_json([_default_json(from_type, from_id, to_id)], [], started, state.store.clock())
+        batch_json([_default_json(from_type, from_id, to_id, same=same)], [], started, state.store.clock())
     )
 
 
 async def create_labeled(request: web.Request) -> web.Response:
     state, m = state_of(request), request.match_info
     from_type, to_type = _pair(m["from_type"], m["to_type"])
-    flags = _flags(from_type, await json_body(request))
-    from_id, to_id = _associate(state, from_type, _object_id(m["from_id"]), _object_id(m["to_id"]), flags)
+    flags = _flags(from_type, await json_body(request), to_type)
+    from_id, to_id = _associate(
+        state, from_type, _object_id(m["from_id"]), _object_id(m["to_id"]), flags, same=from_type == to_type
+    )
     return json_response(_labels_json(state, from_type, to_type, from_id, to_id), status=201)
 
 
@@ -137,12 +157,20 @@ def _associations_page(
     after: int,
     limit: int,
 ) -> dict[str, Any]:
-    peers = [p for p in state.store.associations(from_type, object_id) if p >= after]
+    same = from_type == to_type
+    linked = (
+        state.store.peer_associations(from_type, object_id)
+        if same
+        else state.store.associations(from_type, object_id)
+    )
+    peers = [p for p in linked if p >= after]
     results = [
         {
             "toObjectId": str(p),
             "associationTypes": _types_json(
-                from_type, to_type, state.store.association_flags(*_ids(from_type, object_id, p))
+                from_type,
+                to_type,
+                0 if same else state.store.association_flags(*_ids(from_type, object_id, p)),
             ),
         }
         for p in peers[:limit]
@@ -155,11 +183,23 @@ def _associations_page(
 
 async def archive(request: web.Request) -> web.Response:
     state, m = state_of(request), request.match_info
-    from_type, _ = _pair(m["from_type"], m["to_type"])
-    state.store.dissociate(
-        *_ids(from_type, _object_id(m["from_id"]), _object_id(m["to_id"])), state.api_writer
-    )
+    from_type, to_type = _pair(m["from_type"], m["to_type"])
+    _dissociate(state, from_type, to_type, _object_id(m["from_id"]), _object_id(m["to_id"]))
     return web.Response(status=204)
+
+
+def _dissociate(
+    state: SandboxState,
+    from_type: HubSpotObjectName,
+    to_type: HubSpotObjectName,
+    from_id: int,
+    to_id: int,
+    flags: int | None = None,
+) -> None:
+    if from_type == to_type:  # unlabeled only: removing any of its types removes it
+        state.store.dissociate_peers(from_type, from_id, to_id)
+    else:
+        state.store.dissociate(*_ids(from_type, from_id, to_id), state.api_writer, flags=flags)
 
 
 def _each_input(
@@ -192,8 +232,15 @@ async def batch_create(request: web.Request) -> web.Response:
     from_type, to_type = _pair(m["from_type"], m["to_type"])
 
     def create(item: Any) -> dict[str, Any]:
-        flags = _flags(from_type, _mapping(item).get("types"))
-        ids = _associate(state, from_type, _object_id(item.get("from")), _object_id(item.get("to")), flags)
+        flags = _flags(from_type, _mapping(item).get("types"), to_type)
+        ids = _associate(
+            state,
+            from_type,
+            _object_id(item.get("from")),
+            _object_id(item.get("to")),
+            flags,
+            same=from_type == to_type,
+        )
         return _labels_json(state, from_type, to_type, *ids)
 
     body, failed = _each_input(state, await json_object(request), create)
@@ -202,14 +249,15 @@ async def batch_create(request: web.Request) -> web.Response:
 
 async def batch_associate_default(request: web.Request) -> web.Response:
     state, m = state_of(request), request.match_info
-    from_type, _ = _pair(m["from_type"], m["to_type"])
+    from_type, to_type = _pair(m["from_type"], m["to_type"])
+    same = from_type == to_type
 
     def associate(item: Any) -> dict[str, Any]:
         item = _mapping(item)
         ids = _associate(
-            state, from_type, _object_id(item.get("from")), _object_id(item.get("to")), UNLABELED
+            state, from_type, _object_id(item.get("from")), _object_id(item.get("to")), UNLABELED, same=same
         )
-        return _default_json(from_type, *ids)
+        return _default_json(from_type, *ids, same=same)
 
     body, _failed = _each_input(state, await json_object(request), associate)
     return json_response(body)
@@ -237,23 +285,24 @@ async def batch_read(request: web.Request) -> web.Response:
 
 async def batch_archive(request: web.Request) -> web.Response:
     state, m = state_of(request), request.match_info
-    from_type, _ = _pair(m["from_type"], m["to_type"])
+    from_type, to_type = _pair(m["from_type"], m["to_type"])
     for item in inputs_of(await json_object(request), state.config.batch_limit):
         if not isinstance(item, Mapping) or not isinstance(item.get("to"), list):
             raise validation_error("Each input needs from.id and a to array")
         from_id = _object_id(item.get("from"))
         for to in item["to"]:
-            state.store.dissociate(*_ids(from_type, from_id, _object_id(to)), state.api_writer)
+            _dissociate(state, from_type, to_type, from_id, _object_id(to))
     return web.Response(status=204)
 
 
 async def batch_archive_labels(request: web.Request) -> web.Response:
     state, m = state_of(request), request.match_info
-    from_type, _ = _pair(m["from_type"], m["to_type"])
+    from_type, to_type = _pair(m["from_type"], m["to_type"])
     for item in inputs_of(await json_object(request), state.config.batch_limit):
-        flags = _flags(from_type, _mapping(item).get("types"))
-        ids = _ids(from_type, _object_id(item.get("from")), _object_id(item.get("to")))
-        state.store.dissociate(*ids, state.api_writer, flags=flags)
+        flags = _flags(from_type, _mapping(item).get("types"), to_type)
+        _dissociate(
+            state, from_type, to_type, _object_id(item.get("from")), _object_id(item.get("to")), flags
+        )
     return web.Response(status=204)
 
 

@@ -156,6 +156,7 @@ class CrmStore(CrmStoreBase):
         table.aliases = {k: v for k, v in table.aliases.items() if v != record.id}
         table.compact_order()
         self.links.drop("contact", record.id)
+        self.peer_links["contact"].drop(record.id)
         self._emit(
             [
                 self._event("contact", "privacyDeletion", record.id, ts, writer),
@@ -230,6 +231,9 @@ class CrmStore(CrmStoreBase):
         return record
 
     def _move_links(self, object_type: HubSpotObjectName, from_id: int, to_id: int, writer: Writer) -> None:
+        same = self.peer_links[object_type]
+        for peer in same.drop(from_id) - {to_id}:
+            same.add(to_id, peer)
         for peer in self.links.drop(object_type, from_id):
             contact, company = (to_id, peer) if object_type == "contact" else (peer, to_id)
             self._link(contact, company, UNLABELED, writer)  # labels stay with the merged-away pair
@@ -255,6 +259,20 @@ class CrmStore(CrmStoreBase):
         remove = current if flags is None or flags & UNLABELED else current & flags
         if remove:
             self._set_flags(contact_id, company_id, current & ~remove, writer)
+
+    def associate_peers(self, object_type: HubSpotObjectName, a: int, b: int) -> tuple[int, int]:
+        """Associate two records of one type (unlabeled); returns their canonical ids. No webhook
+        event: hubsync subscribes to contact-company association changes only."""
+        first, second = self.get(object_type, a).id, self.get(object_type, b).id
+        if first == second:
+            raise validation_error(f"A {object_type} cannot be associated with itself.")
+        self.peer_links[object_type].add(first, second)
+        return first, second
+
+    def dissociate_peers(self, object_type: HubSpotObjectName, a: int, b: int) -> None:
+        self.peer_links[object_type].remove(
+            self.canonical_id(object_type, a), self.canonical_id(object_type, b)
+        )
 
     def _require(self, contact_id: int, company_id: int) -> None:
         self.get("contact", contact_id)
@@ -315,6 +333,8 @@ class CrmStore(CrmStoreBase):
         """Drop every record, alias and association (property definitions are the registry's)."""
         self.tables = {t: Table(t) for t in OBJECT_TYPES}
         self.links.clear()
+        for peers in self.peer_links.values():
+            peers.clear()
 
 
 _MERGE_SPECIAL = frozenset({"hs_merged_object_ids", "email", "hs_additional_emails"})

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from hubsync.hubspot_model.objects import MODIFIED_PROPERTY, OBJECT_TYPE_IDS, HubSpotObjectName
-from hubsync.sandbox.associations import PRIMARY, Links
+from hubsync.sandbox.associations import PRIMARY, Links, PeerLinks
 from hubsync.sandbox.config import SandboxConfig
 from hubsync.sandbox.errors import ErrorDetail, HubSpotApiError, not_found, validation_error
 from hubsync.sandbox.events import ChangeEvent, EventKind, EventSink, NullSink, Writer
@@ -35,6 +35,8 @@ class CrmStoreBase:
         self.layouts = Layouts()
         self.writers = WriterTable()
         self.links = Links()
+        #: associations between two records of one type
+        self.peer_links: dict[HubSpotObjectName, PeerLinks] = {"contact": PeerLinks(), "company": PeerLinks()}
         self.tables: dict[HubSpotObjectName, Table] = {t: Table(t) for t in OBJECT_TYPES}
         #: the calculated properties: name -> its value for a record (None when it has none)
         self._calculated: dict[HubSpotObjectName, dict[str, Callable[[Record], str | None]]] = {
@@ -267,6 +269,12 @@ class CrmStoreBase:
         other = self.tables["company" if object_type == "contact" else "contact"]
         peers = self.links.peers(object_type, object_id)
         return sorted(p for p in peers if (r := other.records.get(p)) is not None and r.archived_ms is None)
+
+    def peer_associations(self, object_type: HubSpotObjectName, object_id: int) -> list[int]:
+        """Ids of the active records of the same type associated with this one, ascending."""
+        table = self.tables[object_type]
+        peers = self.peer_links[object_type].peers(object_id)
+        return sorted(p for p in peers if (r := table.records.get(p)) is not None and r.archived_ms is None)
 
     def association_flags(self, contact_id: int, company_id: int) -> int:
         return self.links.flags(contact_id, company_id)
