@@ -5,13 +5,13 @@ shows the version each worker applies."""
 from __future__ import annotations
 
 import json
-import time
 
 import psycopg
 import pytest
 from typer.testing import CliRunner
 
 from hubsync.cli import app
+from hubsync.testing import wait_for
 from tests.ingest.worker_harness import prepare_worker, running_worker
 
 pytestmark = pytest.mark.integration
@@ -28,16 +28,20 @@ def test_settings_set_waits_for_the_running_worker_and_status_shows_its_version(
     setup = prepare_worker(kafka_bootstrap_servers, fresh_database_url, partitions=1)
     env = dict(setup.env)
     with running_worker(env) as worker:
-        deadline = time.monotonic() + 90
-        while True:  # the worker says which mapping version it applies once it is up
+
+        def reported() -> list[object]:  # the worker says which mapping version it applies once it is up
             worker.check_alive()
             code, out = _invoke(env, "status", "--json")
             assert code == 0, out
-            workers = json.loads(out)["field_mappings"]["workers"]
-            if workers:
-                break
-            assert time.monotonic() < deadline, worker.describe()
-            time.sleep(0.5)
+            workers: list[object] = json.loads(out)["field_mappings"]["workers"]
+            return workers
+
+        wait_for(
+            reported,
+            timeout=90,
+            interval=0.5,
+            what=lambda: f"the worker's mapping version: {worker.describe()}",
+        )
         code, out = _invoke(
             env, "settings", "set", "mapping.contact.jobtitle", "overwrite", "--timeout", "60", "--json"
         )

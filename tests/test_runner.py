@@ -29,6 +29,7 @@ from hubsync.platform import create_record
 from hubsync.runner import Component, RunOptions, restart_counter, supervise
 from hubsync.sandbox.config import SandboxConfig
 from hubsync.sandbox.server import ThreadedSandbox
+from hubsync.testing import async_wait_for
 from tests.connectors.hubspot.client_support import TOKEN
 from tests.ingest.worker_harness import (
     _INHERITED_NAMES,
@@ -211,10 +212,7 @@ def test_a_failing_component_is_restarted_with_backoff_until_stopped() -> None:
         task = asyncio.create_task(
             supervise(Component("flaky", flaky), stop, options, restart_counter(registry))
         )
-        for _ in range(200):
-            if len(runs) >= 4:
-                break
-            await asyncio.sleep(0.01)
+        await async_wait_for(lambda: len(runs) >= 4, what="the fourth run", interval=0.01)
         stop.set()
         await asyncio.wait_for(task, 5)
 
@@ -234,8 +232,7 @@ def test_a_component_that_returns_early_is_restarted_and_stop_ends_it() -> None:
     async def main() -> None:
         stop = asyncio.Event()
         task = asyncio.create_task(supervise(Component("quits", quits), stop, options))
-        while len(calls) < 3:
-            await asyncio.sleep(0.005)
+        await async_wait_for(lambda: len(calls) >= 3, what="the third call", interval=0.005)
         stop.set()
         await asyncio.wait_for(task, 5)
 

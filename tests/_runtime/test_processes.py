@@ -69,7 +69,7 @@ def test_terminate_falls_back_to_sigkill() -> None:
     ref = ProcessRef.of(child.pid)
     started = time.monotonic()
     assert terminate(ref, timeout=0.5) is False  # no Popen: waits via /proc, like a later process would
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started >= 0.5  # SIGTERM had its time before the SIGKILL
     assert not ref.is_running()
     assert child.wait(5) == -signal.SIGKILL
     child.stdout.close()
@@ -128,4 +128,4 @@ def test_wait_until() -> None:
     assert wait_until(lambda: True, timeout=0)
     started = time.monotonic()
     assert not wait_until(lambda: False, timeout=0.2, interval=0.05)
-    assert 0.2 <= time.monotonic() - started < 2
+    assert time.monotonic() - started >= 0.2  # gave up only once the timeout had passed

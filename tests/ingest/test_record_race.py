@@ -4,7 +4,6 @@ company, at the same time on two connections: neither fails, and one account res
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +15,7 @@ from hubsync.mapping.definitions import effective_definitions
 from hubsync.mapping.store import load_mappings
 from hubsync.storage.defaults import load_defaults, seed_defaults
 from hubsync.storage.migrate import migrate
+from hubsync.testing import wait_for
 from tests.ingest import events_factory as f
 
 pytestmark = pytest.mark.integration
@@ -75,11 +75,14 @@ def _race(db: str, first: Callable[[], list[Any]], second: Callable[[], list[Any
 
             thread = threading.Thread(target=run_second)
             thread.start()
-            deadline = time.monotonic() + 20
-            while not _waiting_on_a_lock(db, two_pid):
+
+            def second_waits() -> bool:
+                if _waiting_on_a_lock(db, two_pid):
+                    return True
                 assert thread.is_alive(), f"the second batch did not wait for the first: {errors}"
-                assert time.monotonic() < deadline, "the second batch never waited for the first"
-                time.sleep(0.02)
+                return False
+
+            wait_for(second_waits, timeout=20, interval=0.02, what="the second batch to wait for the first")
         thread.join(timeout=30)
     assert not errors, errors
 
@@ -122,11 +125,16 @@ def test_a_batch_over_the_lock_cap_locks_the_whole_kind(db: str) -> None:
 
             thread = threading.Thread(target=run_small)
             thread.start()
-            deadline = time.monotonic() + 20
-            while not _waiting_on_a_lock(db, small_pid):
+
+            def small_waits() -> bool:
+                if _waiting_on_a_lock(db, small_pid):
+                    return True
                 assert not done.is_set(), "a record lock passed a kind held exclusively"
-                assert time.monotonic() < deadline
-                time.sleep(0.02)
+                return False
+
+            wait_for(
+                small_waits, timeout=20, interval=0.02, what="the small batch to wait for the kind's lock"
+            )
         thread.join(timeout=30)
         assert done.is_set()
         # record locks of other kinds and other records never wait for each other

@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import psycopg
+import pytest
 from psycopg.rows import dict_row
 from typer.testing import CliRunner
 
@@ -17,6 +18,7 @@ from hubsync.ingest.replay import replay
 from tests.ingest.events_factory import snapshot
 from tests.ingest.worker_harness import prepare_worker, produce, scalar
 
+pytestmark = pytest.mark.integration
 CONTACT = "CONTACT"
 
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import psycopg
+import pytest
 
 from hubsync.ingest.statistics import StatisticsKeeper
 from hubsync.storage.migrate import migrate
 from hubsync.storage.pool import open_pool
+
+pytestmark = pytest.mark.integration
 
 
 def last_analyze(url: str) -> object:

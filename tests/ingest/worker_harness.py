@@ -22,7 +22,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ from hubsync.storage.defaults import load_defaults, seed_defaults
 from hubsync.storage.migrate import migrate
 from hubsync.streams.admin import admin_client, ensure_topics
 from hubsync.streams.topics import topic_specs
+from hubsync.testing import wait_for
 
 #: environment variables a worker must not inherit from the test process
 #: (hubsync's settings, and Faust's BROKER_* settings, which Faust reads from the environment)
@@ -208,14 +208,14 @@ class WorkerProcess:
     ) -> None:
         """Poll ``condition`` until it holds; fail with the worker's output when it dies first
         or ``timeout`` passes."""
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def held() -> bool:
             if condition():
-                return
+                return True
             self.check_alive()
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; {self.describe()}")
-            time.sleep(interval)
+            return False
+
+        wait_for(held, timeout=timeout, interval=interval, what=lambda: f"{what}; {self.describe()}")
 
     def metrics_url(self, timeout: float = 30.0) -> str:
         """The ``/metrics`` URL the worker printed at start."""
@@ -362,10 +362,12 @@ def produce(
                 producer.poll(0.05)
         if index % 5_000 == 4_999:
             producer.poll(0)
-    deadline = time.monotonic() + timeout
-    while producer.flush(1.0):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"messages to {topic} not acknowledged within {timeout:.0f} s")
+    wait_for(
+        lambda: producer.flush(1.0) == 0,
+        timeout=timeout,
+        interval=0,  # flush() waits by itself
+        what=f"the broker to acknowledge the messages to {topic}",
+    )
     if errors:
         raise AssertionError(f"{len(errors)} message(s) to {topic} failed: {errors[0].str()}")
     return [Produced(k, v, *positions[i]) for i, (k, v) in enumerate(sent)]
@@ -425,15 +427,23 @@ class TopicDrain:
         seen = dict.fromkeys(range(self.partitions), -1)
         for message in self.messages:
             seen[message.partition()] = max(seen[message.partition()], message.offset())
-        deadline = time.monotonic() + timeout
-        while any(seen[p] + 1 < high[p] for p in high):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{self.topic}: not caught up with {high} (at {seen})")
+
+        def caught_up() -> bool:
+            if all(seen[p] + 1 >= high[p] for p in high):
+                return True
             for message in consumer.consume(10_000, 0.2):
                 if message.error() is not None:
                     continue
                 self.messages.append(message)
                 seen[message.partition()] = max(seen[message.partition()], message.offset())
+            return False
+
+        wait_for(
+            caught_up,
+            timeout=timeout,
+            interval=0,  # consume() waits by itself
+            what=lambda: f"{self.topic} to catch up with {high} (at {seen})",
+        )
         return list(self.messages)
 
     def close(self) -> None:

@@ -4,7 +4,6 @@ and two workers committing the same key at once."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -14,6 +13,7 @@ import pytest
 
 from hubsync.matching.duplicates import DuplicatePair, duplicates_of, flag_duplicates, open_duplicates
 from hubsync.storage.migrate import migrate
+from hubsync.testing import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -334,16 +334,15 @@ def test_duplicates_of_and_open_duplicates(conn: psycopg.Connection[Any]) -> Non
 
 
 def _wait_for_advisory_lock_wait(db: str, pid: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
     with psycopg.connect(db, autocommit=True) as observer:
-        while time.monotonic() < deadline:
+
+        def waiting() -> bool:
             row = observer.execute(
                 "SELECT wait_event_type, wait_event FROM pg_stat_activity WHERE pid = %s", (pid,)
             ).fetchone()
-            if row == ("Lock", "advisory"):
-                return
-            time.sleep(0.02)
-    raise AssertionError(f"backend {pid} never waited for an advisory lock")
+            return row == ("Lock", "advisory")
+
+        wait_for(waiting, timeout=timeout, interval=0.02, what=f"backend {pid} to wait for an advisory lock")
 
 
 def test_concurrent_writers_of_one_email_still_flag_the_pair(db: str) -> None:

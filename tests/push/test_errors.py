@@ -12,7 +12,7 @@ import fastavro
 import fastavro.validation
 import psycopg
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, Message, TopicPartition
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
@@ -43,6 +43,7 @@ from hubsync.storage.migrate import migrate
 from hubsync.streams.admin import admin_client, ensure_topics
 from hubsync.streams.producer import AsyncKafkaPublisher
 from hubsync.streams.topics import spec_for
+from hubsync.testing import wait_for
 
 CODEC = SingleObjectCodec(SchemaRepository())
 SCHEMA = CODEC.repository.current("push_error")
@@ -209,7 +210,7 @@ def db(fresh_database_url: str) -> str:
 def test_repeats_bump_attempts_and_keep_first_seen(db: str) -> None:
     with psycopg.connect(db) as conn:
         first = record_failure(conn, validation_failure(cause_event="evt-1"))
-    time.sleep(0.05)
+    time.sleep(0.05)  # a later time for the repeat: last_seen must move on, first_seen not
     with psycopg.connect(db) as conn:
         again = record_failure(conn, validation_failure(attempts=3))
         conflict = record_failure(
@@ -329,16 +330,15 @@ def test_error_topic_publisher(db: str, kafka_bootstrap_servers: str) -> None:
     assert asyncio.run(publish()) == 1
     consumer = Consumer({"bootstrap.servers": kafka_bootstrap_servers, "group.id": f"g-{uid}"})
     consumer.assign([TopicPartition(spec.name, 0, 0)])
+
+    def consumed() -> Message | None:
+        polled = consumer.poll(0.2)
+        return polled if polled is not None and polled.error() is None else None
+
     try:
-        deadline = time.monotonic() + 20
-        message = None
-        while message is None and time.monotonic() < deadline:
-            polled = consumer.poll(0.2)
-            if polled is not None and polled.error() is None:
-                message = polled
+        message = wait_for(consumed, timeout=20, interval=0, what=f"the error on {spec.name}")
     finally:
         consumer.close()
-    assert message is not None
     assert message.key() == b"42"
     assert dict(message.headers() or [])["hubsync.error.id"] == str(error_id).encode()
     value = CODEC.decode(spec.name, SCHEMA, message.value())

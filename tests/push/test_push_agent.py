@@ -7,7 +7,6 @@ import asyncio
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -24,6 +23,8 @@ from hubsync.sandbox.server import ThreadedSandbox
 from hubsync.storage.pool import open_pool
 from hubsync.streams.dlq import DeadLetterPublisher
 from hubsync.streams.producer import AsyncKafkaPublisher
+from hubsync.testing import FakeKafkaRecord
+from hubsync.testing.records import TIMESTAMP_CREATE_TIME
 from tests.connectors.hubspot.client_support import Control, control_fixture, make_client, sandbox_fixture
 from tests.ingest.worker_harness import WorkerSetup, prepare_worker
 
@@ -48,33 +49,6 @@ def setup(kafka_bootstrap_servers: str, fresh_database_url: str) -> WorkerSetup:
     return prepare_worker(kafka_bootstrap_servers, fresh_database_url, partitions=1)
 
 
-@dataclass
-class Message:
-    """A consumed message, as the processor reads it."""
-
-    _topic: str
-    _value: bytes
-    _offset: int
-
-    def topic(self) -> str:
-        return self._topic
-
-    def partition(self) -> int:
-        return 0
-
-    def offset(self) -> int:
-        return self._offset
-
-    def key(self) -> bytes:
-        return b"k"
-
-    def value(self) -> bytes:
-        return self._value
-
-    def timestamp(self) -> tuple[int, int]:
-        return 1, int(time.time() * 1000)
-
-
 def change(record_id: int, change_type: str, fields: dict[str, str | None], **kw: Any) -> dict[str, Any]:
     kind = kw.pop("kind", "CONTACT")
     return {
@@ -95,7 +69,17 @@ def change(record_id: int, change_type: str, fields: dict[str, str | None], **kw
 
 def push(setup: WorkerSetup, sandbox: ThreadedSandbox, values: list[dict[str, Any]]) -> PushReport:
     topic = setup.topics.platform_contacts
-    messages = [Message(topic, CODEC.encode(topic, SCHEMA, v), i) for i, v in enumerate(values)]
+    messages = [
+        FakeKafkaRecord(
+            CODEC.encode(topic, SCHEMA, v),
+            topic=topic,
+            partition=0,
+            offset=i,
+            key=b"k",
+            timestamp=(TIMESTAMP_CREATE_TIME, int(time.time() * 1000)),
+        )
+        for i, v in enumerate(values)
+    ]
 
     async def run() -> PushReport:
         pool = open_pool(setup.database_url)

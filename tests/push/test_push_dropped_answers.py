@@ -3,35 +3,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from hubsync.sandbox.server import ThreadedSandbox
-from tests.connectors.hubspot.client_support import Control, control_fixture, sandbox_fixture
-from tests.ingest.worker_harness import WorkerSetup, prepare_worker
-from tests.push.test_push_agent import change, hubspot_records, one, platform_contact, push
+from tests.connectors.hubspot.client_support import Control
+from tests.ingest.worker_harness import WorkerSetup
+from tests.push.test_push_agent import (  # noqa: F401 - the sandbox, control and setup fixtures
+    change,
+    control,
+    hubspot_records,
+    one,
+    platform_contact,
+    push,
+    sandbox,
+    setup,
+)
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[ThreadedSandbox]:
-    yield from sandbox_fixture()
-
-
-@pytest.fixture
-def control(sandbox: ThreadedSandbox) -> Iterator[Control]:
-    yield from control_fixture(sandbox)
-
-
-@pytest.fixture
-def setup(kafka_bootstrap_servers: str, fresh_database_url: str) -> WorkerSetup:
-    return prepare_worker(kafka_bootstrap_servers, fresh_database_url, partitions=1)
-
-
 def test_creates_and_updates_applied_but_unanswered_make_no_second_record(
-    setup: WorkerSetup, sandbox: ThreadedSandbox, control: Control
+    setup: WorkerSetup,  # noqa: F811
+    sandbox: ThreadedSandbox,  # noqa: F811
+    control: Control,  # noqa: F811
 ) -> None:
     url = setup.database_url
     ids = [platform_contact(url, f"dropped{i}@acme.com", f"D{i}") for i in range(12)]

@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from hubsync.storage.migrate import migrate
 from hubsync.storage.outbox import OutboxEvent, append_outbox, payload_to_avro
 from hubsync.streams.admin import admin_client, ensure_topics
 from hubsync.streams.topics import topic_specs
+from hubsync.testing import async_wait_for, wait_for
 from tests.ingest.worker_harness import TopicDrain
 
 pytestmark = pytest.mark.integration
@@ -60,13 +60,20 @@ class Setup:
         return self.settings.topics
 
     def drain(self, topic: str, expected: int, timeout: float = 20.0) -> list[Message]:
-        deadline = time.monotonic() + timeout
+        """Every message of ``topic`` once there are at least ``expected``."""
         with TopicDrain(self.bootstrap, topic, PARTITIONS) as drain:
-            while True:
+
+            def enough() -> tuple[list[Message]] | None:
                 messages = drain.drain()
-                if len(messages) >= expected or time.monotonic() > deadline:
-                    return messages
-                time.sleep(0.2)
+                return (messages,) if len(messages) >= expected else None
+
+            (messages,) = wait_for(
+                enough,
+                timeout=timeout,
+                interval=0.2,
+                what=lambda: f"{expected} messages on {topic} ({len(drain.messages)} so far)",
+            )
+            return messages
 
     def env(self, **extra: str) -> dict[str, str]:
         inherited = {
@@ -149,14 +156,9 @@ def decoded(message: Message) -> dict[str, Any]:
     return CODEC.decode(str(message.topic()), CHANGE, message.value(), plain=True)
 
 
-async def wait_for(condition: Callable[[], bool], what: str, timeout: float = 20.0) -> float:
-    """Seconds until ``condition`` held (fails after ``timeout``)."""
-    started = time.monotonic()
-    while not condition():
-        if time.monotonic() - started > timeout:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
-    return time.monotonic() - started
+async def wait_until(condition: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
+    """Poll ``condition`` on the loop until it holds (fails after ``timeout``)."""
+    await async_wait_for(condition, timeout=timeout, interval=0.02, what=what)
 
 
 @contextlib.asynccontextmanager
@@ -216,19 +218,20 @@ def test_publishes_in_seq_order_with_keys_headers_and_values(setup: Setup) -> No
 
 def test_notify_wakes_the_relay_long_before_the_poll_interval(setup: Setup) -> None:
     url = setup.database_url
+    config = RelayConfig(poll_interval_s=30.0)
 
-    async def scenario() -> list[float]:
-        delays = []
-        async with running(setup, RelayConfig(poll_interval_s=30.0)) as relay:
-            await wait_for(lambda: relay.active, "the relay to take the lock")
+    async def scenario() -> None:
+        async with running(setup, config) as relay:
+            await wait_until(lambda: relay.active, "the relay to take the lock")
             await asyncio.sleep(0.3)  # idle, waiting on LISTEN
             for n in range(3):
                 await asyncio.to_thread(append, url, [event(10 + n, n)])
-                delays.append(await wait_for(lambda: unpublished(url) == 0, "the row to be published", 10))
-        return delays
+                # a third of the poll interval: only the NOTIFY can have woken the relay this soon
+                await wait_until(
+                    lambda: unpublished(url) == 0, "the row to be published", config.poll_interval_s / 3
+                )
 
-    delays = asyncio.run(scenario())
-    assert max(delays) < 3.0, delays  # the fallback poll would take 30 s
+    asyncio.run(scenario())
     assert len(setup.drain(setup.topics.platform_contacts, 3)) == 3
 
 
@@ -238,14 +241,14 @@ def test_rows_written_while_the_relay_is_down_are_published_after_restart(setup:
 
     async def scenario() -> tuple[int, int]:
         async with running(setup, config) as first:
-            await wait_for(lambda: first.active, "the first relay to start")
+            await wait_until(lambda: first.active, "the first relay to start")
             await asyncio.to_thread(append, url, [event(1, 1), event(1, 2)])
-            await wait_for(lambda: unpublished(url) == 0, "the first rows")
+            await wait_until(lambda: unpublished(url) == 0, "the first rows")
         assert not first.active
         await asyncio.to_thread(append, url, [event(1, 3), event(2, 4), event(1, 5)])  # nobody listening
         assert unpublished(url) == 3
         async with running(setup, config) as second:
-            await wait_for(lambda: unpublished(url) == 0, "the rows written while down", timeout=5)
+            await wait_until(lambda: unpublished(url) == 0, "the rows written while down", timeout=5)
         return first.published, second.published
 
     assert asyncio.run(scenario()) == (2, 3)
@@ -324,21 +327,21 @@ def test_only_one_relay_publishes_and_the_standby_takes_over(setup: Setup) -> No
         a = await start_relay(setup, config, "relay-a")
         b: Background | None = None
         try:
-            await wait_for(lambda: a.relay.active, "relay-a to take the lock")
+            await wait_until(lambda: a.relay.active, "relay-a to take the lock")
             b = await start_relay(setup, config, "relay-b")
             await asyncio.sleep(1.0)  # several standby rounds
             assert a.relay.active and not b.relay.active
             await asyncio.to_thread(append, url, [event(n, n) for n in range(1, 6)])
-            await wait_for(lambda: unpublished(url) == 0, "the first rows")
-            await asyncio.sleep(0.5)
+            await wait_until(lambda: unpublished(url) == 0, "the first rows")
+            await wait_until(lambda: a.relay.published >= 5, "relay-a to count its rows")
             assert (a.relay.published, b.relay.published) == (5, 0)
 
             await a.stop()
             standby = b
-            takeover = await wait_for(lambda: standby.relay.active, "relay-b to take over", timeout=5)
-            assert takeover < 2.0
+            # on its next standby round (0.2 s), well before a poll interval (30 s) could pass
+            await wait_until(lambda: standby.relay.active, "relay-b to take over", timeout=5)
             await asyncio.to_thread(append, url, [event(n, 10 + n) for n in range(1, 4)])
-            await wait_for(lambda: unpublished(url) == 0, "the rows after the takeover")
+            await wait_until(lambda: unpublished(url) == 0, "the rows after the takeover")
             assert (a.relay.published, b.relay.published) == (5, 3)
         finally:
             if not a.task.done():
@@ -367,12 +370,12 @@ def test_the_relay_reconnects_after_losing_its_database_session(setup: Setup) ->
 
     async def scenario() -> int:
         async with running(setup, config) as relay:
-            await wait_for(lambda: relay.active, "the relay to take the lock")
+            await wait_until(lambda: relay.active, "the relay to take the lock")
             await asyncio.to_thread(append, url, [event(1, 1)])
-            await wait_for(lambda: unpublished(url) == 0, "the first row")
+            await wait_until(lambda: unpublished(url) == 0, "the first row")
             assert await asyncio.to_thread(terminate_relay_sessions, url) == 1  # as in a PostgreSQL restart
             await asyncio.to_thread(append, url, [event(1, 2), event(1, 3)])  # its NOTIFY is lost
-            await wait_for(lambda: unpublished(url) == 0, "the rows after the reconnect", timeout=10)
+            await wait_until(lambda: unpublished(url) == 0, "the rows after the reconnect", timeout=10)
             assert relay.active
             return relay.published
 
@@ -453,15 +456,18 @@ def relay_process(setup: Setup, *args: str) -> Iterator[subprocess.Popen[str]]:
 def wait_sync(
     condition: Callable[[], bool], what: str, process: subprocess.Popen[str], timeout: float = 30
 ) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
+    """Poll ``condition`` until it holds; fail at once with the relay's output when it exits."""
+
+    def held() -> bool:
+        if condition():
+            return True
         if process.poll() is not None:
             raise AssertionError(
                 f"relay exited with {process.returncode}: {process.stdout.read() if process.stdout else ''}"
             )
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
+        return False
+
+    wait_for(held, timeout=timeout, interval=0.1, what=what)
 
 
 def test_relay_command_runs_stops_on_sigterm_and_catches_up_with_once(setup: Setup) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -16,6 +15,7 @@ from pydantic import SecretStr
 from hubsync.hubspot_model.signatures import verify_v3
 from hubsync.sandbox.config import SandboxConfig
 from hubsync.sandbox.server import ThreadedSandbox
+from hubsync.testing import wait_for
 
 TOKEN = "pat-test-token"
 SECRET = "webhook-secret"
@@ -60,13 +60,19 @@ def sandbox(receiver: str) -> Iterator[tuple[ThreadedSandbox, httpx.Client]]:
 def received_events(
     done: Callable[[list[dict[str, Any]]], bool], timeout: float = 15.0
 ) -> list[dict[str, Any]]:
-    """The webhook events delivered so far, once ``done`` says they are complete (or at the timeout)."""
-    deadline = time.monotonic() + timeout
-    while True:
+    """The webhook events delivered so far, once ``done`` says they are complete."""
+
+    def delivered() -> tuple[list[dict[str, Any]]] | None:
         events = [e for _, _, body in list(Receiver.deliveries) for e in json.loads(body)]
-        if done(events) or time.monotonic() > deadline:
-            return events
-        time.sleep(0.02)
+        return (events,) if done(events) else None
+
+    (events,) = wait_for(
+        delivered,
+        timeout=timeout,
+        interval=0.02,
+        what=lambda: f"the webhook events ({len(Receiver.deliveries)} deliveries so far)",
+    )
+    return events
 
 
 def with_types(*types: str) -> Callable[[list[dict[str, Any]]], bool]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from collections import Counter, defaultdict
 
 import pytest
@@ -188,12 +187,11 @@ def test_small_and_invalid_sizes() -> None:
         generate_seed(-1)
 
 
-def test_a_thousand_rows_are_fast() -> None:
-    started = time.perf_counter()
+def test_a_thousand_rows() -> None:
+    """How fast seeding is, is for ``python -m bench.sandbox_scale`` (a million contacts)."""
     data = generate_seed(1000, seed=2)
     assert sum(1 for _ in data.contacts()) == 1000
     assert sum(1 for _ in data.companies()) == 100
-    assert time.perf_counter() - started < 1.0
 
 
 def test_seed_loads_into_the_store_as_hubspot_would_accept_it() -> None:

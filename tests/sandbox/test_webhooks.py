@@ -24,6 +24,7 @@ from hubsync.sandbox.events import ChangeEvent, Writer
 from hubsync.sandbox.webhook_payloads import SUBSCRIPTION_IDS, subscription_id
 from hubsync.sandbox.webhook_state import backoff_delay, retry_after_s
 from hubsync.sandbox.webhooks import USER_AGENT, WebhookDispatcher, target_url, to_hubspot_json
+from hubsync.testing import async_wait_for
 
 SECRET = "3f0c9d52-77c1-4b7e-a0a2-1c9e5b8d2f61"
 WRITER = Writer("INTEGRATION", "1160452")
@@ -364,7 +365,9 @@ def test_concurrency_limit_is_respected() -> None:
             config = config_for(receiver.url, webhook_batch_size=10, webhook_max_concurrency=3)
             async with WebhookDispatcher(config) as dispatcher:
                 dispatcher.emit(property_changes(120))
-                await asyncio.sleep(0.05)
+                await async_wait_for(
+                    lambda: len(receiver.seen) >= 3, what="the first requests", interval=0.01
+                )
                 assert dispatcher.stats().in_flight_requests <= 3
                 assert await dispatcher.wait_idle(20)
         assert receiver.max_concurrent == 3
@@ -466,7 +469,8 @@ def test_retry_after_of_a_429_is_honoured() -> None:
                 assert await dispatcher.wait_idle(10)
         first, second = receiver.seen
         assert (first.status, second.status) == (429, 200)
-        assert 0.45 <= second.received_at - first.received_at < 5
+        # it waited for the Retry-After (not the ~1 ms backoff), capped at retry_max_s (not 30 s)
+        assert 0.45 <= second.received_at - first.received_at < 30
 
     run(scenario())
 
@@ -502,11 +506,11 @@ def test_stop_cancels_after_its_timeout() -> None:
             dispatcher = WebhookDispatcher(config)
             await dispatcher.start()
             dispatcher.emit(property_changes(25))
-            while len(receiver.seen) < 3:
-                await asyncio.sleep(0.01)
+            await async_wait_for(lambda: len(receiver.seen) >= 3, what="3 hanging requests", interval=0.01)
             started = time.monotonic()
             await dispatcher.stop(timeout_s=0.2)
-            assert time.monotonic() - started < 2
+            # it cancelled the requests rather than wait for them to time out (webhook_timeout_s)
+            assert time.monotonic() - started < config.webhook_timeout_s
             stats = dispatcher.stats()
             assert (stats.abandoned_events, stats.delivered_events, stats.in_flight_requests) == (25, 0, 0)
             assert dispatcher_tasks() == []

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, Message, Producer, TopicPartition
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
@@ -32,6 +30,7 @@ from hubsync.streams.dlq import (
 )
 from hubsync.streams.producer import AsyncKafkaPublisher, EncodedMessage
 from hubsync.streams.topics import spec_for
+from hubsync.testing import FakeKafkaRecord, wait_for
 from tests.avro.samples import SAMPLES
 
 REPO = SchemaRepository()
@@ -43,34 +42,10 @@ NOW_MS = 1_795_000_000_123  # 2026-11-18T11:06:40.123Z
 TS_MS = 1_794_999_999_000
 
 
-@dataclass(frozen=True)
-class FakeMessage:
-    """A stand-in for confluent_kafka.Message implementing the KafkaRecord protocol."""
-
-    _value: bytes | None
-    _offset: int
-    _key: bytes | None = b"1501"
-    _topic: str = TOPIC
-    _partition: int = 2
-    _timestamp: tuple[int, int] = (1, TS_MS)
-
-    def topic(self) -> str | None:
-        return self._topic
-
-    def partition(self) -> int | None:
-        return self._partition
-
-    def offset(self) -> int | None:
-        return self._offset
-
-    def key(self) -> bytes | None:
-        return self._key
-
-    def value(self) -> bytes | None:
-        return self._value
-
-    def timestamp(self) -> tuple[int, int]:
-        return self._timestamp
+def consumed(value: bytes | None, offset: int, **overrides: Any) -> FakeKafkaRecord:
+    """A message consumed from partition 2 of TOPIC, key 1501, created at TS_MS (unless overridden)."""
+    fields: dict[str, Any] = {"topic": TOPIC, "partition": 2, "key": b"1501", "timestamp": (1, TS_MS)}
+    return FakeKafkaRecord(value, offset=offset, **{**fields, **overrides})
 
 
 def letter_for(error: BaseException, **overrides: Any) -> DeadLetterMessage:
@@ -189,15 +164,15 @@ def test_decode_batch_routes_bad_messages_and_keeps_the_good_ones() -> None:
     wrong_schema = CODEC.encode("crm.contacts", REPO.current("crm_contact"), SAMPLES["crm_contact"])
     unknown_fp = SINGLE_OBJECT_MAGIC + b"\x01" * 8 + good[10:]
     messages = [
-        FakeMessage(good, 0),
-        FakeMessage(b"\xde\xad\xbe\xef", 1, _key=None),  # garbage, no key
-        FakeMessage(wrong_schema, 2),
-        FakeMessage(None, 3),  # tombstone
-        FakeMessage(good_value("1502"), 4),
-        FakeMessage(good[:-3], 5),  # truncated body
-        FakeMessage(good + b"\x00", 6),  # trailing byte
-        FakeMessage(unknown_fp, 7, _timestamp=(0, -1)),  # no timestamp
-        FakeMessage(b"", 8),
+        consumed(good, 0),
+        consumed(b"\xde\xad\xbe\xef", 1, key=None),  # garbage, no key
+        consumed(wrong_schema, 2),
+        consumed(None, 3),  # tombstone
+        consumed(good_value("1502"), 4),
+        consumed(good[:-3], 5),  # truncated body
+        consumed(good + b"\x00", 6),  # trailing byte
+        consumed(unknown_fp, 7, timestamp=(0, -1)),  # no timestamp
+        consumed(b"", 8),
     ]
     decoded, dead = decode_batch(messages, CODEC, CHANGE, TOPIC, now_ms=NOW_MS)
     assert len(decoded) + len(dead) == len(messages)
@@ -226,7 +201,7 @@ def test_decode_batch_of_nothing() -> None:
 
 
 def test_split_tombstones() -> None:
-    messages = [FakeMessage(b"a", 0), FakeMessage(None, 1), FakeMessage(b"b", 2)]
+    messages = [consumed(b"a", 0), consumed(None, 1), consumed(b"b", 2)]
     with_value, tombstones = split_tombstones(messages)
     assert [m.offset() for m in with_value] == [0, 2]
     assert [m.offset() for m in tombstones] == [1]
@@ -245,7 +220,7 @@ values = st.one_of(
 @settings(max_examples=300, deadline=None)
 @given(st.lists(values, max_size=20))
 def test_decode_batch_accounts_for_every_message(raw: list[bytes | None]) -> None:
-    messages = [FakeMessage(v, i) for i, v in enumerate(raw)]
+    messages = [consumed(v, i) for i, v in enumerate(raw)]
     decoded, dead = decode_batch(messages, CODEC, CHANGE, TOPIC, now_ms=NOW_MS)
     assert len(decoded) + len(dead) == len(messages)
     offsets = sorted([m.offset() for m, _ in decoded] + [d.value_record["source_offset"] for d in dead])
@@ -320,12 +295,20 @@ def consume(bootstrap: str, topic: str, partitions: int, expected: int, timeout:
     )
     consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
     found: list[Any] = []
-    deadline = time.monotonic() + timeout
+
+    def enough() -> bool:
+        message: Message | None = consumer.poll(0.2)
+        if message is not None and message.error() is None:
+            found.append(message)
+        return len(found) >= expected
+
     try:
-        while len(found) < expected and time.monotonic() < deadline:
-            message = consumer.poll(0.2)
-            if message is not None and message.error() is None:
-                found.append(message)
+        wait_for(
+            enough,
+            timeout=timeout,
+            interval=0,  # poll() waits by itself
+            what=lambda: f"{expected} messages on {topic} ({len(found)} so far)",
+        )
     finally:
         consumer.close()
     return found
@@ -397,10 +380,9 @@ def test_undecodable_messages_reach_the_dlq_topic(kafka_bootstrap_servers: str) 
         assert headers["hubsync.error"].startswith(b"hubsync.errors.UndecodableMessageError: ")
 
 
-def test_redaction_of_huge_adversarial_messages_stays_fast() -> None:
-    started = time.perf_counter()
+@pytest.mark.timeout(60)  # catastrophic backtracking over 1.2 MB would run for hours: it must finish
+def test_redaction_of_huge_adversarial_messages_does_not_hang() -> None:
     letter = letter_for(RuntimeError("a://b:" * 200_000))
-    assert time.perf_counter() - started < 1.0
     assert len(letter.value_record["error_message"]) == MAX_ERROR_CHARS
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import pytest
@@ -15,6 +14,7 @@ from hubsync.settings import Settings, TopicNames
 from hubsync.streams.admin import admin_client, describe_topic_configs, ensure_topics
 from hubsync.streams.producer import KafkaSink, OutgoingMessage
 from hubsync.streams.topics import spec_for, topic_specs
+from hubsync.testing import wait_for
 from tests.avro.samples import SAMPLES
 
 pytestmark = pytest.mark.integration
@@ -22,10 +22,12 @@ pytestmark = pytest.mark.integration
 
 def wait_for_config(admin: AdminClient, topic: str, key: str, value: str) -> None:
     """Config changes reach the broker's metadata a moment after the controller accepted them."""
-    deadline = time.monotonic() + 15
-    while describe_topic_configs(admin, [topic])[topic][key] != value:
-        assert time.monotonic() < deadline, f"{topic} {key} never became {value}"
-        time.sleep(0.05)
+    wait_for(
+        lambda: describe_topic_configs(admin, [topic])[topic][key] == value,
+        timeout=15,
+        interval=0.05,
+        what=f"{topic} {key} to become {value}",
+    )
 
 
 def unique_settings(bootstrap: str) -> Settings:

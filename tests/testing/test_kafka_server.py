@@ -5,17 +5,22 @@ from __future__ import annotations
 import importlib.util
 import os
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, Message, Producer
 from confluent_kafka.admin import AdminClient, ConfigResource, ConfigSource, NewTopic, ResourceType
 
 from hubsync._runtime.processes import free_port, port_open
-from hubsync.testing import ApacheKafkaServer, KafkaServerError, broker_software_version, kafka_release
+from hubsync.testing import (
+    ApacheKafkaServer,
+    KafkaServerError,
+    broker_software_version,
+    kafka_release,
+    wait_for,
+)
 
 
 @pytest.fixture
@@ -52,13 +57,14 @@ def test_produce_consume_round_trip(kafka_bootstrap_servers: str, topic: str) ->
     })  # fmt: skip
     try:
         consumer.subscribe([topic])
-        deadline = time.monotonic() + 60
-        message = None
-        while message is None and time.monotonic() < deadline:
-            message = consumer.poll(1.0)
-            if message is not None and message.error():
-                pytest.fail(f"consumer error: {message.error()}")
-        assert message is not None, "no message consumed within 60 s"
+
+        def consumed() -> Message | None:
+            polled = consumer.poll(1.0)
+            if polled is not None and polled.error():
+                pytest.fail(f"consumer error: {polled.error()}")
+            return polled
+
+        message = wait_for(consumed, timeout=60, interval=0, what=f"a message on {topic}")
         assert (message.key(), message.value()) == (b"contact-1", b'{"email": "a@example.com"}')
         assert message.headers() == [("h", b"1")]
         consumer.commit(message=message, asynchronous=False)
@@ -76,10 +82,12 @@ def test_compacted_topic_config_reads_back(admin: AdminClient) -> None:
     try:
         resource = ConfigResource(ResourceType.TOPIC, name)
         # the controller acknowledges the creation before the broker has applied it: wait for it
-        deadline = time.monotonic() + 15
-        while name not in admin.list_topics(timeout=10).topics:
-            assert time.monotonic() < deadline, f"{name} never appeared in the metadata"
-            time.sleep(0.05)
+        wait_for(
+            lambda: name in admin.list_topics(timeout=10).topics,
+            timeout=15,
+            interval=0.05,
+            what=f"{name} to appear in the metadata",
+        )
         entries = admin.describe_configs([resource])[resource].result(30)
         assert entries["cleanup.policy"].value == "compact"
         assert entries["min.cleanable.dirty.ratio"].value == "0.01"
@@ -103,11 +111,14 @@ def test_a_kafka_look_alike_is_not_taken_for_apache_kafka(tmp_path: Path) -> Non
     with (tmp_path / "tansu.log").open("wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
-        deadline = time.monotonic() + 30
-        while not port_open("127.0.0.1", port):
+
+        def listening() -> bool:
+            if port_open("127.0.0.1", port):
+                return True
             assert process.poll() is None, (tmp_path / "tansu.log").read_text()
-            assert time.monotonic() < deadline, "Tansu did not listen within 30 s"
-            time.sleep(0.1)
+            return False
+
+        wait_for(listening, timeout=30, interval=0.1, what=f"Tansu to listen on port {port}")
         with pytest.raises(KafkaServerError, match=r"no Apache Kafka metadata\.version"):
             broker_software_version(f"127.0.0.1:{port}")
     finally:

@@ -9,6 +9,9 @@ Detached (CI, a developer's shell), see ``python -m hubsync.testing --help``::
 
     eval "$(python -m hubsync.testing up)"   # exports KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL
     python -m hubsync.testing down
+
+And the test suite's small helpers: :func:`wait_for` / :func:`async_wait_for` (poll a condition
+until it holds) and :class:`FakeKafkaRecord` (a consumed Kafka message made up by a test).
 """
 
 from hubsync.testing.databases import fresh_database, with_database
@@ -21,16 +24,22 @@ from hubsync.testing.kafka_server import (
     kafka_release,
 )
 from hubsync.testing.postgres_server import PostgresServer, PostgresServerError
+from hubsync.testing.records import FakeKafkaRecord
+from hubsync.testing.waiting import WaitTimeoutError, async_wait_for, wait_for
 
 __all__ = [
     "KAFKA_VERSION",
     "ApacheKafkaServer",
+    "FakeKafkaRecord",
     "KafkaServerError",
     "PostgresServer",
     "PostgresServerError",
+    "WaitTimeoutError",
+    "async_wait_for",
     "broker_software_version",
     "fetch_jars",
     "fresh_database",
     "kafka_release",
+    "wait_for",
     "with_database",
 ]

@@ -8,7 +8,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import uuid
 
 import httpx
@@ -19,6 +18,7 @@ from typer.testing import CliRunner
 from hubsync.cli.webhook import webhook_command
 from hubsync.hubspot_model.signatures import HEADER_SIGNATURE_V3, HEADER_TIMESTAMP, sign_v3
 from hubsync.storage.migrate import migrate
+from hubsync.testing import wait_for
 from tests.connectors.hubspot.webhooks.test_webhook_harness import SECRET, event, now_ms
 from tests.fixtures.services import fresh_database
 
@@ -57,12 +57,15 @@ def test_serves_until_interrupted(kafka_bootstrap_servers: str, database_url: st
             text=True,
         )
         try:
-            assert process.stderr is not None
-            line = ""
-            deadline = time.monotonic() + 60
-            while "webhook receiver on" not in line and time.monotonic() < deadline:
-                line = process.stderr.readline()
+            stderr = process.stderr
+            assert stderr is not None
+
+            def serving_line() -> str | None:
+                line = stderr.readline()
                 assert line or process.poll() is None, "the process ended early"
+                return line if "webhook receiver on" in line else None
+
+            line = wait_for(serving_line, timeout=60, interval=0, what="the 'webhook receiver on' line")
             match = re.search(r"(http://\S+/hooks/hs)", line)
             assert match, line
             receiver = match.group(1)

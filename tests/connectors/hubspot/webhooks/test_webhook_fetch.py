@@ -35,16 +35,6 @@ def setup(kafka_bootstrap_servers: str, database_url: str) -> Iterator[tuple[Har
             yield hub, sandbox
 
 
-def wait_for(hub: Harness, predicate: Any, timeout: float = 20.0) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + timeout
-    while True:
-        values = hub.events("hubspot_contacts")
-        if predicate(values):
-            return values
-        assert time.monotonic() < deadline, f"condition not met; {len(values)} events"
-        time.sleep(0.1)
-
-
 def test_creation_and_identity_changes_are_followed_by_the_full_record(
     setup: tuple[Harness, ThreadedSandbox],
 ) -> None:
@@ -58,7 +48,8 @@ def test_creation_and_identity_changes_are_followed_by_the_full_record(
     def snapshots(values: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [v for v in values if v["object_id"] == cid and v["change_type"] == "SNAPSHOT"]
 
-    values = wait_for(hub, lambda vs: len(snapshots(vs)) >= 1)
+    contacts = hub.readers["hubspot_contacts"]
+    values = contacts.wait_for(lambda vs: len(snapshots(vs)) >= 1)
     first = snapshots(values)[0]
     assert first["source"] == "WEBHOOK" and first["partial"] is False
     assert first["properties"]["email"] == "ana@f.example" and first["properties"]["firstname"] == "Ana"
@@ -66,14 +57,13 @@ def test_creation_and_identity_changes_are_followed_by_the_full_record(
     # a job title change is applied as it is; a new email needs the whole record
     ui = Writer("CRM_UI", "userId:3")
     sandbox.state.store.update("contact", int(cid), {"jobtitle": "CTO"}, ui)
-    wait_for(
-        hub,
-        lambda vs: any(v["change_type"] == "PROPERTY_CHANGE" and "jobtitle" in v["properties"] for v in vs),
+    contacts.wait_for(
+        lambda vs: any(v["change_type"] == "PROPERTY_CHANGE" and "jobtitle" in v["properties"] for v in vs)
     )
-    time.sleep(1.0)
+    time.sleep(1.0)  # time for a wrong snapshot to follow, which must not
     assert len(snapshots(hub.events("hubspot_contacts"))) == 1
     sandbox.state.store.update("contact", int(cid), {"email": "ana.new@f.example"}, ui)
-    values = wait_for(hub, lambda vs: len(snapshots(vs)) >= 2)
+    values = contacts.wait_for(lambda vs: len(snapshots(vs)) >= 2)
     latest = snapshots(values)[-1]
     assert latest["properties"]["email"] == "ana.new@f.example"
     assert latest["properties"]["jobtitle"] == "CTO"

@@ -25,7 +25,7 @@ from hubsync.metrics import ConnectorMetrics
 from hubsync.settings import Settings, TopicNames
 from hubsync.storage.defaults import load_defaults, seed_defaults
 from hubsync.storage.migrate import migrate
-from hubsync.testing import fresh_database
+from hubsync.testing import fresh_database, wait_for
 
 SECRET = "8f0e3b2a-webhook-secret-4c1d"
 PARTITIONS = 3
@@ -78,31 +78,44 @@ class TopicReader:
             p: self.consumer.get_watermark_offsets(TopicPartition(self.topic, p), timeout=5)[1]
             for p in range(PARTITIONS)
         }
-        deadline = time.monotonic() + timeout
-        while True:
-            positions = {
-                tp.partition: tp.offset
+        positions: dict[int, int] = {}
+
+        def caught_up() -> bool:
+            positions.update(
+                (tp.partition, tp.offset)
                 for tp in self.consumer.position([TopicPartition(self.topic, p) for p in range(PARTITIONS)])
-            }
+            )
             if all(high[p] == 0 or positions.get(p, -1) >= high[p] for p in range(PARTITIONS)):
-                return list(self.values)
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{self.topic}: not caught up with {high} (at {positions})")
+                return True
             message = self.consumer.poll(0.1)
             if message is not None and message.error() is None:
                 self.values.append((message.key().decode(), self.decode(message.value())))
+            return False
+
+        wait_for(
+            caught_up,
+            timeout=timeout,
+            interval=0,  # poll() waits by itself
+            what=lambda: f"{self.topic} to catch up with {high} (at {positions})",
+        )
+        return list(self.values)
 
     def wait_for(
         self, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float = 20.0
     ) -> list[dict[str, Any]]:
-        deadline = time.monotonic() + timeout
-        while True:
+        """The values read so far, once ``predicate`` holds for them."""
+
+        def satisfied() -> tuple[list[dict[str, Any]]] | None:
             values = [value for _, value in self.drain()]
-            if predicate(values):
-                return values
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{self.topic}: condition not met; {len(values)} values seen")
-            time.sleep(0.1)
+            return (values,) if predicate(values) else None
+
+        (values,) = wait_for(
+            satisfied,
+            timeout=timeout,
+            interval=0.1,
+            what=lambda: f"{self.topic}: the condition ({len(self.values)} values seen)",
+        )
+        return values
 
     def close(self) -> None:
         self.consumer.close()

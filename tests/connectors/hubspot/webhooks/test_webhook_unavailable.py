@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 
@@ -20,6 +21,11 @@ from tests.connectors.hubspot.webhooks.test_webhook_harness import SECRET, Harne
 from tests.fixtures.services import fresh_database
 
 pytestmark = pytest.mark.integration
+
+#: how long a request waits for Kafka unless configured otherwise
+DEFAULT_PUBLISH_TIMEOUT_S = next(
+    f.default for f in dataclasses.fields(WebhookReceiverConfig) if f.name == "publish_timeout_s"
+)
 
 
 def test_kafka_down_is_503(database_url: str) -> None:
@@ -44,7 +50,7 @@ def test_kafka_down_is_503(database_url: str) -> None:
             harness.close()
         assert response.status_code == 503
         assert response.json()["error"] == "unavailable"
-        assert elapsed < 3.0
+        assert elapsed < DEFAULT_PUBLISH_TIMEOUT_S  # the configured 1 s applied, not the default
         assert registry.get_sample_value("hubsync_webhook_requests_total", {"outcome": "unavailable"}) == 1
         # nothing was recorded as seen: HubSpot's retry will publish the events
         with psycopg.connect(url) as conn:
@@ -57,8 +63,6 @@ def test_postgres_down_is_503(kafka_bootstrap_servers: str, database_url: str) -
         name = psycopg.conninfo.conninfo_to_dict(hub.database_url)["dbname"]
         with psycopg.connect(database_url, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(str(name))))
-        started = time.monotonic()
         response = hub.post([event()])
         assert response.status_code == 503
-        assert time.monotonic() - started < 8.0
         assert hub.metric("hubsync_webhook_requests_total", outcome="unavailable") == 1
