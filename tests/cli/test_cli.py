@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import click
@@ -13,6 +14,7 @@ import typer
 from typer.testing import CliRunner
 
 from hubsync.cli import app
+from hubsync.testing import wait_for
 
 runner = CliRunner()
 
@@ -130,3 +132,46 @@ def test_topics_create_and_list(kafka_bootstrap_servers: str, monkeypatch: pytes
     listed = runner.invoke(app, ["topics", "list", "--json"])
     roles = {t["role"]: t for t in json.loads(listed.stdout)}
     assert roles["crm_contacts"]["config"]["cleanup.policy"] == "compact"
+
+
+@pytest.mark.integration
+def test_topics_create_reports_a_raised_retention_and_keeps_it_without_apply(
+    kafka_bootstrap_servers: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
+
+    from hubsync.streams.admin import admin_client, describe_topic_configs
+
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", kafka_bootstrap_servers)
+    dlq = f"cli-test.{uuid.uuid4().hex[:8]}.dlq"
+    monkeypatch.setenv("HUBSYNC_TOPICS__DLQ", dlq)
+    assert runner.invoke(app, ["topics", "create"]).exit_code == 0
+    admin = admin_client(kafka_bootstrap_servers)
+    year = str(365 * 24 * 3600 * 1000)
+    raised = ConfigResource(
+        ResourceType.TOPIC,
+        dlq,
+        incremental_configs=[ConfigEntry("retention.ms", year, incremental_operation=AlterConfigOpType.SET)],
+    )
+    for future in admin.incremental_alter_configs([raised]).values():
+        future.result()
+    wait_for(
+        lambda: describe_topic_configs(admin, [dlq])[dlq]["retention.ms"] == year, what="the raised retention"
+    )
+
+    report = runner.invoke(app, ["topics", "create", "--json"])
+    assert report.exit_code == 0, report.output
+    drift = [d for d in json.loads(report.stdout)["drift"] if d["topic"] == dlq]
+    assert drift == [
+        {"topic": dlq, "config": "retention.ms", "value": year, "default": str(30 * 24 * 3600 * 1000)}
+    ]
+    assert describe_topic_configs(admin, [dlq])[dlq]["retention.ms"] == year  # kept: the operator's choice
+    text = runner.invoke(app, ["topics", "create"])
+    assert "rerun with --apply" in text.output
+
+    applied = runner.invoke(app, ["topics", "create", "--apply", "--json"])
+    assert dlq in json.loads(applied.stdout)["reconfigured"]
+    wait_for(
+        lambda: describe_topic_configs(admin, [dlq])[dlq]["retention.ms"] == str(30 * 24 * 3600 * 1000),
+        what="the default retention back",
+    )

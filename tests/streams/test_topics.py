@@ -56,7 +56,9 @@ def test_ensure_topics_creates_all_with_the_right_policy(kafka_bootstrap_servers
     assert sorted(again.existing) == sorted(s.name for s in specs)
 
 
-def test_ensure_topics_repairs_a_wrong_cleanup_policy(kafka_bootstrap_servers: str) -> None:
+def test_ensure_topics_reports_a_differing_config_and_repairs_it_only_with_apply(
+    kafka_bootstrap_servers: str,
+) -> None:
     settings = unique_settings(kafka_bootstrap_servers)
     admin = admin_client(kafka_bootstrap_servers)
     specs = topic_specs(settings)
@@ -73,9 +75,15 @@ def test_ensure_topics_repairs_a_wrong_cleanup_policy(kafka_bootstrap_servers: s
         future.result()
     wait_for_config(admin, crm, "cleanup.policy", "delete")
 
+    # reported, left alone (an operator may have chosen it)...
     report = ensure_topics(admin, specs)
+    assert report.reconfigured == () and (crm, "cleanup.policy", "delete", "compact") in report.drift
+    assert describe_topic_configs(admin, [crm])[crm]["cleanup.policy"] == "delete"
+    # ...and set to the default only when asked
+    report = ensure_topics(admin, specs, apply=True)
     assert report.reconfigured == (crm,)
     wait_for_config(admin, crm, "cleanup.policy", "compact")
+    assert ensure_topics(admin, specs).drift == ()
 
 
 def test_partition_mismatch_is_reported_not_changed(kafka_bootstrap_servers: str) -> None:

@@ -14,28 +14,43 @@ app = typer.Typer(help="Kafka topics and their Avro contracts.", no_args_is_help
 
 
 @app.command("create")
-def create_command(json_output: bool = JsonOption) -> None:
-    """Create missing topics and fix the cleanup policy/retention of existing ones. Safe to rerun."""
+def create_command(
+    apply: bool = typer.Option(
+        False, "--apply", help="Also set existing topics' differing configs to hubsync's defaults."
+    ),
+    json_output: bool = JsonOption,
+) -> None:
+    """Create missing topics and report existing ones whose configuration differs from hubsync's
+    defaults (cleanup policy, retention); those are changed only with --apply. Safe to rerun."""
     settings = load_settings()
     specs = topic_specs(settings)
-    report = ensure_topics(admin_client(require_kafka(settings)), specs)
+    report = ensure_topics(admin_client(require_kafka(settings)), specs, apply=apply)
     if json_output:
         print_json(
             {
                 "created": list(report.created),
                 "existing": list(report.existing),
                 "reconfigured": list(report.reconfigured),
+                "drift": [
+                    {"topic": topic, "config": key, "value": have, "default": want}
+                    for topic, key, have, want in report.drift
+                ],
                 "partition_mismatches": [list(m) for m in report.partition_mismatches],
             }
         )
         return
     for name in report.created:
         console.print(f"created [green]{name}[/green]")
+    for topic, key, have, want in report.drift:
+        verb = "set" if apply else "differs"
+        console.print(f"{topic}: {key} = {have} ({verb}; hubsync's default is {want})")
     for name in report.reconfigured:
         console.print(f"reconfigured [yellow]{name}[/yellow]")
-    for name, have, want in report.partition_mismatches:
+    if report.drift and not apply:
+        console.print("left as they are: rerun with --apply to set hubsync's defaults")
+    for name, partitions, wanted in report.partition_mismatches:
         console.print(
-            f"[yellow]warning:[/yellow] {name} has {have} partitions, settings say {want}; "
+            f"[yellow]warning:[/yellow] {name} has {partitions} partitions, settings say {wanted}; "
             "not changed (it would move keys between partitions)"
         )
     console.print(f"{len(report.created)} created, {len(report.existing)} already present")

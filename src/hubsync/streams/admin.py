@@ -1,4 +1,8 @@
-"""Create the topics of hubsync and repair their configuration, with confluent-kafka's AdminClient."""
+"""Create the topics of hubsync and reconcile their configuration, with confluent-kafka's AdminClient.
+
+Missing topics are created; an existing topic whose configuration differs from hubsync's defaults
+(an operator raised ``retention.ms``, say) is reported, and changed only when asked (``apply``):
+components ensure their topics at start and must never undo an operator's choice."""
 
 from __future__ import annotations
 
@@ -25,6 +29,9 @@ class TopicsReport:
     created: tuple[str, ...]
     existing: tuple[str, ...]
     reconfigured: tuple[str, ...]
+    #: (topic, config key, value it has, hubsync's default) of existing topics, left as they are
+    #: unless ``apply`` was given (then they are in ``reconfigured``)
+    drift: tuple[tuple[str, str, str | None, str], ...]
     #: (topic, partitions it has, partitions wanted): never changed automatically, since adding
     #: partitions moves keys to other partitions and breaks per-record ordering
     partition_mismatches: tuple[tuple[str, int, int], ...]
@@ -34,8 +41,11 @@ def admin_client(bootstrap_servers: str, **extra: str) -> AdminClient:
     return AdminClient({"bootstrap.servers": bootstrap_servers, "socket.timeout.ms": 10000, **extra})
 
 
-def ensure_topics(admin: AdminClient, specs: Iterable[TopicSpec], *, timeout: float = 30.0) -> TopicsReport:
-    """Create missing topics; set the cleanup policy and retention of existing ones when they differ."""
+def ensure_topics(
+    admin: AdminClient, specs: Iterable[TopicSpec], *, apply: bool = False, timeout: float = 30.0
+) -> TopicsReport:
+    """Create missing topics; report the configs of existing ones that differ from the defaults, and
+    set them to the defaults only with ``apply``."""
     wanted = {spec.name: spec for spec in specs}
     try:
         metadata = admin.list_topics(timeout=timeout)
@@ -72,13 +82,16 @@ def ensure_topics(admin: AdminClient, specs: Iterable[TopicSpec], *, timeout: fl
     if created:
         _wait_until_visible(admin, created, timeout)
     existing = [name for name in wanted if name in present]
-    reconfigured = _repair_configs(admin, [wanted[n] for n in existing], timeout)
+    drift = _drift(admin, [wanted[n] for n in existing], timeout)
+    reconfigured = _apply(admin, drift, timeout) if apply else []
     mismatches = tuple(
         (name, present[name], wanted[name].partitions)
         for name in existing
         if present[name] != wanted[name].partitions
     )
-    return TopicsReport(tuple(sorted(created)), tuple(sorted(existing)), tuple(reconfigured), mismatches)
+    return TopicsReport(
+        tuple(sorted(created)), tuple(sorted(existing)), tuple(reconfigured), tuple(drift), mismatches
+    )
 
 
 def _wait_until_visible(admin: AdminClient, names: list[str], timeout: float) -> None:
@@ -109,22 +122,33 @@ def describe_topic_configs(
     return result
 
 
-def _repair_configs(admin: AdminClient, specs: list[TopicSpec], timeout: float) -> list[str]:
+def _drift(
+    admin: AdminClient, specs: list[TopicSpec], timeout: float
+) -> list[tuple[str, str, str | None, str]]:
     current = describe_topic_configs(admin, [s.name for s in specs], timeout=timeout)
-    changes: list[ConfigResource] = []
-    for spec in specs:
-        diff = {k: v for k, v in spec.config.items() if current.get(spec.name, {}).get(k) != v}
-        if diff:
-            entries = [
-                ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET)
-                for k, v in sorted(diff.items())
-            ]
-            changes.append(ConfigResource(ResourceType.TOPIC, spec.name, incremental_configs=entries))
-    if not changes:
+    return [
+        (spec.name, key, current.get(spec.name, {}).get(key), want)
+        for spec in specs
+        for key, want in sorted(spec.config.items())
+        if current.get(spec.name, {}).get(key) != want
+    ]
+
+
+def _apply(admin: AdminClient, drift: list[tuple[str, str, str | None, str]], timeout: float) -> list[str]:
+    """Set the drifted configs to the defaults; returns the topics changed."""
+    by_topic: dict[str, list[ConfigEntry]] = {}
+    for topic, key, _have, want in drift:
+        by_topic.setdefault(topic, []).append(
+            ConfigEntry(key, want, incremental_operation=AlterConfigOpType.SET)
+        )
+    if not by_topic:
         return []
+    changes = [
+        ConfigResource(ResourceType.TOPIC, name, incremental_configs=e) for name, e in by_topic.items()
+    ]
     for resource, future in admin.incremental_alter_configs(changes, request_timeout=timeout).items():
         try:
             future.result()
         except KafkaException as exc:
             raise FatalError(f"cannot set the configuration of topic {resource.name}: {exc}") from exc
-    return sorted(r.name for r in changes)
+    return sorted(by_topic)
