@@ -12,8 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
+from hubsync.health import HealthChecks, serve_health
 from hubsync.settings import Settings
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -159,8 +160,10 @@ class DlqMetrics:
 dlq_metrics = PerRegistry(DlqMetrics.create)
 
 
-def serve_metrics(settings: Settings, registry: CollectorRegistry = REGISTRY) -> int:
-    """Expose ``/metrics`` on ``settings.metrics_host:metrics_port`` (loopback by default);
+def serve_metrics(
+    settings: Settings, registry: CollectorRegistry = REGISTRY, *, checks: HealthChecks | None = None
+) -> int:
+    """Expose ``/metrics``, ``/healthz`` and ``/readyz`` (``checks``: the component's readiness
+    checks, :mod:`hubsync.health`) on ``settings.metrics_host:metrics_port`` (loopback by default);
     returns the bound port (``metrics_port=0`` picks a free one)."""
-    server, _thread = start_http_server(settings.metrics_port, addr=settings.metrics_host, registry=registry)
-    return int(server.server_port)
+    return serve_health(settings.metrics_host, settings.metrics_port, checks, registry).port

@@ -61,13 +61,14 @@ from hubsync.connectors.hubspot.sources.publish import ChangeEventPublisher
 from hubsync.connectors.hubspot.sources.record_events import mapped_properties
 from hubsync.connectors.hubspot.webhooks.receiver import DEFAULT_PATH, WebhookReceiverConfig
 from hubsync.connectors.hubspot.webhooks.service import webhook_service
+from hubsync.health import HealthChecks
 from hubsync.hubspot_model.objects import HubSpotObjectType
 from hubsync.metrics import ConnectorMetrics, PerRegistry
 from hubsync.push.agents import shared_push_processor
 from hubsync.push.relay import relay_from_settings
 from hubsync.settings import Settings, require_database_url, require_kafka
 from hubsync.storage.pool import PoolConfig, open_async_pool
-from hubsync.streams.faust_app import AgentApp, run_app
+from hubsync.streams.faust_app import AgentApp, assignment_check, consumer_not_started, run_app
 from hubsync.streams.producer import AsyncKafkaPublisher
 from hubsync.worker import build_app
 
@@ -339,6 +340,18 @@ def run_all(
     options: RunOptions,
     *,
     announce: Callable[[str], None] = print,
+    checks: HealthChecks | None = None,
 ) -> None:
-    """Run everything until SIGINT/SIGTERM (Faust's worker handles the signals and the exit code)."""
-    run_app(lambda: build_run_app(settings, codec, options, announce=announce))
+    """Run everything until SIGINT/SIGTERM (Faust's worker handles the signals and the exit code);
+    ``checks`` (its ``/readyz``) gain the consumer's assignment."""
+
+    if checks is not None:
+        checks.add("consumer", consumer_not_started)
+
+    def build() -> AgentApp:
+        app = build_run_app(settings, codec, options, announce=announce)
+        if checks is not None:
+            checks.add("consumer", assignment_check(app))
+        return app
+
+    run_app(build)

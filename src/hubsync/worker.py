@@ -6,10 +6,11 @@ from __future__ import annotations
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from hubsync.avro.codec import AvroCodec
+from hubsync.health import HealthChecks
 from hubsync.ingest.agents import add_ingest_agents
 from hubsync.push.agents import add_push_agents
 from hubsync.settings import Settings
-from hubsync.streams.faust_app import AgentApp, create_app, run_app
+from hubsync.streams.faust_app import AgentApp, assignment_check, consumer_not_started, create_app, run_app
 
 
 def build_app(settings: Settings, codec: AvroCodec, *, registry: CollectorRegistry = REGISTRY) -> AgentApp:
@@ -22,6 +23,16 @@ def build_app(settings: Settings, codec: AvroCodec, *, registry: CollectorRegist
     return app
 
 
-def run_worker(settings: Settings, codec: AvroCodec) -> None:
-    """Run the worker until SIGINT/SIGTERM."""
-    run_app(lambda: build_app(settings, codec))
+def run_worker(settings: Settings, codec: AvroCodec, *, checks: HealthChecks | None = None) -> None:
+    """Run the worker until SIGINT/SIGTERM; ``checks`` (its ``/readyz``) gain the consumer's assignment."""
+
+    if checks is not None:
+        checks.add("consumer", consumer_not_started)
+
+    def build() -> AgentApp:
+        app = build_app(settings, codec)
+        if checks is not None:
+            checks.add("consumer", assignment_check(app))
+        return app
+
+    run_app(build)

@@ -10,7 +10,10 @@ import psycopg
 import typer
 from rich.console import Console
 
-from hubsync.settings import load_settings, require_database_url
+from hubsync.health import HealthChecks
+from hubsync.settings import Settings, load_settings, require_database_url, require_kafka
+from hubsync.storage.health import migrations_check, postgres_check
+from hubsync.streams.health import broker_check
 
 T = TypeVar("T")
 
@@ -44,3 +47,14 @@ def read_database(query: Callable[[psycopg.Connection[Any]], T]) -> T:
     except psycopg.OperationalError as exc:
         console_err.print("[red]error:[/red] cannot connect to the database (check DATABASE_URL)")
         raise typer.Exit(EXIT_FAILURE) from exc
+
+
+def readiness(settings: Settings) -> HealthChecks:
+    """The ``/readyz`` checks every long-running component has: PostgreSQL answers, its migrations
+    are at head, the Kafka cluster answers (components add their own, e.g. the consumer's)."""
+    checks = HealthChecks()
+    database_url = require_database_url(settings)
+    checks.add("postgres", postgres_check(database_url))
+    checks.add("migrations", migrations_check(database_url))
+    checks.add("kafka", broker_check(require_kafka(settings)))
+    return checks

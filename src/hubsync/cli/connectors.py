@@ -19,7 +19,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from hubsync.cli._common import EXIT_FAILURE, console_err
+from hubsync.cli._common import EXIT_FAILURE, console_err, readiness
 from hubsync.connectors.hubspot.sources.backfill import Backfill
 from hubsync.connectors.hubspot.sources.poller import IncrementalPoller, PollerConfig
 from hubsync.connectors.hubspot.sources.pull import pull_ids
@@ -114,8 +114,8 @@ def poller_command(
     types = _types(object_type)
     connector_metrics = ConnectorMetrics.create()
     client_metrics = HubSpotClientMetrics.create()
-    port = serve_metrics(settings)
-    console_err.print(f"metrics on http://{settings.metrics_host}:{port}/metrics")
+    port = serve_metrics(settings, checks=readiness(settings))
+    console_err.print(f"metrics on http://{settings.metrics_host}:{port}/metrics (/healthz, /readyz)")
 
     async def main() -> None:
         async with connector_runtime(

@@ -12,7 +12,7 @@ import psycopg
 import typer
 
 from hubsync.avro.codec import codec_from_settings
-from hubsync.cli._common import EXIT_FAILURE, EXIT_USAGE, JsonOption, console_err, print_json
+from hubsync.cli._common import EXIT_FAILURE, EXIT_USAGE, JsonOption, console_err, print_json, readiness
 from hubsync.errors import ConfigurationError, HubsyncError
 from hubsync.metrics import serve_metrics
 from hubsync.push.relay import RelayConfig, relay_from_settings
@@ -90,8 +90,8 @@ def relay_command(
             return relay.published
 
     if not once:
-        port = serve_metrics(settings)
-        console_err.print(f"metrics on http://{settings.metrics_host}:{port}/metrics")
+        port = serve_metrics(settings, checks=readiness(settings))
+        console_err.print(f"metrics on http://{settings.metrics_host}:{port}/metrics (/healthz, /readyz)")
     try:
         with contextlib.suppress(KeyboardInterrupt):
             published = asyncio.run(main())

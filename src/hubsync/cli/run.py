@@ -7,7 +7,7 @@ import logging
 import typer
 
 from hubsync.avro.codec import codec_from_settings
-from hubsync.cli._common import EXIT_USAGE, console_err
+from hubsync.cli._common import EXIT_USAGE, console_err, readiness
 from hubsync.cli.worker import refresh_property_definitions
 from hubsync.connectors.hubspot.webhooks.receiver import DEFAULT_PATH
 from hubsync.metrics import serve_metrics
@@ -61,7 +61,8 @@ def run_command(
     ensure_topics(admin_client(bootstrap), topic_specs(settings))
     if not no_refresh:
         refresh_property_definitions(settings)
-    port = serve_metrics(settings)
-    console_err.print(f"metrics on http://{settings.metrics_host}:{port}/metrics")
+    checks = readiness(settings)
+    port = serve_metrics(settings, checks=checks)
+    console_err.print(f"metrics on http://{settings.metrics_host}:{port}/metrics (/healthz, /readyz)")
     console_err.print(f"hubsync run: Kafka {bootstrap}, PostgreSQL {redact_url(database_url)}")
-    run_all(settings, codec_from_settings(settings), options, announce=_announce)
+    run_all(settings, codec_from_settings(settings), options, announce=_announce, checks=checks)

@@ -10,7 +10,7 @@ import psycopg
 import typer
 from psycopg_pool import PoolTimeout
 
-from hubsync.cli._common import EXIT_CONFIG, EXIT_FAILURE, EXIT_USAGE, console_err
+from hubsync.cli._common import EXIT_CONFIG, EXIT_FAILURE, EXIT_USAGE, console_err, readiness
 from hubsync.connectors.hubspot.webhooks.receiver import DEFAULT_PATH, WebhookReceiverConfig
 from hubsync.connectors.hubspot.webhooks.service import webhook_service
 from hubsync.errors import ConfigurationError, HubsyncError
@@ -50,7 +50,7 @@ def webhook_command(
         settings, path=path, public_base_url=public_base_url, max_body_bytes=max_body_bytes
     )
     metrics = ConnectorMetrics.create()
-    metrics_port = serve_metrics(settings)
+    metrics_port = serve_metrics(settings, checks=readiness(settings))
 
     async def main() -> None:
         async with webhook_service(settings, config, metrics, host=host, port=port) as running:

@@ -8,7 +8,7 @@ import logging
 import typer
 
 from hubsync.avro.codec import codec_from_settings
-from hubsync.cli._common import console_err
+from hubsync.cli._common import console_err, readiness
 from hubsync.connectors.hubspot.http.client import HubSpotClient
 from hubsync.connectors.hubspot.http.config import HubSpotClientConfig
 from hubsync.mapping.definitions import refresh_definitions
@@ -57,6 +57,7 @@ def worker_command(
     ensure_topics(admin_client(require_kafka(settings)), topic_specs(settings))
     if not no_refresh:
         refresh_property_definitions(settings)
-    port = serve_metrics(settings)
-    console_err.print(f"metrics on http://{settings.metrics_host}:{port}/metrics")
-    run_worker(settings, codec_from_settings(settings))
+    checks = readiness(settings)
+    port = serve_metrics(settings, checks=checks)
+    console_err.print(f"metrics on http://{settings.metrics_host}:{port}/metrics (/healthz, /readyz)")
+    run_worker(settings, codec_from_settings(settings), checks=checks)

@@ -26,6 +26,7 @@ from mode import ServiceT
 from prometheus_client import CollectorRegistry
 
 from hubsync.avro.codec import AvroCodec
+from hubsync.health import Check
 from hubsync.settings import Settings, require_kafka
 from hubsync.streams.decode import KafkaRecord
 
@@ -179,3 +180,23 @@ def run_app(build: Callable[[], AgentApp]) -> None:
     app = build()
     worker = faust.Worker(app, loglevel=app.settings.log_level.lower(), quiet=True, override_logging=False)
     worker.execute_from_commandline()
+
+
+def assignment_check(app: AgentApp) -> Check:
+    """The worker's consumer is started and not rebalancing (it holds its assignment; a worker of a
+    group with more members than partitions may hold none and is still ready)."""
+
+    def check() -> str:
+        consumer = app._consumer  # not app.consumer: that property would create one
+        if consumer is None or not app.started:
+            raise RuntimeError("the consumer has not started")
+        if app.rebalancing:
+            raise RuntimeError("the consumer group is rebalancing")
+        return f"{len(consumer.assignment())} partition(s) assigned"
+
+    return check
+
+
+def consumer_not_started() -> str:
+    """The consumer check until the app exists: not ready."""
+    raise RuntimeError("the consumer has not started")
