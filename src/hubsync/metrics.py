@@ -46,6 +46,7 @@ class HubSpotClientMetrics:
     rate_limited: Counter
     retries: Counter
     headroom: Gauge
+    limit: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry = REGISTRY) -> HubSpotClientMetrics:
@@ -78,6 +79,12 @@ class HubSpotClientMetrics:
             headroom=Gauge(
                 "hubsync_hubspot_ratelimit_remaining",
                 "Requests left in HubSpot's rate-limit window, from the X-HubSpot-RateLimit-* headers",
+                ["window"],
+                registry=registry,
+            ),
+            limit=Gauge(
+                "hubsync_hubspot_ratelimit_limit",
+                "Requests HubSpot allows in the rate-limit window, from the X-HubSpot-RateLimit-* headers",
                 ["window"],
                 registry=registry,
             ),

@@ -274,6 +274,9 @@ def test_metrics_use_templated_endpoints(sandbox: ThreadedSandbox, control: Cont
     )
     assert get("hubsync_hubspot_ratelimit_remaining", {"window": "ten_secondly"}) == 187
     assert get("hubsync_hubspot_ratelimit_remaining", {"window": "daily"}) is not None
+    # the limits too, so the daily quota used can be a ratio (deploy/prometheus)
+    assert get("hubsync_hubspot_ratelimit_limit", {"window": "ten_secondly"}) == 190
+    assert get("hubsync_hubspot_ratelimit_limit", {"window": "daily"}) == 1_000_000
 
 
 def test_unknown_object_type_is_refused() -> None:

@@ -249,9 +249,15 @@ class Requester:
         if self._metrics is not None:
             if remaining is not None:
                 self._metrics.headroom.labels(window="ten_secondly").set(remaining)
+            burst_max = _int_header(headers, "X-HubSpot-RateLimit-Max")
+            if burst_max is not None:
+                self._metrics.limit.labels(window="ten_secondly").set(burst_max)
             daily = _int_header(headers, "X-HubSpot-RateLimit-Daily-Remaining")
             if daily is not None:
                 self._metrics.headroom.labels(window="daily").set(daily)
+            daily_max = _int_header(headers, "X-HubSpot-RateLimit-Daily")
+            if daily_max is not None:
+                self._metrics.limit.labels(window="daily").set(daily_max)
 
     def _count(self, endpoint: str, method: str, result: _Attempt, verdict: Classification) -> None:
         if self._metrics is None:
