@@ -1,0 +1,66 @@
+{{- define "hubsync.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "hubsync.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{- define "hubsync.selector" -}}
+app.kubernetes.io/name: {{ .root.Chart.Name }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{- define "hubsync.secretName" -}}
+{{- default (printf "%s-secrets" (include "hubsync.fullname" .)) .Values.secrets.existingSecret -}}
+{{- end -}}
+
+{{- define "hubsync.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+
+{{/* the environment every component shares */}}
+{{- define "hubsync.env" -}}
+- name: KAFKA_BOOTSTRAP_SERVERS
+  value: {{ .Values.kafka.bootstrapServers | quote }}
+- name: HUBSYNC_METRICS_HOST
+  value: "0.0.0.0"
+- name: HUBSYNC_METRICS_PORT
+  value: {{ .Values.metricsPort | quote }}
+{{- range $name, $value := .Values.settings }}
+- name: {{ $name }}
+  value: {{ $value | quote }}
+{{- end }}
+- name: DATABASE_URL
+  valueFrom:
+    secretKeyRef: {name: {{ include "hubsync.secretName" . }}, key: {{ .Values.secrets.databaseUrlKey }}}
+- name: HUBSPOT_ACCESS_TOKEN
+  valueFrom:
+    secretKeyRef: {name: {{ include "hubsync.secretName" . }}, key: {{ .Values.secrets.hubspotAccessTokenKey }}}
+{{- end -}}
+
+{{- define "hubsync.probes" -}}
+livenessProbe:
+  httpGet: {path: /healthz, port: metrics}
+  periodSeconds: 15
+  timeoutSeconds: 5
+  failureThreshold: 4
+readinessProbe:
+  httpGet: {path: /readyz, port: metrics}
+  periodSeconds: 10
+  timeoutSeconds: 5
+  failureThreshold: 3
+startupProbe:
+  httpGet: {path: /healthz, port: metrics}
+  periodSeconds: 5
+  failureThreshold: 24
+{{- end -}}

@@ -1,0 +1,143 @@
+"""deploy/helm/hubsync: ``helm lint --strict``, every rendered manifest valid against Kubernetes'
+schemas (kubernetes-validate), and every command, variable, probe and port one hubsync really has."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from tests.deploy.deploy_files import check_command, setting_variables, shell_commands
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "deploy" / "helm" / "hubsync"
+VALUES = ["--set", "secrets.databaseUrl=postgresql://h@db/h", "--set", "secrets.hubspotAccessToken=pat-x"]
+MONITORING = ["--set", "serviceMonitor.enabled=true", "--set", "prometheusRule.enabled=true"]
+#: the Kubernetes version the manifests are validated against
+KUBERNETES = "1.33.0"
+
+
+def _helm() -> str:
+    found = shutil.which("helm") or next(
+        (
+            str(p)
+            for p in (Path(os.environ.get("GOPATH", Path.home() / "go")) / "bin" / "helm",)
+            if p.exists()
+        ),
+        None,
+    )
+    assert found, "Helm is needed: go install helm.sh/helm/v4/cmd/helm@v4.3.2 (.ci/run does)"
+    return found
+
+
+def _run(*args: str) -> str:
+    result = subprocess.run([_helm(), *args], capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def _render(*extra: str) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(_run("template", "hubsync", str(CHART), *VALUES, *extra)) if d]
+
+
+def test_helm_lint_strict() -> None:
+    _run("lint", "--strict", str(CHART), *VALUES, *MONITORING)
+
+
+def test_every_manifest_is_valid_kubernetes() -> None:
+    documents = _render(*MONITORING)
+    kinds = {d["kind"] for d in documents}
+    assert {"Deployment", "Service", "Secret", "Job", "PodDisruptionBudget"} <= kinds
+    for document in documents:
+        if document["apiVersion"].startswith("monitoring.coreos.com/"):
+            continue  # Prometheus operator CRDs: checked below
+        kubernetes_validate.validate(document, KUBERNETES, strict=True)
+
+
+def _deployments() -> dict[str, dict[str, Any]]:
+    return {
+        d["metadata"]["labels"]["app.kubernetes.io/component"]: d
+        for d in _render()
+        if d["kind"] == "Deployment"
+    }
+
+
+def _env(container: dict[str, Any]) -> dict[str, Any]:
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
+
+
+def test_commands_variables_probes_and_ports_are_real() -> None:
+    deployments = _deployments()
+    assert set(deployments) == {"worker", "relay", "poller", "webhook"}
+    variables = setting_variables()
+    for name, deployment in deployments.items():
+        pod = deployment["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        context = check_command(container["args"])
+        assert container["args"][0] == name
+        env = _env(container)
+        assert set(env) <= variables, set(env) - variables
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        assert (
+            str(ports["metrics"]) == env["HUBSYNC_METRICS_PORT"] and env["HUBSYNC_METRICS_HOST"] == "0.0.0.0"
+        )
+        assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
+        assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        assert container["resources"]["requests"] and container["resources"]["limits"]["memory"]
+        if name == "webhook":
+            assert ports["http"] == context.params["port"]
+            assert "HUBSPOT_WEBHOOK_SECRET" in env
+    assert deployments["relay"]["spec"]["replicas"] == 1 and deployments["poller"]["spec"]["replicas"] == 1
+    services = {d["metadata"]["name"]: d for d in _render() if d["kind"] == "Service"}
+    assert services["hubsync-webhook"]["spec"]["ports"][0]["targetPort"] == "http"
+
+
+def test_the_migration_job_runs_before_install_and_upgrade() -> None:
+    (job,) = [d for d in _render() if d["kind"] == "Job"]
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    commands = shell_commands(container["args"][0])
+    assert [c[:2] for c in commands] == [["db", "migrate"], ["topics", "create"]]
+    for args in commands:
+        check_command(args)
+
+
+def test_monitoring_objects_scrape_the_metrics_port_and_carry_the_repositorys_rules() -> None:
+    documents = {d["kind"]: d for d in _render(*MONITORING)}
+    monitor = documents["ServiceMonitor"]
+    assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
+    rules = yaml.safe_load((ROOT / "deploy" / "prometheus" / "hubsync-rules.yml").read_text())
+    assert documents["PrometheusRule"]["spec"]["groups"] == rules["groups"]
+    assert (CHART / "files" / "hubsync-rules.yml").read_text() == (
+        ROOT / "deploy" / "prometheus" / "hubsync-rules.yml"
+    ).read_text(), "copy deploy/prometheus/hubsync-rules.yml to the chart's files/"
+
+
+def test_a_missing_secret_value_is_a_clear_error() -> None:
+    result = subprocess.run(
+        [_helm(), "template", "hubsync", str(CHART)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode != 0 and "secrets.databaseUrl (or secrets.existingSecret)" in result.stderr
+    mine = [d for d in _render("--set", "secrets.existingSecret=mine") if d["kind"] in ("Secret", "Deployment")]
+    assert "Secret" not in {d["kind"] for d in mine}
+    for deployment in mine:
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        assert _env(container)["DATABASE_URL"]["secretKeyRef"]["name"] == "mine"
+
+
+@pytest.mark.parametrize("component", ["worker", "relay", "poller", "webhook"])
+def test_a_component_can_be_turned_off(component: str) -> None:
+    rendered = _render("--set", f"{component}.enabled=false")
+    assert component not in {
+        d["metadata"]["labels"].get("app.kubernetes.io/component")
+        for d in rendered
+        if d["kind"] == "Deployment"
+    }
