@@ -126,7 +126,9 @@ def test_a_missing_secret_value_is_a_clear_error() -> None:
         [_helm(), "template", "hubsync", str(CHART)], capture_output=True, text=True, timeout=120, check=False
     )
     assert result.returncode != 0 and "secrets.databaseUrl (or secrets.existingSecret)" in result.stderr
-    mine = [d for d in _render("--set", "secrets.existingSecret=mine") if d["kind"] in ("Secret", "Deployment")]
+    mine = [
+        d for d in _render("--set", "secrets.existingSecret=mine") if d["kind"] in ("Secret", "Deployment")
+    ]
     assert "Secret" not in {d["kind"] for d in mine}
     for deployment in mine:
         (container,) = deployment["spec"]["template"]["spec"]["containers"]
