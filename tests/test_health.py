@@ -127,3 +127,13 @@ def test_the_worker_serves_healthz_and_readyz_with_its_consumer(
 
         body = wait_for(ready, timeout=90, what=lambda: f"the worker to be ready: {worker.describe()}")
         assert set(body["checks"]) == {"postgres", "migrations", "kafka", "consumer"}  # type: ignore[arg-type]
+
+        # the worker measures its group's lag while idle too: one series per partition of its topics
+        topic = setup.topics.hubspot_contacts
+        series = f'hubsync_consumer_lag_messages{{partition="0",topic="{topic}"}}'
+
+        def lag_reported() -> bool:
+            worker.check_alive()
+            return series in httpx.get(f"{base}/metrics", timeout=10).text
+
+        wait_for(lag_reported, timeout=60, what=f"{series} on /metrics")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 
 import psycopg
 import typer
@@ -50,15 +51,25 @@ def webhook_command(
         settings, path=path, public_base_url=public_base_url, max_body_bytes=max_body_bytes
     )
     metrics = ConnectorMetrics.create()
-    metrics_port = serve_metrics(settings, checks=readiness(settings))
+    checks = readiness(settings)
+    metrics_port = serve_metrics(settings, checks=checks)
 
     async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
         async with webhook_service(settings, config, metrics, host=host, port=port) as running:
             console_err.print(
                 f"webhook receiver on {running.url} -> Kafka {bootstrap}, PostgreSQL "
                 f"{redact_url(database_url)}; metrics on {settings.metrics_host}:{metrics_port}"
             )
-            await asyncio.Event().wait()
+            await stop.wait()
+            # SIGTERM/SIGINT: unready at once (a load balancer stops sending), then the service closes:
+            # new connections are refused, requests in flight are answered, the producer flushes
+            checks.stopping = True
+            console_err.print("webhook receiver stopping: answering the requests in flight")
+        console_err.print("webhook receiver stopped")
 
     try:
         with contextlib.suppress(KeyboardInterrupt):

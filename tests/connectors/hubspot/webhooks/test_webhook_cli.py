@@ -36,7 +36,10 @@ def test_missing_secret_exits_3(tmp_path: object) -> None:
 
 
 @pytest.mark.integration
-def test_serves_until_interrupted(kafka_bootstrap_servers: str, database_url: str, tmp_path: object) -> None:
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_serves_until_interrupted(
+    kafka_bootstrap_servers: str, database_url: str, tmp_path: object, stop_signal: signal.Signals
+) -> None:
     with fresh_database(database_url) as url:
         migrate(url)
         topic = f"test.cli.{uuid.uuid4().hex[:8]}"
@@ -79,7 +82,8 @@ def test_serves_until_interrupted(kafka_bootstrap_servers: str, database_url: st
             assert response.status_code == 200, response.text
             assert response.json()["published"] == 1
         finally:
-            process.send_signal(signal.SIGINT)
+            process.send_signal(stop_signal)
             rest = process.stderr.read() if process.stderr else ""
             assert process.wait(timeout=30) == 0
+        assert "webhook receiver stopped" in rest  # drained and closed, not killed
         assert SECRET not in line + rest
