@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -112,14 +113,21 @@ async def start_sandbox(
 
 
 async def serve_forever(running: RunningSandbox) -> None:
-    """Serve until cancelled: the process is the sandbox's from now on. Everything made so far
-    (modules, the application, seeded records) lives as long as it does, so it is moved out of
-    the garbage collector's sight: full collections then walk only what requests create, instead
-    of a million seeded records each time."""
+    """Serve until SIGTERM or SIGINT (or cancelled): the process is the sandbox's from now on.
+    Everything made so far (modules, the application, seeded records) lives as long as it does, so
+    it is moved out of the garbage collector's sight: full collections then walk only what requests
+    create, instead of a million seeded records each time. The signal handlers are the loop's own,
+    so the sandbox stops even where its parent left SIGINT ignored (a background job)."""
     gc.freeze()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     try:
-        await asyncio.Event().wait()
+        await stop.wait()
     finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
         await running.close()
 
 
