@@ -3,7 +3,6 @@ records and the sync settings (exit codes as in :mod:`hubsync.cli.records`)."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import psycopg
@@ -11,6 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from hubsync._runtime.processes import wait_until
 from hubsync.cli._common import EXIT_FAILURE, JsonOption, console, print_json
 from hubsync.cli.records import print_activity, print_result, run_platform
 from hubsync.platform import activity, enrich_record, get_settings, merge_records, request_push, set_setting
@@ -155,15 +155,15 @@ def settings_set(
 def _await_rollout(rollout: MappingRollout, timeout: float) -> MappingRollout:
     """Poll until every running worker applies ``rollout.version``, or ``timeout`` passed."""
     version = rollout.version
+    latest = [rollout]
 
-    def check(conn: psycopg.Connection[Any]) -> MappingRollout:
-        return mapping_rollout(conn, version)
+    def caught_up() -> bool:
+        latest[0] = run_platform(lambda conn: mapping_rollout(conn, version))
+        return latest[0].in_effect
 
-    deadline = time.monotonic() + timeout
-    while not rollout.in_effect and time.monotonic() < deadline:
-        time.sleep(0.5)
-        rollout = run_platform(check)
-    return rollout
+    if not rollout.in_effect:
+        wait_until(caught_up, timeout=timeout, interval=0.5)
+    return latest[0]
 
 
 def _rollout_json(rollout: MappingRollout) -> dict[str, Any]:

@@ -130,18 +130,14 @@ def lock_id(key: DedupKey) -> int:
     Stable across processes and Python versions (unlike ``hash()``), so every worker locks the
     same id for the same key. A collision only makes two unrelated keys wait for each other.
     """
-    return _hash_lock("hubsync.dedup", key.object_type, key.signal, key.value)
+    return advisory_lock_id("hubsync.dedup", key.object_type, key.signal, key.value)
 
 
 def object_type_lock_id(object_type: ObjectKind) -> int:
     """The advisory-lock id standing for every key of ``object_type`` at once (see
     :func:`hubsync.matching.duplicates.flag_duplicates`); never equal to a :func:`lock_id` but by a
     64-bit hash collision."""
-    return _hash_lock("hubsync.dedup", object_type, "*")
-
-
-def _hash_lock(*parts: str) -> int:
-    return advisory_lock_id(*parts)
+    return advisory_lock_id("hubsync.dedup", object_type, "*")
 
 
 _CONTACT_KEY_PROPERTIES = ("email", "hs_additional_emails", "firstname", "lastname", "company")

@@ -50,10 +50,10 @@ def find_records(
     key = normalize_email(email)
     if key is None or kind == "account":
         return found
+    # every address of a contact, primary or additional, is in contact_emails (its index answers)
     rows = conn.execute(
-        "SELECT DISTINCT contact_id FROM hubsync.contact_emails WHERE email_normalized = %s"
-        " UNION SELECT id FROM hubsync.contacts WHERE lower(email) = %s ORDER BY 1",
-        (key, key),
+        "SELECT DISTINCT contact_id FROM hubsync.contact_emails WHERE email_normalized = %s ORDER BY 1",
+        (key,),
     ).fetchall()
     return [("contact", int(r[0])) for r in rows]
 

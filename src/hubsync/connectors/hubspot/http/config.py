@@ -32,7 +32,7 @@ class RetryPolicy:
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
             raise ValueError("need max_attempts >= 1")
-        self.backoff  # noqa: B018 - validates base_backoff_s and max_backoff_s
+        Backoff(self.base_backoff_s, self.max_backoff_s)  # refuses a negative or inverted range
 
     @property
     def backoff(self) -> Backoff:
