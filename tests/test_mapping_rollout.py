@@ -75,3 +75,23 @@ def test_without_workers_the_change_applies_when_one_starts(
     setup = prepare_worker(kafka_bootstrap_servers, fresh_database_url, partitions=1)
     code, out = _invoke(dict(setup.env), "settings", "set", "mapping.account.industry", "overwrite")
     assert code == 0 and "no worker is running; the change applies when one starts" in out
+
+
+def test_a_worker_records_its_version_and_forgets_workers_gone_for_a_day(
+    fresh_database_url: str, kafka_bootstrap_servers: str
+) -> None:
+    from hubsync.ingest.processor import ContextCache
+    from hubsync.storage.config_versions import mapping_version, worker_contexts
+
+    prepare_worker(kafka_bootstrap_servers, fresh_database_url, partitions=1)
+    with psycopg.connect(fresh_database_url) as conn:
+        conn.execute(
+            "INSERT INTO hubsync.worker_contexts (worker_id, mapping_version, loaded_at, seen_at) VALUES"
+            " ('ingest@old:1/a', 1, now() - interval '3 days', now() - interval '2 days'),"
+            " ('ingest@recent:2/b', 1, now() - interval '1 hour', now() - interval '1 hour')"
+        )
+        ContextCache(worker_id="ingest@me:3/c").get(conn)
+        rows = {w.worker_id: w for w in worker_contexts(conn)}
+        assert set(rows) == {"ingest@recent:2/b", "ingest@me:3/c"}
+        assert rows["ingest@me:3/c"].mapping_version == mapping_version(conn) and rows["ingest@me:3/c"].live
+        assert not rows["ingest@recent:2/b"].live

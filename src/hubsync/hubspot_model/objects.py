@@ -10,7 +10,6 @@ HubSpotObjectType = Literal["contacts", "companies"]
 #: an object type as HubSpot's singular names it (property definitions, webhook subscriptions)
 HubSpotObjectName = Literal["contact", "company"]
 
-HUBSPOT_OBJECT_TYPES: tuple[HubSpotObjectType, ...] = ("contacts", "companies")
 #: singular name -> path name
 PLURAL: Mapping[HubSpotObjectName, HubSpotObjectType] = {"contact": "contacts", "company": "companies"}
 #: path name -> singular name

@@ -41,7 +41,12 @@ from hubsync.mapping.definitions import effective_definitions
 from hubsync.mapping.store import load_mappings
 from hubsync.records.kinds import ObjectKind
 from hubsync.storage.canonical import canonical_accounts, canonical_contacts, crm_key
-from hubsync.storage.config_versions import mapping_version, new_worker_id, record_worker_context
+from hubsync.storage.config_versions import (
+    forget_gone_workers,
+    mapping_version,
+    new_worker_id,
+    record_worker_context,
+)
 from hubsync.storage.retriable import RETRIABLE_DB_ERRORS
 from hubsync.streams.consumer import decode_by_topic, retry_until_done
 from hubsync.streams.decode import KafkaRecord, dead_letter_for
@@ -97,6 +102,7 @@ class ContextCache:
     def get(self, conn: psycopg.Connection[Any]) -> IngestContext:
         now = time.monotonic()
         if self._context is None or now - self._loaded_at > self.ttl_s:
+            first = self._context is None
             version = mapping_version(conn)
             self._context = IngestContext(
                 mappings=load_mappings(conn),
@@ -104,6 +110,8 @@ class ContextCache:
                 replay=self.replay,
             )
             if self.worker_id is not None:
+                if first:  # this worker's first load: drop rows of workers long gone
+                    forget_gone_workers(conn)
                 record_worker_context(conn, self.worker_id, version, loaded=version != self.version)
             self.version = version
             self._loaded_at = now

@@ -9,7 +9,6 @@ from hubsync.hubspot_model.objects import HubSpotObjectType
 
 #: a platform record's kind: a person (a HubSpot contact) or an organization (a HubSpot company)
 ObjectKind = Literal["contact", "account"]
-OBJECT_KINDS: tuple[ObjectKind, ...] = ("contact", "account")
 
 #: the PostgreSQL table of each kind
 RECORD_TABLES: Mapping[ObjectKind, str] = {"contact": "hubsync.contacts", "account": "hubsync.accounts"}
