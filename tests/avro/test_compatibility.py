@@ -65,3 +65,23 @@ def test_the_check_catches_breaking_changes(stem: str) -> None:
         current, fields=[*current["fields"], {"name": "extra", "type": ["null", "string"], "default": None}]
     )
     assert backward_compatible(additive, current)
+
+
+@pytest.mark.parametrize("stem", REPO.stems)
+def test_a_subscriber_holding_the_previous_release_reads_what_the_current_schema_writes(stem: str) -> None:
+    """Forward compatibility: subscribers upgrade after hubsync does, so a consumer still decoding
+    with a released schema (the previous release's, or any older one) must read every message the
+    current schema writes."""
+    current = REPO.current(stem).definition
+    for old in REPO.released(stem):
+        assert backward_compatible(old.definition, current), (
+            f"schemas/{stem}.avsc writes data a subscriber on released v{old.version} cannot read: add "
+            "fields with defaults (old readers skip them), never add an enum symbol without an enum default"
+        )
+
+
+@pytest.mark.parametrize("stem", REPO.stems)
+def test_the_forward_check_catches_changes_that_break_old_subscribers(stem: str) -> None:
+    current = REPO.current(stem).definition
+    retyped = dict(current, fields=[dict(current["fields"][0], type="boolean"), *current["fields"][1:]])
+    assert not backward_compatible(current, retyped)
