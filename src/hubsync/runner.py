@@ -66,8 +66,9 @@ from hubsync.hubspot_model.objects import HubSpotObjectType
 from hubsync.metrics import ConnectorMetrics, PerRegistry
 from hubsync.push.agents import shared_push_processor
 from hubsync.push.relay import relay_from_settings
-from hubsync.settings import Settings, require_database_url, require_kafka
+from hubsync.settings import Settings, require_database_url
 from hubsync.storage.pool import PoolConfig, open_async_pool
+from hubsync.streams.connection import kafka_connection
 from hubsync.streams.faust_app import AgentApp, assignment_check, consumer_not_started, run_app
 from hubsync.streams.producer import AsyncKafkaPublisher
 from hubsync.worker import build_app
@@ -263,7 +264,9 @@ def poller_component(
             require_database_url(settings), PoolConfig(max_size=2), name="hubsync-poller"
         )
         try:
-            async with AsyncKafkaPublisher(require_kafka(settings), codec_from_settings(settings)) as kafka:
+            async with AsyncKafkaPublisher(
+                kafka_connection(settings), codec_from_settings(settings)
+            ) as kafka:
                 poller = IncrementalPoller(
                     client,
                     ChangeEventPublisher(kafka, settings.topics, source="poller", metrics=metrics),
@@ -325,6 +328,8 @@ def build_run_app(
     app = build_app(settings, codec, registry=registry)
     parts = components(app, settings, codec, options, registry=registry, announce=announce)
     restarts = restart_counter(registry)
+    for part in parts:  # a series per component from the start: increase() then sees the first restart
+        restarts.labels(component=part.name)
 
     class Components(ComponentSupervisor):
         def __init__(self, **kwargs: Any) -> None:

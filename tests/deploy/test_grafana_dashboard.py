@@ -1,6 +1,6 @@
-"""deploy/grafana/hubsync.json: every panel's query is evaluated by a real Prometheus (Debian's
-``prometheus``) scraping hubsync's own metric sets, and must return series, so a renamed metric or
-label cannot make a panel silently empty."""
+"""deploy/grafana/hubsync.json: a real Prometheus (Debian's ``prometheus``) scrapes a running
+``hubsync run`` under a small load, and every panel's query, evaluated through Prometheus' HTTP
+API, must return series, so a renamed metric or label cannot make a panel silently empty."""
 
 from __future__ import annotations
 
@@ -10,25 +10,27 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
+import psycopg
 import pytest
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from bench._change_events import contact_snapshot_events
+from psycopg.types.json import Jsonb
+from pydantic import SecretStr
 
 from hubsync._runtime.processes import free_port
-from hubsync.health import serve_health
-from hubsync.ingest.metrics import ingest_metrics
-from hubsync.metrics import ConnectorMetrics, HubSpotClientMetrics, dlq_metrics
-from hubsync.push.errors import push_error_metrics
-from hubsync.push.metrics import push_metrics
-from hubsync.push.relay import relay_metrics
-from hubsync.runner import restart_counter
+from hubsync.platform import create_record
+from hubsync.sandbox.config import SandboxConfig
+from hubsync.sandbox.server import ThreadedSandbox
 from hubsync.testing import wait_for
+from tests.connectors.hubspot.client_support import TOKEN
+from tests.ingest.worker_harness import change_event_codec, prepare_worker, produce
+from tests.test_runner import RunProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = ROOT / "deploy" / "grafana" / "hubsync.json"
-#: label values the panels select on; any other label gets "x"
-LABEL_VALUES = {"window": "daily"}
+SECRET = "dashboard-test-webhook-secret"
 
 
 def _panels() -> list[dict[str, Any]]:
@@ -45,32 +47,6 @@ def _queries() -> list[tuple[str, str]]:
     ]
 
 
-def _exercised_registry() -> CollectorRegistry:
-    """hubsync's metric sets, each metric with one child recorded (as a running hubsync has them)."""
-    registry = CollectorRegistry()
-    for make in (
-        HubSpotClientMetrics.create,
-        ConnectorMetrics.create,
-        ingest_metrics,
-        push_metrics,
-        relay_metrics,
-        dlq_metrics,
-        push_error_metrics,
-        restart_counter,
-    ):
-        make(registry)
-    for collector in list(registry._collector_to_names):
-        names: tuple[str, ...] = getattr(collector, "_labelnames", ())
-        metric: Any = collector.labels(*(LABEL_VALUES.get(n, "x") for n in names)) if names else collector
-        if isinstance(collector, Counter):
-            metric.inc(5)
-        elif isinstance(collector, Gauge):
-            metric.set(3)
-        elif isinstance(collector, Histogram):
-            metric.observe(0.2)
-    return registry
-
-
 def test_the_dashboard_is_well_formed() -> None:
     document = json.loads(DASHBOARD.read_text())
     ids = [p["id"] for p in document["panels"]]
@@ -82,17 +58,80 @@ def test_the_dashboard_is_well_formed() -> None:
 
 
 @pytest.fixture
-def prometheus(tmp_path: Path) -> Iterator[str]:
+def live_hubsync(kafka_bootstrap_servers: str, fresh_database_url: str) -> Iterator[tuple[RunProcess, str]]:
+    """``hubsync run`` (every component, one /metrics) against the sandbox, and a small load that
+    goes through every part the panels show: HubSpot-side creations (webhooks, polls), change events
+    with planted duplicates and one undecodable message (DLQ), platform records pushed (one that
+    HubSpot refuses, and 429s from the sandbox)."""
+    port = free_port()
+    sandbox_config = SandboxConfig(
+        access_token=SecretStr(TOKEN),
+        webhook_url=f"http://127.0.0.1:{port}/webhooks/hubspot",
+        webhook_secret=SecretStr(SECRET),
+    )
+    with ThreadedSandbox(sandbox_config) as sandbox:
+        setup = prepare_worker(
+            kafka_bootstrap_servers,
+            fresh_database_url,
+            partitions=2,
+            HUBSPOT_ACCESS_TOKEN=TOKEN,
+            HUBSPOT_BASE_URL=sandbox.base_url,
+            HUBSPOT_WEBHOOK_SECRET=SECRET,
+            HUBSYNC_POLL_SETTLE_MS="0",
+        )
+        process = RunProcess(
+            setup.env, name="run", args=("--webhook-port", str(port), "--poll-interval", "1")
+        )
+        try:
+            process.start()
+            process.wait_until(
+                lambda: "webhook receiver on http://" in process.output(), "the receiver", timeout=90
+            )
+            api = httpx.Client(
+                base_url=sandbox.base_url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30
+            )
+            with psycopg.connect(setup.database_url, autocommit=True) as conn:
+                for i in range(5):  # the prospect database knows their job titles: autofill
+                    conn.execute(
+                        "INSERT INTO hubsync.prospect_people (email_normalized, first_name, attributes)"
+                        " VALUES (%s, 'Prospect', %s)",
+                        (f"dash-{i}@acme.com", Jsonb({"jobtitle": "CTO"})),
+                    )
+            for i in range(5):
+                api.post("/crm/v3/objects/contacts", json={"properties": {"email": f"dash-{i}@acme.com"}})
+            codec, schema = change_event_codec()
+            events = contact_snapshot_events(60, seed=11, duplicate_ratio=0.2, start_id=900_000)
+            produce(
+                setup.bootstrap,
+                setup.topics.hubspot_contacts,
+                [
+                    *((k, codec.encode("contacts", schema, v), None) for k, v in events),
+                    (b"bad", b"not avro", None),
+                ],
+            )
+            # a burst limit the pushes and polls exceed: real 429s with HubSpot's headers
+            api.put("/_sandbox/rate-limits", json={"burst_limit": 3, "burst_window_s": 5})
+            with psycopg.connect(setup.database_url, autocommit=True) as conn:
+                for i in range(3):
+                    create_record(conn, "contact", {"email": f"pushed-{i}@globex.com"}, manual=True)
+                create_record(conn, "contact", {"email": "not-an-email"}, manual=True)
+            yield process, process.metrics_url()
+        finally:
+            process.close()
+
+
+@pytest.fixture
+def prometheus(tmp_path: Path, live_hubsync: tuple[RunProcess, str]) -> Iterator[str]:
     binary = shutil.which("prometheus")
     assert binary, "Prometheus is needed: apt-get install prometheus (.ci/run installs it)"
-    metrics = serve_health("127.0.0.1", 0, None, _exercised_registry())
+    target = urlsplit(live_hubsync[1]).netloc
     port = free_port()
     config = tmp_path / "prometheus.yml"
     config.write_text(
         "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
         "scrape_configs:\n"
         "  - job_name: hubsync-test\n"
-        f"    static_configs: [{{targets: ['127.0.0.1:{metrics.port}']}}]\n"
+        f"    static_configs: [{{targets: ['{target}']}}]\n"
     )
     process = subprocess.Popen(
         [
@@ -110,21 +149,20 @@ def prometheus(tmp_path: Path) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=30)
-        metrics.close()
 
 
 @pytest.mark.integration
 def test_every_panel_query_returns_series_in_a_real_prometheus(prometheus: str) -> None:
     def empty() -> list[str]:
         missing = []
-        for title, query in _queries():
+        for title, promql in _queries():
             try:
-                answer = httpx.get(f"{prometheus}/api/v1/query", params={"query": query}, timeout=10).json()
+                answer = httpx.get(f"{prometheus}/api/v1/query", params={"query": promql}, timeout=10).json()
             except httpx.HTTPError:
                 return ["prometheus not answering yet"]
-            assert answer["status"] == "success", f"{title}: {query}: {answer}"
+            assert answer["status"] == "success", f"{title}: {promql}: {answer}"
             if not answer["data"]["result"]:
-                missing.append(f"{title}: {query}")
+                missing.append(f"{title}: {promql}")
         return missing
 
     wait_for(
