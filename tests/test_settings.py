@@ -13,8 +13,8 @@ from hubsync.settings import (
     load_settings,
     redact_url,
     require_database_url,
-    require_kafka,
 )
+from hubsync.streams.connection import kafka_connection
 
 ENV_VARS = (
     "KAFKA_BOOTSTRAP_SERVERS",
@@ -91,7 +91,7 @@ def test_falls_back_to_the_running_dev_stack(tmp_path: Path) -> None:
         )
     )
     s = load_settings()
-    assert require_kafka(s) == "127.0.0.1:19092"
+    assert kafka_connection(s).bootstrap_servers == "127.0.0.1:19092"
     assert require_database_url(s) == "postgresql://h@127.0.0.1:54329/hubsync"
 
 
@@ -105,7 +105,7 @@ def test_environment_wins_over_the_dev_stack(monkeypatch: pytest.MonkeyPatch, tm
 
 def test_missing_settings_name_the_variable() -> None:
     with pytest.raises(MissingSettingError, match=r"KAFKA_BOOTSTRAP_SERVERS is not set.*hubsync dev up"):
-        require_kafka(load_settings())
+        kafka_connection(load_settings())
     with pytest.raises(MissingSettingError, match="DATABASE_URL"):
         require_database_url(load_settings())
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr
@@ -63,6 +63,38 @@ class Settings(BaseSettings):
     kafka_bootstrap_servers: str | None = Field(
         default=None, validation_alias=_alias("KAFKA_BOOTSTRAP_SERVERS", "kafka_bootstrap_servers")
     )
+    #: how the Kafka clients authenticate (librdkafka's property names; see docs/deploy.md)
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", validation_alias=_alias("KAFKA_SECURITY_PROTOCOL", "kafka_security_protocol")
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        default=None, validation_alias=_alias("KAFKA_SASL_MECHANISM", "kafka_sasl_mechanism")
+    )
+    kafka_sasl_username: str | None = Field(
+        default=None, validation_alias=_alias("KAFKA_SASL_USERNAME", "kafka_sasl_username")
+    )
+    kafka_sasl_password: SecretStr | None = Field(
+        default=None, validation_alias=_alias("KAFKA_SASL_PASSWORD", "kafka_sasl_password")
+    )
+    kafka_ssl_ca_location: Path | None = Field(
+        default=None, validation_alias=_alias("KAFKA_SSL_CA_LOCATION", "kafka_ssl_ca_location")
+    )
+    kafka_ssl_certificate_location: Path | None = Field(
+        default=None,
+        validation_alias=_alias("KAFKA_SSL_CERTIFICATE_LOCATION", "kafka_ssl_certificate_location"),
+    )
+    kafka_ssl_key_location: Path | None = Field(
+        default=None, validation_alias=_alias("KAFKA_SSL_KEY_LOCATION", "kafka_ssl_key_location")
+    )
+    kafka_ssl_key_password: SecretStr | None = Field(
+        default=None, validation_alias=_alias("KAFKA_SSL_KEY_PASSWORD", "kafka_ssl_key_password")
+    )
+    kafka_ssl_endpoint_identification_algorithm: Literal["https", "none"] = Field(
+        default="https",
+        validation_alias=_alias(
+            "KAFKA_SSL_ENDPOINT_IDENTIFICATION_ALGORITHM", "kafka_ssl_endpoint_identification_algorithm"
+        ),
+    )
     database_url: SecretStr | None = Field(
         default=None, validation_alias=_alias("DATABASE_URL", "database_url")
     )
@@ -103,6 +135,10 @@ class Settings(BaseSettings):
     #: most ``ingest_batch_wait_ms`` for a batch to fill
     ingest_batch_max: int = Field(default=2_000, ge=1, le=100_000)
     ingest_batch_wait_ms: int = Field(default=50, ge=1, le=60_000)
+
+    #: seconds a stopping component (SIGTERM) has to drain before it exits anyway (code 1); keep it
+    #: below the orchestrator's kill timeout (the chart sets terminationGracePeriodSeconds to this + 5)
+    shutdown_grace_s: float = Field(default=25.0, gt=0, le=3_600)
 
     field_mappings_file: Path | None = None
     dev_dir: Path = DEFAULT_DEV_DIR
@@ -175,14 +211,6 @@ class MissingSettingError(ConfigurationError, RuntimeError):
             msg += f": {hint}"
         super().__init__(msg)
         self.env_var = env_var
-
-
-def require_kafka(settings: Settings) -> str:
-    if not settings.kafka_bootstrap_servers:
-        raise MissingSettingError(
-            "KAFKA_BOOTSTRAP_SERVERS", "set it, or start the embedded stack with `hubsync dev up`"
-        )
-    return settings.kafka_bootstrap_servers
 
 
 def require_database_url(settings: Settings) -> str:

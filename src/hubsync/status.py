@@ -12,6 +12,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from hubsync.settings import Settings
 from hubsync.storage.config_versions import mapping_version, worker_contexts
+from hubsync.streams.connection import KafkaConnection, as_connection
 from hubsync.streams.lag import PartitionLag, partition_lags
 
 
@@ -30,10 +31,12 @@ class TopicLag:
     broker_end_trusted: bool = True
 
 
-def consumer_lag(bootstrap: str, group: str, topics: Sequence[str], timeout: float = 10.0) -> list[TopicLag]:
+def consumer_lag(
+    kafka: KafkaConnection | str, group: str, topics: Sequence[str], timeout: float = 10.0
+) -> list[TopicLag]:
     """Per topic: the sum over partitions of the end offset - the offset ``group`` committed."""
     by_topic: dict[str, list[PartitionLag]] = {}
-    for part in partition_lags(bootstrap, group, topics, timeout=timeout):
+    for part in partition_lags(kafka, group, topics, timeout=timeout):
         by_topic.setdefault(part.topic, []).append(part)
     out = []
     for topic in topics:
@@ -55,9 +58,9 @@ def consumer_lag(bootstrap: str, group: str, topics: Sequence[str], timeout: flo
     return out
 
 
-def topic_size(bootstrap: str, topic: str, timeout: float = 10.0) -> int | None:
+def topic_size(kafka: KafkaConnection | str, topic: str, timeout: float = 10.0) -> int | None:
     """Messages in ``topic`` (sum of high - low watermarks), None when it does not exist."""
-    probe = Consumer({"bootstrap.servers": bootstrap, "group.id": f"hubsync-status-{uuid.uuid4().hex}"})
+    probe = Consumer(as_connection(kafka).client_config(**{"group.id": f"hubsync-status-{uuid.uuid4().hex}"}))
     try:
         info = probe.list_topics(topic, timeout=timeout).topics.get(topic)
         if info is None or info.error is not None:
@@ -113,10 +116,10 @@ def database_status(conn: psycopg.Connection[Any]) -> dict[str, Any]:
     }
 
 
-def kafka_status(settings: Settings, bootstrap: str) -> dict[str, Any]:
+def kafka_status(settings: Settings, kafka: KafkaConnection | str) -> dict[str, Any]:
     t = settings.topics
     lag = consumer_lag(
-        bootstrap,
+        kafka,
         f"{settings.consumer_group}.ingest",
         [t.hubspot_contacts, t.hubspot_companies, t.platform_contacts, t.platform_accounts],
     )
@@ -132,8 +135,8 @@ def kafka_status(settings: Settings, bootstrap: str) -> dict[str, Any]:
             }
             for x in lag
         ],
-        "dlq_messages": topic_size(bootstrap, t.dlq),
-        "push_error_messages": topic_size(bootstrap, t.push_errors),
+        "dlq_messages": topic_size(kafka, t.dlq),
+        "push_error_messages": topic_size(kafka, t.push_errors),
     }
 
 

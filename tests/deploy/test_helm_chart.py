@@ -143,3 +143,61 @@ def test_a_component_can_be_turned_off(component: str) -> None:
         for d in rendered
         if d["kind"] == "Deployment"
     }
+
+
+SECURE = [
+    "--set", "kafka.securityProtocol=SASL_SSL",
+    "--set", "kafka.sasl.mechanism=SCRAM-SHA-512",
+    "--set", "kafka.sasl.username=hubsync",
+    "--set", "secrets.kafkaSaslPassword=s3cret",
+    "--set", "kafka.tls.secretName=kafka-client-tls",
+    "--set", "kafka.tls.clientCertificate=true",
+]  # fmt: skip
+
+
+def test_kafka_security_settings_reach_every_pod_as_real_settings_and_files() -> None:
+    documents = _render(*SECURE)
+    for document in documents:
+        kubernetes_validate.validate(document, KUBERNETES, strict=True)
+    (secret,) = [d for d in documents if d["kind"] == "Secret"]
+    assert secret["stringData"]["KAFKA_SASL_PASSWORD"] == "s3cret"
+    pods = [d["spec"]["template"]["spec"] for d in documents if d["kind"] in ("Deployment", "Job")]
+    assert len(pods) == 5
+    for pod in pods:
+        (container,) = pod["containers"]
+        env = _env(container)
+        assert set(env) <= setting_variables(), set(env) - setting_variables()
+        assert env["KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL" and env["KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512"
+        assert env["KAFKA_SASL_PASSWORD"] == {
+            "secretKeyRef": {"name": "hubsync-secrets", "key": "KAFKA_SASL_PASSWORD"}
+        }
+        mounts = {m["name"]: m for m in container["volumeMounts"]}
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        assert volumes["kafka-tls"]["secret"]["secretName"] == "kafka-client-tls"
+        directory = mounts["kafka-tls"]["mountPath"]
+        assert mounts["kafka-tls"]["readOnly"] is True
+        for variable, key in (
+            ("KAFKA_SSL_CA_LOCATION", "ca.crt"),
+            ("KAFKA_SSL_CERTIFICATE_LOCATION", "tls.crt"),
+            ("KAFKA_SSL_KEY_LOCATION", "tls.key"),
+        ):
+            assert env[variable] == f"{directory}/{key}"
+
+
+def test_kafka_sasl_without_a_password_is_a_clear_error() -> None:
+    result = subprocess.run(
+        [_helm(), "template", "hubsync", str(CHART), *VALUES, *SECURE[:6]],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode != 0 and "secrets.kafkaSaslPassword" in result.stderr
+
+
+def test_kubernetes_waits_longer_than_the_grace_period_a_component_drains_in() -> None:
+    for deployment in _deployments().values():
+        pod = deployment["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        grace = float(_env(container)["HUBSYNC_SHUTDOWN_GRACE_S"])
+        assert pod["terminationGracePeriodSeconds"] == grace + 5

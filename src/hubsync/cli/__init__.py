@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from hubsync import __version__
 from hubsync.cli import db, dev, records, topics
 from hubsync.cli import errors as errors_cli
-from hubsync.cli._common import EXIT_CONFIG, console_err
+from hubsync.cli._common import EXIT_CONFIG, EXIT_FAILURE, console_err
 from hubsync.cli.connectors import poller_command, pull_command
 from hubsync.cli.demo import demo_command
 from hubsync.cli.duplicates import duplicates_command
@@ -29,7 +29,7 @@ from hubsync.cli.sandbox import sandbox_command
 from hubsync.cli.status import status_command
 from hubsync.cli.webhook import webhook_command
 from hubsync.cli.worker import worker_command
-from hubsync.settings import ConfigFileError, MissingSettingError
+from hubsync.errors import ConfigurationError, RetriableError
 
 app = typer.Typer(
     name="hubsync",
@@ -72,15 +72,17 @@ def main() -> None:
     """Console-script entry point: maps configuration errors to a clear message and exit code."""
     try:
         app()
-    except MissingSettingError as exc:
-        console_err.print(f"[red]error:[/red] {exc}")
-        sys.exit(EXIT_CONFIG)
     except ValidationError as exc:
         # the settings named and what is wrong with them, never their values (they may be secrets)
         for error in exc.errors():
             where = ".".join(str(part) for part in error["loc"])
             console_err.print(f"[red]error:[/red] invalid setting {where}: {error['msg']}")
         sys.exit(EXIT_CONFIG)
-    except ConfigFileError as exc:
+    except ConfigurationError as exc:
+        # a missing setting or file, Kafka credentials refused or an ACL missing: fix, then rerun
         console_err.print(f"[red]error:[/red] {exc}")
         sys.exit(EXIT_CONFIG)
+    except RetriableError as exc:
+        # a service unreachable at start (a component's own loop retries once it is running)
+        console_err.print(f"[red]error:[/red] {exc}")
+        sys.exit(EXIT_FAILURE)

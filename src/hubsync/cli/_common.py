@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -10,10 +11,15 @@ import psycopg
 import typer
 from rich.console import Console
 
+from hubsync._runtime.shutdown import arm_shutdown_deadline
 from hubsync.health import HealthChecks
-from hubsync.settings import Settings, load_settings, require_database_url, require_kafka
+from hubsync.settings import Settings, load_settings, require_database_url
 from hubsync.storage.health import migrations_check, postgres_check
+from hubsync.streams.access import Resource, component_grants, verify_access
+from hubsync.streams.admin import admin_client, ensure_topics
+from hubsync.streams.connection import KafkaConnection, kafka_connection
 from hubsync.streams.health import broker_check
+from hubsync.streams.topics import topic_specs
 
 T = TypeVar("T")
 
@@ -56,5 +62,31 @@ def readiness(settings: Settings) -> HealthChecks:
     database_url = require_database_url(settings)
     checks.add("postgres", postgres_check(database_url))
     checks.add("migrations", migrations_check(database_url))
-    checks.add("kafka", broker_check(require_kafka(settings)))
+    checks.add("kafka", broker_check(kafka_connection(settings)))
     return checks
+
+
+def kafka_ready(settings: Settings, *components: str) -> KafkaConnection:
+    """Before a component starts: the cluster accepts the credentials, the topics the components use
+    exist (created when missing, which needs the ``topics`` ACLs), and the principal has every ACL
+    the components need (``docs/deploy.md#kafka-acls``). Raises a :class:`ConfigurationError`
+    naming what to fix instead of leaving the clients retrying in the background."""
+    kafka = kafka_connection(settings)
+    what = " and ".join(components)
+    verify_access(kafka, (), component=what)
+    grants = tuple(grant for component in components for grant in component_grants(component, settings))
+    used = {grant.name for grant in grants if grant.resource is Resource.TOPIC}
+    ensure_topics(admin_client(kafka), [spec for spec in topic_specs(settings) if spec.name in used])
+    verify_access(kafka, grants, component=what)
+    return kafka
+
+
+def shutdown_handler(settings: Settings, what: str) -> Callable[[asyncio.Event], None]:
+    """A SIGTERM/SIGINT handler for a command's event loop: set its stop event, and give it
+    ``HUBSYNC_SHUTDOWN_GRACE_S`` to drain before it exits anyway."""
+
+    def stopping(stop: asyncio.Event) -> None:
+        arm_shutdown_deadline(settings.shutdown_grace_s, what)
+        stop.set()
+
+    return stopping

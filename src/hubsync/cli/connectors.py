@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import time
 from collections.abc import Coroutine
 from enum import StrEnum
@@ -19,7 +20,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from hubsync.cli._common import EXIT_FAILURE, console_err, readiness
+from hubsync.cli._common import EXIT_FAILURE, console_err, kafka_ready, readiness, shutdown_handler
 from hubsync.connectors.hubspot.sources.backfill import Backfill
 from hubsync.connectors.hubspot.sources.poller import IncrementalPoller, PollerConfig
 from hubsync.connectors.hubspot.sources.pull import pull_ids
@@ -112,12 +113,20 @@ def poller_command(
     time, durable cursor committed after Kafka acknowledged). Serves /metrics."""
     settings = load_settings()
     types = _types(object_type)
+    kafka_ready(settings, "poller")
     connector_metrics = ConnectorMetrics.create()
     client_metrics = HubSpotClientMetrics.create()
     port = serve_metrics(settings, checks=readiness(settings))
     console_err.print(f"metrics on http://{settings.metrics_host}:{port}/metrics (/healthz, /readyz)")
 
+    stopping = shutdown_handler(settings, "the poller")
+
     async def main() -> None:
+        # SIGTERM/SIGINT: finish the poll in progress (its cursor is saved after Kafka acknowledged it)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stopping, stop)
         async with connector_runtime(
             settings, source="poller", connector_metrics=connector_metrics, client_metrics=client_metrics
         ) as runtime:
@@ -131,15 +140,19 @@ def poller_command(
                 config=_poller_config(settings, "POLLER"),
                 metrics=connector_metrics,
             )
-            while True:
+            while not stop.is_set():
                 for ot in types:
                     result = await poller.poll_once(ot)
                     console_err.print(
                         f"{ot}: {result.published} events published, {result.skipped} already seen"
                     )
+                    if stop.is_set():
+                        break
                 if once:
                     return
-                await asyncio.sleep(interval)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), interval)
+            console_err.print("poller stopped")
 
     with contextlib.suppress(KeyboardInterrupt):
         _run(main())
@@ -157,6 +170,7 @@ def pull_command(
     if ids and len(types) != 1:
         console_err.print("[red]error:[/red] --id needs an object type: hubsync pull contacts --id 123")
         raise typer.Exit(2)
+    kafka_ready(settings, "poller")
 
     async def main() -> None:
         async with connector_runtime(settings, source="manual_pull") as runtime:

@@ -12,13 +12,20 @@ import psycopg
 import typer
 
 from hubsync.avro.codec import codec_from_settings
-from hubsync.cli._common import EXIT_FAILURE, EXIT_USAGE, JsonOption, console_err, print_json, readiness
+from hubsync.cli._common import (
+    EXIT_FAILURE,
+    EXIT_USAGE,
+    JsonOption,
+    console_err,
+    kafka_ready,
+    print_json,
+    readiness,
+    shutdown_handler,
+)
 from hubsync.errors import ConfigurationError, HubsyncError
 from hubsync.metrics import serve_metrics
 from hubsync.push.relay import RelayConfig, relay_from_settings
-from hubsync.settings import load_settings, redact_url, require_database_url, require_kafka
-from hubsync.streams.admin import admin_client, ensure_topics
-from hubsync.streams.topics import spec_for
+from hubsync.settings import load_settings, redact_url, require_database_url
 
 
 def _config(
@@ -65,25 +72,22 @@ def relay_command(
     order, at least once (marked published after Kafka acknowledged). Wakes on NOTIFY hubsync_outbox,
     polls as a fallback; only one relay publishes at a time, others stand by. Serves /metrics."""
     settings = load_settings()
-    bootstrap = require_kafka(settings)
     database_url = require_database_url(settings)
+    bootstrap = kafka_ready(settings, "relay")
     config = _config(batch_size, poll_interval, standby_interval, retention_days)
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     codec = codec_from_settings(settings)
 
+    stopping = shutdown_handler(settings, "the relay")
+
     async def main() -> int | None:
-        await asyncio.to_thread(
-            ensure_topics,
-            admin_client(bootstrap),
-            [spec_for(settings, role) for role in ("platform_contacts", "platform_accounts", "dlq")],
-        )
         async with relay_from_settings(settings, codec, config=config) as relay:
             if once:
                 return await relay.run_once()
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(sig, stop.set)
+                loop.add_signal_handler(sig, stopping, stop)
             console_err.print(f"relay: PostgreSQL {redact_url(database_url)} -> Kafka {bootstrap}")
             await relay.run(stop)
             console_err.print(f"relay stopped; {relay.published} rows published")

@@ -13,7 +13,8 @@ from hubsync.cli._common import EXIT_USAGE, JsonOption, console, console_err, pr
 from hubsync.cli.connectors import ObjectChoice
 from hubsync.ingest.agents import ingest_processor
 from hubsync.ingest.replay import ReplayReport, replay
-from hubsync.settings import load_settings, require_kafka
+from hubsync.settings import load_settings
+from hubsync.streams.connection import kafka_connection
 
 
 def _since(value: str | None) -> datetime | None:
@@ -41,7 +42,7 @@ def replay_command(
     without calling HubSpot (cached property definitions). Mirrored values are not moved back;
     values decided go to the outbox for the push path. Reads up to the log's end at start."""
     settings = load_settings()
-    bootstrap = require_kafka(settings)
+    bootstrap = kafka_connection(settings)
     start = _since(since)
     topics = []
     if object_type in (None, ObjectChoice.CONTACTS):

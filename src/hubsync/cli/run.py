@@ -7,14 +7,12 @@ import logging
 import typer
 
 from hubsync.avro.codec import codec_from_settings
-from hubsync.cli._common import EXIT_USAGE, console_err, readiness
+from hubsync.cli._common import EXIT_USAGE, console_err, kafka_ready, readiness
 from hubsync.cli.worker import refresh_property_definitions
 from hubsync.connectors.hubspot.webhooks.receiver import DEFAULT_PATH
 from hubsync.metrics import serve_metrics
 from hubsync.runner import RunOptions, run_all
-from hubsync.settings import load_settings, redact_url, require_database_url, require_kafka
-from hubsync.streams.admin import admin_client, ensure_topics
-from hubsync.streams.topics import topic_specs
+from hubsync.settings import load_settings, redact_url, require_database_url
 
 
 def _announce(message: str) -> None:
@@ -40,7 +38,6 @@ def run_command(
     HUBSPOT_WEBHOOK_SECRET) and the outbox relay. A component that fails is logged and restarted
     with backoff; SIGTERM stops everything and exits 0. Serves /metrics."""
     settings = load_settings()
-    bootstrap = require_kafka(settings)
     database_url = require_database_url(settings)
     try:
         options = RunOptions(
@@ -50,6 +47,8 @@ def run_command(
             webhook_path=DEFAULT_PATH,
             poller=not no_poller,
             poll_interval_s=poll_interval,
+            # the rest of the grace period is the agents' (their batch, the offset commit)
+            stop_timeout_s=settings.shutdown_grace_s / 2,
         )
     except ValueError as exc:
         console_err.print(f"[red]error:[/red] {exc}")
@@ -58,7 +57,8 @@ def run_command(
     # one INFO line per HubSpot request (poller, push, webhook fetches) drowns everything else
     httpx_log = logging.getLogger("httpx")
     httpx_log.setLevel(max(httpx_log.getEffectiveLevel(), logging.WARNING))
-    ensure_topics(admin_client(bootstrap), topic_specs(settings))
+    producers = [name for name, on in (("poller", options.poller), ("webhook", options.webhook)) if on]
+    bootstrap = kafka_ready(settings, "worker", "relay", *producers)
     if not no_refresh:
         refresh_property_definitions(settings)
     checks = readiness(settings)

@@ -9,8 +9,9 @@ from confluent_kafka import KafkaException
 from rich.table import Table
 
 from hubsync.cli._common import EXIT_FAILURE, JsonOption, console, console_err, print_json, read_database
-from hubsync.settings import load_settings, require_kafka
+from hubsync.settings import load_settings
 from hubsync.status import database_status, kafka_status
+from hubsync.streams.connection import kafka_connection
 
 
 def status_command(json_output: bool = JsonOption) -> None:
@@ -18,7 +19,7 @@ def status_command(json_output: bool = JsonOption) -> None:
     connectors' last polls, the outbox backlog, open push errors by category, records by CRM status,
     open potential duplicates and net-new prospects."""
     settings = load_settings()
-    bootstrap = require_kafka(settings)
+    bootstrap = kafka_connection(settings)
     database = read_database(database_status)
     try:
         kafka = kafka_status(settings, bootstrap)

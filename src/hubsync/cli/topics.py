@@ -6,8 +6,10 @@ import typer
 from rich.table import Table
 
 from hubsync.cli._common import JsonOption, console, print_json
-from hubsync.settings import load_settings, require_kafka
+from hubsync.settings import load_settings
+from hubsync.streams.access import verify_access
 from hubsync.streams.admin import admin_client, ensure_topics
+from hubsync.streams.connection import kafka_connection
 from hubsync.streams.topics import topic_specs
 
 app = typer.Typer(help="Kafka topics and their Avro contracts.", no_args_is_help=True)
@@ -24,7 +26,9 @@ def create_command(
     defaults (cleanup policy, retention); those are changed only with --apply. Safe to rerun."""
     settings = load_settings()
     specs = topic_specs(settings)
-    report = ensure_topics(admin_client(require_kafka(settings)), specs, apply=apply)
+    kafka = kafka_connection(settings)
+    verify_access(kafka, (), component="topics job")  # the credentials, before anything waits on them
+    report = ensure_topics(admin_client(kafka), specs, apply=apply)
     if json_output:
         print_json(
             {

@@ -11,12 +11,20 @@ import psycopg
 import typer
 from psycopg_pool import PoolTimeout
 
-from hubsync.cli._common import EXIT_CONFIG, EXIT_FAILURE, EXIT_USAGE, console_err, readiness
+from hubsync.cli._common import (
+    EXIT_CONFIG,
+    EXIT_FAILURE,
+    EXIT_USAGE,
+    console_err,
+    kafka_ready,
+    readiness,
+    shutdown_handler,
+)
 from hubsync.connectors.hubspot.webhooks.receiver import DEFAULT_PATH, WebhookReceiverConfig
 from hubsync.connectors.hubspot.webhooks.service import webhook_service
 from hubsync.errors import ConfigurationError, HubsyncError
 from hubsync.metrics import ConnectorMetrics, serve_metrics
-from hubsync.settings import load_settings, redact_url, require_database_url, require_kafka
+from hubsync.settings import load_settings, redact_url, require_database_url
 
 
 def webhook_command(
@@ -44,8 +52,8 @@ def webhook_command(
     if public_base_url and not public_base_url.startswith(("http://", "https://")):
         console_err.print("[red]error:[/red] --public-base-url must be an http(s) URL")
         raise typer.Exit(EXIT_USAGE)
-    bootstrap = require_kafka(settings)
     database_url = require_database_url(settings)
+    bootstrap = kafka_ready(settings, "webhook")
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = WebhookReceiverConfig.from_settings(
         settings, path=path, public_base_url=public_base_url, max_body_bytes=max_body_bytes
@@ -54,11 +62,13 @@ def webhook_command(
     checks = readiness(settings)
     metrics_port = serve_metrics(settings, checks=checks)
 
+    stopping = shutdown_handler(settings, "the webhook receiver")
+
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, stopping, stop)
         async with webhook_service(settings, config, metrics, host=host, port=port) as running:
             console_err.print(
                 f"webhook receiver on {running.url} -> Kafka {bootstrap}, PostgreSQL "

@@ -8,15 +8,13 @@ import logging
 import typer
 
 from hubsync.avro.codec import codec_from_settings
-from hubsync.cli._common import console_err, readiness
+from hubsync.cli._common import console_err, kafka_ready, readiness
 from hubsync.connectors.hubspot.http.client import HubSpotClient
 from hubsync.connectors.hubspot.http.config import HubSpotClientConfig
 from hubsync.mapping.definitions import refresh_definitions
 from hubsync.metrics import serve_metrics
-from hubsync.settings import Settings, load_settings, require_database_url, require_kafka
+from hubsync.settings import Settings, load_settings, require_database_url
 from hubsync.storage.pool import open_pool
-from hubsync.streams.admin import admin_client, ensure_topics
-from hubsync.streams.topics import topic_specs
 from hubsync.worker import run_worker
 
 log = logging.getLogger(__name__)
@@ -52,9 +50,8 @@ def worker_command(
     field mappings, activity log), publish canonical records to crm.* and failures to the DLQ.
     Run several on one consumer group to scale out. Serves /metrics."""
     settings = load_settings()
-    require_kafka(settings)
     require_database_url(settings)
-    ensure_topics(admin_client(require_kafka(settings)), topic_specs(settings))
+    kafka_ready(settings, "worker")
     if not no_refresh:
         refresh_property_definitions(settings)
     checks = readiness(settings)

@@ -16,8 +16,9 @@ from hubsync.avro.codec import AvroCodec
 from hubsync.ingest.metrics import ingest_metrics
 from hubsync.ingest.processor import IngestProcessor, IngestTopics
 from hubsync.records.kinds import ObjectKind
-from hubsync.settings import Settings, require_database_url, require_kafka
+from hubsync.settings import Settings, require_database_url
 from hubsync.storage.pool import PoolConfig, open_pool
+from hubsync.streams.connection import kafka_connection
 from hubsync.streams.dlq import DeadLetterPublisher
 from hubsync.streams.faust_app import AgentApp, consume_batches
 from hubsync.streams.lag import partition_lags
@@ -48,7 +49,7 @@ async def ingest_processor(
         open_pool, require_database_url(settings), PoolConfig(min_size=1, max_size=4), name="ingest"
     )
     try:
-        async with AsyncKafkaPublisher(require_kafka(settings), codec) as publisher:
+        async with AsyncKafkaPublisher(kafka_connection(settings), codec) as publisher:
             dlq = DeadLetterPublisher.from_settings(settings, publisher, codec, registry=registry)
             processor = IngestProcessor(
                 pool, codec, publisher, dlq, ingest_topics(settings), ingest_metrics(registry), replay=replay
@@ -72,7 +73,7 @@ def add_ingest_agents(app: AgentApp) -> None:
 
     def measure_lag() -> None:
         for part in partition_lags(
-            require_kafka(settings), app.conf.id, list(ingest_topics(settings).sources)
+            kafka_connection(settings), app.conf.id, list(ingest_topics(settings).sources)
         ):
             metrics.consumer_lag.labels(topic=part.topic, partition=str(part.partition)).set(part.lag)
 

@@ -29,6 +29,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from hubsync.ingest.apply import BatchResult
 from hubsync.ingest.processor import IngestProcessor, add_results
+from hubsync.streams.connection import KafkaConnection, as_connection
 
 #: messages per batch handed to the processor
 REPLAY_BATCH = 2_000
@@ -66,7 +67,7 @@ def _ends(
 
 async def replay(
     processor: IngestProcessor,
-    bootstrap_servers: str,
+    kafka: KafkaConnection | str,
     topics: Sequence[str],
     *,
     since: datetime | None = None,
@@ -74,13 +75,14 @@ async def replay(
 ) -> ReplayReport:
     """Replay ``topics`` through ``processor`` (built with ``replay=True``) up to their current end."""
     consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap_servers,
-            "group.id": f"hubsync-replay-{uuid.uuid4().hex}",
-            "enable.auto.commit": False,
-            "enable.auto.offset.store": False,
-            "auto.offset.reset": "earliest",
-        }
+        as_connection(kafka).client_config(
+            **{
+                "group.id": f"hubsync-replay-{uuid.uuid4().hex}",
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+                "auto.offset.reset": "earliest",
+            }
+        )
     )
     report = ReplayReport()
     try:

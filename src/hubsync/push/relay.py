@@ -47,9 +47,10 @@ from hubsync.avro.schemas import AvroSchema
 from hubsync.backoff import Backoff, BackoffSchedule
 from hubsync.errors import RetriableError
 from hubsync.metrics import PerRegistry
-from hubsync.settings import Settings, require_database_url, require_kafka
+from hubsync.settings import Settings, require_database_url
 from hubsync.storage.canonical import acanonical_accounts, acanonical_contacts, crm_key
 from hubsync.storage.outbox import InvalidOutboxPayloadError, payload_to_avro
+from hubsync.streams.connection import kafka_connection
 from hubsync.streams.dlq import DeadLetterMessage, DeadLetterPublisher, FailureStage, dead_letter, now_ms
 from hubsync.streams.producer import AsyncKafkaPublisher, EncodedMessage
 
@@ -570,7 +571,7 @@ async def relay_from_settings(
     name: str = "relay",
 ) -> AsyncIterator[OutboxRelay]:
     """A relay on the configured database and Kafka, with its own started producer (closed on exit)."""
-    publisher = AsyncKafkaPublisher(require_kafka(settings), codec)
+    publisher = AsyncKafkaPublisher(kafka_connection(settings), codec)
     await publisher.start()
     try:
         yield OutboxRelay(

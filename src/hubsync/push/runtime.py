@@ -17,8 +17,9 @@ from hubsync.push.errors import ErrorTopicPublisher
 from hubsync.push.failures import ErrorLog
 from hubsync.push.metrics import push_metrics
 from hubsync.push.setup import ensure_record_id_property
-from hubsync.settings import Settings, require_database_url, require_kafka
+from hubsync.settings import Settings, require_database_url
 from hubsync.storage.pool import PoolConfig, open_pool
+from hubsync.streams.connection import kafka_connection
 from hubsync.streams.dlq import DeadLetterPublisher
 from hubsync.streams.producer import AsyncKafkaPublisher
 
@@ -35,7 +36,7 @@ async def push_processor(
     try:
         config = HubSpotClientConfig.from_settings(settings)
         async with (
-            AsyncKafkaPublisher(require_kafka(settings), codec) as publisher,
+            AsyncKafkaPublisher(kafka_connection(settings), codec) as publisher,
             HubSpotClient(config, metrics=hubspot_client_metrics(registry)) as client,
         ):
             await ensure_record_id_property(client)

@@ -21,6 +21,8 @@ from confluent_kafka.admin import (
 )
 
 from hubsync.errors import FatalError, RetriableError
+from hubsync.streams.access import ACL_DOCS, KafkaAuthorizationError
+from hubsync.streams.connection import KafkaConnection, as_connection
 from hubsync.streams.topics import TopicSpec
 
 
@@ -37,8 +39,12 @@ class TopicsReport:
     partition_mismatches: tuple[tuple[str, int, int], ...]
 
 
-def admin_client(bootstrap_servers: str, **extra: str) -> AdminClient:
-    return AdminClient({"bootstrap.servers": bootstrap_servers, "socket.timeout.ms": 10000, **extra})
+#: the broker's answers to a request the principal's ACLs do not allow
+_DENIED = frozenset({KafkaError.TOPIC_AUTHORIZATION_FAILED, KafkaError.CLUSTER_AUTHORIZATION_FAILED})
+
+
+def admin_client(kafka: KafkaConnection | str, **extra: str) -> AdminClient:
+    return AdminClient(as_connection(kafka).client_config(**{"socket.timeout.ms": 10000, **extra}))
 
 
 def ensure_topics(
@@ -77,6 +83,11 @@ def ensure_topics(
                 error = exc.args[0]
                 if isinstance(error, KafkaError) and error.code() == KafkaError.TOPIC_ALREADY_EXISTS:
                     continue  # another process created it meanwhile
+                if isinstance(error, KafkaError) and error.code() in _DENIED:
+                    raise KafkaAuthorizationError(
+                        f"topic {name} does not exist and this principal may not create it: run "
+                        f"`hubsync topics create` with the topics job's ACLs ({ACL_DOCS})"
+                    ) from exc
                 raise FatalError(f"cannot create topic {name}: {exc}") from exc
 
     if created:

@@ -25,9 +25,11 @@ import faust
 from mode import ServiceT
 from prometheus_client import CollectorRegistry
 
+from hubsync._runtime.shutdown import arm_shutdown_deadline
 from hubsync.avro.codec import AvroCodec
 from hubsync.health import Check
-from hubsync.settings import Settings, require_kafka
+from hubsync.settings import Settings
+from hubsync.streams.connection import kafka_connection
 from hubsync.streams.decode import KafkaRecord
 
 T = TypeVar("T")
@@ -126,10 +128,11 @@ def _datadir(app_id: str) -> Path:
 def create_app(settings: Settings, codec: AvroCodec, registry: CollectorRegistry) -> AgentApp:
     """An app with no agents yet, in the consumer group ``<HUBSYNC_CONSUMER_GROUP>.ingest``."""
     app_id = f"{settings.consumer_group}.ingest"
-    brokers = [f"kafka://{host.strip()}" for host in require_kafka(settings).split(",") if host.strip()]
+    kafka = kafka_connection(settings)
     app = AgentApp(
         app_id,
-        broker=brokers,
+        broker=kafka.faust_brokers(),
+        broker_credentials=kafka.faust_credentials(),
         autodiscover=False,
         store="memory://",
         key_serializer="raw",
@@ -178,8 +181,24 @@ def run_app(build: Callable[[], AgentApp]) -> None:
     else:
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     app = build()
-    worker = faust.Worker(app, loglevel=app.settings.log_level.lower(), quiet=True, override_logging=False)
+    worker = _Worker(app, loglevel=app.settings.log_level.lower(), quiet=True, override_logging=False)
     worker.execute_from_commandline()
+
+
+class _Worker(faust.Worker):
+    """Faust's worker, whose stop on SIGTERM/SIGINT is bounded by ``HUBSYNC_SHUTDOWN_GRACE_S``."""
+
+    def _arm(self) -> None:
+        app: Any = self.app
+        arm_shutdown_deadline(app.settings.shutdown_grace_s, f"the worker ({app.conf.id})")
+
+    def _on_sigterm(self) -> None:
+        self._arm()
+        super()._on_sigterm()
+
+    def _on_sigint(self) -> None:
+        self._arm()
+        super()._on_sigint()
 
 
 def assignment_check(app: AgentApp) -> Check:

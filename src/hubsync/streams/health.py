@@ -5,14 +5,15 @@ from __future__ import annotations
 from confluent_kafka.admin import AdminClient
 
 from hubsync.health import Check
+from hubsync.streams.connection import KafkaConnection, as_connection
 
 #: seconds a readiness check may wait for the cluster's metadata
 METADATA_TIMEOUT_S = 2.0
 
 
-def broker_check(bootstrap: str) -> Check:
+def broker_check(kafka: KafkaConnection | str) -> Check:
     """The cluster answers a metadata request."""
-    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 2000})
+    admin = AdminClient(as_connection(kafka).client_config(**{"socket.timeout.ms": 2000}))
 
     def check() -> str:
         metadata = admin.list_topics(timeout=METADATA_TIMEOUT_S)

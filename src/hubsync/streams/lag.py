@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
+from hubsync.streams.connection import KafkaConnection, as_connection
+
 #: how long the last batches of a topic's partitions may take to read
 READ_TAIL_TIMEOUT_S = 5.0
 
@@ -44,16 +46,13 @@ class PartitionLag:
 
 
 def partition_lags(
-    bootstrap: str, group: str, topics: Sequence[str], *, timeout: float = 10.0
+    kafka: KafkaConnection | str, group: str, topics: Sequence[str], *, timeout: float = 10.0
 ) -> list[PartitionLag]:
     """The lag of ``group`` on every partition of ``topics`` (topics that do not exist are left out)."""
     probe = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": group,
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-        }
+        as_connection(kafka).client_config(
+            **{"group.id": group, "enable.auto.commit": False, "enable.partition.eof": True}
+        )
     )
     try:
         metadata = probe.list_topics(timeout=timeout)

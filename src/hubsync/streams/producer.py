@@ -24,6 +24,7 @@ from confluent_kafka import KafkaError, Message, Producer
 from hubsync.avro.codec import AvroCodec
 from hubsync.avro.schemas import AvroSchema
 from hubsync.errors import FatalError, RetriableError
+from hubsync.streams.connection import KafkaConnection, as_connection
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +53,9 @@ class SinkConfig:
     delivery_timeout_s: float = 60.0
     extra: Mapping[str, Any] = field(default_factory=dict)
 
-    def producer_config(self, bootstrap_servers: str) -> dict[str, Any]:
+    def producer_config(self, kafka: KafkaConnection | str) -> dict[str, Any]:
         return {
-            "bootstrap.servers": bootstrap_servers,
+            **as_connection(kafka).client_config(),
             "enable.idempotence": True,  # acks=all, no duplicates or reordering on retry
             "acks": "all",
             "linger.ms": self.linger_ms,
@@ -68,10 +69,12 @@ class SinkConfig:
 class KafkaSink:
     """Publishes Avro-encoded values to one topic at a time, waiting for acknowledgement."""
 
-    def __init__(self, bootstrap_servers: str, codec: AvroCodec, config: SinkConfig | None = None) -> None:
+    def __init__(
+        self, kafka: KafkaConnection | str, codec: AvroCodec, config: SinkConfig | None = None
+    ) -> None:
         self.config = config or SinkConfig()
         self.codec = codec
-        self._producer = Producer(self.config.producer_config(bootstrap_servers))
+        self._producer = Producer(self.config.producer_config(kafka))
 
     def publish(self, topic: str, schema: AvroSchema, messages: Sequence[OutgoingMessage]) -> int:
         """Encode and send ``messages``; return when all are acknowledged (raises otherwise)."""
@@ -166,7 +169,7 @@ class AsyncKafkaPublisher:
 
     def __init__(
         self,
-        bootstrap_servers: str,
+        kafka: KafkaConnection | str,
         codec: AvroCodec | None = None,
         config: SinkConfig | None = None,
         *,
@@ -174,7 +177,7 @@ class AsyncKafkaPublisher:
     ) -> None:
         self.config = config or SinkConfig(linger_ms=2)
         self.codec = codec
-        self._producer = Producer(self.config.producer_config(bootstrap_servers))
+        self._producer = Producer(self.config.producer_config(kafka))
         self._poll_interval_s = poll_interval_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

@@ -214,7 +214,7 @@ class ApacheKafkaServer:
         log_opt = f"-Dlog4j2.configurationFile={log4j}"
         archive = cds_archive(libs)
 
-        format_args = ["format", "--standalone", "-t", _cluster_id(), "-c", str(config)]
+        format_args = ["format", "--standalone", "-t", _cluster_id(), "-c", str(config), *self._format_args()]
         formatter = java_command(
             libs, "kafka.tools.StorageTool", format_args, jvm_args=[log_opt], cds=archive
         )
@@ -238,6 +238,10 @@ class ApacheKafkaServer:
         )
         self._popen = spawn_in_session(command, log_file=logs_dir / "console.log", cwd=self.work_dir)
         self._process = ProcessRef.of(self._popen.pid)
+
+    def _format_args(self) -> list[str]:
+        """Extra ``kafka-storage format`` arguments (a subclass adds SCRAM users)."""
+        return []
 
     def _config(self, data_dir: Path) -> dict[str, str]:
         listener = f"PLAINTEXT://{_HOST}:{self.port}"

@@ -32,6 +32,31 @@ app.kubernetes.io/component: {{ .component }}
 {{- define "hubsync.env" -}}
 - name: KAFKA_BOOTSTRAP_SERVERS
   value: {{ .Values.kafka.bootstrapServers | quote }}
+- name: KAFKA_SECURITY_PROTOCOL
+  value: {{ .Values.kafka.securityProtocol | quote }}
+{{- with .Values.kafka.sasl }}
+{{- if .mechanism }}
+- name: KAFKA_SASL_MECHANISM
+  value: {{ .mechanism | quote }}
+- name: KAFKA_SASL_USERNAME
+  value: {{ required "kafka.sasl.username (with kafka.sasl.mechanism)" .username | quote }}
+- name: KAFKA_SASL_PASSWORD
+  valueFrom:
+    secretKeyRef: {name: {{ include "hubsync.secretName" $ }}, key: {{ $.Values.secrets.kafkaSaslPasswordKey }}}
+{{- end }}
+{{- end }}
+{{- if .Values.kafka.tls.secretName }}
+- name: KAFKA_SSL_CA_LOCATION
+  value: /etc/hubsync/kafka-tls/ca.crt
+{{- if .Values.kafka.tls.clientCertificate }}
+- name: KAFKA_SSL_CERTIFICATE_LOCATION
+  value: /etc/hubsync/kafka-tls/tls.crt
+- name: KAFKA_SSL_KEY_LOCATION
+  value: /etc/hubsync/kafka-tls/tls.key
+{{- end }}
+{{- end }}
+- name: HUBSYNC_SHUTDOWN_GRACE_S
+  value: {{ .Values.shutdownGraceSeconds | quote }}
 - name: HUBSYNC_METRICS_HOST
   value: "0.0.0.0"
 - name: HUBSYNC_METRICS_PORT
@@ -63,4 +88,20 @@ startupProbe:
   httpGet: {path: /healthz, port: metrics}
   periodSeconds: 5
   failureThreshold: 24
+{{- end -}}
+
+{{/* the volumes every pod has: a writable /tmp (the root file system is read-only) and the Kafka TLS files */}}
+{{- define "hubsync.volumeMounts" -}}
+- {name: tmp, mountPath: /tmp}
+{{- if .Values.kafka.tls.secretName }}
+- {name: kafka-tls, mountPath: /etc/hubsync/kafka-tls, readOnly: true}
+{{- end }}
+{{- end -}}
+
+{{- define "hubsync.volumes" -}}
+- {name: tmp, emptyDir: {}}
+{{- if .Values.kafka.tls.secretName }}
+- name: kafka-tls
+  secret: {secretName: {{ .Values.kafka.tls.secretName }}, defaultMode: 0440}
+{{- end }}
 {{- end -}}

@@ -16,8 +16,9 @@ from hubsync.connectors.hubspot.sources.record_events import mapped_properties
 from hubsync.connectors.hubspot.webhooks.service import ensure_change_topics
 from hubsync.hubspot_model.objects import HubSpotObjectType
 from hubsync.metrics import ConnectorMetrics, HubSpotClientMetrics
-from hubsync.settings import MissingSettingError, Settings, require_database_url, require_kafka
+from hubsync.settings import MissingSettingError, Settings, require_database_url
 from hubsync.storage.pool import PoolConfig, open_async_pool
+from hubsync.streams.connection import kafka_connection
 from hubsync.streams.producer import AsyncKafkaPublisher
 
 
@@ -40,7 +41,7 @@ async def connector_runtime(
 ) -> AsyncIterator[ConnectorRuntime]:
     if settings.hubspot_access_token is None:
         raise MissingSettingError("HUBSPOT_ACCESS_TOKEN", "the private app's access token")
-    bootstrap = require_kafka(settings)
+    bootstrap = kafka_connection(settings)
     pool = await open_async_pool(
         require_database_url(settings), PoolConfig(max_size=4), name="hubsync-connectors"
     )

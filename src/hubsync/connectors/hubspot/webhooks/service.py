@@ -28,9 +28,10 @@ from hubsync.connectors.hubspot.webhooks.receiver import (
 )
 from hubsync.connectors.hubspot.webhooks.record_fetcher import WebhookRecordFetcher
 from hubsync.metrics import ConnectorMetrics
-from hubsync.settings import Settings, require_database_url, require_kafka
+from hubsync.settings import Settings, require_database_url
 from hubsync.storage.pool import PoolConfig, open_async_pool
 from hubsync.streams.admin import admin_client, ensure_topics
+from hubsync.streams.connection import kafka_connection
 from hubsync.streams.producer import AsyncKafkaPublisher
 from hubsync.streams.topics import spec_for
 
@@ -41,7 +42,7 @@ POOL_CONFIG = PoolConfig(min_size=1, max_size=10, timeout=3.0, application_name=
 def ensure_change_topics(settings: Settings) -> None:
     """Create ``hubspot.contacts.changes`` and ``hubspot.companies.changes`` when missing."""
     specs = [spec_for(settings, "hubspot_contacts"), spec_for(settings, "hubspot_companies")]
-    ensure_topics(admin_client(require_kafka(settings)), specs)
+    ensure_topics(admin_client(kafka_connection(settings)), specs)
 
 
 @contextlib.asynccontextmanager
@@ -56,7 +57,7 @@ async def webhook_service(
 ) -> AsyncIterator[RunningReceiver]:
     """Serve the receiver until the block exits; then stop taking requests, deliver what is
     queued for Kafka and close the pool."""
-    bootstrap = require_kafka(settings)
+    bootstrap = kafka_connection(settings)
     database_url = require_database_url(settings)
     if create_topics:
         await asyncio.to_thread(ensure_change_topics, settings)
