@@ -66,7 +66,7 @@ from hubsync.hubspot_model.objects import HubSpotObjectType
 from hubsync.metrics import ConnectorMetrics, PerRegistry
 from hubsync.push.agents import shared_push_processor
 from hubsync.push.relay import relay_from_settings
-from hubsync.settings import Settings, require_database_url
+from hubsync.settings import Settings, hubspot_access_configured, require_database_url
 from hubsync.storage.pool import PoolConfig, open_async_pool
 from hubsync.streams.connection import kafka_connection
 from hubsync.streams.faust_app import AgentApp, assignment_check, consumer_not_started, run_app
@@ -309,7 +309,7 @@ def components(
         found.append(webhook_component(settings, options, metrics, announce))
     if not options.poller:
         announce("poller: off (--no-poller)")
-    elif settings.hubspot_access_token is None:
+    elif not hubspot_access_configured(settings):
         announce("poller and push agents: off (HUBSPOT_ACCESS_TOKEN is not set)")
     else:
         found.append(poller_component(app, settings, options, metrics))

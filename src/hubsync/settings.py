@@ -111,6 +111,31 @@ class Settings(BaseSettings):
     hubspot_webhook_secret: SecretStr | None = Field(
         default=None, validation_alias=_alias("HUBSPOT_WEBHOOK_SECRET", "hubspot_webhook_secret")
     )
+    #: the public app (OAuth installs by many portals; docs/portals.md): its credentials, the URL
+    #: HubSpot redirects an install back to (``.../oauth/callback`` on the webhook receiver) and scopes
+    hubspot_client_id: str | None = Field(
+        default=None, validation_alias=_alias("HUBSPOT_CLIENT_ID", "hubspot_client_id")
+    )
+    hubspot_client_secret: SecretStr | None = Field(
+        default=None, validation_alias=_alias("HUBSPOT_CLIENT_SECRET", "hubspot_client_secret")
+    )
+    hubspot_oauth_redirect_uri: str | None = Field(
+        default=None, validation_alias=_alias("HUBSPOT_OAUTH_REDIRECT_URI", "hubspot_oauth_redirect_uri")
+    )
+    hubspot_oauth_scopes: str = (
+        "crm.objects.contacts.read crm.objects.contacts.write crm.objects.companies.read "
+        "crm.objects.companies.write crm.schemas.contacts.read crm.schemas.companies.read"
+    )
+    hubspot_authorize_url: str = Field(
+        default="https://app.hubspot.com/oauth/authorize",
+        validation_alias=_alias("HUBSPOT_AUTHORIZE_URL", "hubspot_authorize_url"),
+    )
+    #: keys that encrypt the portals' tokens at rest, ``<id>:<base64 32 bytes>,...`` (first encrypts)
+    token_keys: SecretStr | None = None
+    #: the portal a command works on when several installed the app (default: the only one)
+    portal_id: int | None = Field(default=None, ge=1)
+    #: an OAuth access token is refreshed this many seconds before it expires
+    oauth_refresh_margin_s: float = Field(default=300.0, ge=0)
     #: seconds the HubSpot client waits to connect, for a read of the answer, to write the request,
     #: and for a free connection of its pool (httpx's four timeouts)
     hubspot_connect_timeout_s: float = Field(default=5.0, gt=0)
@@ -160,6 +185,11 @@ class Settings(BaseSettings):
                 raise ConfigFileError(f"{CONFIG_FILE_ENV} points to {path}, which is not a file")
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
         return tuple(sources)
+
+
+def hubspot_access_configured(settings: Settings) -> bool:
+    """A private-app token, or a public app whose installs (``hubsync portals``) give tokens."""
+    return settings.hubspot_access_token is not None or settings.hubspot_client_id is not None
 
 
 def redact_url(url: str) -> str:

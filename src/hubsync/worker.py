@@ -9,7 +9,7 @@ from hubsync.avro.codec import AvroCodec
 from hubsync.health import HealthChecks
 from hubsync.ingest.agents import add_ingest_agents
 from hubsync.push.agents import add_push_agents
-from hubsync.settings import Settings
+from hubsync.settings import Settings, hubspot_access_configured
 from hubsync.streams.faust_app import AgentApp, assignment_check, consumer_not_started, create_app, run_app
 
 
@@ -18,7 +18,7 @@ def build_app(settings: Settings, codec: AvroCodec, *, registry: CollectorRegist
     ``HUBSPOT_ACCESS_TOKEN`` is set, one push agent per ``platform.*.changes`` topic."""
     app = create_app(settings, codec, registry)
     add_ingest_agents(app)
-    if settings.hubspot_access_token is not None:
+    if hubspot_access_configured(settings):
         add_push_agents(app)
     return app
 

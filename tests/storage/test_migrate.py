@@ -24,6 +24,7 @@ EXPECTED_TABLES = {
     "property_definitions",
     "outbox",
     "potential_duplicates",
+    "portals",
     "prospect_organizations",
     "prospect_people",
     "push_errors",

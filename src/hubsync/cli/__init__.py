@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
 from pydantic import ValidationError
 
 from hubsync import __version__
-from hubsync.cli import db, dev, records, topics
+from hubsync.cli import db, dev, portals, records, topics
 from hubsync.cli import errors as errors_cli
 from hubsync.cli._common import EXIT_CONFIG, EXIT_FAILURE, console_err
 from hubsync.cli.connectors import poller_command, pull_command
@@ -41,6 +42,7 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(dev.app, name="dev")
 app.add_typer(topics.app, name="topics")
+app.add_typer(portals.app, name="portals")
 app.command("sandbox")(sandbox_command)
 app.command("webhook")(webhook_command)
 app.command("poller")(poller_command)
@@ -60,6 +62,19 @@ app.command("enrich")(enrich_command)
 app.command("merge")(merge_command)
 app.command("activity")(activity_command)
 app.add_typer(settings_app, name="settings")
+
+
+@app.callback()
+def _global_options(
+    portal: int | None = typer.Option(
+        None,
+        "--portal",
+        min=1,
+        help="The HubSpot portal to work on (HUBSYNC_PORTAL_ID); default: the only one.",
+    ),
+) -> None:
+    if portal is not None:
+        os.environ["HUBSYNC_PORTAL_ID"] = str(portal)
 
 
 @app.command()

@@ -10,10 +10,10 @@ import typer
 from hubsync.avro.codec import codec_from_settings
 from hubsync.cli._common import console_err, kafka_ready, readiness
 from hubsync.connectors.hubspot.http.client import HubSpotClient
-from hubsync.connectors.hubspot.http.config import HubSpotClientConfig
+from hubsync.connectors.hubspot.oauth.runtime import hubspot_client_config
 from hubsync.mapping.definitions import refresh_definitions
 from hubsync.metrics import serve_metrics
-from hubsync.settings import Settings, load_settings, require_database_url
+from hubsync.settings import Settings, hubspot_access_configured, load_settings, require_database_url
 from hubsync.storage.pool import open_pool
 from hubsync.worker import run_worker
 
@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 
 async def _refresh(settings: Settings) -> int:
-    config = HubSpotClientConfig.from_settings(settings)
+    config = await hubspot_client_config(settings)
     with open_pool(require_database_url(settings), name="definitions") as pool:
         async with HubSpotClient(config) as client:
             return sum([await refresh_definitions(pool, client, kind) for kind in ("contact", "account")])
@@ -30,7 +30,7 @@ async def _refresh(settings: Settings) -> int:
 def refresh_property_definitions(settings: Settings) -> None:
     """Cache HubSpot's property definitions when HubSpot is configured; a failure is a warning
     (the worker then converts with the cached and built-in definitions)."""
-    if settings.hubspot_access_token is None:
+    if not hubspot_access_configured(settings):
         console_err.print("HUBSPOT_ACCESS_TOKEN not set: using cached and built-in property definitions")
         return
     try:

@@ -10,7 +10,7 @@ from prometheus_client import REGISTRY, CollectorRegistry
 
 from hubsync.avro.codec import AvroCodec
 from hubsync.connectors.hubspot.http.client import HubSpotClient
-from hubsync.connectors.hubspot.http.config import HubSpotClientConfig
+from hubsync.connectors.hubspot.oauth.runtime import hubspot_client_config
 from hubsync.metrics import hubspot_client_metrics
 from hubsync.push.agent import PushProcessor
 from hubsync.push.errors import ErrorTopicPublisher
@@ -34,7 +34,7 @@ async def push_processor(
         open_pool, require_database_url(settings), PoolConfig(min_size=1, max_size=2), name="push"
     )
     try:
-        config = HubSpotClientConfig.from_settings(settings)
+        config = await hubspot_client_config(settings)
         async with (
             AsyncKafkaPublisher(kafka_connection(settings), codec) as publisher,
             HubSpotClient(config, metrics=hubspot_client_metrics(registry)) as client,

@@ -23,6 +23,11 @@ class SandboxConfig:
     #: Bearer token clients must send; None accepts any token (still requires the header)
     access_token: SecretStr | None = None
     portal_id: int = 62515
+    #: the public app's OAuth credentials (``/oauth/*``); None: OAuth is not served
+    oauth_client_id: str | None = None
+    oauth_client_secret: SecretStr | None = None
+    #: how long an OAuth access token lives (HubSpot: 1800 s)
+    oauth_access_token_ttl_s: float = 1800.0
     #: the app whose API writes are reported with changeSource INTEGRATION and this sourceId
     app_id: int = 1160452
     #: requests per rolling burst window (HubSpot: 190 per 10 s on Professional/Enterprise)

@@ -111,6 +111,7 @@ def auth_middleware(
     config: SandboxConfig,
     *,
     expired_tokens: Mapping[str, float] | None = None,
+    oauth_expiry: Callable[[str], float | None] | None = None,
     prefixes: Sequence[str] = PROTECTED_PREFIXES,
     wall_clock: Callable[[], float] = time.time,
 ) -> Middleware:
@@ -121,7 +122,8 @@ def auth_middleware(
     tokens to their expiry (epoch seconds): presenting one after it expired gets HubSpot's 401
     ``EXPIRED_AUTHENTICATION`` body with ``context["expire time"]`` (until then it is accepted,
     like ``config.access_token``). With ``config.access_token`` None, any non-empty token is
-    accepted.
+    accepted. ``oauth_expiry`` gives the expiry of an access token the sandbox's OAuth app issued
+    (None: not one of them); such tokens are accepted until then, whatever ``config.access_token``.
     """
     expected = config.access_token.get_secret_value().encode() if config.access_token else None
     expiries = dict(expired_tokens or {})
@@ -142,6 +144,8 @@ def auth_middleware(
         if scheme.lower() != "bearer" or not token:
             return unauthorized(request, "INVALID_AUTHENTICATION", MISSING_CREDENTIALS)
         expiry = expiries.get(token)
+        if expiry is None and oauth_expiry is not None:
+            expiry = oauth_expiry(token)
         if expiry is not None and wall_clock() >= expiry:
             expired_at = datetime.fromtimestamp(expiry, UTC).isoformat(timespec="milliseconds")
             return unauthorized(
@@ -314,12 +318,17 @@ def request_log_middleware(
 
 
 def edge_middlewares(
-    config: SandboxConfig, limiter: RateLimiter, faults: FaultSettings, log: RequestLog
+    config: SandboxConfig,
+    limiter: RateLimiter,
+    faults: FaultSettings,
+    log: RequestLog,
+    *,
+    oauth_expiry: Callable[[str], float | None] | None = None,
 ) -> list[Middleware]:
     """The four middlewares in the order described above."""
     return [
         request_log_middleware(log),
-        auth_middleware(config),
+        auth_middleware(config, oauth_expiry=oauth_expiry),
         rate_limit_middleware(limiter),
         fault_middleware(faults),
     ]

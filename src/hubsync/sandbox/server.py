@@ -18,6 +18,7 @@ from hubsync.sandbox.app import create_app, create_state
 from hubsync.sandbox.config import SandboxConfig
 from hubsync.sandbox.control import register_control_routes
 from hubsync.sandbox.middleware import edge_middlewares
+from hubsync.sandbox.oauth import OAuthState, register_oauth_routes
 from hubsync.sandbox.seed import generate_seed
 from hubsync.sandbox.seeding import SeedReport, load_seed
 from hubsync.sandbox.state import SANDBOX_STATE, SandboxState
@@ -41,12 +42,17 @@ def build_sandbox(config: SandboxConfig, seed: SeedSpec | None = None) -> web.Ap
     state = create_state(config, dispatcher)
     state.webhooks = dispatcher
     state.request_log.capture_bodies = config.request_log_bodies
+    oauth = OAuthState(config)
     app = create_app(
         config,
-        middlewares=edge_middlewares(config, state.limiter, state.faults, state.request_log),
+        middlewares=edge_middlewares(
+            config, state.limiter, state.faults, state.request_log, oauth_expiry=oauth.expiry
+        ),
         state=state,
     )
     register_control_routes(app)
+    if config.oauth_client_id is not None:
+        register_oauth_routes(app, oauth)
     if seed is not None and seed.contacts:
         report = seed_state(state, seed)
         log.info(

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from hubsync.backoff import Backoff
+from hubsync.connectors.hubspot.http.auth import TokenSource
 from hubsync.errors import FatalError
 from hubsync.hubspot_model.limits import BATCH_LIMIT, BURST_LIMIT, BURST_WINDOW_S, SEARCH_REQUESTS_PER_SECOND
 from hubsync.settings import Settings
@@ -57,7 +58,8 @@ class HubSpotClientConfig:
     ``X-HubSpot-RateLimit-*`` headers replace the burst values on the first answer.
     """
 
-    access_token: SecretStr
+    #: a private app's token, or None with a ``token_source`` (a portal's OAuth tokens)
+    access_token: SecretStr | None = None
     base_url: str = DEFAULT_BASE_URL
     connect_timeout_s: float = 5.0
     read_timeout_s: float = 30.0
@@ -70,9 +72,12 @@ class HubSpotClientConfig:
     max_concurrency: int = 10
     batch_size: int = BATCH_LIMIT
     user_agent: str = "hubsync"
+    token_source: TokenSource | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if not self.access_token.get_secret_value():
+        if self.token_source is None and (
+            self.access_token is None or not self.access_token.get_secret_value()
+        ):
             raise FatalError("the HubSpot access token is empty (set HUBSPOT_ACCESS_TOKEN)")
         if not 1 <= self.batch_size <= 100:
             raise ValueError(f"batch_size must be within 1..100, got {self.batch_size}")
@@ -80,13 +85,16 @@ class HubSpotClientConfig:
             raise ValueError("burst_limit, search_per_second and max_concurrency must be positive")
 
     @classmethod
-    def from_settings(cls, settings: Settings, **overrides: Any) -> HubSpotClientConfig:
+    def from_settings(
+        cls, settings: Settings, *, token_source: TokenSource | None = None, **overrides: Any
+    ) -> HubSpotClientConfig:
         """From hubsync's settings (``HUBSPOT_ACCESS_TOKEN``, ``HUBSPOT_BASE_URL``, the
         ``HUBSYNC_HUBSPOT_*_TIMEOUT_S`` timeouts)."""
-        if settings.hubspot_access_token is None:
+        if settings.hubspot_access_token is None and token_source is None:
             raise FatalError("HUBSPOT_ACCESS_TOKEN is not set")
         config = cls(
             access_token=settings.hubspot_access_token,
+            token_source=token_source,
             base_url=settings.hubspot_base_url,
             connect_timeout_s=settings.hubspot_connect_timeout_s,
             read_timeout_s=settings.hubspot_read_timeout_s,

@@ -24,7 +24,9 @@ from enum import StrEnum
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 
+from hubsync.connectors.hubspot.http.auth import StaticToken, TokenSource
 from hubsync.connectors.hubspot.http.classify import (
     CONNECTION_ERROR,
     Classification,
@@ -46,7 +48,6 @@ from hubsync.connectors.hubspot.http.ratelimit import (
     Lane,
     PortalLimits,
     RollingWindowBucket,
-    portal_key,
     portal_limits,
 )
 from hubsync.hubspot_model.errors import CORRELATION_HEADER
@@ -95,8 +96,10 @@ class Requester:
         self.config = config
         self._metrics = metrics
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
-        token = config.access_token.get_secret_value()
-        self._portal = portal_key(config.base_url, token)
+        self._tokens: TokenSource = config.token_source or StaticToken(
+            config.access_token or SecretStr(""), config.base_url
+        )
+        self._portal = self._tokens.portal_key
         self._http = httpx.AsyncClient(
             base_url=config.base_url,
             transport=transport,
@@ -110,7 +113,6 @@ class Requester:
                 max_connections=config.max_concurrency, max_keepalive_connections=config.max_concurrency
             ),
             headers={
-                "Authorization": f"Bearer {token}",
                 "Accept": "application/json",
                 "User-Agent": config.user_agent,
             },
@@ -148,9 +150,11 @@ class Requester:
         :class:`HubSpotRetriesExhaustedError`."""
         policy = self.config.retry
         attempt = 0
+        renewed = False
         while True:
             attempt += 1
-            result = await self._attempt(method, path, endpoint, json, params, lane, bucket)
+            token = await self._tokens.token()
+            result = await self._attempt(method, path, endpoint, json, params, lane, bucket, token)
             verdict = classify(result.status, result.body, result.headers)
             self._count(endpoint, method, result, verdict)
             if verdict.ok:
@@ -158,6 +162,12 @@ class Requester:
             details = HubSpotErrorDetails.from_body(
                 result.status, result.body, correlation_header=header(result.headers, CORRELATION_HEADER)
             )
+            if result.status == 401 and details.category == "EXPIRED_AUTHENTICATION" and not renewed:
+                # an OAuth access token expired before its refresh: renew once and send again
+                renewed = True
+                if await self._tokens.refresh(token) is not None:
+                    attempt -= 1
+                    continue
             if verdict.outcome is Outcome.FATAL:
                 raise self._fatal(verdict, details, endpoint)
             if verdict.outcome is Outcome.SKIPPABLE:
@@ -199,6 +209,7 @@ class Requester:
         params: Mapping[str, Any] | None,
         lane: Lane,
         bucket: Bucket,
+        token: str,
     ) -> _Attempt:
         limits = self.limits()
         limiter = {Bucket.BURST: limits.burst, Bucket.SEARCH: limits.search}.get(bucket)
@@ -211,7 +222,9 @@ class Requester:
             async with self._concurrency.slot(lane):
                 started = time.perf_counter()
                 try:
-                    response = await self._http.request(method, path, json=json, params=params)
+                    response = await self._http.request(
+                        method, path, json=json, params=params, headers={"Authorization": f"Bearer {token}"}
+                    )
                 except httpx.TransportError as exc:
                     sent = not isinstance(exc, _NOT_SENT)
                     body = {"message": f"{type(exc).__name__}: {exc}", "category": "CONNECTION_ERROR"}

@@ -9,14 +9,14 @@ from dataclasses import dataclass
 
 from hubsync.avro.codec import codec_from_settings
 from hubsync.connectors.hubspot.http.client import HubSpotClient
-from hubsync.connectors.hubspot.http.config import HubSpotClientConfig
+from hubsync.connectors.hubspot.oauth.runtime import hubspot_client_config
 from hubsync.connectors.hubspot.sources.cursors import CursorStore
 from hubsync.connectors.hubspot.sources.publish import ChangeEventPublisher
 from hubsync.connectors.hubspot.sources.record_events import mapped_properties
 from hubsync.connectors.hubspot.webhooks.service import ensure_change_topics
 from hubsync.hubspot_model.objects import HubSpotObjectType
 from hubsync.metrics import ConnectorMetrics, HubSpotClientMetrics
-from hubsync.settings import MissingSettingError, Settings, require_database_url
+from hubsync.settings import MissingSettingError, Settings, hubspot_access_configured, require_database_url
 from hubsync.storage.pool import PoolConfig, open_async_pool
 from hubsync.streams.connection import kafka_connection
 from hubsync.streams.producer import AsyncKafkaPublisher
@@ -39,14 +39,14 @@ async def connector_runtime(
     connector_metrics: ConnectorMetrics | None = None,
     client_metrics: HubSpotClientMetrics | None = None,
 ) -> AsyncIterator[ConnectorRuntime]:
-    if settings.hubspot_access_token is None:
+    if not hubspot_access_configured(settings):
         raise MissingSettingError("HUBSPOT_ACCESS_TOKEN", "the private app's access token")
     bootstrap = kafka_connection(settings)
     pool = await open_async_pool(
         require_database_url(settings), PoolConfig(max_size=4), name="hubsync-connectors"
     )
     publisher = AsyncKafkaPublisher(bootstrap, codec_from_settings(settings))
-    client = HubSpotClient(HubSpotClientConfig.from_settings(settings), metrics=client_metrics)
+    client = HubSpotClient(await hubspot_client_config(settings), metrics=client_metrics)
     try:
         await asyncio.to_thread(ensure_change_topics, settings)
         await publisher.start()

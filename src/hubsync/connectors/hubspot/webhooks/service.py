@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 from hubsync._runtime.background import BackgroundService
 from hubsync.avro.codec import codec_from_settings
 from hubsync.connectors.hubspot.http.client import HubSpotClient
-from hubsync.connectors.hubspot.http.config import HubSpotClientConfig
+from hubsync.connectors.hubspot.oauth.client import OAuthAppConfig, OAuthClient
+from hubsync.connectors.hubspot.oauth.install import add_install_routes
+from hubsync.connectors.hubspot.oauth.runtime import PortalChoiceError, hubspot_client_config, portal_store
 from hubsync.connectors.hubspot.sources.publish import ChangeEventPublisher
 from hubsync.connectors.hubspot.sources.record_events import mapped_properties
 from hubsync.connectors.hubspot.webhooks.event_keys import WebhookDedupe
@@ -28,12 +31,14 @@ from hubsync.connectors.hubspot.webhooks.receiver import (
 )
 from hubsync.connectors.hubspot.webhooks.record_fetcher import WebhookRecordFetcher
 from hubsync.metrics import ConnectorMetrics
-from hubsync.settings import Settings, require_database_url
+from hubsync.settings import Settings, hubspot_access_configured, require_database_url
 from hubsync.storage.pool import PoolConfig, open_async_pool
 from hubsync.streams.admin import admin_client, ensure_topics
 from hubsync.streams.connection import kafka_connection
 from hubsync.streams.producer import AsyncKafkaPublisher
 from hubsync.streams.topics import spec_for
+
+log = logging.getLogger(__name__)
 
 #: a webhook request should not queue long for a connection: HubSpot times out after a few seconds
 POOL_CONFIG = PoolConfig(min_size=1, max_size=10, timeout=3.0, application_name="hubsync-webhook")
@@ -68,11 +73,18 @@ async def webhook_service(
     try:
         await publisher.start()
         fetcher = None
-        if config.fetch_records and settings.hubspot_access_token is not None:
-            client = HubSpotClient(HubSpotClientConfig.from_settings(settings))
-            events = ChangeEventPublisher(publisher, settings.topics, source="webhook", metrics=metrics)
-            fetcher = WebhookRecordFetcher(client, events, await mapped_properties(pool))
+        if config.fetch_records and hubspot_access_configured(settings):
+            try:
+                client = HubSpotClient(await hubspot_client_config(settings))
+            except PortalChoiceError as exc:  # the first install has not happened yet
+                log.warning("webhook: not fetching records from HubSpot: %s", exc)
+            else:
+                events = ChangeEventPublisher(publisher, settings.topics, source="webhook", metrics=metrics)
+                fetcher = WebhookRecordFetcher(client, events, await mapped_properties(pool))
         app = create_webhook_app(config, publisher, WebhookDedupe(pool), metrics, fetcher=fetcher)
+        if settings.hubspot_client_id is not None:  # the public app: installs arrive here
+            oauth = OAuthClient(OAuthAppConfig.from_settings(settings))
+            add_install_routes(app, oauth, portal_store(settings))
         running = await start_webhook_receiver(app, host=host, port=port, path=config.path)
         try:
             yield running

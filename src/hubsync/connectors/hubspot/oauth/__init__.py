@@ -1,0 +1,1 @@
+"""HubSpot's OAuth for public apps: installs, token exchange and refresh (docs/portals.md)."""

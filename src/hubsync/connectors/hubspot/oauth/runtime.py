@@ -1,0 +1,55 @@
+"""The HubSpot client configuration of a command: a private app's token (``HUBSPOT_ACCESS_TOKEN``),
+or, with the public app configured, the tokens of the portal it works on (``HUBSYNC_PORTAL_ID``, or
+the only active portal)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hubsync.connectors.hubspot.http.config import HubSpotClientConfig
+from hubsync.connectors.hubspot.oauth.client import OAuthAppConfig, OAuthClient
+from hubsync.connectors.hubspot.oauth.tokens import PortalTokenSource
+from hubsync.errors import ConfigurationError
+from hubsync.settings import Settings, require_database_url
+from hubsync.storage.portals import PortalStore
+from hubsync.storage.token_cipher import TokenCipher
+
+
+class PortalChoiceError(ConfigurationError, RuntimeError):
+    """No portal, or several, and ``HUBSYNC_PORTAL_ID`` (``--portal``) does not say which."""
+
+
+def portal_store(settings: Settings) -> PortalStore:
+    return PortalStore(require_database_url(settings), TokenCipher.from_setting(settings.token_keys))
+
+
+async def chosen_portal(settings: Settings, store: PortalStore) -> int:
+    if settings.portal_id is not None:
+        return settings.portal_id
+    # a paused or revoked portal is still chosen: its token source then says why it does not sync
+    active = [p.portal_id for p in await store.list() if p.status != "removed"]
+    if len(active) == 1:
+        return active[0]
+    if not active:
+        raise PortalChoiceError(
+            "no portal has installed the app: open /oauth/install on the webhook receiver"
+        )
+    raise PortalChoiceError(
+        f"{len(active)} portals installed the app ({', '.join(map(str, active))}): "
+        "say which with --portal or HUBSYNC_PORTAL_ID"
+    )
+
+
+async def hubspot_client_config(settings: Settings, **overrides: Any) -> HubSpotClientConfig:
+    """The private app's configuration when ``HUBSPOT_ACCESS_TOKEN`` is set; else the chosen portal's."""
+    if settings.hubspot_access_token is not None or settings.hubspot_client_id is None:
+        return HubSpotClientConfig.from_settings(settings, **overrides)
+    store = portal_store(settings)
+    source = PortalTokenSource(
+        await chosen_portal(settings, store),
+        store,
+        OAuthClient(OAuthAppConfig.from_settings(settings)),
+        base_url=settings.hubspot_base_url,
+        refresh_margin_s=settings.oauth_refresh_margin_s,
+    )
+    return HubSpotClientConfig.from_settings(settings, token_source=source, **overrides)
