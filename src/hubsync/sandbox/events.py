@@ -9,7 +9,7 @@ signs and delivers them. Who made the change travels along: ``change_source`` is
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
 from hubsync.hubspot_model.objects import HubSpotObjectName
@@ -52,6 +52,8 @@ class ChangeEvent:
     association_removed: bool = False
     association_type_id: int | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    #: the portal it happened in (None: the sandbox's own ``config.portal_id``)
+    portal_id: int | None = None
 
     @property
     def subscription_type(self) -> str:
@@ -70,6 +72,18 @@ class NullSink:
 
     def emit(self, events: list[ChangeEvent]) -> None:  # noqa: ARG002
         return None
+
+
+class PortalSink:
+    """Stamps one portal's events with its id and passes them on: every portal of a sandbox sends
+    its events to the one app-level dispatcher, which delivers them all to the app's URL."""
+
+    def __init__(self, sink: EventSink, portal_id: int) -> None:
+        self.sink = sink
+        self.portal_id = portal_id
+
+    def emit(self, events: list[ChangeEvent]) -> None:
+        self.sink.emit([replace(event, portal_id=self.portal_id) for event in events])
 
 
 class ListSink:

@@ -41,6 +41,7 @@ from hubsync.sandbox.faults import FaultSettings, fault_body
 from hubsync.sandbox.httpio import json_response
 from hubsync.sandbox.ratelimit import RateLimiter
 from hubsync.sandbox.requestlog import LogEntry, RequestLog, body_json, record_ids_of
+from hubsync.sandbox.state import REQUEST_PORTAL, SANDBOX_PORTALS, state_of
 
 CORRELATION_ID = web.RequestKey("hubsync_correlation_id", str)
 RATE_LIMITED = web.RequestKey("hubsync_rate_limited", bool)
@@ -112,6 +113,7 @@ def auth_middleware(
     *,
     expired_tokens: Mapping[str, float] | None = None,
     oauth_expiry: Callable[[str], float | None] | None = None,
+    oauth_portal: Callable[[str], int | None] | None = None,
     prefixes: Sequence[str] = PROTECTED_PREFIXES,
     wall_clock: Callable[[], float] = time.time,
 ) -> Middleware:
@@ -146,6 +148,9 @@ def auth_middleware(
         expiry = expiries.get(token)
         if expiry is None and oauth_expiry is not None:
             expiry = oauth_expiry(token)
+            portal = None if expiry is None or oauth_portal is None else oauth_portal(token)
+            if portal is not None:
+                request[REQUEST_PORTAL] = portal  # the portal that installed the app
         if expiry is not None and wall_clock() >= expiry:
             expired_at = datetime.fromtimestamp(expiry, UTC).isoformat(timespec="milliseconds")
             return unauthorized(
@@ -171,7 +176,10 @@ def is_burst_exempt(path: str) -> bool:
 
 
 def rate_limit_middleware(
-    limiter: RateLimiter, *, prefix: str = "/crm/", send_retry_after: bool = False
+    limiter: RateLimiter | Callable[[web.Request], RateLimiter],
+    *,
+    prefix: str = "/crm/",
+    send_retry_after: bool = False,
 ) -> Middleware:
     """Apply ``limiter`` to ``/crm/`` paths (search: paths ending in ``/search``) and put its
     headers on every answer, errors included.
@@ -185,11 +193,12 @@ def rate_limit_middleware(
         path = request.path
         if not path.startswith(prefix):
             return await handler(request)
-        decision = limiter.check(path.endswith(SEARCH_SUFFIX), burst_exempt=is_burst_exempt(path))
+        portal_limiter = limiter if isinstance(limiter, RateLimiter) else limiter(request)
+        decision = portal_limiter.check(path.endswith(SEARCH_SUFFIX), burst_exempt=is_burst_exempt(path))
         headers = decision.headers
         if not decision.allowed:
             request[RATE_LIMITED] = True
-            error = limiter.error_for(decision)
+            error = portal_limiter.error_for(decision)
             if send_retry_after and decision.retry_after_s is not None:
                 error.headers["Retry-After"] = str(max(1, math.ceil(decision.retry_after_s)))
             return error_response(request, error)
@@ -317,6 +326,10 @@ def request_log_middleware(
     return middleware
 
 
+def _portal_limiter(request: web.Request, default: RateLimiter) -> RateLimiter:
+    return state_of(request).limiter if SANDBOX_PORTALS in request.app else default
+
+
 def edge_middlewares(
     config: SandboxConfig,
     limiter: RateLimiter,
@@ -324,11 +337,15 @@ def edge_middlewares(
     log: RequestLog,
     *,
     oauth_expiry: Callable[[str], float | None] | None = None,
+    oauth_portal: Callable[[str], int | None] | None = None,
 ) -> list[Middleware]:
-    """The four middlewares in the order described above."""
+    """The four middlewares in the order described above; the rate limits are those of the
+    request's portal (each portal of a sandbox has its own)."""
     return [
         request_log_middleware(log),
-        auth_middleware(config, oauth_expiry=oauth_expiry),
-        rate_limit_middleware(limiter),
+        auth_middleware(config, oauth_expiry=oauth_expiry, oauth_portal=oauth_portal),
+        rate_limit_middleware(
+            lambda request: state_of(request).limiter if SANDBOX_PORTALS in request.app else limiter
+        ),
         fault_middleware(faults),
     ]

@@ -30,6 +30,7 @@ from aiohttp import web
 
 from hubsync.sandbox.config import SandboxConfig
 from hubsync.sandbox.errors import correlation_id
+from hubsync.sandbox.state import SANDBOX_PORTALS
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,10 @@ class OAuthState:
         ttl = int(self.config.oauth_access_token_ttl_s)
         self.access[token] = _Access(portal_id, scopes, self.clock() + ttl)
         return token, ttl
+
+    def portal(self, token: str) -> int | None:
+        issued = self.access.get(token)
+        return None if issued is None else issued.portal_id
 
     def expiry(self, token: str) -> float | None:
         issued = self.access.get(token)
@@ -111,6 +116,9 @@ async def authorize(request: web.Request) -> web.Response:
         return _oauth_error("BAD_REDIRECT_URI", "missing or invalid redirect uri")
     scopes = tuple(query.get("scope", "").split())
     portal_id = int(query.get("portal_id", state.config.portal_id))
+    portals = request.app.get(SANDBOX_PORTALS)
+    if portals is not None:
+        portals.state(portal_id)  # a portal that installs the app exists from now on
     code = secrets.token_urlsafe(24)
     with state.lock:
         state.codes[code] = _Code(query["client_id"], redirect_uri, scopes, portal_id, state.clock() + 300)

@@ -9,7 +9,7 @@ import gc
 import logging
 import signal
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from aiohttp import web
 
@@ -17,11 +17,12 @@ from hubsync._runtime.background import BackgroundService
 from hubsync.sandbox.app import create_app, create_state
 from hubsync.sandbox.config import SandboxConfig
 from hubsync.sandbox.control import register_control_routes
+from hubsync.sandbox.events import PortalSink
 from hubsync.sandbox.middleware import edge_middlewares
 from hubsync.sandbox.oauth import OAuthState, register_oauth_routes
 from hubsync.sandbox.seed import generate_seed
 from hubsync.sandbox.seeding import SeedReport, load_seed
-from hubsync.sandbox.state import SANDBOX_STATE, SandboxState
+from hubsync.sandbox.state import SANDBOX_PORTALS, SANDBOX_STATE, PortalStates, SandboxState
 from hubsync.sandbox.webhooks import WebhookDispatcher
 
 log = logging.getLogger(__name__)
@@ -42,14 +43,28 @@ def build_sandbox(config: SandboxConfig, seed: SeedSpec | None = None) -> web.Ap
     state = create_state(config, dispatcher)
     state.webhooks = dispatcher
     state.request_log.capture_bodies = config.request_log_bodies
+
+    def other_portal(portal_id: int) -> SandboxState:
+        """Another portal installing the app: its own records and limits, the app's one webhook URL."""
+        sink = None if dispatcher is None else PortalSink(dispatcher, portal_id)
+        other = create_state(replace(config, portal_id=portal_id), sink)
+        other.faults, other.request_log, other.webhooks = state.faults, state.request_log, dispatcher
+        return other
+
     oauth = OAuthState(config)
     app = create_app(
         config,
         middlewares=edge_middlewares(
-            config, state.limiter, state.faults, state.request_log, oauth_expiry=oauth.expiry
+            config,
+            state.limiter,
+            state.faults,
+            state.request_log,
+            oauth_expiry=oauth.expiry,
+            oauth_portal=oauth.portal,
         ),
         state=state,
     )
+    app[SANDBOX_PORTALS] = PortalStates(state, other_portal)
     register_control_routes(app)
     if config.oauth_client_id is not None:
         register_oauth_routes(app, oauth)
@@ -173,3 +188,7 @@ class ThreadedSandbox(BackgroundService[RunningSandbox]):
     @property
     def state(self) -> SandboxState:
         return self.running.state
+
+    def portal_state(self, portal_id: int) -> SandboxState:
+        """The state of one of the sandbox's portals (made when first asked for, as an install does)."""
+        return self.running.app[SANDBOX_PORTALS].state(portal_id)

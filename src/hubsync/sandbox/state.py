@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -43,7 +44,41 @@ class SandboxState:
 
 
 SANDBOX_STATE = web.AppKey("hubsync.sandbox.state", SandboxState)
+#: the portal a request acts in, set by the auth middleware from an OAuth token
+REQUEST_PORTAL = web.RequestKey("hubsync_sandbox_portal", int)
+
+
+class PortalStates:
+    """Several portals in one sandbox, as a public app sees them: each with its own records,
+    property definitions and rate limits; faults and the request log are the sandbox's. Portals
+    other than the sandbox's own come into being when an OAuth install names them."""
+
+    def __init__(self, default: SandboxState, make: Callable[[int], SandboxState]) -> None:
+        self.default = default
+        self._make = make
+        self._states = {default.config.portal_id: default}
+
+    def state(self, portal_id: int | None = None) -> SandboxState:
+        if portal_id is None:
+            return self.default
+        if portal_id not in self._states:
+            self._states[portal_id] = self._make(portal_id)
+        return self._states[portal_id]
+
+    def __iter__(self) -> Iterator[SandboxState]:
+        return iter(list(self._states.values()))
+
+
+SANDBOX_PORTALS = web.AppKey("hubsync.sandbox.portals", PortalStates)
 
 
 def state_of(request: web.Request) -> SandboxState:
-    return request.app[SANDBOX_STATE]
+    """The state of the request's portal: its OAuth token's, ``?portal=N`` on the control API, or
+    the sandbox's own."""
+    portals = request.app.get(SANDBOX_PORTALS)
+    if portals is None:
+        return request.app[SANDBOX_STATE]
+    portal = request.get(REQUEST_PORTAL)
+    if portal is None and "portal" in request.query and request.path.startswith("/_sandbox/"):
+        portal = int(request.query["portal"])
+    return portals.state(portal)

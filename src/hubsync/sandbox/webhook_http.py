@@ -65,7 +65,13 @@ def build_request(
     timestamp, and v1 (``X-HubSpot-Signature-Version: v1``) over the body.
     """
     payload = [
-        to_hubspot_json(event, event_id=event_id, attempt=attempt, portal_id=portal_id, app_id=app_id)
+        to_hubspot_json(
+            event,
+            event_id=event_id,
+            attempt=attempt,
+            portal_id=portal_id if event.portal_id is None else event.portal_id,
+            app_id=app_id,
+        )
         for event_id, event in events
     ]
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
