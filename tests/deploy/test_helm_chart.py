@@ -201,3 +201,39 @@ def test_kubernetes_waits_longer_than_the_grace_period_a_component_drains_in() -
         (container,) = pod["containers"]
         grace = float(_env(container)["HUBSYNC_SHUTDOWN_GRACE_S"])
         assert pod["terminationGracePeriodSeconds"] == grace + 5
+
+
+PUBLIC_APP = [
+    "--set", "hubspot.clientId=app-123",
+    "--set", "hubspot.oauthRedirectUri=https://hooks.example.com/oauth/callback",
+    "--set", "secrets.hubspotClientSecret=app-secret",
+    "--set", "secrets.tokenKeys=k1:AAAA",
+]  # fmt: skip
+
+
+def test_the_public_app_replaces_the_private_token_in_every_pod() -> None:
+    documents = [
+        d
+        for d in yaml.safe_load_all(
+            _run(
+                "template",
+                "hubsync",
+                str(CHART),
+                "--set",
+                "secrets.databaseUrl=postgresql://h@db/h",
+                *PUBLIC_APP,
+            )
+        )
+        if d
+    ]
+    (secret,) = [d for d in documents if d["kind"] == "Secret"]
+    assert set(secret["stringData"]) >= {"HUBSPOT_CLIENT_SECRET", "HUBSYNC_TOKEN_KEYS"}
+    assert "HUBSPOT_ACCESS_TOKEN" not in secret["stringData"]
+    for document in documents:
+        kubernetes_validate.validate(document, KUBERNETES, strict=True)
+        if document["kind"] in ("Deployment", "Job"):
+            (container,) = document["spec"]["template"]["spec"]["containers"]
+            env = _env(container)
+            assert set(env) <= setting_variables(), set(env) - setting_variables()
+            assert env["HUBSPOT_CLIENT_ID"] == "app-123" and "HUBSPOT_ACCESS_TOKEN" not in env
+            assert env["HUBSYNC_TOKEN_KEYS"]["secretKeyRef"]["key"] == "HUBSYNC_TOKEN_KEYS"

@@ -68,9 +68,22 @@ app.kubernetes.io/component: {{ .component }}
 - name: DATABASE_URL
   valueFrom:
     secretKeyRef: {name: {{ include "hubsync.secretName" . }}, key: {{ .Values.secrets.databaseUrlKey }}}
+{{- if .Values.hubspot.clientId }}
+- name: HUBSPOT_CLIENT_ID
+  value: {{ .Values.hubspot.clientId | quote }}
+- name: HUBSPOT_OAUTH_REDIRECT_URI
+  value: {{ required "hubspot.oauthRedirectUri (with hubspot.clientId)" .Values.hubspot.oauthRedirectUri | quote }}
+- name: HUBSPOT_CLIENT_SECRET
+  valueFrom:
+    secretKeyRef: {name: {{ include "hubsync.secretName" . }}, key: {{ .Values.secrets.hubspotClientSecretKey }}}
+- name: HUBSYNC_TOKEN_KEYS
+  valueFrom:
+    secretKeyRef: {name: {{ include "hubsync.secretName" . }}, key: {{ .Values.secrets.tokenKeysKey }}}
+{{- else }}
 - name: HUBSPOT_ACCESS_TOKEN
   valueFrom:
     secretKeyRef: {name: {{ include "hubsync.secretName" . }}, key: {{ .Values.secrets.hubspotAccessTokenKey }}}
+{{- end }}
 {{- end -}}
 
 {{- define "hubsync.probes" -}}
