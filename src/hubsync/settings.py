@@ -135,7 +135,7 @@ class Settings(BaseSettings):
     #: the portal a command works on when several installed the app (default: the only one)
     portal_id: int | None = Field(default=None, ge=1)
     #: an OAuth access token is refreshed this many seconds before it expires
-    oauth_refresh_margin_s: float = Field(default=300.0, ge=0)
+    oauth_refresh_margin_s: float = Field(default=300.0, ge=0, le=900)
     #: seconds the HubSpot client waits to connect, for a read of the answer, to write the request,
     #: and for a free connection of its pool (httpx's four timeouts)
     hubspot_connect_timeout_s: float = Field(default=5.0, gt=0)

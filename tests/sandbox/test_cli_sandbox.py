@@ -14,7 +14,21 @@ import httpx
 def test_sandbox_command_serves_seeded_data_until_interrupted() -> None:
     env = {**os.environ, "HUBSYNC_SANDBOX_ACCESS_TOKEN": "pat-cli"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hubsync", "sandbox", "--port", "0", "--seed", "300", "--burst-limit", "50"],
+        [
+            *(
+                sys.executable,
+                "-m",
+                "hubsync",
+                "sandbox",
+                "--port",
+                "0",
+                "--seed",
+                "300",
+                "--burst-limit",
+                "50",
+            ),
+            *("--oauth-client-id", "cli-app", "--oauth-client-secret", "cli-secret"),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -37,6 +51,16 @@ def test_sandbox_command_serves_seeded_data_until_interrupted() -> None:
                 http.get("/crm/v3/objects/companies", headers={"Authorization": "Bearer x"}).status_code
                 == 401
             )
+            # the public app's OAuth: an install's token reads the same portal
+            redirect = http.get(
+                "/oauth/authorize", params={"client_id": "cli-app", "redirect_uri": "https://a.example/cb"}
+            )
+            code = httpx.URL(redirect.headers["location"]).params["code"]
+            form = {"grant_type": "authorization_code", "code": code, "redirect_uri": "https://a.example/cb"}
+            form |= {"client_id": "cli-app", "client_secret": "cli-secret"}
+            token = http.post("/oauth/v1/token", data=form).json()["access_token"]
+            oauth = {"Authorization": f"Bearer {token}"}
+            assert http.post("/crm/v3/objects/contacts/search", json={}, headers=oauth).json()["total"] == 300
     finally:
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=15)
@@ -56,3 +80,15 @@ def test_webhook_url_without_a_secret_is_a_usage_error() -> None:
     )
     assert proc.returncode == 2
     assert "--webhook-secret" in proc.stderr
+
+
+def test_an_oauth_client_id_without_its_secret_is_a_usage_error() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUBSPOT_CLIENT")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "hubsync", "sandbox", "--port", "0", "--oauth-client-id", "x"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert proc.returncode == 2 and "go together" in proc.stderr

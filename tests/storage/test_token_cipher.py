@@ -41,3 +41,14 @@ def test_rotation_old_tokens_decrypt_while_both_keys_are_set_new_ones_use_the_fi
 def test_malformed_keys_are_clear_errors(value: str | None) -> None:
     with pytest.raises(TokenKeyError, match="HUBSYNC_TOKEN_KEYS"):
         TokenCipher.from_setting(None if value is None else SecretStr(value))
+
+
+def test_a_key_id_named_twice_and_a_malformed_ciphertext_are_clear_errors() -> None:
+    with pytest.raises(TokenKeyError, match="twice"):
+        _cipher(new_key("a"), new_key("a"))
+    cipher = _cipher(new_key("a"))
+    for blob in ("v1.a.%%%", "garbage"):
+        with pytest.raises(TokenKeyError):
+            cipher.decrypt(blob, context="c")
+    with pytest.raises(TokenKeyError, match="format"):
+        cipher.key_id_of("garbage")

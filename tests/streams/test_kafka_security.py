@@ -381,3 +381,24 @@ def test_a_component_that_may_not_create_its_missing_topics_says_so(
     }
     output = _refused(env, "relay", "--once")
     assert "may not create it: run `hubsync topics create`" in output
+
+
+def test_a_missing_describe_configs_acl_is_named_not_a_traceback(
+    secure_kafka: SecureKafkaServer, setup: WorkerSetup
+) -> None:
+    principal = f"noconfigs-{uuid.uuid4().hex[:6]}"
+    types = {"Topic": ResourceType.TOPIC, "Group": ResourceType.GROUP}
+    bindings = [
+        AclBinding(
+            types[resource], name, ResourcePatternType.LITERAL, f"User:{principal}", "*",
+            Operation(op).acl_operation, AclPermissionType.ALLOW,
+        )
+        for resource, name, operations in documented_acls("worker", setup.settings)
+        for op in operations
+        if op != "DescribeConfigs"
+    ]  # fmt: skip
+    admin = AdminClient({"bootstrap.servers": secure_kafka.bootstrap_servers})
+    for future in admin.create_acls(bindings, request_timeout=30).values():
+        future.result()
+    output = _refused({**setup.env, **mtls_env(secure_kafka, principal)}, "worker", "--no-refresh")
+    assert "needs DescribeConfigs" in output

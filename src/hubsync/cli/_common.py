@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -90,3 +91,11 @@ def shutdown_handler(settings: Settings, what: str) -> Callable[[asyncio.Event],
         stop.set()
 
     return stopping
+
+
+def configure_logging(settings: Settings) -> None:
+    """The long-running commands' log format and level; httpx's one INFO line per HubSpot request
+    (poller, push, webhook fetches) would drown everything else, so it logs warnings only."""
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    httpx_log = logging.getLogger("httpx")
+    httpx_log.setLevel(max(httpx_log.getEffectiveLevel(), logging.WARNING))

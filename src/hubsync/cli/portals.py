@@ -69,10 +69,14 @@ def show_command(
     _print([portal], json_output)
 
 
-def _set(portal_id: int, status: PortalStatus, reason: str | None) -> None:
-    portal = asyncio.run(portal_store(load_settings()).set_status(portal_id, status, reason))
-    if portal is None:
-        console_err.print(f"[red]error:[/red] portal {portal_id} has not installed the app")
+def _set(
+    portal_id: int, status: PortalStatus, reason: str | None, only_from: tuple[PortalStatus, ...]
+) -> None:
+    store = portal_store(load_settings())
+    if asyncio.run(store.set_status(portal_id, status, reason, only_from=only_from)) is None:
+        portal = asyncio.run(store.get(portal_id))
+        state = "not installed" if portal is None else portal.status
+        console_err.print(f"[red]error:[/red] portal {portal_id} is {state}: it must install the app again")
         raise typer.Exit(EXIT_FAILURE)
     console_err.print(f"portal {portal_id}: {status}")
 
@@ -83,19 +87,13 @@ def pause_command(
     reason: str = typer.Option("paused by an operator", "--reason", help="Shown in `portals list`."),
 ) -> None:
     """Stop calling HubSpot for this portal (within 10 s); its tokens are kept."""
-    _set(portal_id, "paused", reason)
+    _set(portal_id, "paused", reason, ("active", "paused"))
 
 
 @app.command("resume")
 def resume_command(portal_id: int = typer.Argument(...)) -> None:
     """Sync a paused portal again (a revoked or removed one must install the app again)."""
-    store = portal_store(load_settings())
-    portal = asyncio.run(store.get(portal_id))
-    if portal is None or portal.status not in ("active", "paused"):
-        state = "not installed" if portal is None else portal.status
-        console_err.print(f"[red]error:[/red] portal {portal_id} is {state}: it must install the app again")
-        raise typer.Exit(EXIT_FAILURE)
-    _set(portal_id, "active", None)
+    _set(portal_id, "active", None, ("active", "paused"))
 
 
 @app.command("remove")
@@ -104,22 +102,21 @@ def remove_command(portal_id: int = typer.Argument(...)) -> None:
     settings = load_settings()
     store = portal_store(settings)
 
-    async def remove() -> None:
-        try:
-            tokens = await store.tokens(portal_id)
-        except PortalUnavailableError:
-            tokens = None  # paused, revoked or already removed: nothing to revoke at HubSpot
-        if tokens is not None and settings.hubspot_client_id is not None:
+    async def remove() -> str:
+        tokens = await store.stored_tokens(portal_id)
+        if tokens is not None:
+            # whatever the status (a paused portal's grant is still valid at HubSpot)
             await OAuthClient(OAuthAppConfig.from_settings(settings)).revoke(tokens.refresh_token)
         if await store.set_status(portal_id, "removed", "removed by an operator") is None:
             raise PortalUnavailableError(portal_id, "not installed", None)
+        return "refresh token revoked at HubSpot, tokens deleted" if tokens else "it had no tokens left"
 
     try:
-        asyncio.run(remove())
+        done = asyncio.run(remove())
     except HubsyncError as exc:
         console_err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(EXIT_FAILURE) from None
-    console_err.print(f"portal {portal_id}: removed (refresh token revoked, tokens deleted)")
+    console_err.print(f"portal {portal_id}: removed ({done})")
 
 
 @app.command("rotate-key")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import signal
 from datetime import timedelta
 
@@ -16,6 +15,7 @@ from hubsync.cli._common import (
     EXIT_FAILURE,
     EXIT_USAGE,
     JsonOption,
+    configure_logging,
     console_err,
     kafka_ready,
     print_json,
@@ -75,7 +75,7 @@ def relay_command(
     database_url = require_database_url(settings)
     bootstrap = kafka_ready(settings, "relay")
     config = _config(batch_size, poll_interval, standby_interval, retention_days)
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings)
     codec = codec_from_settings(settings)
 
     stopping = shutdown_handler(settings, "the relay")

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import logging
-
 import typer
 
 from hubsync.avro.codec import codec_from_settings
-from hubsync.cli._common import EXIT_USAGE, console_err, kafka_ready, readiness
+from hubsync.cli._common import EXIT_USAGE, configure_logging, console_err, kafka_ready, readiness
 from hubsync.cli.worker import refresh_property_definitions
 from hubsync.connectors.hubspot.webhooks.receiver import DEFAULT_PATH
 from hubsync.metrics import serve_metrics
@@ -53,10 +51,7 @@ def run_command(
     except ValueError as exc:
         console_err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(EXIT_USAGE) from None
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # one INFO line per HubSpot request (poller, push, webhook fetches) drowns everything else
-    httpx_log = logging.getLogger("httpx")
-    httpx_log.setLevel(max(httpx_log.getEffectiveLevel(), logging.WARNING))
+    configure_logging(settings)
     producers = [name for name, on in (("poller", options.poller), ("webhook", options.webhook)) if on]
     bootstrap = kafka_ready(settings, "worker", "relay", *producers)
     if not no_refresh:

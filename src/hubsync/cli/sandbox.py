@@ -38,6 +38,23 @@ def sandbox_command(
         show_envvar=True,
         help="Bearer token clients must send (default: any token).",
     ),
+    oauth_client_id: str | None = typer.Option(
+        None,
+        "--oauth-client-id",
+        envvar="HUBSPOT_CLIENT_ID",
+        show_envvar=True,
+        help="Serve HubSpot's OAuth for this public app (/oauth/authorize, /oauth/v1/token...).",
+    ),
+    oauth_client_secret: str | None = typer.Option(
+        None,
+        "--oauth-client-secret",
+        envvar="HUBSPOT_CLIENT_SECRET",
+        show_envvar=True,
+        help="The app's secret.",
+    ),
+    oauth_token_ttl: float = typer.Option(
+        1800.0, "--oauth-token-ttl", min=1, help="Access token lifetime (s)."
+    ),
 ) -> None:
     """Serve a local HubSpot CRM API (contacts, companies, properties, associations v4, webhooks)
     that behaves like HubSpot, plus a control API under /_sandbox. Runs until interrupted."""
@@ -46,7 +63,13 @@ def sandbox_command(
             "[red]error:[/red] --webhook-url needs --webhook-secret (or HUBSPOT_WEBHOOK_SECRET)"
         )
         raise typer.Exit(2)
+    if bool(oauth_client_id) != bool(oauth_client_secret):
+        console_err.print("[red]error:[/red] --oauth-client-id and --oauth-client-secret go together")
+        raise typer.Exit(2)
     config = SandboxConfig(
+        oauth_client_id=oauth_client_id or None,
+        oauth_client_secret=SecretStr(oauth_client_secret) if oauth_client_secret else None,
+        oauth_access_token_ttl_s=oauth_token_ttl,
         access_token=SecretStr(access_token) if access_token else None,
         burst_limit=burst_limit,
         daily_limit=daily_limit,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import signal
 
 import psycopg
@@ -15,6 +14,7 @@ from hubsync.cli._common import (
     EXIT_CONFIG,
     EXIT_FAILURE,
     EXIT_USAGE,
+    configure_logging,
     console_err,
     kafka_ready,
     readiness,
@@ -54,7 +54,7 @@ def webhook_command(
         raise typer.Exit(EXIT_USAGE)
     database_url = require_database_url(settings)
     bootstrap = kafka_ready(settings, "webhook")
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings)
     config = WebhookReceiverConfig.from_settings(
         settings, path=path, public_base_url=public_base_url, max_body_bytes=max_body_bytes
     )

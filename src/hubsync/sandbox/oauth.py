@@ -115,7 +115,10 @@ async def authorize(request: web.Request) -> web.Response:
     if not redirect_uri.startswith(("http://", "https://")):
         return _oauth_error("BAD_REDIRECT_URI", "missing or invalid redirect uri")
     scopes = tuple(query.get("scope", "").split())
-    portal_id = int(query.get("portal_id", state.config.portal_id))
+    try:
+        portal_id = int(query.get("portal_id", state.config.portal_id))
+    except ValueError:
+        return _oauth_error("BAD_PORTAL_ID", "portal_id must be a number")
     portals = request.app.get(SANDBOX_PORTALS)
     if portals is not None:
         portals.state(portal_id)  # a portal that installs the app exists from now on

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -57,13 +58,18 @@ class PortalStates:
         self.default = default
         self._make = make
         self._states = {default.config.portal_id: default}
+        self._lock = threading.Lock()  # tests ask from their own thread while the loop serves
 
-    def state(self, portal_id: int | None = None) -> SandboxState:
+    def state(self, portal_id: int | None = None, *, create: bool = True) -> SandboxState:
+        """The portal's state, made on first use when ``create`` (an install); else KeyError."""
         if portal_id is None:
             return self.default
-        if portal_id not in self._states:
-            self._states[portal_id] = self._make(portal_id)
-        return self._states[portal_id]
+        with self._lock:
+            if portal_id not in self._states:
+                if not create:
+                    raise KeyError(portal_id)
+                self._states[portal_id] = self._make(portal_id)
+            return self._states[portal_id]
 
     def __iter__(self) -> Iterator[SandboxState]:
         return iter(list(self._states.values()))
@@ -80,5 +86,8 @@ def state_of(request: web.Request) -> SandboxState:
         return request.app[SANDBOX_STATE]
     portal = request.get(REQUEST_PORTAL)
     if portal is None and "portal" in request.query and request.path.startswith("/_sandbox/"):
-        portal = int(request.query["portal"])
+        try:
+            return portals.state(int(request.query["portal"]), create=False)
+        except (KeyError, ValueError):
+            raise web.HTTPBadRequest(text=f"no portal {request.query['portal']!r} in this sandbox") from None
     return portals.state(portal)

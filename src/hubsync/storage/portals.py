@@ -143,17 +143,38 @@ class PortalStore:
             cursor = await conn.execute(f"SELECT {_COLUMNS} FROM hubsync.portals ORDER BY portal_id")
             return [Portal.from_row(row) for row in await cursor.fetchall()]
 
-    async def set_status(self, portal_id: int, status: PortalStatus, reason: str | None) -> Portal | None:
-        """Change a portal's status; ``removed`` also deletes its tokens."""
+    async def set_status(
+        self,
+        portal_id: int,
+        status: PortalStatus,
+        reason: str | None,
+        *,
+        only_from: Sequence[PortalStatus] = STATUSES,
+    ) -> Portal | None:
+        """Change a portal's status if it is one of ``only_from`` (in one statement: no race with
+        another change); ``removed`` also deletes its tokens. None when no portal was changed."""
         wipe = ", refresh_token_enc = NULL, access_token_enc = NULL" if status == "removed" else ""
         async with await psycopg.AsyncConnection.connect(self._url, row_factory=dict_row) as conn:
             cursor = await conn.execute(
                 f"UPDATE hubsync.portals SET status = %s, status_reason = %s, updated_at = now(){wipe}"
-                f" WHERE portal_id = %s RETURNING {_COLUMNS}",
-                (status, reason, portal_id),
+                f" WHERE portal_id = %s AND status = ANY(%s) RETURNING {_COLUMNS}",
+                (status, reason, portal_id, list(only_from)),
             )
             row = await cursor.fetchone()
             return None if row is None else Portal.from_row(row)
+
+    async def stored_tokens(self, portal_id: int) -> TokenPair | None:
+        """The tokens still stored for the portal, whatever its status (None once removed)."""
+        async with await psycopg.AsyncConnection.connect(self._url, row_factory=dict_row) as conn:
+            cursor = await conn.execute("SELECT * FROM hubsync.portals WHERE portal_id = %s", (portal_id,))
+            row = await cursor.fetchone()
+        if row is None or row["refresh_token_enc"] is None:
+            return None
+        return TokenPair(
+            self._open(portal_id, "access", row["access_token_enc"]),
+            self._open(portal_id, "refresh", row["refresh_token_enc"]),
+            row["access_expires_at"],
+        )
 
     async def tokens(self, portal_id: int) -> TokenPair:
         """The stored tokens of an active portal (:class:`PortalUnavailableError` otherwise)."""
@@ -164,8 +185,10 @@ class PortalStore:
     def _active_tokens(self, portal_id: int, row: dict[str, Any] | None) -> TokenPair:
         if row is None:
             raise PortalUnavailableError(portal_id, "not installed", "install the app: GET /oauth/install")
-        if row["status"] != "active" or row["refresh_token_enc"] is None:
+        if row["status"] != "active":
             raise PortalUnavailableError(portal_id, row["status"], row["status_reason"])
+        if row["refresh_token_enc"] is None:
+            raise PortalUnavailableError(portal_id, "without tokens", "install the app again")
         return TokenPair(
             self._open(portal_id, "access", row["access_token_enc"]),
             self._open(portal_id, "refresh", row["refresh_token_enc"]),

@@ -33,6 +33,8 @@ class TokenCipher:
     def __init__(self, keys: list[tuple[str, bytes]]) -> None:
         if not keys:
             raise TokenKeyError("HUBSYNC_TOKEN_KEYS holds no key")
+        if len({key_id for key_id, _ in keys}) != len(keys):
+            raise TokenKeyError("HUBSYNC_TOKEN_KEYS names a key id twice")
         self.current_key_id = keys[0][0]
         self._keys = {key_id: AESGCM(key) for key_id, key in keys}
 
@@ -70,7 +72,12 @@ class TokenCipher:
             raise TokenKeyError(
                 f"a stored token is encrypted with key {key_id!r}, which HUBSYNC_TOKEN_KEYS lacks"
             )
-        data = base64.urlsafe_b64decode(encoded)
+        try:
+            data = base64.urlsafe_b64decode(encoded)
+        except (binascii.Error, ValueError) as exc:
+            raise TokenKeyError("a stored token is not a ciphertext of this format") from exc
+        if len(data) <= _NONCE_BYTES:
+            raise TokenKeyError("a stored token is not a ciphertext of this format")
         try:
             return (
                 self._keys[key_id]
@@ -83,7 +90,10 @@ class TokenCipher:
             ) from exc
 
     def key_id_of(self, blob: str) -> str:
-        return blob.split(".", 2)[1]
+        parts = blob.split(".", 2)
+        if len(parts) != 3:
+            raise TokenKeyError("a stored token is not a ciphertext of this format")
+        return parts[1]
 
 
 def new_key(key_id: str = "") -> str:

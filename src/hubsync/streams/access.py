@@ -29,6 +29,14 @@ from hubsync.streams.connection import KafkaConnection, as_connection
 
 #: errors librdkafka reports when the broker refuses who we are (not a network error)
 _AUTHENTICATION_CODES = frozenset({KafkaError._AUTHENTICATION, KafkaError._SSL})
+#: the broker's answers to a describe the principal's ACLs do not allow
+_DENIED = frozenset(
+    {
+        KafkaError.TOPIC_AUTHORIZATION_FAILED,
+        KafkaError.GROUP_AUTHORIZATION_FAILED,
+        KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+    }
+)
 #: ``docs/deploy.md#kafka-acls``: where the per-component list is
 ACL_DOCS = "docs/deploy.md#kafka-acls"
 #: librdkafka's own log lines (each failed connection attempt) go to Python logging, not stderr
@@ -234,9 +242,10 @@ def _authorized(
                 error = exc.args[0]
                 if isinstance(error, KafkaError) and error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
                     raise KafkaAuthorizationError(
-                        f"topic {name} does not exist (or may not be described): run `hubsync topics create`"
+                        f"topic {name} does not exist, or this principal may not see it (it needs Describe): "
+                        "run `hubsync topics create`, or grant the ACLs"
                     ) from exc
-                allowed[name] = set()
+                allowed[name] = _denied(exc, f"topic {name}")
         out += [(g, allowed[g.name]) for g in topics]
     groups = by_resource.get(Resource.GROUP, [])
     if groups:
@@ -247,17 +256,29 @@ def _authorized(
         for name, future in futures.items():
             try:
                 group_allowed[name] = _operations(future.result().authorized_operations)
-            except KafkaException:
-                group_allowed[name] = set()
+            except KafkaException as exc:
+                group_allowed[name] = _denied(exc, f"group {name}")
         out += [(g, group_allowed[g.name]) for g in groups]
     clusters = by_resource.get(Resource.CLUSTER, [])
     if clusters:
-        description = admin.describe_cluster(
-            request_timeout=timeout, include_authorized_operations=True
-        ).result()
+        try:
+            description = admin.describe_cluster(
+                request_timeout=timeout, include_authorized_operations=True
+            ).result()
+        except KafkaException as exc:
+            raise RetriableError(f"the cluster could not be described: {exc}") from exc
         cluster_allowed = _operations(description.authorized_operations)
         out += [(g, cluster_allowed) for g in clusters]
     return out
+
+
+def _denied(exc: KafkaException, what: str) -> set[AclOperation]:
+    """No operation at all for a refused describe; any other error (a timeout, a coordinator still
+    loading on a new cluster) is not an ACL's fault: retriable."""
+    error = exc.args[0] if exc.args else None
+    if isinstance(error, KafkaError) and error.code() in _DENIED:
+        return set()
+    raise RetriableError(f"the cluster did not describe {what}: {exc}") from exc
 
 
 def _operations(reported: list[AclOperation] | None) -> set[AclOperation] | None:

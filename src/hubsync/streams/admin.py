@@ -85,8 +85,9 @@ def ensure_topics(
                     continue  # another process created it meanwhile
                 if isinstance(error, KafkaError) and error.code() in _DENIED:
                     raise KafkaAuthorizationError(
-                        f"topic {name} does not exist and this principal may not create it: run "
-                        f"`hubsync topics create` with the topics job's ACLs ({ACL_DOCS})"
+                        f"topic {name} does not exist, or this principal may not see it (Describe), and "
+                        "it may not create it: run `hubsync topics create` with the topics job's ACLs "
+                        f"({ACL_DOCS})"
                     ) from exc
                 raise FatalError(f"cannot create topic {name}: {exc}") from exc
 
@@ -128,7 +129,18 @@ def describe_topic_configs(
         return {}
     result: dict[str, dict[str, str]] = {}
     for resource, future in admin.describe_configs(resources, request_timeout=timeout).items():
-        entries = future.result()
+        try:
+            entries = future.result()
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else None
+            if isinstance(error, KafkaError) and error.code() in _DENIED:
+                raise KafkaAuthorizationError(
+                    f"this principal may not read the configuration of topic {resource.name} (it needs "
+                    f"DescribeConfigs; {ACL_DOCS})"
+                ) from exc
+            raise RetriableError(
+                f"the configuration of topic {resource.name} could not be read: {exc}"
+            ) from exc
         result[resource.name] = {key: entry.value for key, entry in entries.items()}
     return result
 

@@ -107,13 +107,20 @@ class _Handler(BaseHTTPRequestHandler):
         ids = self.state.subjects.get(subject, [])
         if not ids:
             return None
+        if version not in ("latest", "-1") and not version.isdigit():
+            return None
         index = len(ids) if version in ("latest", "-1") else int(version)
         return (index, ids[index - 1]) if 1 <= index <= len(ids) else None
 
     def do_GET(self) -> None:
         parts, s = self._parts(), self.state
         with s.lock:
-            if parts[:2] == ["schemas", "ids"] and len(parts) == 3 and int(parts[2]) in s.schemas:
+            if (
+                parts[:2] == ["schemas", "ids"]
+                and len(parts) == 3
+                and parts[2].isdigit()
+                and int(parts[2]) in s.schemas
+            ):
                 self._send(200, {"schema": s.schemas[int(parts[2])]})
             elif parts == ["subjects"]:
                 self._send(200, sorted(s.subjects))
@@ -171,14 +178,24 @@ class _Handler(BaseHTTPRequestHandler):
             elif len(parts) == 2 and parts[0] == "subjects":
                 ids = s.subjects.get(parts[1], [])
                 match = next((i for i, sid in enumerate(ids, 1) if s.schemas[sid] == text), None)
-                if match is None:
+                if not ids:
+                    self._error(404, 40401, f"Subject '{parts[1]}' not found")
+                elif match is None:
                     self._error(404, 40403, "Schema not found")
                 else:
                     sid = ids[match - 1]
                     self._send(200, {"subject": parts[1], "version": match, "id": sid, "schema": text})
             elif len(parts) == 5 and parts[:2] == ["compatibility", "subjects"] and parts[3] == "versions":
-                existing = [s.schemas[sid] for sid in s.subjects.get(parts[2], [])]
-                self._send(200, {"is_compatible": compatible(s.level(parts[2]), text, existing)})
+                found = self._version(parts[2], parts[4])
+                if found is None:
+                    self._error(404, 40401, f"Subject '{parts[2]}' or version {parts[4]} not found")
+                    return
+                ids = s.subjects[parts[2]]
+                level = s.level(parts[2])
+                # a transitive rule checks every version up to the one named, else that version only
+                against = ids[: found[0]] if level.endswith("_TRANSITIVE") else [found[1]]
+                existing = [s.schemas[sid] for sid in against]
+                self._send(200, {"is_compatible": compatible(level, text, existing)})
             else:
                 self._error(404, 404, "HTTP 404 Not Found")
 

@@ -371,3 +371,58 @@ def _published_ids(bootstrap: str, topic: str) -> list[str]:
     finally:
         consumer.close()
     return ids
+
+
+def test_httpx_log_lines_never_carry_a_token() -> None:
+    import logging
+
+    record = logging.LogRecord(
+        "httpx", logging.INFO, __file__, 1, 'HTTP Request: %s %s "%s %d %s"',
+        ("GET", "https://api.hubapi.com/oauth/v1/access-tokens/CNsecret-token-123", "HTTP/1.1", 200, "OK"), None,
+    )  # fmt: skip
+    for handler_filter in logging.getLogger("httpx").filters:
+        handler_filter.filter(record)
+    assert "CNsecret" not in record.getMessage() and "/access-tokens/<redacted>" in record.getMessage()
+
+
+def test_a_second_portal_is_refused_while_the_deployment_syncs_one(
+    fresh_database_url: str, kafka_bootstrap_servers: str
+) -> None:
+    migrate(fresh_database_url)
+    port = _free_port()
+    with ThreadedSandbox(_sandbox_config()) as sandbox:
+        settings = _settings(sandbox, fresh_database_url).model_copy(
+            update={
+                "kafka_bootstrap_servers": kafka_bootstrap_servers,
+                "hubspot_webhook_secret": SecretStr(CLIENT_SECRET),
+                "hubspot_oauth_redirect_uri": f"http://127.0.0.1:{port}/oauth/callback",
+                "hubspot_authorize_url": f"{sandbox.base_url}/oauth/authorize?portal_id=777001",
+                "topics": TopicNames(
+                    hubspot_contacts=f"test.oauth.{uuid.uuid4().hex[:8]}.contacts",
+                    hubspot_companies=f"test.oauth.{uuid.uuid4().hex[:8]}.companies",
+                ),
+            }
+        )
+        asyncio.run(_install(settings))  # portal 62515 first
+        config = WebhookReceiverConfig.from_settings(settings)
+        with ThreadedWebhookReceiver(
+            settings, config, ConnectorMetrics.create(CollectorRegistry()), port=port
+        ):
+            answer = httpx.get(f"http://127.0.0.1:{port}/oauth/install", follow_redirects=True, timeout=30)
+        assert answer.status_code == 409 and "already syncs portal 62515" in answer.text
+        assert [p.portal_id for p in asyncio.run(portal_store(settings).list())] == [PORTAL]
+        grants = httpx.get(f"{sandbox.base_url}/_sandbox/oauth").json()
+        assert grants["grants"]["authorization_code"] == 2
+
+
+def test_a_paused_portal_is_revoked_at_hubspot_when_removed_and_a_removed_one_cannot_be_paused(
+    app: App,
+) -> None:
+    asyncio.run(_install(app.settings))
+    refresh = asyncio.run(portal_store(app.settings).tokens(PORTAL)).refresh_token
+    assert _cli(app.settings, "portals", "pause", str(PORTAL)).returncode == 0
+    removed = _cli(app.settings, "portals", "remove", str(PORTAL))
+    assert removed.returncode == 0 and "refresh token revoked at HubSpot" in removed.stderr
+    assert app.api.get(f"/oauth/v1/refresh-tokens/{refresh}").status_code == 404
+    paused = _cli(app.settings, "portals", "pause", str(PORTAL))
+    assert paused.returncode == 1 and "is removed" in paused.stderr

@@ -247,3 +247,21 @@ def test_metrics_are_recorded_per_request(hub: Harness) -> None:
     assert (
         hub.metric("hubsync_events_published_total", topic=topic, source="webhook") == before_published + 100
     )
+
+
+def test_events_of_a_portal_this_deployment_does_not_sync_are_skipped(
+    kafka_bootstrap_servers: str, database_url: str
+) -> None:
+    """A public app's webhooks come from every portal that installed it: only the deployment's
+    portal is published, the others are answered 200 and counted, never applied."""
+    with running_receiver(kafka_bootstrap_servers, database_url, settings={"portal_id": 62515}) as harness:
+        ours = event("contact.creation")
+        theirs = event("contact.creation", portalId=777001)
+        response = harness.post([ours, theirs])
+        assert response.status_code == 200, response.text
+        answer = response.json()
+        assert (answer["published"], answer["skipped"]) == (1, 1)
+        assert "portal 777001 is not synced by this deployment" in answer["skip_reasons"][0]
+        published = list(harness.events("hubspot_contacts"))
+        assert {v["object_id"] for v in published} == {str(ours["objectId"])}
+        assert {v["portal_id"] for v in published} == {62515}

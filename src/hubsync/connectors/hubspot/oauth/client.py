@@ -5,6 +5,8 @@ portal, revoke. Errors are sorted as the rest of hubsync's: HubSpot refusing a r
 
 from __future__ import annotations
 
+import logging
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,6 +18,22 @@ from pydantic import SecretStr
 from hubsync.errors import ConfigurationError, RejectedRequestError, RetriableError
 from hubsync.settings import Settings
 from hubsync.storage.portals import PortalRevokedError, TokenPair
+
+#: the token metadata and revocation paths carry a token in the URL, which httpx logs at INFO
+_TOKEN_IN_PATH = re.compile(r"(/oauth/v1/(?:access|refresh)-tokens/)[^/?\s\"]+")
+
+
+class _RedactTokens(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any("/oauth/v1/" in str(a) for a in record.args):
+            record.args = tuple(
+                _TOKEN_IN_PATH.sub(r"\1<redacted>", str(a)) if "/oauth/v1/" in str(a) else a
+                for a in record.args
+            )
+        return True
+
+
+logging.getLogger("httpx").addFilter(_RedactTokens())
 
 #: HubSpot's OAuth error statuses that mean "this refresh token is no good any more"
 _REVOKED = frozenset({"BAD_REFRESH_TOKEN", "INVALID_REFRESH_TOKEN"})
@@ -69,7 +87,8 @@ class OAuthAppConfig:
             },
             quote_via=quote,
         )
-        return f"{self.authorize_url}?{query}"
+        separator = "&" if "?" in self.authorize_url else "?"
+        return f"{self.authorize_url}{separator}{query}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,7 +45,11 @@ class InstallState:
     def valid(self, state: str) -> bool:
         payload, _, mac = state.rpartition(".")
         issued, _, _ = payload.partition(".")
-        if not payload or not issued.isdigit() or not hmac.compare_digest(mac, self._mac(payload)):
+        if (
+            not payload
+            or not issued.isdigit()
+            or not hmac.compare_digest(mac.encode(), self._mac(payload).encode())
+        ):
             return False
         return 0 <= self._clock() - int(issued) <= STATE_TTL_S
 
@@ -76,6 +80,20 @@ def add_install_routes(app: web.Application, oauth: OAuthClient, store: PortalSt
         try:
             tokens = await oauth.exchange_code(code)
             info = await oauth.token_info(tokens.access_token)
+            others = [
+                p.portal_id
+                for p in await store.list()
+                if p.portal_id != info.portal_id and p.status != "removed"
+            ]
+            if others:
+                # until records are kept per portal, a deployment syncs one portal: another install
+                # would mix two portals' records; its grant is given back at once
+                await oauth.revoke(tokens.refresh_token)
+                return _page(
+                    409,
+                    f"this deployment already syncs portal {others[0]}: it syncs one portal at a time "
+                    f"(`hubsync portals remove {others[0]}` first, or deploy another hubsync)",
+                )
             portal = await store.install(
                 info.portal_id, tokens, hub_domain=info.hub_domain, app_id=info.app_id, scopes=info.scopes
             )

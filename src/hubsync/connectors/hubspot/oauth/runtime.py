@@ -4,7 +4,11 @@ the only active portal)."""
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
+
+import psycopg
 
 from hubsync.connectors.hubspot.http.config import HubSpotClientConfig
 from hubsync.connectors.hubspot.oauth.client import OAuthAppConfig, OAuthClient
@@ -13,6 +17,8 @@ from hubsync.errors import ConfigurationError
 from hubsync.settings import Settings, require_database_url
 from hubsync.storage.portals import PortalStore
 from hubsync.storage.token_cipher import TokenCipher
+
+log = logging.getLogger(__name__)
 
 
 class PortalChoiceError(ConfigurationError, RuntimeError):
@@ -53,3 +59,46 @@ async def hubspot_client_config(settings: Settings, **overrides: Any) -> HubSpot
         refresh_margin_s=settings.oauth_refresh_margin_s,
     )
     return HubSpotClientConfig.from_settings(settings, token_source=source, **overrides)
+
+
+class InstalledPortals:
+    """The webhook receiver's gate with the public app: events of active portals only (the table is
+    read again every ``ttl_s``; while the database is unreachable the last answer stands)."""
+
+    def __init__(self, store: PortalStore, *, ttl_s: float = 10.0) -> None:
+        self._store = store
+        self._ttl_s = ttl_s
+        self._ids: frozenset[int] = frozenset()
+        self._read_at = float("-inf")
+
+    async def accepted(self) -> frozenset[int]:
+        if time.monotonic() - self._read_at > self._ttl_s:
+            try:
+                portals = await self._store.list()
+            except psycopg.Error as exc:
+                log.warning("webhook: could not read the installed portals, using the last list: %s", exc)
+            else:
+                self._ids = frozenset(p.portal_id for p in portals if p.status == "active")
+            self._read_at = time.monotonic()
+        return self._ids
+
+
+class FixedPortals:
+    """A private app's deployment told its portal (``HUBSYNC_PORTAL_ID``): only its events."""
+
+    def __init__(self, portal_id: int) -> None:
+        self._ids = frozenset({portal_id})
+
+    async def accepted(self) -> frozenset[int]:
+        return self._ids
+
+
+def portal_gate(settings: Settings) -> InstalledPortals | FixedPortals | None:
+    """Which portals' webhook events to accept: the installed ones with the public app, the
+    configured one with a private app, all of them when neither says (a private app's webhooks
+    come from its own portal only)."""
+    if settings.hubspot_access_token is None and settings.hubspot_client_id is not None:
+        return InstalledPortals(portal_store(settings))
+    if settings.portal_id is not None:
+        return FixedPortals(settings.portal_id)
+    return None

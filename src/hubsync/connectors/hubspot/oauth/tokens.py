@@ -5,13 +5,19 @@ per process at a time, and the portal's row lock across processes, see :class:`P
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import psycopg
+
 from hubsync.connectors.hubspot.http.ratelimit import portal_key
 from hubsync.connectors.hubspot.oauth.client import OAuthClient
+from hubsync.errors import RetriableError
 from hubsync.storage.portals import PortalStore, PortalUnavailableError, TokenPair
+
+log = logging.getLogger(__name__)
 
 #: how often a source re-reads its portal's status (a pause takes effect within this)
 STATUS_TTL_S = 10.0
@@ -46,10 +52,11 @@ class PortalTokenSource:
     async def token(self) -> str:
         async with self._lock:
             if self._pair is None or self._monotonic() - self._checked_at > STATUS_TTL_S:
-                self._pair = await self._store.tokens(self.portal_id)  # also: still active?
-                self._checked_at = self._monotonic()
-            if self._pair.expires_at - self._margin <= datetime.now(UTC):
-                await self._refresh(self._pair.access_token)
+                await self._reread()
+            pair = self._pair
+            assert pair is not None  # _reread sets it or raises
+            if pair.expires_at - self._margin <= datetime.now(UTC):
+                await self._refresh(pair.access_token)
             assert self._pair is not None
             return self._pair.access_token
 
@@ -59,6 +66,17 @@ class PortalTokenSource:
                 await self._refresh(rejected)
             assert self._pair is not None
             return self._pair.access_token
+
+    async def _reread(self) -> None:
+        """The stored pair (another process may have refreshed it), and: is the portal still active?
+        While PostgreSQL is unreachable a cached pair that has not expired is used on."""
+        try:
+            self._pair = await self._store.tokens(self.portal_id)
+        except psycopg.Error as exc:
+            if self._pair is None or self._pair.expires_at <= datetime.now(UTC):
+                raise RetriableError(f"portal {self.portal_id}'s tokens could not be read: {exc}") from exc
+            log.warning("portal %d: tokens not re-read (%s); using the cached ones", self.portal_id, exc)
+        self._checked_at = self._monotonic()
 
     async def _refresh(self, stale: str) -> None:
         async def exchange(refresh_token: str) -> TokenPair:

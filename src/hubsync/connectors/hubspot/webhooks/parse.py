@@ -53,13 +53,15 @@ class ParsedBatch:
     events: list[ParsedEvent] = field(default_factory=list)
     unknown_type: int = 0
     invalid: int = 0
+    #: events of a portal this deployment does not sync (another install of the public app)
+    foreign_portal: int = 0
     #: events repeated inside this very batch (published once)
     repeated: int = 0
     reasons: list[str] = field(default_factory=list)
 
     @property
     def received(self) -> int:
-        return len(self.events) + self.unknown_type + self.invalid + self.repeated
+        return len(self.events) + self.unknown_type + self.invalid + self.repeated + self.foreign_portal
 
     def _skip(self, index: int, reason: str) -> None:
         if len(self.reasons) < MAX_REASONS:
@@ -76,10 +78,16 @@ def decode_json(body: bytes) -> Any:
 
 
 def parse_batch(
-    body: bytes, *, encode: Encoder, received_at_ms: int, max_events: int = MAX_EVENTS
+    body: bytes,
+    *,
+    encode: Encoder,
+    received_at_ms: int,
+    max_events: int = MAX_EVENTS,
+    portals: frozenset[int] | None = None,
 ) -> ParsedBatch:
     """Decode, map and encode a webhook batch. Raises :class:`BadBatchError` for a body that is
-    not a JSON array of at most ``max_events`` items."""
+    not a JSON array of at most ``max_events`` items. With ``portals``, events of other portals
+    are skipped: a public app's webhooks come from every portal that installed it."""
     payload = decode_json(body)
     if not isinstance(payload, list):
         raise BadBatchError(f"body is a JSON {type(payload).__name__}, expected an array of events")
@@ -97,6 +105,11 @@ def parse_batch(
         except SkippableRecordError as exc:
             batch.invalid += 1
             batch._skip(index, str(exc))
+            continue
+        portal = message.value.get("portal_id")
+        if portals is not None and portal not in portals:
+            batch.foreign_portal += 1
+            batch._skip(index, f"portal {portal} is not synced by this deployment")
             continue
         try:
             value = encode(message.role, message.value)

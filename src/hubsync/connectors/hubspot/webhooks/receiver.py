@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 from aiohttp import web
@@ -118,6 +118,12 @@ def _publish_timeout(request: web.Request, configured: float) -> float:
     return configured
 
 
+class PortalGate(Protocol):
+    """The portals whose webhook events this deployment accepts (read again every few seconds)."""
+
+    async def accepted(self) -> frozenset[int]: ...
+
+
 class WebhookHandler:
     """The request handler; one per app."""
 
@@ -128,8 +134,10 @@ class WebhookHandler:
         encode: Callable[[str, dict[str, Any]], bytes],
         metrics: ConnectorMetrics,
         fetcher: WebhookRecordFetcher | None = None,
+        portals: PortalGate | None = None,
     ) -> None:
         self.config = config
+        self.portals = portals
         self.ingestor = ingestor
         self.encode = encode
         self.metrics = metrics
@@ -175,8 +183,13 @@ class WebhookHandler:
             outcome = "stale" if check.failure in _STALE else "invalid_signature"
             return self._refuse(outcome, 401, check.detail)
         try:
+            accepted = None if self.portals is None else await self.portals.accepted()
             batch = parse_batch(
-                body, encode=self.encode, received_at_ms=received_at_ms, max_events=cfg.max_events
+                body,
+                encode=self.encode,
+                received_at_ms=received_at_ms,
+                max_events=cfg.max_events,
+                portals=accepted,
             )
         except BadBatchError as exc:
             return self._refuse("malformed", 400, str(exc))
@@ -197,6 +210,7 @@ class WebhookHandler:
             ("duplicate", result.duplicates),
             ("unknown_type", batch.unknown_type),
             ("invalid", batch.invalid),
+            ("foreign_portal", batch.foreign_portal),
         ):
             if count:
                 m.webhook_events.labels(outcome).inc(count)
@@ -208,7 +222,7 @@ class WebhookHandler:
                 "received": batch.received,
                 "published": result.published_total,
                 "duplicates": result.duplicates,
-                "skipped": batch.unknown_type + batch.invalid,
+                "skipped": batch.unknown_type + batch.invalid + batch.foreign_portal,
                 "skip_reasons": batch.reasons,
             }
         )
@@ -233,6 +247,7 @@ def create_webhook_app(
     *,
     codec: AvroCodec | None = None,
     fetcher: WebhookRecordFetcher | None = None,
+    portals: PortalGate | None = None,
 ) -> web.Application:
     """The receiver app. ``publisher`` and ``dedupe`` are owned by the caller (started before,
     closed after); the app runs a task that purges old dedupe keys, and the record fetcher when
@@ -246,7 +261,9 @@ def create_webhook_app(
         "hubspot_companies": config.topics.hubspot_companies,
     }
     ingestor = WebhookIngestor(publisher, dedupe, topics, publish_timeout_s=config.publish_timeout_s)
-    handler = WebhookHandler(config, ingestor, make_encoder(codec, schema, config.topics), metrics, fetcher)
+    handler = WebhookHandler(
+        config, ingestor, make_encoder(codec, schema, config.topics), metrics, fetcher, portals
+    )
     app = web.Application(client_max_size=config.max_body_bytes)
     app.router.add_route("*", config.path, handler.handle)
     app.cleanup_ctx.append(_purging(dedupe, config))

@@ -19,7 +19,12 @@ from hubsync.avro.codec import codec_from_settings
 from hubsync.connectors.hubspot.http.client import HubSpotClient
 from hubsync.connectors.hubspot.oauth.client import OAuthAppConfig, OAuthClient
 from hubsync.connectors.hubspot.oauth.install import add_install_routes
-from hubsync.connectors.hubspot.oauth.runtime import PortalChoiceError, hubspot_client_config, portal_store
+from hubsync.connectors.hubspot.oauth.runtime import (
+    PortalChoiceError,
+    hubspot_client_config,
+    portal_gate,
+    portal_store,
+)
 from hubsync.connectors.hubspot.sources.publish import ChangeEventPublisher
 from hubsync.connectors.hubspot.sources.record_events import mapped_properties
 from hubsync.connectors.hubspot.webhooks.event_keys import WebhookDedupe
@@ -81,7 +86,9 @@ async def webhook_service(
             else:
                 events = ChangeEventPublisher(publisher, settings.topics, source="webhook", metrics=metrics)
                 fetcher = WebhookRecordFetcher(client, events, await mapped_properties(pool))
-        app = create_webhook_app(config, publisher, WebhookDedupe(pool), metrics, fetcher=fetcher)
+        app = create_webhook_app(
+            config, publisher, WebhookDedupe(pool), metrics, fetcher=fetcher, portals=portal_gate(settings)
+        )
         if settings.hubspot_client_id is not None:  # the public app: installs arrive here
             oauth = OAuthClient(OAuthAppConfig.from_settings(settings))
             add_install_routes(app, oauth, portal_store(settings))
