@@ -402,3 +402,32 @@ def test_a_missing_describe_configs_acl_is_named_not_a_traceback(
         future.result()
     output = _refused({**setup.env, **mtls_env(secure_kafka, principal)}, "worker", "--no-refresh")
     assert "needs DescribeConfigs" in output
+
+
+@pytest.mark.parametrize(
+    ("protocol", "mechanism"), [("SASL_SSL", "SCRAM-SHA-256"), ("SASL_PLAINTEXT", "SCRAM-SHA-512")]
+)
+def test_the_worker_consumes_with_the_other_sasl_settings(
+    secure_kafka: SecureKafkaServer, setup: WorkerSetup, protocol: str, mechanism: str
+) -> None:
+    """Faust's aiokafka and confluent-kafka with SCRAM-SHA-256 over TLS, and SASL without TLS."""
+    grant(secure_kafka, "hubsync-worker", "worker", settings=setup.settings)
+    codec, schema = change_event_codec()
+    events = list(contact_snapshot_events(10, seed=3, duplicate_ratio=0.0))
+    produce(
+        secure_kafka.bootstrap_servers,
+        setup.topics.hubspot_contacts,
+        [(key, codec.encode("contacts", schema, value), None) for key, value in events],
+    )
+    env = sasl_env(secure_kafka, "hubsync-worker", PASSWORDS["hubsync-worker"], mechanism)
+    env["KAFKA_SECURITY_PROTOCOL"] = protocol
+    if protocol == "SASL_PLAINTEXT":
+        env["KAFKA_BOOTSTRAP_SERVERS"] = secure_kafka.sasl_plaintext_bootstrap
+        del env["KAFKA_SSL_CA_LOCATION"]
+    worker = WorkerProcess(setup.worker_env(**env), name=f"{protocol}-worker")
+    try:
+        worker.start()
+        worker.wait_until(lambda: contact_count(setup.database_url) == 10, "10 contacts applied", timeout=90)
+        assert worker.stop() == 0, worker.describe()
+    finally:
+        worker.close()

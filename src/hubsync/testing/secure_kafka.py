@@ -3,8 +3,9 @@ behind the StandardAuthorizer, for the tests of hubsync's Kafka security setting
 
 * a CA, the broker's certificate (for ``127.0.0.1`` and ``localhost``) and client certificates
   are made with ``openssl`` in the server's directory (:class:`TestCertificates`);
-* ``SASL_SSL`` accepts ``SCRAM-SHA-512`` users (created when the storage is formatted, as
-  ``kafka-storage format --add-scram`` does for a new cluster) and ``PLAIN`` users (JAAS);
+* ``SASL_SSL`` (and ``SASL_PLAINTEXT``) accept ``SCRAM-SHA-512`` and ``SCRAM-SHA-256`` users
+  (created when the storage is formatted, as ``kafka-storage format --add-scram`` does for a new
+  cluster) and ``PLAIN`` users (JAAS);
 * ``SSL`` requires a client certificate; the principal is the certificate's CN (``User:<CN>``);
 * ``allow.everyone.if.no.acl.found=false``: a principal may do only what an ACL grants it. The
   ``admin`` SCRAM user and the broker's own PLAINTEXT listener (the inter-broker and controller
@@ -101,6 +102,7 @@ class SecureKafkaServer(ApacheKafkaServer):
         self.plain_users = dict(plain_users or {})
         self.sasl_port: int | None = None
         self.ssl_port: int | None = None
+        self.sasl_plaintext_port: int | None = None
         self._certificates: TestCertificates | None = None
 
     @property
@@ -117,23 +119,32 @@ class SecureKafkaServer(ApacheKafkaServer):
     def ssl_bootstrap(self) -> str:
         return f"{_HOST}:{self.ssl_port}"
 
+    @property
+    def sasl_plaintext_bootstrap(self) -> str:
+        return f"{_HOST}:{self.sasl_plaintext_port}"
+
     def _launch(self, libs: Path) -> None:
         assert self.work_dir is not None
         if self._certificates is None:
             self._certificates = TestCertificates(self.work_dir / "tls")
         self.sasl_port, self.ssl_port = free_port(_HOST), free_port(_HOST)
+        self.sasl_plaintext_port = free_port(_HOST)
         super()._launch(libs)
 
     def _format_args(self) -> list[str]:
         args: list[str] = []
         for user, password in self.scram_users.items():
-            args += ["--add-scram", f"SCRAM-SHA-512=[name={user},password={password}]"]
+            for mechanism in ("SCRAM-SHA-512", "SCRAM-SHA-256"):
+                args += ["--add-scram", f"{mechanism}=[name={user},password={password}]"]
         return args
 
     def _config(self, data_dir: Path) -> dict[str, str]:
         config = super()._config(data_dir)
         plaintext = f"PLAINTEXT://{_HOST}:{self.port}"
-        secured = f"SASL_SSL://{_HOST}:{self.sasl_port},SSL://{_HOST}:{self.ssl_port}"
+        secured = (
+            f"SASL_SSL://{_HOST}:{self.sasl_port},SSL://{_HOST}:{self.ssl_port},"
+            f"SASL_PLAINTEXT://{_HOST}:{self.sasl_plaintext_port}"
+        )
         plain_users = " ".join(f'user_{u}="{p}"' for u, p in self.plain_users.items())
         certificates = self.certificates
         config.update(
@@ -141,11 +152,19 @@ class SecureKafkaServer(ApacheKafkaServer):
                 "listeners": f"{plaintext},{secured},CONTROLLER://{_HOST}:{self.controller_port}",
                 "advertised.listeners": f"{plaintext},{secured}",
                 "listener.security.protocol.map": (
-                    "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL,SSL:SSL"
+                    "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL,SSL:SSL,"
+                    "SASL_PLAINTEXT:SASL_PLAINTEXT"
                 ),
-                "sasl.enabled.mechanisms": "SCRAM-SHA-512,PLAIN",
-                "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": (
-                    "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+                "sasl.enabled.mechanisms": "SCRAM-SHA-512,SCRAM-SHA-256,PLAIN",
+                **{
+                    f"listener.name.{listener}.{mechanism}.sasl.jaas.config": (
+                        "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+                    )
+                    for listener in ("sasl_ssl", "sasl_plaintext")
+                    for mechanism in ("scram-sha-512", "scram-sha-256")
+                },
+                "listener.name.sasl_plaintext.plain.sasl.jaas.config": (
+                    f"org.apache.kafka.common.security.plain.PlainLoginModule required {plain_users};"
                 ),
                 "listener.name.sasl_ssl.plain.sasl.jaas.config": (
                     f"org.apache.kafka.common.security.plain.PlainLoginModule required {plain_users};"
