@@ -406,3 +406,31 @@ def test_metrics_endpoint_shows_applied_events_and_commit_latency(
         assert samples[("hubsync_ingest_commit_latency_seconds_count", ())] >= n
         assert samples[("hubsync_ingest_commit_latency_seconds_count", ())] > 0
         assert_exit_ok(worker)
+
+
+def test_each_partitions_lag_is_reported_by_the_worker_that_holds_it(
+    kafka_bootstrap_servers: str, fresh_database_url: str
+) -> None:
+    """Two workers, two partitions: each measures (and exports) only the lag of its own partition,
+    so the broker gets one probe per partition, and a partition that moved is no longer reported by
+    its former owner."""
+    setup = setup_for(kafka_bootstrap_servers, fresh_database_url, partitions=2)
+    topic = setup.topics.hubspot_contacts
+
+    def lag_partitions(worker: WorkerProcess) -> set[str]:
+        return {
+            dict(labels)["partition"]
+            for (name, labels), _value in worker.metrics().items()
+            if name == "hubsync_consumer_lag_messages" and dict(labels)["topic"] == topic
+        }
+
+    with (
+        running_worker(setup.worker_env(), "lag-a") as a,
+        running_worker(setup.worker_env(), "lag-b") as b,
+    ):
+
+        def split() -> bool:
+            ours, theirs = lag_partitions(a), lag_partitions(b)
+            return bool(ours) and bool(theirs) and not ours & theirs and ours | theirs == {"0", "1"}
+
+        a.wait_until(split, "each worker reporting only its own partition's lag", timeout=120)

@@ -71,11 +71,25 @@ def add_ingest_agents(app: AgentApp) -> None:
     def opener() -> contextlib.AbstractAsyncContextManager[IngestProcessor]:
         return ingest_processor(settings, codec, registry=registry)
 
+    kafka = kafka_connection(settings)
+    reported: set[tuple[str, str]] = set()
+
     def measure_lag() -> None:
-        for part in partition_lags(
-            kafka_connection(settings), app.conf.id, list(ingest_topics(settings).sources)
-        ):
-            metrics.consumer_lag.labels(topic=part.topic, partition=str(part.partition)).set(part.lag)
+        """The lag of the partitions this worker holds: each partition is measured by its owner only,
+        so the broker sees one probe per partition, not one per partition and worker."""
+        consumer = app._consumer  # not app.consumer: that property would create one
+        assigned = {(tp.topic, int(tp.partition)) for tp in consumer.assignment()} if consumer else set()
+        measured = set()
+        if assigned:
+            topics = list(ingest_topics(settings).sources)
+            for part in partition_lags(kafka, app.conf.id, topics, only=assigned):
+                labels = (part.topic, str(part.partition))
+                metrics.consumer_lag.labels(*labels).set(part.lag)
+                measured.add(labels)
+        for labels in reported - measured:  # moved to another worker in a rebalance
+            metrics.consumer_lag.remove(*labels)
+        reported.clear()
+        reported.update(measured)
 
     async def record_lag() -> None:
         """The group's lag per partition, measured (see :mod:`hubsync.streams.lag`)."""

@@ -11,7 +11,7 @@ Where the two differ, :attr:`PartitionLag.broker_end_trusted` is false and ``hub
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
@@ -46,9 +46,15 @@ class PartitionLag:
 
 
 def partition_lags(
-    kafka: KafkaConnection | str, group: str, topics: Sequence[str], *, timeout: float = 10.0
+    kafka: KafkaConnection | str,
+    group: str,
+    topics: Sequence[str],
+    *,
+    timeout: float = 10.0,
+    only: Collection[tuple[str, int]] | None = None,
 ) -> list[PartitionLag]:
-    """The lag of ``group`` on every partition of ``topics`` (topics that do not exist are left out)."""
+    """The lag of ``group`` on every partition of ``topics`` (topics that do not exist are left out),
+    or on the ``(topic, partition)`` pairs of ``only`` among them."""
     probe = Consumer(
         as_connection(kafka).client_config(
             **{"group.id": group, "enable.auto.commit": False, "enable.partition.eof": True}
@@ -61,6 +67,7 @@ def partition_lags(
             for topic in topics
             if (info := metadata.topics.get(topic)) is not None and info.error is None
             for p in sorted(info.partitions)
+            if only is None or (topic, p) in only
         ]
         if not partitions:
             return []
