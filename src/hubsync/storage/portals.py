@@ -85,9 +85,16 @@ _COLUMNS = (
 class PortalStore:
     """Reads and writes ``hubsync.portals``; each call uses its own short connection."""
 
-    def __init__(self, database_url: str, cipher: TokenCipher) -> None:
+    def __init__(self, database_url: str, cipher: TokenCipher | Callable[[], TokenCipher]) -> None:
         self._url = database_url
-        self.cipher = cipher
+        self._cipher = cipher
+
+    @property
+    def cipher(self) -> TokenCipher:
+        """The keys, read when a token is first sealed or opened (listing portals needs none)."""
+        if not isinstance(self._cipher, TokenCipher):
+            self._cipher = self._cipher()
+        return self._cipher
 
     def _seal(self, portal_id: int, kind: str, token: str) -> str:
         return self.cipher.encrypt(token, context=f"portal:{portal_id}:{kind}")

@@ -320,7 +320,7 @@ def _free_port() -> int:
 
 
 def _cli(
-    settings: Settings, *args: str, env: dict[str, str] | None = None
+    settings: Settings, *args: str, env: dict[str, str] | None = None, without: tuple[str, ...] = ()
 ) -> subprocess.CompletedProcess[str]:
     clean = {
         k: v
@@ -339,6 +339,8 @@ def _cli(
         "NO_COLOR": "1",
         "COLUMNS": "300",
     }
+    for name in without:
+        variables.pop(name)
     return subprocess.run(
         [*_hubsync_command(), *args],
         env={**clean, **(env or {}), **variables},
@@ -426,3 +428,11 @@ def test_a_paused_portal_is_revoked_at_hubspot_when_removed_and_a_removed_one_ca
     assert app.api.get(f"/oauth/v1/refresh-tokens/{refresh}").status_code == 404
     paused = _cli(app.settings, "portals", "pause", str(PORTAL))
     assert paused.returncode == 1 and "is removed" in paused.stderr
+
+
+def test_listing_portals_needs_no_keys_but_touching_tokens_does(app: App) -> None:
+    asyncio.run(_install(app.settings))
+    listed = _cli(app.settings, "portals", "list", "--json", without=("HUBSYNC_TOKEN_KEYS",))
+    assert listed.returncode == 0 and json.loads(listed.stdout)[0]["portal_id"] == PORTAL
+    rotated = _cli(app.settings, "portals", "rotate-key", without=("HUBSYNC_TOKEN_KEYS",))
+    assert rotated.returncode == 3 and "HUBSYNC_TOKEN_KEYS is not set" in rotated.stderr

@@ -26,7 +26,8 @@ class PortalChoiceError(ConfigurationError, RuntimeError):
 
 
 def portal_store(settings: Settings) -> PortalStore:
-    return PortalStore(require_database_url(settings), TokenCipher.from_setting(settings.token_keys))
+    """The portals table; ``HUBSYNC_TOKEN_KEYS`` is read (and required) once a token is touched."""
+    return PortalStore(require_database_url(settings), lambda: TokenCipher.from_setting(settings.token_keys))
 
 
 async def chosen_portal(settings: Settings, store: PortalStore) -> int:

@@ -91,7 +91,9 @@ async def webhook_service(
         )
         if settings.hubspot_client_id is not None:  # the public app: installs arrive here
             oauth = OAuthClient(OAuthAppConfig.from_settings(settings))
-            add_install_routes(app, oauth, portal_store(settings))
+            store = portal_store(settings)
+            _ = store.cipher  # HUBSYNC_TOKEN_KEYS checked now, not at the first install
+            add_install_routes(app, oauth, store)
         running = await start_webhook_receiver(app, host=host, port=port, path=config.path)
         try:
             yield running
