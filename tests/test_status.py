@@ -33,6 +33,10 @@ def test_status_reports_lag_backlog_errors_and_records(
             "INSERT INTO hubsync.push_errors (object_type, record_id, operation, category, message)"
             " VALUES ('contact', 1, 'update', 'VALIDATION_ERROR', 'bad')"
         )
+        conn.execute(
+            "INSERT INTO hubsync.portals (portal_id, status, status_reason) VALUES (1, 'active', NULL),"
+            " (2, 'revoked', 'HubSpot refused the refresh_token grant: BAD_REFRESH_TOKEN')"
+        )
 
     def status() -> dict[str, object]:
         result = CliRunner().invoke(app, ["status", "--json"], env=dict(setup.env))
@@ -47,6 +51,18 @@ def test_status_reports_lag_backlog_errors_and_records(
     assert first["outbox"]["unpublished"] == 1  # type: ignore[index]
     assert first["push_errors_open"] == {"VALIDATION_ERROR": 1}
     assert first["records"]["contacts"] == {"synced": 1}  # type: ignore[index]
+    assert first["portals"] == {  # the public app's installs, and why one does not sync
+        "by_status": {"active": 1, "revoked": 1},
+        "not_syncing": [
+            {
+                "portal_id": 2,
+                "status": "revoked",
+                "reason": "HubSpot refused the refresh_token grant: BAD_REFRESH_TOKEN",
+            }
+        ],
+    }
+    text = CliRunner().invoke(app, ["status"], env=dict(setup.env)).output
+    assert "portals (public app): active 1, revoked 1" in text and "portal 2 revoked: HubSpot refused" in text
 
     # the worker's group commits four of the six: lag 2
     committer = Consumer({"bootstrap.servers": kafka_bootstrap_servers, "group.id": setup.ingest_group})

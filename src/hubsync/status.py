@@ -113,6 +113,17 @@ def database_status(conn: psycopg.Connection[Any]) -> dict[str, Any]:
                 "SELECT connector, object_type, updated_at FROM hubsync.connector_cursors ORDER BY 1, 2"
             )
         ],
+        # the public app's installs: how many per status, and why each one that does not sync stopped
+        "portals": {
+            "by_status": dict(rows("SELECT status, count(*) FROM hubsync.portals GROUP BY 1 ORDER BY 1")),
+            "not_syncing": [
+                {"portal_id": p, "status": s, "reason": r}
+                for p, s, r in rows(
+                    "SELECT portal_id, status, status_reason FROM hubsync.portals"
+                    " WHERE status IN ('paused', 'revoked') ORDER BY portal_id"
+                )
+            ],
+        },
     }
 
 

@@ -53,6 +53,13 @@ def status_command(json_output: bool = JsonOption) -> None:
     console.print("open push errors: " + (", ".join(f"{c} {n}" for c, n in errors.items()) or "none"))
     for kind, statuses in database["records"].items():
         console.print(f"{kind}: " + (", ".join(f"{s} {n}" for s, n in sorted(statuses.items())) or "none"))
+    portals = database["portals"]
+    if portals["by_status"]:
+        console.print(
+            "portals (public app): " + ", ".join(f"{s} {n}" for s, n in portals["by_status"].items())
+        )
+        for portal in portals["not_syncing"]:
+            console.print(f"  portal {portal['portal_id']} {portal['status']}: {portal['reason'] or '-'}")
     prospects = database["net_new_prospects"]
     console.print(
         f"open potential duplicates: {database['open_duplicates']}; net-new prospects:"
