@@ -44,7 +44,7 @@ INSERT INTO hubsync.contacts (hubspot_id, creation_source, email, first_name, la
                               hubspot_updated_at)
 SELECT hubspot_id, 'hubspot', email, first_name, last_name, properties, to_timestamp(updated_at_ms / 1000.0)
 FROM raw_contacts
-ON CONFLICT (hubspot_id) DO UPDATE SET
+ON CONFLICT (portal_id, hubspot_id) DO UPDATE SET
     email = EXCLUDED.email,
     first_name = EXCLUDED.first_name,
     last_name = EXCLUDED.last_name,

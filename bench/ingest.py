@@ -51,6 +51,7 @@ from hubsync.matching.keys import normalize_email
 from hubsync.settings import Settings
 from hubsync.storage.defaults import load_defaults, seed_defaults
 from hubsync.storage.migrate import migrate
+from hubsync.storage.portal_scope import current_portal
 from hubsync.testing import ApacheKafkaServer, PostgresServer, fresh_database
 
 RATIO_TARGET = 0.5
@@ -83,12 +84,15 @@ def seed_worker_database(url: str, events: int) -> int:
                 )
     with psycopg.connect(url) as conn:
         seed_defaults(conn, load_defaults())
+        portal = current_portal(conn)
         with (
             conn.cursor() as cur,
-            cur.copy("COPY hubsync.prospect_people (email_normalized, attributes) FROM STDIN") as copy,
+            cur.copy(
+                "COPY hubsync.prospect_people_all (portal_id, email_normalized, attributes) FROM STDIN"
+            ) as copy,
         ):
             for row in dict(people).items():
-                copy.write_row(row)
+                copy.write_row((portal, *row))
     return len(people)
 
 

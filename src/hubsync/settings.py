@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
@@ -244,6 +245,19 @@ class MissingSettingError(ConfigurationError, RuntimeError):
 
 
 def require_database_url(settings: Settings) -> str:
+    """``DATABASE_URL``, whose connections work in ``HUBSYNC_PORTAL_ID`` when it is set (docs/portals.md)."""
     if settings.database_url is None:
         raise MissingSettingError("DATABASE_URL", "set it, or start the embedded stack with `hubsync dev up`")
-    return settings.database_url.get_secret_value()
+    return scoped_conninfo(settings.database_url.get_secret_value(), settings.portal_id)
+
+
+#: the custom PostgreSQL setting that names a connection's portal (migration 0011)
+PORTAL_SETTING = "hubsync.portal"
+
+
+def scoped_conninfo(conninfo: str, portal_id: int | None) -> str:
+    """``conninfo`` whose connections work in ``portal_id`` (unchanged for None: the home portal)."""
+    if portal_id is None:
+        return conninfo
+    options = conninfo_to_dict(conninfo).get("options") or ""
+    return make_conninfo(conninfo, options=f"{options} -c {PORTAL_SETTING}={int(portal_id)}".strip())

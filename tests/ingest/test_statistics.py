@@ -15,7 +15,7 @@ pytestmark = pytest.mark.integration
 def last_analyze(url: str) -> object:
     with psycopg.connect(url) as conn:
         row = conn.execute(
-            "SELECT last_analyze FROM pg_stat_user_tables WHERE schemaname = 'hubsync' AND relname = 'contacts'"
+            "SELECT last_analyze FROM pg_stat_user_tables WHERE schemaname = 'hubsync' AND relname = 'contacts_all'"
         ).fetchone()
         return row[0] if row else None
 

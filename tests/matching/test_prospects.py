@@ -173,13 +173,13 @@ def test_only_changed_rows_are_updated(conn: psycopg.Connection[Any]) -> None:
     add_contact(conn, "jane@acme.com", hubspot_id="1")
     mark_prospects(conn, emails=["jane@acme.com", "nobody@acme.com"], domain_roots=[])
     before = conn.execute(
-        "SELECT id, updated_at, xmin::text FROM hubsync.prospect_people ORDER BY id"
+        "SELECT id, updated_at, xmin::text FROM hubsync.prospect_people_all ORDER BY id"
     ).fetchall()
     conn.commit()
     again = mark_prospects(conn, emails=["jane@acme.com", "nobody@acme.com"], domain_roots=[])
     assert again == ProspectMarks()
     after = conn.execute(
-        "SELECT id, updated_at, xmin::text FROM hubsync.prospect_people ORDER BY id"
+        "SELECT id, updated_at, xmin::text FROM hubsync.prospect_people_all ORDER BY id"
     ).fetchall()
     assert before == after
     assert {person, untouched} == {r[0] for r in after}

@@ -12,10 +12,10 @@ from hubsync.storage.migrate import Migration, MigrationError, load_migrations, 
 
 pytestmark = pytest.mark.integration
 
-EXPECTED_TABLES = {
+#: the tables kept per portal: hubsync.<name> is a view of the current portal's rows of <name>_all
+PORTAL_SCOPED = {
     "accounts",
     "activity_log",
-    "config_versions",
     "connector_cursors",
     "contact_account_links",
     "contact_emails",
@@ -24,12 +24,16 @@ EXPECTED_TABLES = {
     "property_definitions",
     "outbox",
     "potential_duplicates",
-    "portals",
     "prospect_organizations",
     "prospect_people",
     "push_errors",
-    "schema_migrations",
     "settings",
+}
+EXPECTED_TABLES = {f"{name}_all" for name in PORTAL_SCOPED} | {
+    "config_versions",
+    "deployment",
+    "portals",
+    "schema_migrations",
     "webhook_dedupe",
     "worker_contexts",
 }
@@ -69,7 +73,9 @@ def test_migrate_creates_the_schema_and_a_second_run_changes_nothing(fresh_datab
     assert first.changed
     with psycopg.connect(fresh_database_url) as conn:
         tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'hubsync'")}
+        views = {r[0] for r in conn.execute("SELECT viewname FROM pg_views WHERE schemaname = 'hubsync'")}
     assert tables == EXPECTED_TABLES
+    assert views == PORTAL_SCOPED | {"net_new_people", "net_new_organizations"}
 
     before = schema_snapshot(fresh_database_url)
     second = migrate(fresh_database_url)

@@ -24,7 +24,7 @@ def migrate_command(json_output: bool = JsonOption) -> None:
     conninfo = require_database_url(settings)
     try:
         defaults = load_defaults(settings.field_mappings_file)
-        report = migrate(conninfo)
+        report = migrate(conninfo, portal_id=settings.portal_id)
         with psycopg.connect(conninfo) as conn:
             seeded = seed_defaults(conn, defaults)
     except (MigrationError, DefaultsFileError) as exc:

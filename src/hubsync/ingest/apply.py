@@ -37,6 +37,7 @@ from hubsync.matching.record_keys import AccountKeys, ContactKeys, keys_of
 from hubsync.records.kinds import ObjectKind
 from hubsync.records.state import SYNCED, RecordState, platform_version, version_of
 from hubsync.storage.outbox import OutboxEvent, append_outbox
+from hubsync.storage.portal_scope import current_portal
 
 #: the property holding the platform record id on records hubsync created in HubSpot
 RECORD_ID_PROPERTY = "hubsync_record_id"
@@ -319,16 +320,18 @@ def _write_activities(
     def js(value: Any) -> str | None:
         return None if value is None else orjson.dumps(value).decode()
 
+    portal = current_portal(conn)
     with (
         conn.cursor() as cur,
         cur.copy(
-            "COPY hubsync.activity_log (object_type, record_id, action, field, before, after, rule,"
-            " cause_source, cause_event, detail) FROM STDIN"
+            "COPY hubsync.activity_log_all (portal_id, object_type, record_id, action, field, before, after,"
+            " rule, cause_source, cause_event, detail) FROM STDIN"
         ) as copy,
     ):
         for kind, a in activities:
             copy.write_row(
                 (
+                    portal,
                     kind,
                     ids[(kind, a.hubspot_id)],
                     a.action,

@@ -19,6 +19,7 @@ from hubsync.matching.record_keys import DERIVED_COLUMNS, ContactKeys, derived_v
 from hubsync.records.kinds import RECORD_TABLES, ObjectKind
 from hubsync.records.state import RecordState
 from hubsync.storage.locks import advisory_lock_id, take_locks
+from hubsync.storage.portal_scope import current_portal
 
 _COMMON = (
     "hubspot_id",
@@ -237,8 +238,9 @@ def _write_emails(
     with conn.cursor() as cur:
         if existing:
             cur.execute("DELETE FROM hubsync.contact_emails WHERE contact_id = ANY(%s)", (existing,))
+        portal = current_portal(conn)
         with cur.copy(
-            "COPY hubsync.contact_emails (contact_id, email_normalized, is_primary) FROM STDIN"
+            "COPY hubsync.contact_emails_all (portal_id, contact_id, email_normalized, is_primary) FROM STDIN"
         ) as copy:
             for r in rows:
                 if r.state.erased:
@@ -246,4 +248,4 @@ def _write_emails(
                 rid = ids[("contact", r.state.hubspot_id)]
                 keys: ContactKeys = r.keys
                 for email in sorted(keys.emails):
-                    copy.write_row((rid, email, email == keys.primary_email))
+                    copy.write_row((portal, rid, email, email == keys.primary_email))

@@ -23,9 +23,10 @@ class StatisticsKeeper:
     background, batches keep the old statistics for the second it takes.
     """
 
+    #: the tables under the per-portal views (a view has no statistics of its own)
     TABLES = (
-        "hubsync.contacts, hubsync.contact_emails, hubsync.accounts, hubsync.contact_account_links,"
-        " hubsync.potential_duplicates, hubsync.activity_log"
+        "hubsync.contacts_all, hubsync.contact_emails_all, hubsync.accounts_all,"
+        " hubsync.contact_account_links_all, hubsync.potential_duplicates_all, hubsync.activity_log_all"
     )
 
     def __init__(
@@ -44,7 +45,7 @@ class StatisticsKeeper:
         with self.pool.connection() as conn:
             row = conn.execute(
                 "SELECT coalesce(sum(greatest(reltuples, 0)), 0)::bigint FROM pg_class"
-                " WHERE oid IN ('hubsync.contacts'::regclass, 'hubsync.accounts'::regclass)"
+                " WHERE oid IN ('hubsync.contacts_all'::regclass, 'hubsync.accounts_all'::regclass)"
             ).fetchone()
             return int(row[0]) if row else 0
 

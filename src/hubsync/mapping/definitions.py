@@ -75,7 +75,7 @@ def store_definitions(
                 "INSERT INTO hubsync.property_definitions (object_type, name, definition, fetched_at)"
                 " SELECT %s, t.name, t.definition, now()"
                 " FROM unnest(%s::text[], %s::jsonb[]) AS t(name, definition)"
-                " ON CONFLICT (object_type, name)"
+                " ON CONFLICT (portal_id, object_type, name)"
                 " DO UPDATE SET definition = EXCLUDED.definition, fetched_at = EXCLUDED.fetched_at",
                 (object_type, names, [Jsonb(dict(by_name[n])) for n in names]),
             )

@@ -60,7 +60,7 @@ SELECT c.id, c.name_normalized, c.company_name_key, c.company_domain_root,
   FROM hubsync.contacts c
   LEFT JOIN hubsync.contact_emails e ON e.contact_id = c.id
  WHERE c.id = ANY(%(ids)s) AND c.merged_into_id IS NULL AND c.erased_at IS NULL
- GROUP BY c.id
+ GROUP BY c.id, c.name_normalized, c.company_name_key, c.company_domain_root
 """
 
 _ACCOUNT_KEYS = """

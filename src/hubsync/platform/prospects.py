@@ -157,7 +157,7 @@ def _row(line: int, values: Mapping[str, str | None]) -> tuple[ProspectRow | Non
 _UPSERT_ORGANIZATION = """
 INSERT INTO hubsync.prospect_organizations (name, domain, domain_root, attributes)
 VALUES (%(name)s, %(domain)s, %(domain_root)s, %(attributes)s)
-ON CONFLICT (domain_root) DO UPDATE SET
+ON CONFLICT (portal_id, domain_root) DO UPDATE SET
     name = coalesce(NULLIF(EXCLUDED.name, EXCLUDED.domain_root), hubsync.prospect_organizations.name),
     domain = EXCLUDED.domain,
     attributes = hubsync.prospect_organizations.attributes || EXCLUDED.attributes,
@@ -168,7 +168,7 @@ RETURNING id
 _UPSERT_PERSON = """
 INSERT INTO hubsync.prospect_people (email_normalized, first_name, last_name, organization_id, attributes)
 VALUES (%(email)s, %(first_name)s, %(last_name)s, %(organization_id)s, %(attributes)s)
-ON CONFLICT (email_normalized) DO UPDATE SET
+ON CONFLICT (portal_id, email_normalized) DO UPDATE SET
     first_name = coalesce(EXCLUDED.first_name, hubsync.prospect_people.first_name),
     last_name = coalesce(EXCLUDED.last_name, hubsync.prospect_people.last_name),
     organization_id = coalesce(EXCLUDED.organization_id, hubsync.prospect_people.organization_id),

@@ -95,14 +95,14 @@ def set_setting(conn: psycopg.Connection[Any], key: str, value: str) -> Platform
             _, kind, prop = key.split(".")
             conn.execute(
                 "INSERT INTO hubsync.field_mappings (object_type, hubspot_property, platform_field, mode)"
-                " VALUES (%s, %s, %s, %s) ON CONFLICT (object_type, hubspot_property)"
+                " VALUES (%s, %s, %s, %s) ON CONFLICT (portal_id, object_type, hubspot_property)"
                 " DO UPDATE SET mode = EXCLUDED.mode, updated_at = now()",
                 (kind, prop, prop, parsed),
             )
         else:
             conn.execute(
                 "INSERT INTO hubsync.settings (key, value) VALUES (%s, %s)"
-                " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()",
+                " ON CONFLICT (portal_id, key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()",
                 (key, Jsonb(parsed)),
             )
         return get_settings(conn)

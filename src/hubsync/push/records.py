@@ -11,6 +11,7 @@ import psycopg
 from hubsync.matching.duplicates import flag_duplicates
 from hubsync.push.plan import Planned, PushSettings, RecordSnapshot
 from hubsync.records.kinds import RECORD_TABLES, ObjectKind
+from hubsync.storage.portal_scope import current_portal
 
 
 def load_snapshots(
@@ -76,16 +77,18 @@ def store_results(
     rows: list[tuple[Planned, str | None]] = [(p, h) for p, h in created]
     rows += [(p, p.hubspot_id) for p in updated]
     if rows:
+        portal = current_portal(conn)
         with (
             conn.cursor() as cur,
             cur.copy(
-                "COPY hubsync.activity_log (object_type, record_id, action, rule, cause_event, after, detail)"
-                " FROM STDIN"
+                "COPY hubsync.activity_log_all (portal_id, object_type, record_id, action, rule, cause_event,"
+                " after, detail) FROM STDIN"
             ) as copy,
         ):
             for planned, linked_id in rows:
                 copy.write_row(
                     (
+                        portal,
                         planned.kind,
                         planned.record_id,
                         "pushed",

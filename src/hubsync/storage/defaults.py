@@ -103,14 +103,15 @@ def seed_defaults(conn: psycopg.Connection[Any], defaults: DefaultsFile) -> Seed
     with conn.transaction(), conn.cursor() as cur:
         for key, value in defaults.settings.as_rows().items():
             cur.execute(
-                "INSERT INTO hubsync.settings (key, value) VALUES (%s, %s) ON CONFLICT (key) DO NOTHING",
+                "INSERT INTO hubsync.settings (key, value) VALUES (%s, %s)"
+                " ON CONFLICT (portal_id, key) DO NOTHING",
                 (key, Jsonb(value)),
             )
             settings_inserted += cur.rowcount
         for m in defaults.field_mappings:
             cur.execute(
                 "INSERT INTO hubsync.field_mappings (object_type, hubspot_property, platform_field, mode)"
-                " VALUES (%s, %s, %s, %s) ON CONFLICT (object_type, hubspot_property) DO NOTHING",
+                " VALUES (%s, %s, %s, %s) ON CONFLICT (portal_id, object_type, hubspot_property) DO NOTHING",
                 (m.object_type, m.hubspot_property, m.platform_field, m.mode.value),
             )
             mappings_inserted += cur.rowcount

@@ -17,6 +17,8 @@ from typing import Any
 import psycopg
 
 from hubsync.errors import FatalError
+from hubsync.settings import scoped_conninfo
+from hubsync.storage.portal_scope import adopt_home_portal
 
 MIGRATIONS_PACKAGE = "hubsync.storage.migrations"
 _FILE_RE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -84,10 +86,14 @@ def applied_versions(conn: psycopg.Connection[Any]) -> dict[int, str]:
     return {int(v): str(c) for v, c in rows}
 
 
-def migrate(conninfo: str, migrations: list[Migration] | None = None) -> MigrationReport:
-    """Apply every pending migration; a second run applies nothing and changes nothing."""
+def migrate(
+    conninfo: str, migrations: list[Migration] | None = None, *, portal_id: int | None = None
+) -> MigrationReport:
+    """Apply every pending migration; a second run applies nothing and changes nothing. With
+    ``portal_id`` (``HUBSYNC_PORTAL_ID``), a deployment whose home portal was not named yet adopts it:
+    the rows kept so far become that portal's (docs/portals.md)."""
     todo = load_migrations() if migrations is None else migrations
-    with psycopg.connect(conninfo, autocommit=True) as conn:
+    with psycopg.connect(scoped_conninfo(conninfo, portal_id), autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
         try:
             known = applied_versions(conn)
@@ -102,11 +108,18 @@ def migrate(conninfo: str, migrations: list[Migration] | None = None) -> Migrati
                         "INSERT INTO hubsync.schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
                         (migration.version, migration.name, migration.checksum),
                     )
+            if portal_id is not None and _has_portals(conn):
+                with conn.transaction():
+                    adopt_home_portal(conn, portal_id)
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (ADVISORY_LOCK_KEY,))
     return MigrationReport(
         applied=tuple(pending), already_applied=tuple(m for m in todo if m.version in known)
     )
+
+
+def _has_portals(conn: psycopg.Connection[Any]) -> bool:
+    return conn.execute("SELECT to_regclass('hubsync.deployment') IS NOT NULL").fetchone() == (True,)
 
 
 def _check_history(migrations: list[Migration], known: dict[int, str]) -> None:

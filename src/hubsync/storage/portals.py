@@ -7,6 +7,7 @@ waits, then finds the fresh token the first stored and uses it (:meth:`PortalSto
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from hubsync.errors import FatalError
+from hubsync.storage.portal_scope import adopt_home_portal
 from hubsync.storage.token_cipher import TokenCipher
 
 PortalStatus = Literal["active", "paused", "revoked", "removed"]
@@ -136,6 +138,16 @@ class PortalStore:
             row = await cursor.fetchone()
             assert row is not None
             return Portal.from_row(row)
+
+    async def adopt_as_home(self, portal_id: int) -> bool:
+        """The first portal to install the app becomes the deployment's home portal, if none was named
+        yet: the rows kept so far (a private-app past) become its own (see :func:`adopt_home_portal`)."""
+
+        def adopt() -> bool:
+            with psycopg.connect(self._url) as conn, conn.transaction():
+                return adopt_home_portal(conn, portal_id)
+
+        return await asyncio.to_thread(adopt)
 
     async def get(self, portal_id: int) -> Portal | None:
         async with await psycopg.AsyncConnection.connect(self._url, row_factory=dict_row) as conn:

@@ -166,7 +166,7 @@ def verify_access(
     by_resource: dict[Resource, list[Grant]] = {}
     for grant in grants:
         by_resource.setdefault(grant.resource, []).append(grant)
-    for grant, allowed in _authorized(admin, by_resource, timeout):
+    for grant, allowed in _authorized_retrying(admin, by_resource, timeout):
         if allowed is None:
             continue  # the broker does not report authorized operations (KIP-430): nothing to check
         lacking = [op for op in grant.operations if op.acl_operation not in allowed]
@@ -220,6 +220,21 @@ def _wait_for_metadata(
                 f"the Kafka cluster at {connection} did not answer within {timeout:.0f} s "
                 "(is it up, and does KAFKA_SECURITY_PROTOCOL match its listener?)"
             )
+
+
+def _authorized_retrying(
+    admin: AdminClient, by_resource: dict[Resource, list[Grant]], timeout: float
+) -> list[tuple[Grant, set[AclOperation] | None]]:
+    """:func:`_authorized`, asked again while the cluster answers with a transient error (a group
+    coordinator moving or still loading, as on a new cluster), until ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return _authorized(admin, by_resource, timeout)
+        except RetriableError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.5)
 
 
 def _authorized(

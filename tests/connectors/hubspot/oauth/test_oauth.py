@@ -139,6 +139,8 @@ def test_an_install_through_the_oauth_flow_end_to_end(
                 (PORTAL,),
             ).fetchone()
         assert row is not None and row[0] == "active"
+        with psycopg.connect(fresh_database_url) as conn:  # the first install names the home portal
+            assert conn.execute("SELECT hubsync.current_portal()").fetchone() == (PORTAL,)
         stored = asyncio.run(portal_store(settings).tokens(PORTAL))
         assert stored.access_token not in row[1] and stored.refresh_token not in row[2]
 

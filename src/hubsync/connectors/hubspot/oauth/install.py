@@ -97,6 +97,7 @@ def add_install_routes(app: web.Application, oauth: OAuthClient, store: PortalSt
             portal = await store.install(
                 info.portal_id, tokens, hub_domain=info.hub_domain, app_id=info.app_id, scopes=info.scopes
             )
+            await store.adopt_as_home(portal.portal_id)
         except OAuthRequestError as exc:
             return _page(400, f"the install failed: {exc}")
         except RetriableError as exc:

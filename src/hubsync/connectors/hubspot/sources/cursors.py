@@ -51,7 +51,7 @@ class CursorStore:
         async with self._pool.connection() as conn:
             await conn.execute(
                 "INSERT INTO hubsync.connector_cursors (connector, object_type, position)"
-                " VALUES (%s, %s, %s) ON CONFLICT (connector, object_type)"
+                " VALUES (%s, %s, %s) ON CONFLICT (portal_id, connector, object_type)"
                 " DO UPDATE SET position = EXCLUDED.position, updated_at = now()",
                 (connector, object_type, Jsonb(position)),
             )
