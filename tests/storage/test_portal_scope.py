@@ -119,3 +119,30 @@ def test_two_portals_in_one_database_keep_the_same_addresses_apart(
         ).fetchone()
         assert crossing == (0,), "a duplicate pair across portals"
         assert conn.execute("SELECT count(*) FROM hubsync.contacts_all").fetchone() == (60,)
+
+
+def test_status_and_records_commands_work_on_the_portal_named(
+    kafka_bootstrap_servers: str, fresh_database_url: str
+) -> None:
+    """``hubsync --portal N <command>``: the database side of every command is that portal's."""
+    from typer.testing import CliRunner
+
+    from hubsync.cli import app
+
+    setup = prepare_worker(kafka_bootstrap_servers, fresh_database_url, partitions=1)
+    with psycopg.connect(scoped_conninfo(fresh_database_url, B), autocommit=True) as b:
+        _contact(b, "7", "only-b@acme.com")
+    # None: unset during each call and restored after it (--portal sets it in the process)
+    env: dict[str, str | None] = {**setup.env, "HUBSYNC_PORTAL_ID": None}
+
+    def contacts(*portal: str) -> object:
+        result = CliRunner().invoke(app, [*portal, "status", "--json"], env=env)
+        assert result.exit_code == 0, result.output
+        return __import__("json").loads(result.output)["records"]["contacts"]
+
+    assert contacts("--portal", str(B)) == {"synced": 1}
+    assert contacts() == {}  # the home portal has none
+    shown = CliRunner().invoke(app, ["--portal", str(B), "records", "show", "--hubspot-id", "7"], env=env)
+    assert shown.exit_code == 0 and "contact 1" in shown.output, shown.output
+    missing = CliRunner().invoke(app, ["records", "show", "--hubspot-id", "7"], env=env)
+    assert missing.exit_code != 0

@@ -14,7 +14,7 @@ import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from hubsync.streams.connection import KafkaConnection, as_connection
 
@@ -71,9 +71,7 @@ def partition_lags(
         ]
         if not partitions:
             return []
-        committed = {
-            (tp.topic, tp.partition): tp.offset for tp in probe.committed(partitions, timeout=timeout)
-        }
+        committed = {(tp.topic, tp.partition): tp.offset for tp in _committed(probe, partitions, timeout)}
         marks = {
             (tp.topic, tp.partition): probe.get_watermark_offsets(tp, timeout=timeout) for tp in partitions
         }
@@ -91,6 +89,20 @@ def partition_lags(
             )
         )
     return out
+
+
+def _committed(probe: Consumer, partitions: list[TopicPartition], timeout: float) -> list[TopicPartition]:
+    """The group's committed offsets, asked again while the broker answers with a retriable error
+    (a new group's coordinator still loading: NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return list(probe.committed(partitions, timeout=max(0.1, deadline - time.monotonic())))
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else None
+            if not (isinstance(error, KafkaError) and error.retriable()) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.2)
 
 
 def _read_ends(probe: Consumer, marks: dict[tuple[str, int], tuple[int, int]]) -> dict[tuple[str, int], int]:
