@@ -46,6 +46,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     },
     "crm_contact": {
         "record_id": 7,
+        "portal_id": 62515,
         "hubspot_id": "1501",
         "crm_status": "SYNCED",
         "creation_source": "HUBSPOT",
@@ -65,6 +66,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     },
     "crm_account": {
         "record_id": 3,
+        "portal_id": 62515,
         "hubspot_id": "9001",
         "crm_status": "DELETED_IN_CRM",
         "creation_source": "PLATFORM",

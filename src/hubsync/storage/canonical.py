@@ -76,6 +76,7 @@ dups AS (
     SELECT id, array_agg(other ORDER BY other) AS ids FROM dup_pairs GROUP BY id
 )
 SELECT c.id AS record_id,
+       c.portal_id,
        c.hubspot_id,
        upper(c.crm_status) AS crm_status,
        upper(c.creation_source) AS creation_source,
@@ -125,6 +126,7 @@ dups AS (
     SELECT id, array_agg(other ORDER BY other) AS ids FROM dup_pairs GROUP BY id
 )
 SELECT a.id AS record_id,
+       a.portal_id,
        a.hubspot_id,
        upper(a.crm_status) AS crm_status,
        upper(a.creation_source) AS creation_source,
