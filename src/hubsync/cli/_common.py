@@ -16,8 +16,8 @@ from hubsync._runtime.shutdown import arm_shutdown_deadline
 from hubsync.health import HealthChecks
 from hubsync.settings import Settings, load_settings, require_database_url
 from hubsync.storage.health import migrations_check, postgres_check
-from hubsync.streams.access import Resource, component_grants, verify_access
-from hubsync.streams.admin import admin_client, ensure_topics
+from hubsync.streams.access import Resource, authenticated_admin, component_grants, verify_grants
+from hubsync.streams.admin import ensure_topics
 from hubsync.streams.connection import KafkaConnection, kafka_connection
 from hubsync.streams.health import broker_check
 from hubsync.streams.topics import topic_specs
@@ -73,12 +73,11 @@ def kafka_ready(settings: Settings, *components: str) -> KafkaConnection:
     the components need (``docs/deploy.md#kafka-acls``). Raises a :class:`ConfigurationError`
     naming what to fix instead of leaving the clients retrying in the background."""
     kafka = kafka_connection(settings)
-    what = " and ".join(components)
-    verify_access(kafka, (), component=what)
+    admin = authenticated_admin(kafka)
     grants = tuple(grant for component in components for grant in component_grants(component, settings))
     used = {grant.name for grant in grants if grant.resource is Resource.TOPIC}
-    ensure_topics(admin_client(kafka), [spec for spec in topic_specs(settings) if spec.name in used])
-    verify_access(kafka, grants, component=what)
+    ensure_topics(admin, [spec for spec in topic_specs(settings) if spec.name in used])
+    verify_grants(admin, kafka, grants, component=" and ".join(components))
     return kafka
 
 

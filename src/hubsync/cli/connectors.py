@@ -128,7 +128,11 @@ def poller_command(
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stopping, stop)
         async with connector_runtime(
-            settings, source="poller", connector_metrics=connector_metrics, client_metrics=client_metrics
+            settings,
+            source="poller",
+            connector_metrics=connector_metrics,
+            client_metrics=client_metrics,
+            create_topics=False,  # kafka_ready did
         ) as runtime:
             if full:
                 await _full(runtime, types, "backfill", "BACKFILL")
@@ -173,7 +177,7 @@ def pull_command(
     kafka_ready(settings, "poller")
 
     async def main() -> None:
-        async with connector_runtime(settings, source="manual_pull") as runtime:
+        async with connector_runtime(settings, source="manual_pull", create_topics=False) as runtime:
             if ids:
                 pulled = await pull_ids(
                     runtime.client, runtime.publisher, types[0], ids, runtime.properties[types[0]]

@@ -7,8 +7,8 @@ from rich.table import Table
 
 from hubsync.cli._common import JsonOption, console, print_json
 from hubsync.settings import load_settings
-from hubsync.streams.access import verify_access
-from hubsync.streams.admin import admin_client, ensure_topics
+from hubsync.streams.access import authenticated_admin
+from hubsync.streams.admin import ensure_topics
 from hubsync.streams.connection import kafka_connection
 from hubsync.streams.topics import topic_specs
 
@@ -27,8 +27,8 @@ def create_command(
     settings = load_settings()
     specs = topic_specs(settings)
     kafka = kafka_connection(settings)
-    verify_access(kafka, (), component="topics job")  # the credentials, before anything waits on them
-    report = ensure_topics(admin_client(kafka), specs, apply=apply)
+    # the credentials first, before anything waits on them
+    report = ensure_topics(authenticated_admin(kafka), specs, apply=apply)
     if json_output:
         print_json(
             {

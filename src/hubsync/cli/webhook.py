@@ -69,7 +69,10 @@ def webhook_command(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stopping, stop)
-        async with webhook_service(settings, config, metrics, host=host, port=port) as running:
+        # kafka_ready made sure of the topics
+        async with webhook_service(
+            settings, config, metrics, host=host, port=port, create_topics=False
+        ) as running:
             console_err.print(
                 f"webhook receiver on {running.url} -> Kafka {bootstrap}, PostgreSQL "
                 f"{redact_url(database_url)}; metrics on {settings.metrics_host}:{metrics_port}"

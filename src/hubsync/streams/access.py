@@ -4,12 +4,13 @@
 ``docs/deploy.md`` prints it (a test keeps the two equal) and CI runs every component against an
 Apache Kafka broker with the StandardAuthorizer granting exactly that list.
 
-:func:`verify_access` runs when a component starts. A wrong password, a refused certificate or a
-missing ACL otherwise shows as librdkafka retrying in the background: a producer that waits for
-acknowledgements that never come, a consumer that never gets an assignment. The check asks the
-cluster instead (the authorized operations of KIP-430 on each topic, group and the cluster) and
-ends in :class:`KafkaAuthenticationError` or :class:`KafkaAuthorizationError`, each naming what
-to fix, which the command line turns into exit code 3.
+:func:`authenticated_admin` and :func:`verify_grants` run when a component starts. A wrong
+password, a refused certificate or a missing ACL otherwise shows as librdkafka retrying in the
+background: a producer that waits for acknowledgements that never come, a consumer that never
+gets an assignment. The check asks the cluster instead (the authorized operations of KIP-430 on
+each topic, group and the cluster) and ends in :class:`KafkaAuthenticationError` or
+:class:`KafkaAuthorizationError`, each naming what to fix, which the command line turns into exit
+code 3.
 """
 
 from __future__ import annotations
@@ -143,14 +144,10 @@ def _topics(names: Iterable[str], *operations: Operation) -> tuple[Grant, ...]:
     return tuple(Grant(Resource.TOPIC, name, operations) for name in names)
 
 
-def verify_access(
-    kafka: KafkaConnection | str, grants: Sequence[Grant], *, component: str, timeout: float = 20.0
-) -> None:
-    """Raise unless the cluster accepts the credentials and grants every operation of ``grants``.
-
-    Topics must exist (a component is started after ``hubsync topics create``); a group need not.
-    :class:`RetriableError` when the cluster does not answer within ``timeout`` for another reason.
-    """
+def authenticated_admin(kafka: KafkaConnection | str, *, timeout: float = 20.0) -> AdminClient:
+    """An admin client of a cluster that answered and accepted the credentials
+    (:class:`KafkaAuthenticationError` as soon as it refuses them; :class:`RetriableError` when it
+    does not answer within ``timeout``)."""
     connection = as_connection(kafka)
     refused: list[KafkaError] = []
 
@@ -162,6 +159,21 @@ def verify_access(
         connection.client_config(error_cb=on_error, **{"socket.timeout.ms": 10_000}), logger=_librdkafka_log
     )
     _wait_for_metadata(admin, connection, refused, timeout)
+    return admin
+
+
+def verify_grants(
+    admin: AdminClient,
+    kafka: KafkaConnection | str,
+    grants: Sequence[Grant],
+    *,
+    component: str,
+    timeout: float = 20.0,
+) -> None:
+    """Raise unless the principal of ``admin`` (an :func:`authenticated_admin`) has every operation of
+    ``grants``. Topics must exist (a component is started after ``hubsync topics create``); a group
+    need not."""
+    connection = as_connection(kafka)
     missing: list[str] = []
     by_resource: dict[Resource, list[Grant]] = {}
     for grant in grants:

@@ -38,7 +38,10 @@ async def connector_runtime(
     source: str,
     connector_metrics: ConnectorMetrics | None = None,
     client_metrics: HubSpotClientMetrics | None = None,
+    create_topics: bool = True,
 ) -> AsyncIterator[ConnectorRuntime]:
+    """What the poller and the pulls work with; ``create_topics=False`` where the caller has made
+    sure of the topics already (the commands' start-up check)."""
     if not hubspot_access_configured(settings):
         raise MissingSettingError("HUBSPOT_ACCESS_TOKEN", "the private app's access token")
     bootstrap = kafka_connection(settings)
@@ -48,7 +51,8 @@ async def connector_runtime(
     publisher = AsyncKafkaPublisher(bootstrap, codec_from_settings(settings))
     client = HubSpotClient(await hubspot_client_config(settings), metrics=client_metrics)
     try:
-        await asyncio.to_thread(ensure_change_topics, settings)
+        if create_topics:
+            await asyncio.to_thread(ensure_change_topics, settings)
         await publisher.start()
         yield ConnectorRuntime(
             client=client,
