@@ -9,6 +9,7 @@ stops everything with exit code 0. The supervision policy is unit-tested without
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import subprocess
@@ -35,6 +36,7 @@ from tests.ingest.worker_harness import (
     _INHERITED_NAMES,
     _INHERITED_PREFIXES,
     WorkerProcess,
+    WorkerSetup,
     _hubsync_command,
     prepare_worker,
     scalar,
@@ -68,28 +70,42 @@ class RunProcess(WorkerProcess):
         return self
 
 
-@pytest.fixture
-def running(
-    kafka_bootstrap_servers: str, fresh_database_url: str
-) -> Iterator[tuple[RunProcess, ThreadedSandbox]]:
+@contextlib.contextmanager
+def sandbox_for_run(
+    bootstrap: str, database_url: str, *, partitions: int = 1, **env: str
+) -> Iterator[tuple[ThreadedSandbox, WorkerSetup, int]]:
+    """A sandbox delivering its webhooks to a free port, and the topics, database and environment of
+    a ``hubsync run`` that serves its receiver there (``RunProcess(..., args=run_args(port))``)."""
     port = free_port()
-    url = f"http://127.0.0.1:{port}/webhooks/hubspot"
     sandbox_config = SandboxConfig(
-        access_token=SecretStr(TOKEN), webhook_url=url, webhook_secret=SecretStr(SECRET)
+        access_token=SecretStr(TOKEN),
+        webhook_url=f"http://127.0.0.1:{port}/webhooks/hubspot",
+        webhook_secret=SecretStr(SECRET),
     )
     with ThreadedSandbox(sandbox_config) as sandbox:
         setup = prepare_worker(
-            kafka_bootstrap_servers,
-            fresh_database_url,
-            partitions=1,
+            bootstrap,
+            database_url,
+            partitions=partitions,
             HUBSPOT_ACCESS_TOKEN=TOKEN,
             HUBSPOT_BASE_URL=sandbox.base_url,
             HUBSPOT_WEBHOOK_SECRET=SECRET,
             HUBSYNC_POLL_SETTLE_MS="0",
+            **env,
         )
-        process = RunProcess(
-            setup.env, name="run", args=("--webhook-port", str(port), "--poll-interval", "1")
-        )
+        yield sandbox, setup, port
+
+
+def run_args(port: int) -> tuple[str, ...]:
+    return ("--webhook-port", str(port), "--poll-interval", "1")
+
+
+@pytest.fixture
+def running(
+    kafka_bootstrap_servers: str, fresh_database_url: str
+) -> Iterator[tuple[RunProcess, ThreadedSandbox]]:
+    with sandbox_for_run(kafka_bootstrap_servers, fresh_database_url) as (sandbox, setup, port):
+        process = RunProcess(setup.env, name="run", args=run_args(port))
         try:
             process.start()
             yield process, sandbox

@@ -15,17 +15,13 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from pydantic import SecretStr
 
-from hubsync._runtime.processes import free_port
 from hubsync.platform import create_record
-from hubsync.sandbox.config import SandboxConfig
 from hubsync.sandbox.server import ThreadedSandbox
 from tests.connectors.hubspot.client_support import TOKEN
-from tests.ingest.worker_harness import prepare_worker, query
-from tests.test_runner import RunProcess
+from tests.ingest.worker_harness import query
+from tests.test_runner import RunProcess, sandbox_for_run
 
-SECRET = "shutdown-test-webhook-secret"
 GRACE_S = 20
 
 
@@ -65,23 +61,9 @@ def _sandbox_contacts(api: httpx.Client) -> list[dict[str, Any]]:
 def sandbox_and_env(
     fresh_database_url: str, kafka_bootstrap_servers: str
 ) -> Iterator[tuple[ThreadedSandbox, dict[str, str], int]]:
-    port = free_port()
-    config = SandboxConfig(
-        access_token=SecretStr(TOKEN),
-        webhook_url=f"http://127.0.0.1:{port}/webhooks/hubspot",
-        webhook_secret=SecretStr(SECRET),
-    )
-    with ThreadedSandbox(config) as sandbox:
-        setup = prepare_worker(
-            kafka_bootstrap_servers,
-            fresh_database_url,
-            partitions=2,
-            HUBSPOT_ACCESS_TOKEN=TOKEN,
-            HUBSPOT_BASE_URL=sandbox.base_url,
-            HUBSPOT_WEBHOOK_SECRET=SECRET,
-            HUBSYNC_POLL_SETTLE_MS="0",
-            HUBSYNC_SHUTDOWN_GRACE_S=str(GRACE_S),
-        )
+    with sandbox_for_run(
+        kafka_bootstrap_servers, fresh_database_url, partitions=2, HUBSYNC_SHUTDOWN_GRACE_S=str(GRACE_S)
+    ) as (sandbox, setup, port):
         yield sandbox, dict(setup.env), port
 
 

@@ -17,20 +17,16 @@ import psycopg
 import pytest
 from bench._change_events import contact_snapshot_events
 from psycopg.types.json import Jsonb
-from pydantic import SecretStr
 
 from hubsync._runtime.processes import free_port
 from hubsync.platform import create_record
-from hubsync.sandbox.config import SandboxConfig
-from hubsync.sandbox.server import ThreadedSandbox
 from hubsync.testing import wait_for
 from tests.connectors.hubspot.client_support import TOKEN
-from tests.ingest.worker_harness import change_event_codec, prepare_worker, produce
-from tests.test_runner import RunProcess
+from tests.ingest.worker_harness import change_event_codec, produce
+from tests.test_runner import RunProcess, run_args, sandbox_for_run
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = ROOT / "deploy" / "grafana" / "hubsync.json"
-SECRET = "dashboard-test-webhook-secret"
 
 
 def _panels() -> list[dict[str, Any]]:
@@ -63,25 +59,8 @@ def live_hubsync(kafka_bootstrap_servers: str, fresh_database_url: str) -> Itera
     goes through every part the panels show: HubSpot-side creations (webhooks, polls), change events
     with planted duplicates and one undecodable message (DLQ), platform records pushed (one that
     HubSpot refuses, and 429s from the sandbox)."""
-    port = free_port()
-    sandbox_config = SandboxConfig(
-        access_token=SecretStr(TOKEN),
-        webhook_url=f"http://127.0.0.1:{port}/webhooks/hubspot",
-        webhook_secret=SecretStr(SECRET),
-    )
-    with ThreadedSandbox(sandbox_config) as sandbox:
-        setup = prepare_worker(
-            kafka_bootstrap_servers,
-            fresh_database_url,
-            partitions=2,
-            HUBSPOT_ACCESS_TOKEN=TOKEN,
-            HUBSPOT_BASE_URL=sandbox.base_url,
-            HUBSPOT_WEBHOOK_SECRET=SECRET,
-            HUBSYNC_POLL_SETTLE_MS="0",
-        )
-        process = RunProcess(
-            setup.env, name="run", args=("--webhook-port", str(port), "--poll-interval", "1")
-        )
+    with sandbox_for_run(kafka_bootstrap_servers, fresh_database_url, partitions=2) as (sandbox, setup, port):
+        process = RunProcess(setup.env, name="run", args=run_args(port))
         try:
             process.start()
             process.wait_until(

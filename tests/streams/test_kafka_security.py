@@ -28,7 +28,6 @@ from confluent_kafka.admin import (
 )
 from pydantic import SecretStr
 
-from hubsync._runtime.processes import free_port
 from hubsync.platform import create_record
 from hubsync.sandbox.config import SandboxConfig
 from hubsync.sandbox.server import SeedSpec, ThreadedSandbox
@@ -49,7 +48,7 @@ from tests.ingest.worker_harness import (
     produce,
     scalar,
 )
-from tests.test_runner import RunProcess
+from tests.test_runner import RunProcess, run_args, sandbox_for_run
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY_DOCS = ROOT / "docs" / "deploy.md"
@@ -60,7 +59,6 @@ PASSWORDS = {
     "hubsync-status": "status-Secret-4",
 }
 PLAIN_PASSWORDS = {"hubsync-poller": "poller-Secret-5"}
-WEBHOOK_SECRET = "security-test-webhook-secret"
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -200,25 +198,10 @@ def test_the_worker_consumes_over_mtls_with_exactly_its_acls(
 def test_hubsync_run_over_sasl_ssl_scram_with_exactly_its_acls(
     secure_kafka: SecureKafkaServer, fresh_database_url: str
 ) -> None:
-    port = free_port()
-    sandbox_config = SandboxConfig(
-        access_token=SecretStr(TOKEN),
-        webhook_url=f"http://127.0.0.1:{port}/webhooks/hubspot",
-        webhook_secret=SecretStr(WEBHOOK_SECRET),
-    )
-    with ThreadedSandbox(sandbox_config) as sandbox:
-        setup = prepare_worker(
-            secure_kafka.bootstrap_servers,
-            fresh_database_url,
-            partitions=1,
-            HUBSPOT_ACCESS_TOKEN=TOKEN,
-            HUBSPOT_BASE_URL=sandbox.base_url,
-            HUBSPOT_WEBHOOK_SECRET=WEBHOOK_SECRET,
-            HUBSYNC_POLL_SETTLE_MS="0",
-        )
+    with sandbox_for_run(secure_kafka.bootstrap_servers, fresh_database_url) as (sandbox, setup, port):
         grant(secure_kafka, "hubsync-run", "worker", "relay", "poller", "webhook", settings=setup.settings)
         env = setup.worker_env(**sasl_env(secure_kafka, "hubsync-run", PASSWORDS["hubsync-run"]))
-        process = RunProcess(env, name="run", args=("--webhook-port", str(port), "--poll-interval", "1"))
+        process = RunProcess(env, name="run", args=run_args(port))
         url = setup.database_url
         try:
             process.start()
