@@ -58,7 +58,7 @@ from hubsync.backoff import Backoff, BackoffSchedule
 from hubsync.connectors.hubspot.sources.cursors import CursorStore
 from hubsync.connectors.hubspot.sources.poller import IncrementalPoller, PollerConfig
 from hubsync.connectors.hubspot.sources.publish import ChangeEventPublisher
-from hubsync.connectors.hubspot.sources.record_events import mapped_properties
+from hubsync.connectors.hubspot.sources.record_events import PortalProperties
 from hubsync.connectors.hubspot.webhooks.receiver import DEFAULT_PATH, WebhookReceiverConfig
 from hubsync.connectors.hubspot.webhooks.service import webhook_service
 from hubsync.health import HealthChecks
@@ -250,36 +250,65 @@ def webhook_component(
     return Component("webhook", run)
 
 
+#: portals polled at once by ``hubsync run``'s poller (each paced by its own rate limit)
+POLL_CONCURRENCY = 16
+
+
 def poller_component(
     app: AgentApp, settings: Settings, options: RunOptions, metrics: ConnectorMetrics
 ) -> Component:
-    """The incremental poller, on the push agents' HubSpot client (see the module docstring)."""
+    """The incremental poller of every portal, on the push agents' HubSpot clients (see the module
+    docstring): each round polls the active portals, up to :data:`POLL_CONCURRENCY` at once, each
+    with its own cursors, mappings and client. A portal that fails (revoked while polled, HubSpot
+    down for it) is logged and polled again next round; the others go on."""
     config = PollerConfig(
         overlap_ms=settings.poll_overlap_ms, settle_ms=settings.poll_settle_ms, source="POLLER"
     )
 
     async def run(stop: asyncio.Event) -> None:
-        client = (await shared_push_processor(app)).client
+        clients = (await shared_push_processor(app)).clients
         pool = await open_async_pool(
-            require_database_url(settings), PoolConfig(max_size=2), name="hubsync-poller"
+            require_database_url(settings), PoolConfig(max_size=4), name="hubsync-poller"
         )
+        limit = asyncio.Semaphore(POLL_CONCURRENCY)
         try:
             async with AsyncKafkaPublisher(
                 kafka_connection(settings), codec_from_settings(settings)
             ) as kafka:
-                poller = IncrementalPoller(
-                    client,
-                    ChangeEventPublisher(kafka, settings.topics, source="poller", metrics=metrics),
-                    CursorStore(pool),
-                    await mapped_properties(pool),
-                    config=config,
-                    metrics=metrics,
-                )
+                events = ChangeEventPublisher(kafka, settings.topics, source="poller", metrics=metrics)
+                properties = PortalProperties(pool)
+
+                async def poll(portal: int | None) -> None:
+                    async with limit:
+                        poller = IncrementalPoller(
+                            clients.client(portal),
+                            events,
+                            CursorStore(pool, portal),
+                            await properties.get(portal),
+                            config=config,
+                            metrics=metrics,
+                            portal_id=portal,
+                        )
+                        for object_type in POLL_TYPES:
+                            result = await poller.poll_once(object_type)
+                            if result.published:
+                                log.info(
+                                    "poller: portal %s: %s: %d events published",
+                                    portal,
+                                    object_type,
+                                    result.published,
+                                )
+
                 while not stop.is_set():
-                    for object_type in POLL_TYPES:
-                        result = await poller.poll_once(object_type)
-                        if result.published:
-                            log.info("poller: %s: %d events published", object_type, result.published)
+                    portals = await clients.portals()
+                    outcomes = await asyncio.gather(*(poll(p) for p in portals), return_exceptions=True)
+                    failed = [
+                        (p, o) for p, o in zip(portals, outcomes, strict=True) if isinstance(o, Exception)
+                    ]
+                    for portal, exc in failed:
+                        log.warning("poller: portal %s not polled this round: %s", portal, exc)
+                    if failed and len(failed) == len(portals) and not clients.many:
+                        raise failed[0][1]  # the one portal failed: the supervisor restarts with backoff
                     if await _sleep(stop, options.poll_interval_s):
                         return
         finally:

@@ -143,6 +143,9 @@ class Settings(BaseSettings):
     hubspot_read_timeout_s: float = Field(default=30.0, gt=0)
     hubspot_write_timeout_s: float = Field(default=30.0, gt=0)
     hubspot_pool_timeout_s: float = Field(default=30.0, gt=0)
+    #: HubSpot requests in flight at once across all the portals a process serves, shared fairly
+    #: (docs/portals.md#fair-sharing); each portal's own rate limit applies as well
+    hubspot_max_in_flight: int = Field(default=64, ge=1, le=4_096)
 
     topics: TopicNames = TopicNames()
     topic_partitions: int = Field(default=6, ge=1)
@@ -191,6 +194,12 @@ class Settings(BaseSettings):
 def hubspot_access_configured(settings: Settings) -> bool:
     """A private-app token, or a public app whose installs (``hubsync portals``) give tokens."""
     return settings.hubspot_access_token is not None or settings.hubspot_client_id is not None
+
+
+def public_app(settings: Settings) -> bool:
+    """hubsync runs as the public app: many portals installed it (``hubsync portals``), each message
+    names its portal. A private-app token (``HUBSPOT_ACCESS_TOKEN``) wins when both are set."""
+    return settings.hubspot_access_token is None and settings.hubspot_client_id is not None
 
 
 def redact_url(url: str) -> str:

@@ -43,6 +43,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "manual": False,
         "merged_into_id": None,
         "cause_event": "hubspot.companies.changes/3/1200",
+        "portal_id": 62515,
     },
     "crm_contact": {
         "record_id": 7,
@@ -107,6 +108,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "first_seen": T0,
         "last_seen": T1,
         "record_status": 400,
+        "portal_id": 62515,
     },
     "dead_letter": {
         "source_topic": "hubspot.contacts.changes",

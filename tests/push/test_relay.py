@@ -205,7 +205,8 @@ def test_publishes_in_seq_order_with_keys_headers_and_values(setup: Setup) -> No
             source = by_id[outbox_id]
             assert head[HEADER_TYPE] == "UPDATED"
             assert message.key() == str(source.record_id).encode()
-            assert decoded(message) == payload_to_avro(outbox_id, source.to_payload())
+            home = 0  # the home portal, not named yet
+            assert decoded(message) == payload_to_avro(outbox_id, source.to_payload(), home)
         # per record, the messages come in the order the rows were written
         for record_id in {e.record_id for e in expected}:
             sent = [decoded(m)["occurred_at"] for m in messages if m.key() == str(record_id).encode()]

@@ -89,7 +89,7 @@ def test_payload_and_avro_value() -> None:
     }
     event_id = uuid.uuid4()
     value = payload_to_avro(event_id, payload)
-    assert value == {"event_id": str(event_id), **payload}
+    assert value == {"event_id": str(event_id), **payload, "portal_id": None}
     decoded = encodes(value)
     assert decoded["occurred_at"] == AT.replace(microsecond=891_000)
     assert decoded["field_timestamps"]["phone"] == AT.replace(microsecond=891_000) + timedelta(seconds=1)
@@ -109,6 +109,7 @@ def test_minimal_payload_takes_the_schema_defaults() -> None:
         "manual": False,
         "merged_into_id": None,
         "cause_event": None,
+        "portal_id": None,
     }
     encodes(value)
     plain = OutboxEvent("ACCOUNT", 7, "DELETED", AT)

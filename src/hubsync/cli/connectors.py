@@ -83,6 +83,7 @@ async def _full(
                 connector=connector,
                 source=source,
                 progress=advance,
+                portal_id=runtime.portal_id,
             )
             result = await backfill.run(object_type)
             resumed = " (resumed)" if result.resumed else ""
@@ -143,6 +144,7 @@ def poller_command(
                 runtime.properties,
                 config=_poller_config(settings, "POLLER"),
                 metrics=connector_metrics,
+                portal_id=runtime.portal_id,
             )
             while not stop.is_set():
                 for ot in types:
@@ -180,7 +182,12 @@ def pull_command(
         async with connector_runtime(settings, source="manual_pull", create_topics=False) as runtime:
             if ids:
                 pulled = await pull_ids(
-                    runtime.client, runtime.publisher, types[0], ids, runtime.properties[types[0]]
+                    runtime.client,
+                    runtime.publisher,
+                    types[0],
+                    ids,
+                    runtime.properties[types[0]],
+                    portal_id=runtime.portal_id,
                 )
                 console_err.print(f"{types[0]}: {pulled.records} records pulled, {pulled.published} events")
                 for missing, message in pulled.missing:
@@ -195,6 +202,7 @@ def pull_command(
                 runtime.cursors,
                 runtime.properties,
                 config=_poller_config(settings, "MANUAL_PULL"),
+                portal_id=runtime.portal_id,
             )
             for ot in types:
                 result = await poller.poll_once(ot)

@@ -84,6 +84,16 @@ def sign_v3(secret: str, method: str, uri: str, body: bytes, timestamp_ms: int) 
     return _v3_digest(secret, method, uri, body, str(timestamp_ms))
 
 
+def v3_headers(secret: str, uri: str, body: bytes, timestamp_ms: int | None = None) -> dict[str, str]:
+    """The headers HubSpot sends with a webhook ``POST`` of ``body`` to ``uri`` (now, by default)."""
+    stamp = int(time.time() * 1000) if timestamp_ms is None else timestamp_ms
+    return {
+        "Content-Type": "application/json",
+        HEADER_TIMESTAMP: str(stamp),
+        HEADER_SIGNATURE_V3: sign_v3(secret, "POST", uri, body, stamp),
+    }
+
+
 def sign_v1(secret: str, body: bytes) -> str:
     """``X-HubSpot-Signature`` for ``X-HubSpot-Signature-Version: v1``."""
     return hashlib.sha256(secret.encode("utf-8") + body).hexdigest()

@@ -18,6 +18,7 @@ from hubsync.ingest.processor import IngestProcessor, IngestTopics
 from hubsync.records.kinds import ObjectKind
 from hubsync.settings import Settings, require_database_url
 from hubsync.storage.pool import PoolConfig, open_pool
+from hubsync.storage.portal_scope import PortalRouting
 from hubsync.streams.connection import kafka_connection
 from hubsync.streams.dlq import DeadLetterPublisher
 from hubsync.streams.faust_app import AgentApp, consume_batches
@@ -52,7 +53,14 @@ async def ingest_processor(
         async with AsyncKafkaPublisher(kafka_connection(settings), codec) as publisher:
             dlq = DeadLetterPublisher.from_settings(settings, publisher, codec, registry=registry)
             processor = IngestProcessor(
-                pool, codec, publisher, dlq, ingest_topics(settings), ingest_metrics(registry), replay=replay
+                pool,
+                codec,
+                publisher,
+                dlq,
+                ingest_topics(settings),
+                ingest_metrics(registry),
+                replay=replay,
+                routing=PortalRouting.from_settings(settings),
             )
             try:
                 yield processor

@@ -71,6 +71,8 @@ class ChangeEvent:
     associated_company_ids: tuple[str, ...] = ()
     merge: Merge | None = None
     association: Association | None = None
+    #: the HubSpot portal the change happened in (None: not said, a private app's past events)
+    portal_id: int | None = None
 
     def property_version(self, name: str) -> int:
         """When HubSpot changed ``name``: its own timestamp, else the event's version."""
@@ -132,4 +134,5 @@ def change_event(value: Mapping[str, Any]) -> ChangeEvent:
         associated_company_ids=tuple(str(i) for i in value.get("associated_company_ids") or ()),
         merge=_merge(value.get("merge")),
         association=_association(value.get("association")),
+        portal_id=value.get("portal_id"),
     )

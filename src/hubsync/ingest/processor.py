@@ -47,6 +47,7 @@ from hubsync.storage.config_versions import (
     new_worker_id,
     record_worker_context,
 )
+from hubsync.storage.portal_scope import SINGLE_PORTAL, PortalRouting, enter_portal, group_by_portal
 from hubsync.storage.retriable import RETRIABLE_DB_ERRORS
 from hubsync.streams.consumer import decode_by_topic, retry_until_done
 from hubsync.streams.decode import KafkaRecord, dead_letter_for
@@ -82,43 +83,47 @@ class BatchReport:
 
 
 class ContextCache:
-    """Field mappings and property definitions, re-read from PostgreSQL every ``ttl_s`` seconds,
-    so ``hubsync settings`` changes and definition refreshes reach running workers.
+    """Each portal's field mappings and property definitions, re-read from PostgreSQL every
+    ``ttl_s`` seconds, so ``hubsync settings`` changes and definition refreshes reach running workers.
 
-    With a ``worker_id``, every reload records the mapping version this worker now applies
+    A portal's context is loaded when a batch of its events needs it (in the batch's transaction,
+    with the portal entered), so a worker serving thousands of portals reads only the ones it is
+    sent. With a ``worker_id``, every reload records the mapping version this worker now applies
     (``hubsync.worker_contexts``): ``hubsync settings set mapping...`` waits for it and
-    ``hubsync status`` shows it. :meth:`refresh` reloads when due without a batch (the agents call
-    it on a timer), so an idle worker's row stays current too."""
+    ``hubsync status`` shows it. :meth:`refresh` reloads the connection's own portal when due
+    without a batch (the agents call it on a timer), so an idle worker's row stays current too."""
 
     def __init__(self, *, replay: bool = False, ttl_s: float = 5.0, worker_id: str | None = None) -> None:
         self.replay = replay
         self.ttl_s = ttl_s
         self.worker_id = worker_id
-        #: the mapping version of the loaded context (0: none loaded yet)
+        #: the mapping version of the last load (0: none loaded yet)
         self.version = 0
-        self._context: IngestContext | None = None
-        self._loaded_at = 0.0
+        self._contexts: dict[int | None, tuple[IngestContext, float]] = {}
 
-    def get(self, conn: psycopg.Connection[Any]) -> IngestContext:
+    def get(self, conn: psycopg.Connection[Any], portal: int | None = None) -> IngestContext:
+        """The context of ``portal`` (None: the connection's own), which ``conn`` works in."""
         now = time.monotonic()
-        if self._context is None or now - self._loaded_at > self.ttl_s:
-            first = self._context is None
-            version = mapping_version(conn)
-            self._context = IngestContext(
-                mappings=load_mappings(conn),
-                definitions={kind: effective_definitions(conn, kind) for kind in ("contact", "account")},
-                replay=self.replay,
-            )
-            if self.worker_id is not None:
-                if first:  # this worker's first load: drop rows of workers long gone
-                    forget_gone_workers(conn)
-                record_worker_context(conn, self.worker_id, version, loaded=version != self.version)
-            self.version = version
-            self._loaded_at = now
-        return self._context
+        cached = self._contexts.get(portal)
+        if cached is not None and now - cached[1] <= self.ttl_s:
+            return cached[0]
+        first = not self._contexts
+        version = mapping_version(conn)
+        context = IngestContext(
+            mappings=load_mappings(conn),
+            definitions={kind: effective_definitions(conn, kind) for kind in ("contact", "account")},
+            replay=self.replay,
+        )
+        if self.worker_id is not None:
+            if first:  # this worker's first load: drop rows of workers long gone
+                forget_gone_workers(conn)
+            record_worker_context(conn, self.worker_id, version, loaded=version != self.version)
+        self.version = version
+        self._contexts[portal] = (context, now)
+        return context
 
     def refresh(self, pool: psycopg_pool.ConnectionPool[Any]) -> None:
-        """Reload if due, outside any batch (committed at once)."""
+        """Reload the connection's own portal if due, outside any batch (committed at once)."""
         with pool.connection() as conn:
             self.get(conn)
             conn.commit()
@@ -139,6 +144,7 @@ class IngestProcessor:
         replay: bool = False,
         publish_canonical: bool = True,
         backoff: Callable[[int], float] | None = None,
+        routing: PortalRouting = SINGLE_PORTAL,
     ) -> None:
         self.pool = pool
         self.codec = codec
@@ -147,6 +153,7 @@ class IngestProcessor:
         self.topics = topics
         self.metrics = metrics
         self.publish_canonical = publish_canonical
+        self.routing = routing
         self.contexts = ContextCache(replay=replay, worker_id=None if replay else new_worker_id("ingest"))
         self.statistics = StatisticsKeeper(pool)
         self.backoff = backoff or INGEST_BACKOFF
@@ -179,40 +186,49 @@ class IngestProcessor:
 
     # -- applying ---------------------------------------------------------------------------
 
-    def _apply_all(self, events: Sequence[ChangeEvent]) -> BatchResult:
-        with self.pool.connection() as conn:
-            context = self.contexts.get(conn)
-            with conn.transaction():
-                result = apply_batch(conn, events, context)
-        self.statistics.note(result.created)
-        return result
+    def _by_portal(self, events: Sequence[ChangeEvent]) -> dict[int | None, list[ChangeEvent]]:
+        return group_by_portal(events, lambda e: self.routing.portal_of(e.portal_id))
+
+    def _enter(self, conn: psycopg.Connection[Any], portal: int | None) -> IngestContext:
+        if self.routing.many:
+            enter_portal(conn, portal)
+        return self.contexts.get(conn, portal)
+
+    def _apply_all(self, events: Sequence[ChangeEvent]) -> dict[int | None, BatchResult]:
+        """One transaction for the batch; each portal's events applied with that portal entered."""
+        results: dict[int | None, BatchResult] = {}
+        with self.pool.connection() as conn, conn.transaction():
+            for portal, group in self._by_portal(events).items():
+                results[portal] = apply_batch(conn, group, self._enter(conn, portal))
+        self.statistics.note(sum(r.created for r in results.values()))
+        return results
 
     def _apply_isolated(
         self, events: Sequence[tuple[KafkaRecord, ChangeEvent]]
-    ) -> tuple[BatchResult, list[DeadLetterMessage]]:
+    ) -> tuple[dict[int | None, BatchResult], list[DeadLetterMessage]]:
         """Apply one event per transaction; the ones that fail (not retriably) become dead letters."""
-        total = BatchResult()
+        totals: dict[int | None, BatchResult] = {}
         dead: list[DeadLetterMessage] = []
         with self.pool.connection() as conn:
-            context = self.contexts.get(conn)
             for message, event in events:
+                portal = self.routing.portal_of(event.portal_id)
                 try:
                     with conn.transaction():
-                        result = apply_batch(conn, [event], context)
+                        result = apply_batch(conn, [event], self._enter(conn, portal))
                 except RETRIABLE_DB_ERRORS:
                     raise
                 except Exception as exc:  # a record this code cannot apply: park it, go on
                     log.warning("change event %s could not be applied: %s", event.event_id, exc)
                     dead.append(dead_letter_for(message, FailureStage.APPLY, exc, now_ms=now_ms()))
                     continue
-                add_results(total, result)
-        return total, dead
+                add_results(totals.setdefault(portal, BatchResult()), result)
+        return totals, dead
 
     def _apply(
         self, events: Sequence[tuple[KafkaRecord, ChangeEvent]]
-    ) -> tuple[BatchResult, list[DeadLetterMessage]]:
+    ) -> tuple[dict[int | None, BatchResult], list[DeadLetterMessage]]:
         if not events:
-            return BatchResult(), []
+            return {}, []
         try:
             return self._apply_all([e for _, e in events]), []
         except RETRIABLE_DB_ERRORS:
@@ -221,29 +237,36 @@ class IngestProcessor:
             log.warning("batch of %d events failed (%s); applying them one by one", len(events), exc)
             return self._apply_isolated(events)
 
-    def _canonical(self, touched: Mapping[ObjectKind, set[int]]) -> list[tuple[ObjectKind, dict[str, Any]]]:
+    def _canonical(
+        self, results: Mapping[int | None, BatchResult]
+    ) -> list[tuple[ObjectKind, dict[str, Any]]]:
         out: list[tuple[ObjectKind, dict[str, Any]]] = []
-        if not any(touched.values()):
+        portals = [(p, r.touched) for p, r in results.items() if any(r.touched.values())]
+        if not portals:
             return out
-        with self.pool.connection() as conn:
-            for kind, ids in touched.items():
-                if not ids:
-                    continue
-                read = canonical_contacts if kind == "contact" else canonical_accounts
-                out.extend((kind, record) for record in read(conn, sorted(ids)))
-            conn.commit()
+        with self.pool.connection() as conn, conn.transaction():
+            for portal, touched in portals:
+                if self.routing.many:
+                    enter_portal(conn, portal)
+                for kind, ids in touched.items():
+                    if ids:
+                        read = canonical_contacts if kind == "contact" else canonical_accounts
+                        out.extend((kind, record) for record in read(conn, sorted(ids)))
         return out
 
     def _apply_and_read(
         self, events: Sequence[tuple[KafkaRecord, ChangeEvent]]
     ) -> tuple[BatchResult, list[DeadLetterMessage], list[tuple[ObjectKind, dict[str, Any]]]]:
-        result, dead = self._apply(events)
+        results, dead = self._apply(events)
+        result = BatchResult()
+        for part in results.values():
+            add_results(result, part)
         committed = time.time()
         self.metrics.commit_latency.observe_many(
             max(0.0, committed - e.received_at / 1000) for _, e in events
         )
         self.metrics.last_commit.set(committed)
-        canonical = self._canonical(result.touched) if self.publish_canonical else []
+        canonical = self._canonical(results) if self.publish_canonical else []
         return result, dead, canonical
 
     # -- the batch --------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -35,16 +35,19 @@ from hubsync.backoff import Backoff
 from hubsync.connectors.hubspot.http.batch import BatchFailure, BatchOutcome
 from hubsync.connectors.hubspot.http.client import HubSpotClient
 from hubsync.connectors.hubspot.http.ratelimit import Lane
+from hubsync.connectors.hubspot.oauth.clients import ClientsByPortal, OneClient
 from hubsync.errors import RetriableError
 from hubsync.mapping.store import load_mappings
 from hubsync.push.metrics import PushMetrics, push_metrics
 from hubsync.push.plan import Planned, Skipped, coalesce, plan_all
 from hubsync.push.records import load_push_settings, load_snapshots, store_results
 from hubsync.records.kinds import HUBSPOT_TYPES, ObjectKind
+from hubsync.storage.portal_scope import enter_portal, group_by_portal
+from hubsync.storage.portals import PortalUnavailableError
 from hubsync.storage.retriable import RETRIABLE_DB_ERRORS
 from hubsync.streams.consumer import decode_by_topic, retry_until_done
-from hubsync.streams.decode import KafkaRecord
-from hubsync.streams.dlq import DeadLetterMessage, DeadLetterPublisher, now_ms
+from hubsync.streams.decode import KafkaRecord, dead_letter_for
+from hubsync.streams.dlq import DeadLetterMessage, DeadLetterPublisher, FailureStage, now_ms
 
 log = logging.getLogger(__name__)
 
@@ -102,22 +105,35 @@ def _tally(kinds: Sequence[ObjectKind]) -> dict[ObjectKind, int]:
     return out
 
 
+Decoded = tuple[KafkaRecord, dict[str, Any]]
+Outcome = tuple[list[tuple[Planned, str]], list[Planned], list[Failed], list[Skipped]]
+
+
 class PushProcessor:
-    """Applies batches of ``platform.*.changes`` messages to HubSpot; see the module docstring."""
+    """Applies batches of ``platform.*.changes`` messages to HubSpot; see the module docstring.
+
+    With many portals (the public app), a batch's changes are pushed per portal, each through its
+    portal's client and with its portal's settings, mappings and error log, the portals side by
+    side (each retried on its own). The changes of a portal that is paused, revoked or removed go
+    to the DLQ with the reason (``hubsync replay`` sends them once it is active again)."""
 
     def __init__(
         self,
         pool: psycopg_pool.ConnectionPool[Any],
-        client: HubSpotClient,
+        clients: ClientsByPortal | HubSpotClient,
         codec: AvroCodec,
         dlq: DeadLetterPublisher,
         failures: FailureLog,
         *,
         backoff: Callable[[int], float] | None = None,
         metrics: PushMetrics | None = None,
+        prepare: Callable[[HubSpotClient], Awaitable[object]] | None = None,
     ) -> None:
         self.pool = pool
-        self.client = client
+        #: what a portal needs before its first push (the ``hubsync_record_id`` property), run once
+        self.prepare = prepare
+        self._prepared: set[int | None] = set()
+        self.clients: ClientsByPortal = OneClient(clients) if isinstance(clients, HubSpotClient) else clients
         self.codec = codec
         self.dlq = dlq
         self.failures = failures
@@ -125,15 +141,31 @@ class PushProcessor:
         self._schema = codec.repository.current(CHANGE_SCHEMA)
         self.metrics = metrics or push_metrics()
 
-    def _decode(
-        self, messages: Sequence[KafkaRecord]
-    ) -> tuple[list[dict[str, Any]], list[DeadLetterMessage]]:
-        decoded, dead = decode_by_topic(messages, self.codec, self._schema, now_ms=now_ms())
-        return [value for _, value in decoded], dead
+    def _decode(self, messages: Sequence[KafkaRecord]) -> tuple[list[Decoded], list[DeadLetterMessage]]:
+        return decode_by_topic(messages, self.codec, self._schema, now_ms=now_ms())
 
-    def _plan(self, values: Sequence[dict[str, Any]]) -> tuple[list[Planned], list[Skipped]]:
+    async def prepare_portal(self, portal: int | None) -> HubSpotClient:
+        """``portal``'s client, prepared for pushes (once per portal and process)."""
+        client = self.clients.client(portal)
+        if self.prepare is not None and portal not in self._prepared:
+            await self.prepare(client)
+            self._prepared.add(portal)
+        return client
+
+    def _portal_of(self, item: Decoded) -> int | None:
+        declared = item[1].get("portal_id")
+        return declared if self.clients.many else None
+
+    def _enter(self, conn: psycopg.Connection[Any], portal: int | None) -> None:
+        if self.clients.many:
+            enter_portal(conn, portal)
+
+    def _plan(
+        self, portal: int | None, values: Sequence[dict[str, Any]]
+    ) -> tuple[list[Planned], list[Skipped]]:
         changes = coalesce(values)
         with self.pool.connection() as conn:
+            self._enter(conn, portal)
             records = load_snapshots(conn, [(c.kind, c.record_id) for c in changes])
             settings = load_push_settings(conn)
             mappings = load_mappings(conn)
@@ -144,7 +176,7 @@ class PushProcessor:
         return plan_all(changes, records, settings, mapped)
 
     async def _send(
-        self, planned: Sequence[Planned]
+        self, client: HubSpotClient, planned: Sequence[Planned]
     ) -> tuple[list[tuple[Planned, str]], list[Planned], list[Failed]]:
         created: list[tuple[Planned, str]] = []
         updated: list[Planned] = []
@@ -154,14 +186,14 @@ class PushProcessor:
             updates = [p for p in planned if p.kind == kind and p.op == "update"]
             hubspot_type = HUBSPOT_TYPES[kind]
             if creates:
-                outcome = await self.client.batch_upsert(
+                outcome = await client.batch_upsert(
                     hubspot_type, [p.hubspot_input() for p in creates], lane=Lane.REALTIME
                 )
                 ok, bad = _outcome_parts(creates, outcome)
                 created += ok
                 failed += bad
             if updates:
-                outcome = await self.client.batch_update(
+                outcome = await client.batch_update(
                     hubspot_type, [p.hubspot_input() for p in updates], lane=Lane.REALTIME
                 )
                 ok, bad = _outcome_parts(updates, outcome)
@@ -170,9 +202,14 @@ class PushProcessor:
         return created, updated, failed
 
     def _store(
-        self, created: Sequence[tuple[Planned, str]], updated: Sequence[Planned], failed: Sequence[Failed]
+        self,
+        portal: int | None,
+        created: Sequence[tuple[Planned, str]],
+        updated: Sequence[Planned],
+        failed: Sequence[Failed],
     ) -> Sequence[Any]:
         with self.pool.connection() as conn, conn.transaction():
+            self._enter(conn, portal)
             store_results(conn, created, updated)
             self.failures.resolve(conn, [p for p, _ in created] + list(updated))
             return self.failures.record(conn, failed)
@@ -197,16 +234,15 @@ class PushProcessor:
         if written:
             self.metrics.batch_records.observe(written)
 
-    async def process(self, messages: Sequence[KafkaRecord]) -> PushReport:
-        """Push ``messages``; returns once HubSpot and PostgreSQL hold the outcome."""
-        values, dead = self._decode(messages)
-        await self.dlq.publish(dead)
-        report = PushReport(messages=len(messages), dead_letters=len(dead))
+    async def _push_portal(self, portal: int | None, items: Sequence[Decoded]) -> tuple[Outcome, int]:
+        """Push one portal's changes, retried on their own until HubSpot and PostgreSQL hold them."""
+        values = [value for _, value in items]
 
-        async def attempt() -> tuple[list[tuple[Planned, str]], list[Planned], list[Failed], list[Skipped]]:
-            planned, skipped = await asyncio.to_thread(self._plan, values)
-            created, updated, failed = await self._send(planned)
-            topic_values = await asyncio.to_thread(self._store, created, updated, failed)
+        async def attempt() -> Outcome:
+            planned, skipped = await asyncio.to_thread(self._plan, portal, values)
+            client = await self.prepare_portal(portal) if planned else self.clients.client(portal)
+            created, updated, failed = await self._send(client, planned)
+            topic_values = await asyncio.to_thread(self._store, portal, created, updated, failed)
             await self.failures.publish(topic_values)
             retriable = [f for f in failed if f.failure.retriable]
             if retriable:
@@ -214,16 +250,50 @@ class PushProcessor:
                 raise RetriableError(f"{len(retriable)} record(s) still failing after retries: {first}")
             return created, updated, failed, skipped
 
-        (created, updated, failed, skipped), attempts = await retry_until_done(
+        return await retry_until_done(
             attempt,
             retriable=_RETRIABLE,
             backoff=self.backoff,
             retries=self.metrics.retries,
-            what="push batch",
+            what="push batch" if portal is None else f"push batch of portal {portal}",
             log=log,
         )
+
+    async def _push_or_park(
+        self, portal: int | None, items: Sequence[Decoded]
+    ) -> tuple[Outcome, int, list[DeadLetterMessage]]:
+        try:
+            outcome, attempts = await self._push_portal(portal, items)
+        except PortalUnavailableError as exc:
+            log.warning("%d change(s) of portal %s not pushed, sent to the DLQ: %s", len(items), portal, exc)
+            at = now_ms()
+            letters = [dead_letter_for(message, FailureStage.APPLY, exc, now_ms=at) for message, _ in items]
+            return ([], [], [], []), 1, letters
+        return outcome, attempts, []
+
+    async def process(self, messages: Sequence[KafkaRecord]) -> PushReport:
+        """Push ``messages``; returns once HubSpot and PostgreSQL hold the outcome."""
+        decoded, dead = self._decode(messages)
+        await self.dlq.publish(dead)
+        report = PushReport(messages=len(messages), dead_letters=len(dead))
+        groups = group_by_portal(decoded, self._portal_of)
+        results = await asyncio.gather(*(self._push_or_park(p, items) for p, items in groups.items()))
+        created: list[tuple[Planned, str]] = []
+        updated: list[Planned] = []
+        failed: list[Failed] = []
+        skipped: list[Skipped] = []
+        parked: list[DeadLetterMessage] = []
+        for (done, changed, refused, left), attempts, letters in results:
+            created += done
+            updated += changed
+            failed += refused
+            skipped += left
+            parked += letters
+            report.attempts = max(report.attempts, attempts)
+        await self.dlq.publish(parked)
+        report.dead_letters += len(parked)
         report.created, report.updated, report.failed = len(created), len(updated), len(failed)
-        report.skipped, report.attempts = skipped, attempts
+        report.skipped = skipped
         self._record(created, updated, failed, skipped)
         for s in skipped:
             log.debug("not pushed: %s %s: %s", s.kind, s.record_id, s.reason)

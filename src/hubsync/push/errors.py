@@ -203,6 +203,8 @@ class ErrorRow:
     last_seen: datetime
     #: the record's own status within a 207 batch answer
     record_status: int | None = None
+    #: the HubSpot portal the push went to
+    portal_id: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready (times in ISO 8601), for ``--json`` output."""
@@ -225,6 +227,7 @@ class ErrorRow:
             "status": self.status,
             "first_seen": self.first_seen.isoformat(),
             "last_seen": self.last_seen.isoformat(),
+            "portal_id": self.portal_id,
         }
 
 
@@ -232,7 +235,7 @@ class ErrorRow:
 
 _COLUMNS = (
     "id, object_type, record_id, hubspot_id, operation, http_status, record_status, category, sub_category,"
-    " message, correlation_id, context, errors, payload, attempts, status, first_seen, last_seen"
+    " message, correlation_id, context, errors, payload, attempts, status, first_seen, last_seen, portal_id"
 )
 
 _UPSERT = """
@@ -411,6 +414,7 @@ def push_error_value(row: ErrorRow) -> dict[str, Any]:
         "attempts": row.attempts,
         "first_seen": row.first_seen,
         "last_seen": row.last_seen,
+        "portal_id": row.portal_id,
     }
 
 

@@ -1,5 +1,5 @@
-"""The outbox relay: ``hubsync.outbox`` rows to ``platform.contacts.changes`` /
-``platform.accounts.changes``.
+"""The outbox relay: the outbox rows of every portal (``hubsync.outbox_all``) to
+``platform.contacts.changes`` / ``platform.accounts.changes``, each message carrying its portal.
 
 * **Order.** Unpublished rows (``published_at IS NULL``) are read in ``seq`` order, at most
   :attr:`RelayConfig.batch_size` per round, and sent through one idempotent producer keyed by the
@@ -50,6 +50,7 @@ from hubsync.metrics import PerRegistry
 from hubsync.settings import Settings, require_database_url
 from hubsync.storage.canonical import acanonical_accounts, acanonical_contacts, crm_key
 from hubsync.storage.outbox import InvalidOutboxPayloadError, payload_to_avro
+from hubsync.storage.portal_scope import enter_portal_async, group_by_portal
 from hubsync.streams.connection import kafka_connection
 from hubsync.streams.dlq import DeadLetterMessage, DeadLetterPublisher, FailureStage, dead_letter, now_ms
 from hubsync.streams.producer import AsyncKafkaPublisher, EncodedMessage
@@ -135,6 +136,8 @@ class OutboxRow:
     type: str
     payload: Any
     created_at: datetime
+    #: the portal of the row (every portal's rows are relayed: the relay reads ``outbox_all``)
+    portal_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -203,7 +206,7 @@ def to_message(
         )
     if not isinstance(row.payload, Mapping):
         raise InvalidOutboxPayloadError(f"outbox payload: expected a JSON object, got {row.payload!r:.100}")
-    value = payload_to_avro(row.id, row.payload)
+    value = payload_to_avro(row.id, row.payload, row.portal_id)
     if value["object_type"].lower() != row.aggregatetype:
         raise InvalidOutboxPayloadError(
             f"outbox payload object_type {value['object_type']!r}"
@@ -284,8 +287,8 @@ def platform_changed_records(rows: Sequence[OutboxRow]) -> dict[str, set[int]]:
 # ---- SQL -----------------------------------------------------------------------------------------
 
 _FETCH = """
-SELECT id, seq, aggregatetype, aggregateid, type, payload, created_at
-  FROM hubsync.outbox WHERE published_at IS NULL ORDER BY seq LIMIT %s
+SELECT id, seq, aggregatetype, aggregateid, type, payload, created_at, portal_id
+  FROM hubsync.outbox_all WHERE published_at IS NULL ORDER BY seq LIMIT %s
 """
 
 
@@ -304,7 +307,7 @@ async def fetch_unpublished(conn: psycopg.AsyncConnection[Any], limit: int) -> l
 
 async def mark_published(conn: psycopg.AsyncConnection[Any], ids: Sequence[uuid.UUID]) -> int:
     cur = await conn.execute(
-        "UPDATE hubsync.outbox SET published_at = now() WHERE id = ANY(%s) AND published_at IS NULL",
+        "UPDATE hubsync.outbox_all SET published_at = now() WHERE id = ANY(%s) AND published_at IS NULL",
         (list(ids),),
     )
     return cur.rowcount
@@ -314,7 +317,7 @@ async def outbox_lag(conn: psycopg.AsyncConnection[Any]) -> tuple[int, float]:
     """Unpublished rows and the age in seconds of the oldest (0 when none)."""
     cur = await conn.execute(
         "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)"
-        " FROM hubsync.outbox WHERE published_at IS NULL"
+        " FROM hubsync.outbox_all WHERE published_at IS NULL"
     )
     row = await cur.fetchone()
     return (0, 0.0) if row is None else (int(row[0]), max(0.0, float(row[1])))
@@ -327,7 +330,7 @@ async def delete_published(
     deleted = 0
     while True:
         cur = await conn.execute(
-            "DELETE FROM hubsync.outbox WHERE id IN (SELECT id FROM hubsync.outbox"
+            "DELETE FROM hubsync.outbox_all WHERE id IN (SELECT id FROM hubsync.outbox_all"
             " WHERE published_at < now() - %s LIMIT %s)",
             (older_than, chunk),
         )
@@ -425,19 +428,25 @@ class OutboxRelay:
     ) -> dict[str, list[EncodedMessage]]:
         """The ``crm.*`` records of the records these rows changed platform-side: a platform-made
         record is on ``crm.*`` as soon as it is written, not only once HubSpot echoed its push."""
-        wanted = platform_changed_records(rows)
         out: dict[str, list[EncodedMessage]] = {}
-        for kind, topic, read in (
-            ("contact", self.topics.crm_contact, acanonical_contacts),
-            ("account", self.topics.crm_account, acanonical_accounts),
-        ):
-            if topic is None or not wanted[kind]:
+        for portal, portal_rows in group_by_portal(rows, lambda r: r.portal_id).items():
+            wanted = platform_changed_records(portal_rows)
+            if not any(wanted.values()):
                 continue
-            schema = self._crm_schemas[kind]
-            records = await read(conn, sorted(wanted[kind]))
-            out[topic] = [
-                EncodedMessage(crm_key(r["record_id"]), self.codec.encode(topic, schema, r)) for r in records
-            ]
+            async with conn.transaction():  # the portal's views, for this transaction only
+                await enter_portal_async(conn, portal)
+                for kind, topic, read in (
+                    ("contact", self.topics.crm_contact, acanonical_contacts),
+                    ("account", self.topics.crm_account, acanonical_accounts),
+                ):
+                    if topic is None or not wanted[kind]:
+                        continue
+                    schema = self._crm_schemas[kind]
+                    records = await read(conn, sorted(wanted[kind]))
+                    out.setdefault(topic, []).extend(
+                        EncodedMessage(crm_key(r["record_id"]), self.codec.encode(topic, schema, r))
+                        for r in records
+                    )
         return out
 
     async def drain(self, conn: psycopg.AsyncConnection[Any], stop: asyncio.Event | None = None) -> int:

@@ -9,8 +9,7 @@ from collections.abc import AsyncIterator
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from hubsync.avro.codec import AvroCodec
-from hubsync.connectors.hubspot.http.client import HubSpotClient
-from hubsync.connectors.hubspot.oauth.runtime import hubspot_client_config
+from hubsync.connectors.hubspot.oauth.clients import PortalClients
 from hubsync.metrics import hubspot_client_metrics
 from hubsync.push.agent import PushProcessor
 from hubsync.push.errors import ErrorTopicPublisher
@@ -28,25 +27,27 @@ from hubsync.streams.producer import AsyncKafkaPublisher
 async def push_processor(
     settings: Settings, codec: AvroCodec, *, registry: CollectorRegistry = REGISTRY
 ) -> AsyncIterator[PushProcessor]:
-    """Opens the pool, the producer and the HubSpot client, makes sure ``hubsync_record_id``
-    exists in the portal, and closes everything on exit."""
+    """Opens the pool, the producer and the HubSpot clients (one per portal), makes sure
+    ``hubsync_record_id`` exists in a portal before its first push (the private app's portal at
+    start), and closes everything on exit."""
     pool = await asyncio.to_thread(
         open_pool, require_database_url(settings), PoolConfig(min_size=1, max_size=2), name="push"
     )
+    clients = PortalClients(settings, metrics=hubspot_client_metrics(registry))
     try:
-        config = await hubspot_client_config(settings)
-        async with (
-            AsyncKafkaPublisher(kafka_connection(settings), codec) as publisher,
-            HubSpotClient(config, metrics=hubspot_client_metrics(registry)) as client,
-        ):
-            await ensure_record_id_property(client)
-            yield PushProcessor(
+        async with AsyncKafkaPublisher(kafka_connection(settings), codec) as publisher:
+            processor = PushProcessor(
                 pool,
-                client,
+                clients,
                 codec,
                 DeadLetterPublisher.from_settings(settings, publisher, codec, registry=registry),
                 ErrorLog(ErrorTopicPublisher.from_settings(settings, publisher, codec, registry=registry)),
                 metrics=push_metrics(registry),
+                prepare=ensure_record_id_property,
             )
+            if not clients.many:  # the private app's portal: checked at start, a bad token fails here
+                await processor.prepare_portal(None)
+            yield processor
     finally:
+        await clients.aclose()
         await asyncio.to_thread(pool.close)

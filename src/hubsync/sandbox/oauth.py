@@ -13,8 +13,8 @@
 
 Access tokens live ``config.oauth_access_token_ttl_s``; an expired one gets HubSpot's 401
 ``EXPIRED_AUTHENTICATION`` from the auth middleware. ``POST /_sandbox/oauth/expire`` expires every
-access token now; ``GET /_sandbox/oauth`` counts the grants served (tests check single-flight
-refreshes with it).
+access token now (``?portal=N``: that portal's only); ``GET /_sandbox/oauth`` counts the grants
+served (tests check single-flight refreshes with it).
 """
 
 from __future__ import annotations
@@ -75,12 +75,16 @@ class OAuthState:
         issued = self.access.get(token)
         return None if issued is None else issued.expires_at
 
-    def expire_all(self) -> int:
+    def expire_all(self, portal_id: int | None = None) -> int:
+        """Expire every access token now (only ``portal_id``'s, when given); returns how many."""
         with self.lock:
             now = self.clock()
+            expired = 0
             for token, issued in list(self.access.items()):
-                self.access[token] = _Access(issued.portal_id, issued.scopes, min(issued.expires_at, now))
-            return len(self.access)
+                if portal_id is None or issued.portal_id == portal_id:
+                    self.access[token] = _Access(issued.portal_id, issued.scopes, min(issued.expires_at, now))
+                    expired += 1
+            return expired
 
 
 OAUTH_STATE = web.AppKey("hubsync.sandbox.oauth", OAuthState)
@@ -216,7 +220,10 @@ async def control_status(request: web.Request) -> web.Response:
 
 
 async def control_expire(request: web.Request) -> web.Response:
-    return web.json_response({"expired": _state(request).expire_all()})
+    portal = request.query.get("portal")
+    if portal is not None and not portal.isdigit():
+        return web.json_response({"message": f"portal must be a portal id, got {portal!r}"}, status=400)
+    return web.json_response({"expired": _state(request).expire_all(None if portal is None else int(portal))})
 
 
 def register_oauth_routes(app: web.Application, state: OAuthState) -> None:

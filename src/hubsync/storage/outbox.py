@@ -128,9 +128,11 @@ def append_outbox(conn: psycopg.Connection[Any], events: abc.Sequence[OutboxEven
 # ---- payload -> Avro value -----------------------------------------------------------------------
 
 
-def payload_to_avro(outbox_id: uuid.UUID, payload: abc.Mapping[str, Any]) -> dict[str, Any]:
-    """The ``PlatformChangeEvent`` Avro value of an outbox row. Optional fields missing from the
-    payload take the schema's defaults; a payload of the wrong shape raises
+def payload_to_avro(
+    outbox_id: uuid.UUID, payload: abc.Mapping[str, Any], portal_id: int | None = None
+) -> dict[str, Any]:
+    """The ``PlatformChangeEvent`` Avro value of an outbox row of ``portal_id``. Optional fields
+    missing from the payload take the schema's defaults; a payload of the wrong shape raises
     :class:`InvalidOutboxPayloadError` (naming the field) rather than failing in the encoder."""
     return {
         "event_id": str(outbox_id),
@@ -145,6 +147,7 @@ def payload_to_avro(outbox_id: uuid.UUID, payload: abc.Mapping[str, Any]) -> dic
         "manual": _bool(payload, "manual"),
         "merged_into_id": _optional_int(payload, "merged_into_id"),
         "cause_event": _optional_str(payload, "cause_event"),
+        "portal_id": portal_id,
     }
 
 

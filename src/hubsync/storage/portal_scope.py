@@ -8,9 +8,15 @@ or the deployment's home portal. ``COPY`` cannot write into a view, so bulk writ
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import psycopg
+
+from hubsync.settings import Settings, public_app
+
+T = TypeVar("T")
 
 
 def current_portal(conn: psycopg.Connection[Any]) -> int:
@@ -37,3 +43,49 @@ def adopt_home_portal(conn: psycopg.Connection[Any], portal_id: int) -> bool:
         conn.execute(f"UPDATE hubsync.{table} SET portal_id = %s WHERE portal_id = 0", (portal_id,))
     conn.execute("UPDATE hubsync.deployment SET home_portal = %s", (portal_id,))
     return True
+
+
+def enter_portal(conn: psycopg.Connection[Any], portal_id: int | None) -> None:
+    """Work in ``portal_id`` until the end of ``conn``'s transaction (``SET LOCAL hubsync.portal``);
+    None: the deployment's home portal."""
+    conn.execute(
+        "SELECT set_config('hubsync.portal', %s, true)", ("" if portal_id is None else str(int(portal_id)),)
+    )
+
+
+async def enter_portal_async(conn: psycopg.AsyncConnection[Any], portal_id: int | None) -> None:
+    """:func:`enter_portal` for an async connection."""
+    await conn.execute(
+        "SELECT set_config('hubsync.portal', %s, true)", ("" if portal_id is None else str(int(portal_id)),)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PortalRouting:
+    """Which portal a message's effects belong to (docs/portals.md#which-portal-an-event-belongs-to).
+
+    With the public app (``many``), the portal the message names: each is applied in its own
+    portal, entered per group of a batch. With a private app, the connection's portal whatever the
+    message says (None: nothing is entered), so a private-app deployment needs no portal id at all.
+    """
+
+    many: bool
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PortalRouting:
+        return cls(many=public_app(settings))
+
+    def portal_of(self, declared: int | None) -> int | None:
+        return declared if self.many else None
+
+
+#: a private app's routing: every message in the connection's portal
+SINGLE_PORTAL = PortalRouting(many=False)
+
+
+def group_by_portal(items: Iterable[T], portal_of: Callable[[T], int | None]) -> dict[int | None, list[T]]:
+    """``items`` by portal, each group in the order given (a portal's order is kept)."""
+    groups: dict[int | None, list[T]] = {}
+    for item in items:
+        groups.setdefault(portal_of(item), []).append(item)
+    return groups

@@ -17,7 +17,8 @@ import psycopg
 from psycopg.rows import dict_row
 
 from hubsync.errors import FatalError
-from hubsync.storage.portal_scope import adopt_home_portal
+from hubsync.storage.defaults import DefaultsFile, SeedReport, seed_defaults
+from hubsync.storage.portal_scope import adopt_home_portal, enter_portal
 from hubsync.storage.token_cipher import TokenCipher
 
 PortalStatus = Literal["active", "paused", "revoked", "removed"]
@@ -148,6 +149,17 @@ class PortalStore:
                 return adopt_home_portal(conn, portal_id)
 
         return await asyncio.to_thread(adopt)
+
+    async def seed(self, portal_id: int, defaults: DefaultsFile) -> SeedReport:
+        """Give a newly installed portal the default settings and field mappings (rows it has
+        already, a reinstall's, are left alone)."""
+
+        def seed() -> SeedReport:
+            with psycopg.connect(self._url) as conn, conn.transaction():
+                enter_portal(conn, portal_id)
+                return seed_defaults(conn, defaults)
+
+        return await asyncio.to_thread(seed)
 
     async def get(self, portal_id: int) -> Portal | None:
         async with await psycopg.AsyncConnection.connect(self._url, row_factory=dict_row) as conn:

@@ -30,6 +30,7 @@ from hubsync.metrics import ConnectorMetrics
 from hubsync.sandbox.config import SandboxConfig
 from hubsync.sandbox.server import SeedSpec, ThreadedSandbox
 from hubsync.settings import Settings, TopicNames
+from hubsync.storage.defaults import load_defaults
 from hubsync.storage.migrate import migrate
 from hubsync.storage.portals import PortalUnavailableError
 from hubsync.storage.token_cipher import new_key
@@ -389,7 +390,7 @@ def test_httpx_log_lines_never_carry_a_token() -> None:
     assert "CNsecret" not in record.getMessage() and "/access-tokens/<redacted>" in record.getMessage()
 
 
-def test_a_second_portal_is_refused_while_the_deployment_syncs_one(
+def test_a_second_portal_installs_beside_the_first_with_its_own_default_settings(
     fresh_database_url: str, kafka_bootstrap_servers: str
 ) -> None:
     migrate(fresh_database_url)
@@ -413,10 +414,16 @@ def test_a_second_portal_is_refused_while_the_deployment_syncs_one(
             settings, config, ConnectorMetrics.create(CollectorRegistry()), port=port
         ):
             answer = httpx.get(f"http://127.0.0.1:{port}/oauth/install", follow_redirects=True, timeout=30)
-        assert answer.status_code == 409 and "already syncs portal 62515" in answer.text
-        assert [p.portal_id for p in asyncio.run(portal_store(settings).list())] == [PORTAL]
-        grants = httpx.get(f"{sandbox.base_url}/_sandbox/oauth").json()
-        assert grants["grants"]["authorization_code"] == 2
+        assert answer.status_code == 200 and "installed for portal 777001" in answer.text
+        assert sorted(p.portal_id for p in asyncio.run(portal_store(settings).list())) == [PORTAL, 777001]
+        with psycopg.connect(fresh_database_url) as conn:
+            seeded = dict(
+                conn.execute(
+                    "SELECT portal_id, count(*) FROM hubsync.field_mappings_all GROUP BY 1"
+                ).fetchall()
+            )
+        # the new portal has the default mappings, and only it was given them
+        assert seeded == {777001: len(load_defaults().field_mappings)}
 
 
 def test_a_paused_portal_is_revoked_at_hubspot_when_removed_and_a_removed_one_cannot_be_paused(

@@ -62,7 +62,7 @@ def encodes(value: dict[str, Any]) -> dict[str, Any]:
 def test_simple_types(subscription_type: str, role: str, object_type: str, change_type: str) -> None:
     message = from_webhook(base(subscription_type), received_at_ms=RECEIVED)
     assert message.role == role
-    assert message.key == "501"
+    assert message.key == "62515:501"  # <portal>:<object id>
     value = encodes(message.value)
     assert value["object_type"] == object_type
     assert value["change_type"] == change_type
@@ -109,7 +109,7 @@ def test_merge() -> None:
         "new_object_id": "501",
     }
     no_object = {k: v for k, v in event.items() if k != "objectId"}
-    assert from_webhook(no_object, received_at_ms=1).key == "501"
+    assert from_webhook(no_object, received_at_ms=1).key == "62515:501"
     with pytest.raises(InvalidChangeEventError, match="mergedObjectIds"):
         from_webhook(base("contact.merge", primaryObjectId=1), received_at_ms=1)
 
@@ -125,7 +125,7 @@ def test_association_change() -> None:
     )
     del event["objectId"]
     message = from_webhook(event, received_at_ms=RECEIVED)
-    assert message.key == "501"
+    assert message.key == "62515:501"  # <portal>:<object id>
     assert encodes(message.value)["association"] == {
         "from_object_type": "CONTACT",
         "from_object_id": "501",

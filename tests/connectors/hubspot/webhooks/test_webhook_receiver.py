@@ -37,16 +37,16 @@ def ids_of(values: list[dict[str, Any]]) -> list[str]:
     return [v["object_id"] for v in values]
 
 
-def test_batch_is_published_keyed_by_object_id(hub: Harness) -> None:
+def test_batch_is_published_keyed_by_portal_and_object_id(hub: Harness) -> None:
     contact = event("contact.propertyChange", propertyName="firstname", propertyValue="Zoë")
     company = event("company.creation", changeSource="INTEGRATION", sourceId="1160452")
     response = hub.post([contact, company])
     assert response.status_code == 200, response.text
     assert response.json()["published"] == 2
     [(key, value)] = [
-        kv for kv in hub.readers["hubspot_contacts"].drain() if kv[0] == str(contact["objectId"])
+        kv for kv in hub.readers["hubspot_contacts"].drain() if kv[1]["object_id"] == str(contact["objectId"])
     ]
-    assert key == str(contact["objectId"])
+    assert key == f"{contact['portalId']}:{contact['objectId']}"  # partitions spread portals
     assert value["change_type"] == "PROPERTY_CHANGE"
     assert value["properties"] == {"firstname": "Zoë"}
     assert value["partial"] is True

@@ -10,6 +10,7 @@ from pydantic import SecretStr
 
 from hubsync.backoff import Backoff
 from hubsync.connectors.hubspot.http.auth import TokenSource
+from hubsync.connectors.hubspot.http.fairness import FairShare
 from hubsync.errors import FatalError
 from hubsync.hubspot_model.limits import BATCH_LIMIT, BURST_LIMIT, BURST_WINDOW_S, SEARCH_REQUESTS_PER_SECOND
 from hubsync.settings import Settings
@@ -73,6 +74,8 @@ class HubSpotClientConfig:
     batch_size: int = BATCH_LIMIT
     user_agent: str = "hubsync"
     token_source: TokenSource | None = field(default=None, repr=False, compare=False)
+    #: the process's share of HubSpot requests across portals (:mod:`.fairness`), when it serves many
+    fair_share: FairShare | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.token_source is None and (

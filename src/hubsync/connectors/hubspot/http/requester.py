@@ -15,6 +15,7 @@ Failures before anything was sent (connect errors, pool timeouts) and 429/5xx/47
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -219,7 +220,13 @@ class Requester:
             await limiter.acquire(lane)
         sent = False
         try:
-            async with self._concurrency.slot(lane):
+            share = self.config.fair_share
+            fair = (
+                share.slot(self._portal, lane, weight=limits.burst.limit // 10)
+                if share is not None
+                else contextlib.nullcontext()
+            )
+            async with self._concurrency.slot(lane), fair:
                 started = time.perf_counter()
                 try:
                     response = await self._http.request(

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from hubsync.connectors.hubspot.oauth.client import OAuthClient, OAuthRequestError
 from hubsync.errors import RetriableError
+from hubsync.storage.defaults import DefaultsFile
 from hubsync.storage.portals import PortalStore
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,11 @@ def _page(status: int, text: str) -> web.Response:
     return web.Response(status=status, text=text + "\n", content_type="text/plain")
 
 
-def add_install_routes(app: web.Application, oauth: OAuthClient, store: PortalStore) -> None:
+def add_install_routes(
+    app: web.Application, oauth: OAuthClient, store: PortalStore, defaults: DefaultsFile
+) -> None:
+    """``/oauth/install`` and ``/oauth/callback``: a portal that installs is stored with its tokens
+    and given the ``defaults`` (settings and field mappings); each portal keeps its own."""
     states = InstallState(oauth.config.client_secret.get_secret_value())
 
     async def install(_request: web.Request) -> web.Response:
@@ -80,24 +85,11 @@ def add_install_routes(app: web.Application, oauth: OAuthClient, store: PortalSt
         try:
             tokens = await oauth.exchange_code(code)
             info = await oauth.token_info(tokens.access_token)
-            others = [
-                p.portal_id
-                for p in await store.list()
-                if p.portal_id != info.portal_id and p.status != "removed"
-            ]
-            if others:
-                # until records are kept per portal, a deployment syncs one portal: another install
-                # would mix two portals' records; its grant is given back at once
-                await oauth.revoke(tokens.refresh_token)
-                return _page(
-                    409,
-                    f"this deployment already syncs portal {others[0]}: it syncs one portal at a time "
-                    f"(`hubsync portals remove {others[0]}` first, or deploy another hubsync)",
-                )
             portal = await store.install(
                 info.portal_id, tokens, hub_domain=info.hub_domain, app_id=info.app_id, scopes=info.scopes
             )
             await store.adopt_as_home(portal.portal_id)
+            await store.seed(portal.portal_id, defaults)
         except OAuthRequestError as exc:
             return _page(400, f"the install failed: {exc}")
         except RetriableError as exc:

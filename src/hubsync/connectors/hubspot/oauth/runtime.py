@@ -14,7 +14,7 @@ from hubsync.connectors.hubspot.http.config import HubSpotClientConfig
 from hubsync.connectors.hubspot.oauth.client import OAuthAppConfig, OAuthClient
 from hubsync.connectors.hubspot.oauth.tokens import PortalTokenSource
 from hubsync.errors import ConfigurationError
-from hubsync.settings import Settings, require_database_url
+from hubsync.settings import Settings, public_app, require_database_url
 from hubsync.storage.portals import PortalStore
 from hubsync.storage.token_cipher import TokenCipher
 
@@ -47,26 +47,40 @@ async def chosen_portal(settings: Settings, store: PortalStore) -> int:
     )
 
 
-async def hubspot_client_config(settings: Settings, **overrides: Any) -> HubSpotClientConfig:
-    """The private app's configuration when ``HUBSPOT_ACCESS_TOKEN`` is set; else the chosen portal's."""
-    if settings.hubspot_access_token is not None or settings.hubspot_client_id is None:
-        return HubSpotClientConfig.from_settings(settings, **overrides)
+async def portal_client_config(
+    settings: Settings, **overrides: Any
+) -> tuple[int | None, HubSpotClientConfig]:
+    """The portal a command works on (None: a private app's, whatever its id) and its client
+    configuration: the private app's token when ``HUBSPOT_ACCESS_TOKEN`` is set; else the chosen
+    portal's OAuth tokens."""
+    if not public_app(settings):
+        return None, HubSpotClientConfig.from_settings(settings, **overrides)
     store = portal_store(settings)
+    portal = await chosen_portal(settings, store)
     source = PortalTokenSource(
-        await chosen_portal(settings, store),
+        portal,
         store,
         OAuthClient(OAuthAppConfig.from_settings(settings)),
         base_url=settings.hubspot_base_url,
         refresh_margin_s=settings.oauth_refresh_margin_s,
     )
-    return HubSpotClientConfig.from_settings(settings, token_source=source, **overrides)
+    return portal, HubSpotClientConfig.from_settings(settings, token_source=source, **overrides)
+
+
+async def hubspot_client_config(settings: Settings, **overrides: Any) -> HubSpotClientConfig:
+    """The client configuration of :func:`portal_client_config`."""
+    return (await portal_client_config(settings, **overrides))[1]
+
+
+#: how long the webhook receiver trusts its list of active portals before reading it again
+INSTALLED_PORTALS_TTL_S = 5.0
 
 
 class InstalledPortals:
     """The webhook receiver's gate with the public app: events of active portals only (the table is
     read again every ``ttl_s``; while the database is unreachable the last answer stands)."""
 
-    def __init__(self, store: PortalStore, *, ttl_s: float = 10.0) -> None:
+    def __init__(self, store: PortalStore, *, ttl_s: float = INSTALLED_PORTALS_TTL_S) -> None:
         self._store = store
         self._ttl_s = ttl_s
         self._ids: frozenset[int] = frozenset()
@@ -98,7 +112,7 @@ def portal_gate(settings: Settings) -> InstalledPortals | FixedPortals | None:
     """Which portals' webhook events to accept: the installed ones with the public app, the
     configured one with a private app, all of them when neither says (a private app's webhooks
     come from its own portal only)."""
-    if settings.hubspot_access_token is None and settings.hubspot_client_id is not None:
+    if public_app(settings):
         return InstalledPortals(portal_store(settings))
     if settings.portal_id is not None:
         return FixedPortals(settings.portal_id)

@@ -60,6 +60,7 @@ class Backfill:
         poller: PollerConfig | None = None,
         progress: Callable[[int], None] | None = None,
         clock: Callable[[], float] = time.time,
+        portal_id: int | None = None,
     ) -> None:
         self.api = api
         self.publisher = publisher
@@ -70,6 +71,8 @@ class Backfill:
         self.poller = poller or PollerConfig()
         self.progress = progress
         self.clock = clock
+        #: the portal read (its events carry it); None: a private app's
+        self.portal_id = portal_id
 
     async def run(self, object_type: HubSpotObjectType, *, restart: bool = False) -> BackfillResult:
         started = time.perf_counter()
@@ -93,7 +96,13 @@ class Backfill:
                 now_ms = int(self.clock() * 1000)
                 for record in page.results:
                     messages.extend(
-                        record_events(object_type, record, source=self.source, received_at_ms=now_ms)
+                        record_events(
+                            object_type,
+                            record,
+                            source=self.source,
+                            received_at_ms=now_ms,
+                            portal_id=self.portal_id,
+                        )
                     )
                 if messages:
                     await self.publisher.publish(TOPIC_ROLE[object_type], messages)

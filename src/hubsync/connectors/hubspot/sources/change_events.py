@@ -46,6 +46,7 @@ __all__ = [
     "event_key",
     "from_record",
     "from_webhook",
+    "message_key",
 ]
 
 #: ``source`` values a full record can come from (``WEBHOOK``: read after a webhook said it changed)
@@ -59,6 +60,13 @@ class ChangeEventMessage(NamedTuple):
     role: str
     key: str
     value: dict[str, Any]
+
+
+def message_key(portal_id: int | None, object_id: str) -> str:
+    """The Kafka key of a record's change: ``<portal>:<object id>`` (partitions spread portals and
+    keep each record's order; HubSpot ids are unique only within a portal), or the object id alone
+    when the portal is not known."""
+    return object_id if portal_id is None else f"{int(portal_id)}:{object_id}"
 
 
 def _key_part(value: Any) -> str | None:
@@ -158,7 +166,7 @@ def from_webhook(event: Mapping[str, Any], *, received_at_ms: int) -> ChangeEven
         }
     elif change_type == "ASSOCIATION_CHANGE":
         value["association"] = association(event, object_type)
-    return ChangeEventMessage(role, obj_id, value)
+    return ChangeEventMessage(role, message_key(value["portal_id"], obj_id), value)
 
 
 # -- full records ------------------------------------------------------------------------------
@@ -222,7 +230,12 @@ def _company_ids(record: Mapping[str, Any]) -> list[str]:
 
 
 def from_record(
-    object_type: str, record: Mapping[str, Any], *, source: str, received_at_ms: int
+    object_type: str,
+    record: Mapping[str, Any],
+    *,
+    source: str,
+    received_at_ms: int,
+    portal_id: int | None = None,
 ) -> dict[str, Any]:
     """A full HubSpot record (CRM v3 JSON) as a ``SNAPSHOT`` change event.
 
@@ -259,7 +272,7 @@ def from_record(
         "source": source,
         "occurred_at": occurred_at,
         "received_at": received_at_ms,
-        "portal_id": None,
+        "portal_id": portal_id,
         "updated_at": updated_at,
         "created_at": created_at,
         "archived": bool(record.get("archived", False)),

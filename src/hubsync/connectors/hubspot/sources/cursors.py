@@ -6,13 +6,17 @@ Kafka acknowledged the events it covers, so a restart re-reads at most one page 
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from hubsync.records.kinds import ObjectKind
+from hubsync.storage.portal_scope import enter_portal_async
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,13 +37,22 @@ class PollCursor:
 
 
 class CursorStore:
-    """Reads and writes cursors through an async psycopg pool."""
+    """Reads and writes the cursors of one portal (None: the connection's own) through an async
+    psycopg pool."""
 
-    def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
+    def __init__(self, pool: AsyncConnectionPool[Any], portal_id: int | None = None) -> None:
         self._pool = pool
+        self.portal_id = portal_id
+
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[AsyncConnection[Any]]:
+        async with self._pool.connection() as conn:
+            if self.portal_id is not None:
+                await enter_portal_async(conn, self.portal_id)
+            yield conn
 
     async def load(self, connector: str, object_type: ObjectKind) -> dict[str, Any] | None:
-        async with self._pool.connection() as conn:
+        async with self._connection() as conn:
             cur = await conn.execute(
                 "SELECT position FROM hubsync.connector_cursors WHERE connector = %s AND object_type = %s",
                 (connector, object_type),
@@ -48,7 +61,7 @@ class CursorStore:
         return dict(row[0]) if row else None
 
     async def save(self, connector: str, object_type: ObjectKind, position: dict[str, Any]) -> None:
-        async with self._pool.connection() as conn:
+        async with self._connection() as conn:
             await conn.execute(
                 "INSERT INTO hubsync.connector_cursors (connector, object_type, position)"
                 " VALUES (%s, %s, %s) ON CONFLICT (portal_id, connector, object_type)"
@@ -57,7 +70,7 @@ class CursorStore:
             )
 
     async def delete(self, connector: str, object_type: ObjectKind) -> None:
-        async with self._pool.connection() as conn:
+        async with self._connection() as conn:
             await conn.execute(
                 "DELETE FROM hubsync.connector_cursors WHERE connector = %s AND object_type = %s",
                 (connector, object_type),

@@ -59,11 +59,14 @@ class IncrementalPoller:
         config: PollerConfig | None = None,
         metrics: ConnectorMetrics | None = None,
         clock: Callable[[], float] = time.time,
+        portal_id: int | None = None,
     ) -> None:
         self.api = api
         self.publisher = publisher
         self.cursors = cursors
         self.properties = properties
+        #: the portal polled (its events carry it); None: a private app's
+        self.portal_id = portal_id
         self.config = config or PollerConfig()
         self.metrics = metrics
         self.clock = clock
@@ -94,7 +97,15 @@ class IncrementalPoller:
                     skipped += 1
                     continue
                 seen.add(key)
-                batch.extend(record_events(object_type, record, source=cfg.source, received_at_ms=now_ms))
+                batch.extend(
+                    record_events(
+                        object_type,
+                        record,
+                        source=cfg.source,
+                        received_at_ms=now_ms,
+                        portal_id=self.portal_id,
+                    )
+                )
             if batch:
                 await self.publisher.publish(TOPIC_ROLE[object_type], batch)
                 published += len(batch)

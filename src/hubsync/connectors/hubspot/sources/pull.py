@@ -29,6 +29,7 @@ async def pull_ids(
     *,
     progress: Callable[[int], None] | None = None,
     clock: Callable[[], float] = time.time,
+    portal_id: int | None = None,
 ) -> PullResult:
     """Read ``ids`` with batch read (chunks of 100) and publish them as ``MANUAL_PULL`` events.
     Merged-away ids read as their primary, archived ones are read too (as deletions)."""
@@ -46,7 +47,9 @@ async def pull_ids(
     messages: list[Message] = []
     for success in succeeded:
         messages.extend(
-            record_events(object_type, success.result, source="MANUAL_PULL", received_at_ms=now_ms)
+            record_events(
+                object_type, success.result, source="MANUAL_PULL", received_at_ms=now_ms, portal_id=portal_id
+            )
         )
     if messages:
         await publisher.publish(TOPIC_ROLE[object_type], messages)

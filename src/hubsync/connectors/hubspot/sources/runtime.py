@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from hubsync.avro.codec import codec_from_settings
 from hubsync.connectors.hubspot.http.client import HubSpotClient
-from hubsync.connectors.hubspot.oauth.runtime import hubspot_client_config
+from hubsync.connectors.hubspot.oauth.runtime import portal_client_config
 from hubsync.connectors.hubspot.sources.cursors import CursorStore
 from hubsync.connectors.hubspot.sources.publish import ChangeEventPublisher
 from hubsync.connectors.hubspot.sources.record_events import mapped_properties
@@ -29,6 +29,8 @@ class ConnectorRuntime:
     publisher: ChangeEventPublisher
     #: the properties to read per object type: the mapped ones plus what hubsync itself needs
     properties: dict[HubSpotObjectType, list[str]]
+    #: the portal worked on, which its events name (None: a private app's)
+    portal_id: int | None = None
 
 
 @contextlib.asynccontextmanager
@@ -49,7 +51,8 @@ async def connector_runtime(
         require_database_url(settings), PoolConfig(max_size=4), name="hubsync-connectors"
     )
     publisher = AsyncKafkaPublisher(bootstrap, codec_from_settings(settings))
-    client = HubSpotClient(await hubspot_client_config(settings), metrics=client_metrics)
+    portal_id, config = await portal_client_config(settings)
+    client = HubSpotClient(config, metrics=client_metrics)
     try:
         if create_topics:
             await asyncio.to_thread(ensure_change_topics, settings)
@@ -61,6 +64,7 @@ async def connector_runtime(
                 publisher, settings.topics, source=source, metrics=connector_metrics
             ),
             properties=await mapped_properties(pool),
+            portal_id=portal_id,
         )
     finally:
         await client.aclose()

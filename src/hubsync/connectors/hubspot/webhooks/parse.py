@@ -39,13 +39,16 @@ class BadBatchError(RejectedRequestError, ValueError):
 class ParsedEvent:
     dedupe_key: bytes
     role: str
-    #: Kafka message key: the HubSpot object id
+    #: Kafka message key: ``<portal id>:<HubSpot object id>`` (:func:`message_key`)
     key: str
     value: bytes
     #: the event's ``change_type`` and, for property changes, the property: what the record
     #: fetcher needs to decide whether the full record must be read
     change_type: str = ""
     property_name: str | None = None
+    #: the HubSpot object id and the portal it lives in (the record fetcher reads it there)
+    object_id: str = ""
+    portal_id: int | None = None
 
 
 @dataclass(slots=True)
@@ -131,6 +134,8 @@ def parse_batch(
                 value,
                 change_type=str(message.value["change_type"]),
                 property_name=changed[0] if len(changed) == 1 else None,
+                object_id=str(message.value["object_id"]),
+                portal_id=portal,
             )
         )
     if batch.reasons:

@@ -23,8 +23,9 @@ from collections.abc import Iterable
 
 from hubsync.connectors.hubspot.http.client import HubSpotClient
 from hubsync.connectors.hubspot.http.ratelimit import Lane
+from hubsync.connectors.hubspot.oauth.clients import ClientsByPortal, OneClient
 from hubsync.connectors.hubspot.sources.poller import TOPIC_ROLE, EventPublisher
-from hubsync.connectors.hubspot.sources.record_events import Message, record_events
+from hubsync.connectors.hubspot.sources.record_events import Message, PortalProperties, record_events
 from hubsync.connectors.hubspot.webhooks.parse import ParsedEvent
 from hubsync.errors import HubsyncError
 from hubsync.hubspot_model.objects import HubSpotObjectType
@@ -45,21 +46,24 @@ def needs_full_record(event: ParsedEvent) -> bool:
 
 
 class WebhookRecordFetcher:
+    """Reads the records webhook events name, each in its own portal, through that portal's client."""
+
     def __init__(
         self,
-        client: HubSpotClient,
+        clients: ClientsByPortal | HubSpotClient,
         publisher: EventPublisher,
-        properties: dict[HubSpotObjectType, list[str]],
+        properties: PortalProperties | dict[HubSpotObjectType, list[str]],
         *,
         linger_s: float = 0.2,
         max_pending: int = 10_000,
     ) -> None:
-        self.client = client
+        self.clients: ClientsByPortal = OneClient(clients) if isinstance(clients, HubSpotClient) else clients
         self.publisher = publisher
         self.properties = properties
         self.linger_s = linger_s
         self.max_pending = max_pending
-        self._pending: dict[HubSpotObjectType, dict[str, None]] = {"contacts": {}, "companies": {}}
+        #: per (portal, object type), the ids to read, in arrival order
+        self._pending: dict[tuple[int | None, HubSpotObjectType], dict[str, None]] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.fetched = 0
@@ -72,13 +76,15 @@ class WebhookRecordFetcher:
             object_type = _ROLE_TYPES.get(event.role)
             if object_type is None or not needs_full_record(event):
                 continue
-            pending = self._pending[object_type]
-            if event.key in pending:
+            portal = event.portal_id if self.clients.many else None
+            pending = self._pending.setdefault((portal, object_type), {})
+            object_id = event.object_id or event.key
+            if object_id in pending:
                 continue
-            if sum(map(len, self._pending.values())) >= self.max_pending:
+            if self.pending >= self.max_pending:
                 self.dropped += 1  # the poller will read it
                 continue
-            pending[event.key] = None
+            pending[object_id] = None
             queued += 1
         if queued:
             self._wake.set()
@@ -111,28 +117,43 @@ class WebhookRecordFetcher:
             await self.flush()
 
     async def flush(self) -> None:
-        for object_type, pending in self._pending.items():
-            while pending:
-                ids = list(pending)[:100]
-                for object_id in ids:
-                    del pending[object_id]
-                await self._fetch(object_type, ids)
+        """Read everything pending, the portals side by side (each paced by its own limits)."""
+        groups, self._pending = self._pending, {}
+        await asyncio.gather(*(self._drain(portal, ot, ids) for (portal, ot), ids in groups.items()))
 
-    async def _fetch(self, object_type: HubSpotObjectType, ids: list[str]) -> None:
+    async def _drain(
+        self, portal: int | None, object_type: HubSpotObjectType, pending: dict[str, None]
+    ) -> None:
+        ids = list(pending)
+        for start in range(0, len(ids), 100):
+            await self._fetch(portal, object_type, ids[start : start + 100])
+
+    async def _properties(self, portal: int | None, object_type: HubSpotObjectType) -> list[str]:
+        if isinstance(self.properties, PortalProperties):
+            return (await self.properties.get(portal))[object_type]
+        return self.properties[object_type]
+
+    async def _fetch(self, portal: int | None, object_type: HubSpotObjectType, ids: list[str]) -> None:
         try:
-            outcome = await self.client.batch_read(
-                object_type, ids, properties=self.properties[object_type], lane=Lane.REALTIME
+            outcome = await self.clients.client(portal).batch_read(
+                object_type, ids, properties=await self._properties(portal, object_type), lane=Lane.REALTIME
             )
             now_ms = time.time_ns() // 1_000_000
             messages: list[Message] = []
             for success in outcome.succeeded:
                 messages.extend(
-                    record_events(object_type, success.result, source="WEBHOOK", received_at_ms=now_ms)
+                    record_events(
+                        object_type, success.result, source="WEBHOOK", received_at_ms=now_ms, portal_id=portal
+                    )
                 )
             if messages:
                 await self.publisher.publish(TOPIC_ROLE[object_type], messages)
             self.fetched += len(outcome.succeeded)
         except HubsyncError as exc:
             log.warning(
-                "could not read %d %s after their webhooks (the poller will): %s", len(ids), object_type, exc
+                "could not read %d %s of portal %s after their webhooks (the poller will): %s",
+                len(ids),
+                object_type,
+                portal,
+                exc,
             )

@@ -16,17 +16,12 @@ from collections.abc import AsyncIterator
 
 from hubsync._runtime.background import BackgroundService
 from hubsync.avro.codec import codec_from_settings
-from hubsync.connectors.hubspot.http.client import HubSpotClient
 from hubsync.connectors.hubspot.oauth.client import OAuthAppConfig, OAuthClient
+from hubsync.connectors.hubspot.oauth.clients import PortalClients
 from hubsync.connectors.hubspot.oauth.install import add_install_routes
-from hubsync.connectors.hubspot.oauth.runtime import (
-    PortalChoiceError,
-    hubspot_client_config,
-    portal_gate,
-    portal_store,
-)
+from hubsync.connectors.hubspot.oauth.runtime import portal_gate, portal_store
 from hubsync.connectors.hubspot.sources.publish import ChangeEventPublisher
-from hubsync.connectors.hubspot.sources.record_events import mapped_properties
+from hubsync.connectors.hubspot.sources.record_events import PortalProperties
 from hubsync.connectors.hubspot.webhooks.event_keys import WebhookDedupe
 from hubsync.connectors.hubspot.webhooks.receiver import (
     RunningReceiver,
@@ -37,6 +32,7 @@ from hubsync.connectors.hubspot.webhooks.receiver import (
 from hubsync.connectors.hubspot.webhooks.record_fetcher import WebhookRecordFetcher
 from hubsync.metrics import ConnectorMetrics
 from hubsync.settings import Settings, hubspot_access_configured, require_database_url
+from hubsync.storage.defaults import load_defaults
 from hubsync.storage.pool import PoolConfig, open_async_pool
 from hubsync.streams.admin import admin_client, ensure_topics
 from hubsync.streams.connection import kafka_connection
@@ -74,18 +70,14 @@ async def webhook_service(
     codec = codec_from_settings(settings)
     pool = await open_async_pool(database_url, POOL_CONFIG, name="hubsync-webhook")
     publisher = AsyncKafkaPublisher(bootstrap, codec)
-    client: HubSpotClient | None = None
+    clients: PortalClients | None = None
     try:
         await publisher.start()
         fetcher = None
         if config.fetch_records and hubspot_access_configured(settings):
-            try:
-                client = HubSpotClient(await hubspot_client_config(settings))
-            except PortalChoiceError as exc:  # the first install has not happened yet
-                log.warning("webhook: not fetching records from HubSpot: %s", exc)
-            else:
-                events = ChangeEventPublisher(publisher, settings.topics, source="webhook", metrics=metrics)
-                fetcher = WebhookRecordFetcher(client, events, await mapped_properties(pool))
+            clients = PortalClients(settings)
+            events = ChangeEventPublisher(publisher, settings.topics, source="webhook", metrics=metrics)
+            fetcher = WebhookRecordFetcher(clients, events, PortalProperties(pool))
         app = create_webhook_app(
             config, publisher, WebhookDedupe(pool), metrics, fetcher=fetcher, portals=portal_gate(settings)
         )
@@ -93,15 +85,15 @@ async def webhook_service(
             oauth = OAuthClient(OAuthAppConfig.from_settings(settings))
             store = portal_store(settings)
             _ = store.cipher  # HUBSYNC_TOKEN_KEYS checked now, not at the first install
-            add_install_routes(app, oauth, store)
+            add_install_routes(app, oauth, store, load_defaults(settings.field_mappings_file))
         running = await start_webhook_receiver(app, host=host, port=port, path=config.path)
         try:
             yield running
         finally:
             await running.close()  # waits for requests in progress (and stops the fetcher)
     finally:
-        if client is not None:
-            await client.aclose()
+        if clients is not None:
+            await clients.aclose()
         # every request has been answered by now, so what is still queued was answered 503 and
         # will be retried by HubSpot: no point waiting long for it
         await publisher.close(timeout_s=config.publish_timeout_s)
