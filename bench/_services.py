@@ -51,7 +51,15 @@ def fresh_topics(bootstrap: str, label: str) -> Settings:
     settings = Settings(kafka_bootstrap_servers=bootstrap, topics=topics, topic_partitions=PARTITIONS)
     ensure_topics(
         admin_client(bootstrap),
-        [spec_for(settings, "hubspot_contacts"), spec_for(settings, "hubspot_companies")],
+        [
+            spec_for(settings, role)
+            for role in (
+                "hubspot_contacts",
+                "hubspot_companies",
+                "hubspot_contacts_backfill",
+                "hubspot_companies_backfill",
+            )
+        ],
     )
     return settings
 

@@ -406,11 +406,18 @@ def big_beside_small(
                 " WHERE portal_id = ANY(%s) AND last_name LIKE 'w%%'",
                 (list(small_set),),
             ).fetchall()
-    latencies = sorted(float(t) - sent[(int(p), str(h))] for p, h, t in rows if (int(p), str(h)) in sent)
+    first = min(sent.values(), default=0.0)
+    timeline = sorted(
+        (sent[(int(p), str(h))] - first, float(t) - sent[(int(p), str(h))])
+        for p, h, t in rows
+        if (int(p), str(h)) in sent
+    )
+    latencies = sorted(latency for _, latency in timeline)
     return {
         "webhooks": len(sent),
         "applied": len(latencies),
         "latencies": latencies,
+        "timeline": timeline,
         "big_in_postgres_after_window": big_in_pg,
         "backfill_still_running": backfill_running,
     }
@@ -456,7 +463,7 @@ def main() -> None:
             asyncio.run(install(settings, portals, dict.fromkeys(portals, args.contacts)))
             capacity = asyncio.run(sandbox_capacity(settings, portals))
             one = asyncio.run(pull_and_push(settings, portals, args.contacts))
-            in_kafka = kafka_portal_counts(bootstrap, topics.hubspot_contacts)
+            in_kafka = kafka_portal_counts(bootstrap, topics.hubspot_contacts_backfill)
             in_hubspot = {p: sandbox_contacts(base_url, p) for p in portals}
 
             # part 2: reuse the small portals, reseeded with 20 contacts each, beside the big one
@@ -548,6 +555,7 @@ def main() -> None:
             "portal_seconds": sorted(times),
             "webhook_p99_s": p99,
             "backfill_still_running_after_window": two["backfill_still_running"],
+            "webhook_latency_by_send_time": [(round(at, 2), round(lat, 3)) for at, lat in two["timeline"]],
         },
     )
 

@@ -38,6 +38,10 @@ class TopicNames(BaseModel):
 
     hubspot_contacts: str = "hubspot.contacts.changes"
     hubspot_companies: str = "hubspot.companies.changes"
+    #: full reads (backfills, ``pull --full``): their own lane, so a big backfill never sits ahead of
+    #: webhook-driven changes in a partition (docs/portals.md#fair-sharing)
+    hubspot_contacts_backfill: str = "hubspot.contacts.backfill"
+    hubspot_companies_backfill: str = "hubspot.companies.backfill"
     platform_contacts: str = "platform.contacts.changes"
     platform_accounts: str = "platform.accounts.changes"
     crm_contacts: str = "crm.contacts"
@@ -164,6 +168,8 @@ class Settings(BaseSettings):
     #: most ``ingest_batch_wait_ms`` for a batch to fill
     ingest_batch_max: int = Field(default=2_000, ge=1, le=100_000)
     ingest_batch_wait_ms: int = Field(default=50, ge=1, le=60_000)
+    #: the backfill lane's batches are smaller, so a webhook-driven batch never waits long behind one
+    ingest_backfill_batch_max: int = Field(default=500, ge=1, le=100_000)
 
     #: seconds a stopping component (SIGTERM) has to drain before it exits anyway (code 1); keep it
     #: below the orchestrator's kill timeout (the chart sets terminationGracePeriodSeconds to this + 5)

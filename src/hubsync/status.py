@@ -132,7 +132,14 @@ def kafka_status(settings: Settings, kafka: KafkaConnection | str) -> dict[str, 
     lag = consumer_lag(
         kafka,
         f"{settings.consumer_group}.ingest",
-        [t.hubspot_contacts, t.hubspot_companies, t.platform_contacts, t.platform_accounts],
+        [
+            t.hubspot_contacts,
+            t.hubspot_companies,
+            t.hubspot_contacts_backfill,
+            t.hubspot_companies_backfill,
+            t.platform_contacts,
+            t.platform_accounts,
+        ],
     )
     return {
         "consumer_lag": [

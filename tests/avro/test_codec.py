@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from hubsync.avro.codec import SINGLE_OBJECT_MAGIC, SingleObjectCodec
 from hubsync.avro.schemas import SchemaRepository, default_schema_dir
 from hubsync.errors import SchemaError, UndecodableMessageError
-from hubsync.settings import Settings
+from hubsync.settings import Settings, TopicNames
 from hubsync.streams.topics import topic_specs
 from tests.avro.samples import SAMPLES
 
@@ -59,7 +59,7 @@ def _primitives_collapsed(node: object) -> object:
 
 def test_every_topic_has_a_schema_and_a_sample() -> None:
     specs = topic_specs(Settings())
-    assert len(specs) == 8
+    assert len(specs) == len(TopicNames.model_fields) == 10
     for spec in specs:
         assert REPO.current(spec.schema_stem).stem == spec.schema_stem
     assert sorted(SAMPLES) == REPO.stems

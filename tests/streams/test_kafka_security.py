@@ -253,7 +253,10 @@ def test_pull_over_sasl_ssl_plain_with_exactly_the_poller_acls(
         }
         result = hubsync(env, "pull", "contacts", "--full")
     assert result.returncode == 0, result.stdout + result.stderr
-    published = end_offsets(secure_kafka.bootstrap_servers, setup.topics.hubspot_contacts, setup.partitions)
+    # a full pull goes to the backfill lane
+    published = end_offsets(
+        secure_kafka.bootstrap_servers, setup.topics.hubspot_contacts_backfill, setup.partitions
+    )
     assert sum(published.values()) == 25
 
 

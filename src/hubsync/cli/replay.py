@@ -46,9 +46,9 @@ def replay_command(
     start = _since(since)
     topics = []
     if object_type in (None, ObjectChoice.CONTACTS):
-        topics.append(settings.topics.hubspot_contacts)
+        topics += [settings.topics.hubspot_contacts, settings.topics.hubspot_contacts_backfill]
     if object_type in (None, ObjectChoice.COMPANIES):
-        topics.append(settings.topics.hubspot_companies)
+        topics += [settings.topics.hubspot_companies, settings.topics.hubspot_companies_backfill]
 
     async def main() -> ReplayReport:
         async with ingest_processor(settings, codec_from_settings(settings), replay=True) as processor:

@@ -1,4 +1,4 @@
-"""The ingest agents: one per ``hubspot.*.changes`` topic, each a thin loop over
+"""The ingest agents: one per ``hubspot.*.changes`` and ``hubspot.*.backfill`` topic, each a thin loop over
 :class:`~hubsync.ingest.processor.IngestProcessor` (batches of ``HUBSYNC_INGEST_BATCH_MAX``)."""
 
 from __future__ import annotations
@@ -6,13 +6,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from confluent_kafka import KafkaException
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from hubsync.avro.codec import AvroCodec
+from hubsync.ingest.lanes import LaneGate
 from hubsync.ingest.metrics import ingest_metrics
 from hubsync.ingest.processor import IngestProcessor, IngestTopics
 from hubsync.records.kinds import ObjectKind
@@ -20,6 +21,7 @@ from hubsync.settings import Settings, require_database_url
 from hubsync.storage.pool import PoolConfig, open_pool
 from hubsync.storage.portal_scope import PortalRouting
 from hubsync.streams.connection import kafka_connection
+from hubsync.streams.decode import KafkaRecord
 from hubsync.streams.dlq import DeadLetterPublisher
 from hubsync.streams.faust_app import AgentApp, consume_batches
 from hubsync.streams.lag import partition_lags
@@ -36,7 +38,12 @@ CONTEXT_REFRESH_S = 5.0
 def ingest_topics(settings: Settings) -> IngestTopics:
     t = settings.topics
     return IngestTopics(
-        sources={t.hubspot_contacts: "contact", t.hubspot_companies: "account"},
+        sources={
+            t.hubspot_contacts: "contact",
+            t.hubspot_companies: "account",
+            t.hubspot_contacts_backfill: "contact",
+            t.hubspot_companies_backfill: "account",
+        },
         crm={"contact": t.crm_contacts, "account": t.crm_accounts},
     )
 
@@ -116,11 +123,23 @@ def add_ingest_agents(app: AgentApp) -> None:
     app.timer(interval=CONTEXT_REFRESH_S)(refresh_context)
 
     kinds: dict[str, ObjectKind] = dict(ingest_topics(settings).sources)
+    # the backfill lane's topics have agents of their own: a big backfill's batches are applied
+    # beside the webhook-driven ones, never ahead of them
+    # beside the webhook-driven ones, never ahead of them, and give way to them (LaneGate)
+    backfill = {settings.topics.hubspot_contacts_backfill, settings.topics.hubspot_companies_backfill}
+    gate = LaneGate()
     for topic_name, kind in kinds.items():
         topic = app.topic(topic_name, key_type=bytes, value_type=bytes)
+        is_backfill = topic_name in backfill
 
-        async def agent(stream: Any) -> None:
+        async def agent(stream: Any, is_backfill: bool = is_backfill) -> None:
             processor = await app.resources.get("ingest", opener)
-            await consume_batches(stream, settings.ingest_batch_max, within, processor.process)
 
-        app.agent(topic, name=f"ingest-{kind}")(agent)
+            async def process(messages: Sequence[KafkaRecord]) -> object:
+                async with gate.backfill() if is_backfill else gate.realtime():
+                    return await processor.process(messages)
+
+            size = settings.ingest_backfill_batch_max if is_backfill else settings.ingest_batch_max
+            await consume_batches(stream, size, within, process)
+
+        app.agent(topic, name=f"ingest-{kind}{'-backfill' if is_backfill else ''}")(agent)

@@ -256,7 +256,7 @@ class IngestProcessor:
 
     def _apply_and_read(
         self, events: Sequence[tuple[KafkaRecord, ChangeEvent]]
-    ) -> tuple[BatchResult, list[DeadLetterMessage], list[tuple[ObjectKind, dict[str, Any]]]]:
+    ) -> tuple[BatchResult, list[DeadLetterMessage], dict[str, list[EncodedMessage]]]:
         results, dead = self._apply(events)
         result = BatchResult()
         for part in results.values():
@@ -266,7 +266,7 @@ class IngestProcessor:
             max(0.0, committed - e.received_at / 1000) for _, e in events
         )
         self.metrics.last_commit.set(committed)
-        canonical = self._canonical(results) if self.publish_canonical else []
+        canonical = self._encode_canonical(self._canonical(results)) if self.publish_canonical else {}
         return result, dead, canonical
 
     # -- the batch --------------------------------------------------------------------------
@@ -274,7 +274,8 @@ class IngestProcessor:
     async def process(self, messages: Sequence[KafkaRecord]) -> BatchReport:
         """Apply ``messages``; returns once their effects are durable (PostgreSQL and Kafka)."""
         started = time.monotonic()
-        events, dead = self.decode(messages)
+        # off the event loop: it serves the webhook receiver and the other agents meanwhile
+        events, dead = await asyncio.to_thread(self.decode, messages)
 
         async def attempt() -> tuple[BatchResult, list[DeadLetterMessage], int]:
             result, apply_dead, canonical = await asyncio.to_thread(self._apply_and_read, events)
@@ -293,18 +294,22 @@ class IngestProcessor:
         self._record(messages, events, letters, result, time.monotonic() - started)
         return BatchReport(len(messages), len(letters), result, published, attempts)
 
-    async def _publish_canonical(self, canonical: Sequence[tuple[ObjectKind, dict[str, Any]]]) -> int:
-        sent = 0
-        for kind in ("contact", "account"):
-            records = [r for k, r in canonical if k == kind]
-            if not records:
-                continue
+    def _encode_canonical(
+        self, canonical: Sequence[tuple[ObjectKind, dict[str, Any]]]
+    ) -> dict[str, list[EncodedMessage]]:
+        """The ``crm.*`` messages of ``canonical`` by topic (encoded in the worker thread, not on
+        the event loop)."""
+        out: dict[str, list[EncodedMessage]] = {}
+        for kind, record in canonical:
             topic = self.topics.crm[kind]
-            schema = self._crm_schemas[kind]
-            encoded = [
-                EncodedMessage(crm_key(r["record_id"]), self.codec.encode(topic, schema, r)) for r in records
-            ]
-            sent += await self.publisher.publish(topic, encoded)
+            encoded = self.codec.encode(topic, self._crm_schemas[kind], record)
+            out.setdefault(topic, []).append(EncodedMessage(crm_key(record["record_id"]), encoded))
+        return out
+
+    async def _publish_canonical(self, canonical: Mapping[str, Sequence[EncodedMessage]]) -> int:
+        sent = 0
+        for topic, messages in canonical.items():
+            sent += await self.publisher.publish(topic, messages)
         return sent
 
     def _record(

@@ -54,14 +54,15 @@ class RecordRow:
 MAX_RECORD_LOCKS = 1024
 
 
-def record_lock_id(kind: ObjectKind, hubspot_id: str) -> int:
-    """The advisory lock of the mirrored record of HubSpot id ``hubspot_id``."""
-    return advisory_lock_id("hubsync.record", kind, hubspot_id)
+def record_lock_id(kind: ObjectKind, hubspot_id: str, portal: int = 0) -> int:
+    """The advisory lock of the mirrored record of HubSpot id ``hubspot_id`` in ``portal``."""
+    return advisory_lock_id("hubsync.record", str(portal), kind, hubspot_id)
 
 
-def kind_lock_id(kind: ObjectKind) -> int:
-    """The advisory lock standing for every record of ``kind`` at once."""
-    return advisory_lock_id("hubsync.record", kind, "*")
+def kind_lock_id(kind: ObjectKind, portal: int = 0) -> int:
+    """The advisory lock standing for every record of ``kind`` of ``portal`` at once (so one
+    portal's big batch never waits for, nor holds up, another portal's)."""
+    return advisory_lock_id("hubsync.record", str(portal), kind, "*")
 
 
 def lock_records(
@@ -76,15 +77,18 @@ def lock_records(
     company while the companies' batch inserts that company): the second waits here for the first
     to commit, then loads the committed row and applies its events on top, where it would
     otherwise insert the same HubSpot id again and fail on the unique constraint. Call before
-    :func:`load_records`. Each kind's lock is taken shared, or exclusive in place of more than
-    ``max_locks`` record locks.
+    :func:`load_records`. The locks are the current portal's. Each kind's lock is taken shared,
+    or exclusive in place of more than ``max_locks`` record locks.
     """
     wanted = {kind: ids for kind, ids in hubspot_ids.items() if ids}
-    singles = [record_lock_id(kind, h) for kind, ids in wanted.items() for h in ids]
-    if len(singles) > max_locks:
-        take_locks(conn, exclusive=[kind_lock_id(kind) for kind in wanted])
+    if not wanted:
         return
-    take_locks(conn, shared=[kind_lock_id(kind) for kind in wanted], single=singles)
+    portal = current_portal(conn)
+    singles = [record_lock_id(kind, h, portal) for kind, ids in wanted.items() for h in ids]
+    if len(singles) > max_locks:
+        take_locks(conn, exclusive=[kind_lock_id(kind, portal) for kind in wanted])
+        return
+    take_locks(conn, shared=[kind_lock_id(kind, portal) for kind in wanted], single=singles)
 
 
 def _ms(column: str) -> str:

@@ -38,6 +38,7 @@ from hubsync.matching.record_keys import (
     object_type_lock_id,
 )
 from hubsync.records.kinds import ObjectKind
+from hubsync.storage.portal_scope import current_portal
 
 __all__ = ["MAX_KEY_LOCKS", "DuplicatePair", "duplicates_of", "flag_duplicates", "open_duplicates"]
 
@@ -246,8 +247,11 @@ def flag_duplicates(
     else:
         keys = _batch_keys(conn, object_type, ids)
         exclusive = len(keys) > max_key_locks
-    key_locks = [] if exclusive else sorted({lock_id(key) for key in keys})
-    conn.execute(_LOCK, {"locks": [object_type_lock_id(object_type), *key_locks], "exclusive": exclusive})
+    portal = current_portal(conn)
+    key_locks = [] if exclusive else sorted({lock_id(key, portal) for key in keys})
+    conn.execute(
+        _LOCK, {"locks": [object_type_lock_id(object_type, portal), *key_locks], "exclusive": exclusive}
+    )
     conn.execute(
         _STALE_CONTACTS if object_type == "contact" else _STALE_ACCOUNTS,
         {"ids": ids, "freemail": sorted(FREEMAIL_DOMAINS)},

@@ -123,21 +123,22 @@ def dedup_keys(object_type: ObjectKind, keys: ContactKeys | AccountKeys) -> froz
     return frozenset(out)
 
 
-def lock_id(key: DedupKey) -> int:
+def lock_id(key: DedupKey, portal: int = 0) -> int:
     """A stable signed 64-bit id for ``pg_advisory_xact_lock``: the first 8 bytes of a BLAKE2b
     digest of the key (fields joined by the unit separator, which no key value contains).
 
     Stable across processes and Python versions (unlike ``hash()``), so every worker locks the
     same id for the same key. A collision only makes two unrelated keys wait for each other.
+    Keys are the ``portal``'s: duplicates are never looked for across portals.
     """
-    return advisory_lock_id("hubsync.dedup", key.object_type, key.signal, key.value)
+    return advisory_lock_id("hubsync.dedup", str(portal), key.object_type, key.signal, key.value)
 
 
-def object_type_lock_id(object_type: ObjectKind) -> int:
+def object_type_lock_id(object_type: ObjectKind, portal: int = 0) -> int:
     """The advisory-lock id standing for every key of ``object_type`` at once (see
-    :func:`hubsync.matching.duplicates.flag_duplicates`); never equal to a :func:`lock_id` but by a
-    64-bit hash collision."""
-    return advisory_lock_id("hubsync.dedup", object_type, "*")
+    :func:`hubsync.matching.duplicates.flag_duplicates`) in ``portal``, so one portal's big batch
+    never holds up another's; never equal to a :func:`lock_id` but by a 64-bit hash collision."""
+    return advisory_lock_id("hubsync.dedup", str(portal), object_type, "*")
 
 
 _CONTACT_KEY_PROPERTIES = ("email", "hs_additional_emails", "firstname", "lastname", "company")

@@ -108,13 +108,16 @@ def component_grants(component: str, settings: Settings) -> tuple[Grant, ...]:
     * ``status`` (``hubsync status``) reads the group's offsets and the topics' sizes.
     """
     t = settings.topics
-    change = (t.hubspot_contacts, t.hubspot_companies)
+    realtime = (t.hubspot_contacts, t.hubspot_companies)
+    change = (*realtime, t.hubspot_contacts_backfill, t.hubspot_companies_backfill)
     platform = (t.platform_contacts, t.platform_accounts)
     crm = (t.crm_contacts, t.crm_accounts)
     every = (*change, *platform, *crm, t.push_errors, t.dlq)
     group = f"{settings.consumer_group}.ingest"
     r, w, d, dc = Operation.READ, Operation.WRITE, Operation.DESCRIBE, Operation.DESCRIBE_CONFIGS
-    if component in ("webhook", "poller"):
+    if component == "webhook":
+        return _topics(realtime, w, dc)
+    if component == "poller":  # the incremental poll and pulls by id: realtime; full reads: backfill
         return _topics(change, w, dc)
     if component == "worker":
         return (

@@ -33,6 +33,8 @@ class TopicSpec:
 _CONTRACTS: dict[str, tuple[str, str, bool, int]] = {
     "hubspot_contacts": ("hubspot_change_event", "HubSpot contact id", False, 30),
     "hubspot_companies": ("hubspot_change_event", "HubSpot company id", False, 30),
+    "hubspot_contacts_backfill": ("hubspot_change_event", "HubSpot contact id", False, 7),
+    "hubspot_companies_backfill": ("hubspot_change_event", "HubSpot company id", False, 7),
     "platform_contacts": ("platform_change_event", "platform record id", False, 30),
     "platform_accounts": ("platform_change_event", "platform record id", False, 30),
     "crm_contacts": ("crm_contact", "platform record id", True, 0),

@@ -196,3 +196,23 @@ def test_realtime_requests_overtake_queued_backfill(sandbox: ThreadedSandbox, co
     assert last_realtime < first_queued_backfill, order
     assert [name for name in order if name.startswith("backfill")] == [f"backfill{i}" for i in range(9)]
     assert 429 not in control.statuses()
+
+
+def test_a_paced_bucket_spreads_backfill_over_the_window_and_lets_realtime_through() -> None:
+    async def main() -> tuple[float, bool, bool]:
+        bucket = RollingWindowBucket(10, 1.0, pace_backfill=True)  # one backfill request per 0.1 s
+        started = time.monotonic()
+        for _ in range(4):
+            await bucket.acquire(Lane.BACKFILL)
+        backfill = time.monotonic() - started
+        # the window's budget is still there for realtime requests at once; the next backfill waits
+        later = asyncio.create_task(bucket.acquire(Lane.BACKFILL))
+        now = asyncio.create_task(bucket.acquire(Lane.REALTIME))
+        await _settle()
+        done = (now.done(), later.done())
+        await later
+        return backfill, *done
+
+    backfill, realtime_granted, backfill_granted = asyncio.run(main())
+    assert backfill >= 0.29  # 4 requests: at 0, 0.1, 0.2 and 0.3 s, not all at once
+    assert realtime_granted and not backfill_granted

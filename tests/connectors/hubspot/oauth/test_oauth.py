@@ -262,7 +262,7 @@ def test_token_expiry_in_the_middle_of_a_backfill_loses_no_page(
         assert result.returncode == 0, result.stdout + result.stderr
         refreshes = httpx.get(f"{sandbox.base_url}/_sandbox/oauth").json()["grants"]["refresh_token"]
         assert refreshes >= 2, "the tokens expired during the backfill"
-        ids = _published_ids(kafka_bootstrap_servers, setup.topics.hubspot_contacts)
+        ids = _published_ids(kafka_bootstrap_servers, setup.topics.hubspot_contacts_backfill)
         assert len(set(ids)) == 1200, f"{1200 - len(set(ids))} records lost"
 
 

@@ -53,10 +53,11 @@ class World:
     sandbox: ThreadedSandbox
     database_url: str
 
-    def reader(self) -> TopicReader:
+    def reader(self, role: str = "hubspot_contacts") -> TopicReader:
+        """A reader of the contacts' change topic (``hubspot_contacts_backfill``: the backfill lane)."""
         repo = SchemaRepository()
         codec = SingleObjectCodec(repo)
-        topic = self.settings.topics.hubspot_contacts
+        topic = getattr(self.settings.topics, role)
         schema = repo.current("hubspot_change_event")
         return TopicReader(
             self.settings.kafka_bootstrap_servers or "", topic, lambda b: codec.decode(topic, schema, b)
@@ -83,7 +84,15 @@ def world(sandbox: ThreadedSandbox, kafka_bootstrap_servers: str, fresh_database
     )
     ensure_topics(
         admin_client(kafka_bootstrap_servers),
-        [spec_for(settings, "hubspot_contacts"), spec_for(settings, "hubspot_companies")],
+        [
+            spec_for(settings, role)
+            for role in (
+                "hubspot_contacts",
+                "hubspot_companies",
+                "hubspot_contacts_backfill",
+                "hubspot_companies_backfill",
+            )
+        ],
     )
     migrate(fresh_database_url)
     return World(settings, sandbox, fresh_database_url)
@@ -219,7 +228,7 @@ def test_backfill_reads_active_archived_and_merged_records_and_resumes(world: Wo
     ui = Writer("CRM_UI", "userId:1")
     store.archive("contact", ids[0], ui)
     store.merge("contact", ids[1], ids[2], ui)
-    reader = world.reader()
+    reader = world.reader("hubspot_contacts_backfill")  # full reads go to the backfill lane
 
     async def run() -> tuple[int, bool, dict[str, Any] | None]:
         async with parts(world) as p:

@@ -14,7 +14,10 @@ the difference is booked as phantom requests. A ten-secondly 429 books the whole
 (:meth:`RollingWindowBucket.saturate`).
 
 Waiters queue per :class:`Lane`; a lower lane is served only when no higher lane waits, so
-webhook-driven work (``REALTIME``) always goes ahead of ``BACKFILL``. Each lane is FIFO.
+webhook-driven work (``REALTIME``) always goes ahead of ``BACKFILL``. Each lane is FIFO. A portal's
+burst bucket paces its ``BACKFILL`` requests evenly over the window (``pace_backfill``): a backfill
+never spends a window's budget in its first second, so the portal's realtime requests find budget
+and the pipeline behind the backfill gets a steady flow, not a flood.
 
 Buckets are asyncio objects: the registry (:func:`portal_limits`) keeps one set per portal
 (base URL + token hash) *per event loop*, i.e. per process for hubsync's one-loop processes.
@@ -55,6 +58,7 @@ class RollingWindowBucket:
         window_s: float,
         *,
         probe: bool = False,
+        pace_backfill: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if limit <= 0 or window_s < 0:
@@ -69,6 +73,11 @@ class RollingWindowBucket:
         self._expiries: deque[float] = deque()
         self._waiters: dict[Lane, deque[asyncio.Future[None]]] = {lane: deque() for lane in Lane}
         self._timer: asyncio.TimerHandle | None = None
+        #: ``BACKFILL`` requests are spread over the window (one every ``window / limit``) instead of
+        #: spending its whole budget at once: a backfill's first second then neither floods the
+        #: pipeline behind it nor leaves the portal's realtime requests without budget for a window
+        self._pace_backfill = pace_backfill
+        self._backfill_next = float("-inf")
 
     @property
     def limit(self) -> int:
@@ -94,14 +103,26 @@ class RollingWindowBucket:
         free = max(0, self._limit - self._in_flight - len(expiries))
         return min(free, max(0, 1 - self._in_flight)) if self._probing else free
 
+    def _paced(self, lane: Lane) -> bool:
+        """Whether a ``lane`` request must wait for its pace (see ``pace_backfill``)."""
+        return self._pace_backfill and lane is Lane.BACKFILL and self._clock() < self._backfill_next
+
+    def _granted(self, lane: Lane) -> None:
+        self._in_flight += 1
+        if self._pace_backfill and lane is Lane.BACKFILL and self._window_s > 0:
+            self._backfill_next = self._clock() + self._window_s / self._limit
+
     async def acquire(self, lane: Lane = Lane.BACKFILL) -> None:
         """Wait for a slot; pair every successful call with :meth:`release`."""
-        if not self.waiting() and self.available() > 0:
-            self._in_flight += 1
+        if not self.waiting() and self.available() > 0 and not self._paced(lane):
+            self._granted(lane)
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters[lane].append(future)
-        self._schedule()
+        if lane is Lane.REALTIME and self.available() > 0:
+            self._dispatch()  # not left waiting for a backfill's pacing timer
+        else:
+            self._schedule()
         try:
             await future
         except asyncio.CancelledError:
@@ -161,12 +182,12 @@ class RollingWindowBucket:
         free = self.available()
         for lane in Lane:
             queue = self._waiters[lane]
-            while queue and free > 0:
+            while queue and free > 0 and not self._paced(lane):
                 future = queue.popleft()
                 if future.done():
                     continue
                 future.set_result(None)
-                self._in_flight += 1
+                self._granted(lane)
                 free -= 1
             if any(not f.done() for f in queue):
                 break
@@ -177,6 +198,10 @@ class RollingWindowBucket:
         if self._timer is not None or not self.waiting():
             return
         if self.available() > 0:
+            if not self.waiting(Lane.REALTIME) and self._paced(Lane.BACKFILL):
+                delay = self._backfill_next - self._clock()
+                self._timer = asyncio.get_running_loop().call_later(delay, self._dispatch)
+                return
             asyncio.get_running_loop().call_soon(self._dispatch)
             return
         if self._expiries:
@@ -215,7 +240,7 @@ def portal_limits(
         limits = portals.get(key)
         if limits is None:
             limits = PortalLimits(
-                burst=RollingWindowBucket(burst_limit, burst_window_s, probe=True),
+                burst=RollingWindowBucket(burst_limit, burst_window_s, probe=True, pace_backfill=True),
                 search=RollingWindowBucket(search_per_second, 1.0),
             )
             portals[key] = limits

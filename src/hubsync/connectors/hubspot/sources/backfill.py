@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from hubsync.connectors.hubspot.http.client import Page
 from hubsync.connectors.hubspot.sources.cursors import CursorStore, PollCursor
-from hubsync.connectors.hubspot.sources.poller import TOPIC_ROLE, EventPublisher, PollerConfig
+from hubsync.connectors.hubspot.sources.poller import BACKFILL_ROLE, EventPublisher, PollerConfig
 from hubsync.connectors.hubspot.sources.record_events import Message, record_events
 from hubsync.hubspot_model.objects import HubSpotObjectType
 from hubsync.records.kinds import KIND_OF_HUBSPOT_TYPE
@@ -105,7 +105,7 @@ class Backfill:
                         )
                     )
                 if messages:
-                    await self.publisher.publish(TOPIC_ROLE[object_type], messages)
+                    await self.publisher.publish(BACKFILL_ROLE[object_type], messages)
                 records += len(page.results)
                 published += len(messages)
                 pages += 1

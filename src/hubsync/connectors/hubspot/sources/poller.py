@@ -22,6 +22,11 @@ from hubsync.metrics import ConnectorMetrics
 from hubsync.records.kinds import KIND_OF_HUBSPOT_TYPE
 
 TOPIC_ROLE: dict[HubSpotObjectType, str] = {"contacts": "hubspot_contacts", "companies": "hubspot_companies"}
+#: the topic roles of full reads (backfills, ``pull --full``): the backfill lane
+BACKFILL_ROLE: dict[HubSpotObjectType, str] = {
+    "contacts": "hubspot_contacts_backfill",
+    "companies": "hubspot_companies_backfill",
+}
 
 
 class EventPublisher(Protocol):

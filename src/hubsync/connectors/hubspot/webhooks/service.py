@@ -46,8 +46,14 @@ POOL_CONFIG = PoolConfig(min_size=1, max_size=10, timeout=3.0, application_name=
 
 
 def ensure_change_topics(settings: Settings) -> None:
-    """Create ``hubspot.contacts.changes`` and ``hubspot.companies.changes`` when missing."""
-    specs = [spec_for(settings, "hubspot_contacts"), spec_for(settings, "hubspot_companies")]
+    """Create the HubSpot change topics (``hubspot.*.changes`` and ``hubspot.*.backfill``) when missing."""
+    roles = (
+        "hubspot_contacts",
+        "hubspot_companies",
+        "hubspot_contacts_backfill",
+        "hubspot_companies_backfill",
+    )
+    specs = [spec_for(settings, role) for role in roles]
     ensure_topics(admin_client(kafka_connection(settings)), specs)
 
 
