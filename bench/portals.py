@@ -133,7 +133,9 @@ async def set_limit(http: httpx.AsyncClient, portal: int, limit: int) -> None:
 
 
 async def sandbox_capacity(settings: Settings, portals: list[int], seconds: float = 5.0) -> float:
-    """Records/s the sandbox serves with its limits lifted: 32 connections reading contact pages."""
+    """Records/s the sandbox serves for the same mix as the run (half pages read, half batch upserts
+    of 100 new contacts), its limits lifted, 32 connections, on spare portals of their own (so the
+    measured portals keep exactly their own records)."""
     store = portal_store(settings)
     tokens = {p: (await store.tokens(p)).access_token for p in portals}
     records = 0
@@ -145,31 +147,55 @@ async def sandbox_capacity(settings: Settings, portals: list[int], seconds: floa
         deadline = time.perf_counter() + seconds
         started = time.perf_counter()
 
-        async def reader(index: int) -> None:
+        async def worker(index: int) -> None:
             nonlocal records
             rng = random.Random(index)
+            sequence = 0
             while time.perf_counter() < deadline:
                 portal = rng.choice(portals)
-                page = await http.get(
-                    "/crm/v3/objects/contacts",
-                    params={"limit": 100},
-                    headers={"Authorization": f"Bearer {tokens[portal]}"},
+                auth = {"Authorization": f"Bearer {tokens[portal]}"}
+                if index % 2:
+                    answer = await http.get("/crm/v3/objects/contacts", params={"limit": 100}, headers=auth)
+                    answer.raise_for_status()
+                    records += len(answer.json()["results"])
+                    continue
+                inputs = [
+                    {
+                        "id": f"cap-{index}-{sequence}-{i}",
+                        "idProperty": "hubsync_record_id",
+                        "properties": {"email": f"cap-{index}-{sequence}-{i}@capacity.example"},
+                    }
+                    for i in range(RECORDS_PER_REQUEST)
+                ]
+                sequence += 1
+                answer = await http.post(
+                    "/crm/v3/objects/contacts/batch/upsert", json={"inputs": inputs}, headers=auth
                 )
-                page.raise_for_status()
-                records += len(page.json()["results"])
+                answer.raise_for_status()
+                records += len(answer.json()["results"])
 
-        await asyncio.gather(*(reader(i) for i in range(32)))
+        await asyncio.gather(*(worker(i) for i in range(32)))
         elapsed = time.perf_counter() - started
-        for portal in portals:
-            await set_limit(http, portal, PUBLIC_APP_LIMIT)
-    await asyncio.sleep(WINDOW_S)  # the capacity run's requests leave the portals' windows
     return records / elapsed
+
+
+async def prepare_capacity_portals(settings: Settings, portals: list[int]) -> None:
+    """Spare portals for the capacity measurement, with the ``hubsync_record_id`` property."""
+    clients = PortalClients(settings)
+    try:
+        for portal in portals:
+            await ensure_record_id_property(clients.client(portal))
+    finally:
+        await clients.aclose()
 
 
 async def pull_and_push(settings: Settings, portals: list[int], contacts: int) -> dict[str, Any]:
     """Every portal at once: a full backfill to Kafka and a push of ``contacts`` new contacts."""
     clients = PortalClients(settings)
-    pool = await open_async_pool(require_database_url(settings), PoolConfig(max_size=8), name="bench-portals")
+    # every portal saves its cursor after each page: room for all of them to wait
+    pool = await open_async_pool(
+        require_database_url(settings), PoolConfig(max_size=8, max_waiting=0), name="bench-portals"
+    )
     kafka = AsyncKafkaPublisher(kafka_connection(settings), SingleObjectCodec(SchemaRepository()))
     await kafka.start()
     publisher = ChangeEventPublisher(kafka, settings.topics, source="BACKFILL")
@@ -219,6 +245,31 @@ async def pull_and_push(settings: Settings, portals: list[int], contacts: int) -
         await clients.aclose()
         await pool.close()
     return {"seconds": elapsed, "finished": finished, "pulled": pulled, "pushed": pushed}
+
+
+async def pull_all(settings: Settings, portals: list[int]) -> None:
+    """A full read of each portal's contacts to Kafka (what ``hubsync pull --full`` does), in process."""
+    clients = PortalClients(settings)
+    pool = await open_async_pool(
+        require_database_url(settings), PoolConfig(max_size=4, max_waiting=0), name="bench-pull"
+    )
+    kafka = AsyncKafkaPublisher(kafka_connection(settings), SingleObjectCodec(SchemaRepository()))
+    await kafka.start()
+    publisher = ChangeEventPublisher(kafka, settings.topics, source="BACKFILL")
+    try:
+
+        async def pull(portal: int) -> None:
+            properties = await mapped_properties(pool, portal)
+            backfill = Backfill(
+                clients.client(portal), publisher, CursorStore(pool, portal), properties, portal_id=portal
+            )
+            await backfill.run("contacts", restart=True)
+
+        await asyncio.gather(*(pull(p) for p in portals))
+    finally:
+        await kafka.close()
+        await clients.aclose()
+        await pool.close()
 
 
 def kafka_portal_counts(bootstrap: str, topic: str) -> dict[int, int]:
@@ -325,13 +376,14 @@ def big_beside_small(
     small_set = tuple(small)
     with hubsync_run(env, port):
         # the small portals' contacts into PostgreSQL first (their webhooks change existing records)
-        pull_env = dict(env)
-        for portal in small:
-            pull_env["HUBSYNC_PORTAL_ID"] = str(portal)
-            subprocess.run(
-                [sys.executable, "-m", "hubsync", "pull", "contacts", "--full"],
-                env=pull_env, check=True, capture_output=True,
-            )  # fmt: skip
+        asyncio.run(
+            pull_all(
+                _settings(
+                    base_url, database_url, keys, kafka_bootstrap_servers=bootstrap, topics=settings.topics
+                ),
+                small,
+            )
+        )
         wait_for_rows(
             database_url,
             "SELECT count(*) FROM hubsync.contacts_all WHERE portal_id = ANY(%s)",
@@ -436,6 +488,12 @@ def main() -> None:
     parser.add_argument("--big", type=int, default=200_000)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--part",
+        choices=("all", "one", "two"),
+        default="all",
+        help="one: pulled and pushed at once; two: big backfill",
+    )
     args = parser.parse_args()
     if args.quick:
         args.portals, args.contacts, args.big, args.seconds = 10, 500, 20_000, 10.0
@@ -460,11 +518,17 @@ def main() -> None:
             settings = _settings(
                 base_url, database_url, keys, kafka_bootstrap_servers=bootstrap, topics=topics
             )
-            asyncio.run(install(settings, portals, dict.fromkeys(portals, args.contacts)))
-            capacity = asyncio.run(sandbox_capacity(settings, portals))
-            one = asyncio.run(pull_and_push(settings, portals, args.contacts))
-            in_kafka = kafka_portal_counts(bootstrap, topics.hubspot_contacts_backfill)
-            in_hubspot = {p: sandbox_contacts(base_url, p) for p in portals}
+            seeded = args.contacts if args.part != "two" else SMALL_CONTACTS
+            asyncio.run(install(settings, portals, dict.fromkeys(portals, seeded)))
+            one: dict[str, Any] = {}
+            if args.part in ("all", "one"):
+                spare = [FIRST_PORTAL + 20_000 + i for i in range(10)]
+                asyncio.run(install(settings, spare, dict.fromkeys(spare, args.contacts)))
+                asyncio.run(prepare_capacity_portals(settings, spare))
+                one["capacity"] = asyncio.run(sandbox_capacity(settings, spare))
+                one.update(asyncio.run(pull_and_push(settings, portals, args.contacts)))
+                one["in_kafka"] = kafka_portal_counts(bootstrap, topics.hubspot_contacts_backfill)
+                one["in_hubspot"] = {p: sandbox_contacts(base_url, p) for p in portals}
 
             # part 2: reuse the small portals, reseeded with 20 contacts each, beside the big one
             with psycopg.connect(database_url) as conn:
@@ -489,10 +553,37 @@ def main() -> None:
                         await set_limit(http, portal, PUBLIC_APP_LIMIT)
                 await install(settings, [big], {big: args.big})
 
-            asyncio.run(part_two_setup())
-            two = big_beside_small(base_url, bootstrap, database_url, keys, small, big, args.seconds)
+            two: dict[str, Any] = {}
+            if args.part in ("all", "two"):
+                asyncio.run(part_two_setup())
+                two = big_beside_small(base_url, bootstrap, database_url, keys, small, big, args.seconds)
     finally:
         stop(sandbox)
+    rows: list[dict[str, Any]] = []
+    extra: dict[str, Any] = {"portals": args.portals, "contacts_per_portal": args.contacts}
+    if one:
+        part_one(args, portals, one, rows, extra)
+    if two:
+        part_two(args, two, rows, extra)
+    report(
+        "portals", "Many portals: pulled and pushed at once; a big backfill beside small portals", rows, extra
+    )
+
+
+def row(
+    metric: str, value: float, unit: str = "", target: str = "-", ok: bool | None = None
+) -> dict[str, Any]:
+    return {"metric": metric, "unit": unit, **summarize([value]), "target": target, "ok": ok}
+
+
+def part_one(
+    args: argparse.Namespace,
+    portals: list[int],
+    one: dict[str, Any],
+    rows: list[dict[str, Any]],
+    extra: dict[str, Any],
+) -> None:
+    capacity, in_kafka, in_hubspot = one["capacity"], one["in_kafka"], one["in_hubspot"]
 
     total_records = sum(one["pulled"].values()) + sum(one["pushed"].values())
     rate = total_records / one["seconds"]
@@ -503,22 +594,30 @@ def main() -> None:
     complete = all(in_kafka.get(p, 0) >= args.contacts for p in portals) and all(
         one["pushed"][p] == args.contacts and in_hubspot[p] == 2 * args.contacts for p in portals
     )
-    lat = two["latencies"]
-    p99 = quantile(lat, 0.99)
-
-    def row(
-        metric: str, value: float, unit: str = "", target: str = "-", ok: bool | None = None
-    ) -> dict[str, Any]:
-        return {"metric": metric, "unit": unit, **summarize([value]), "target": target, "ok": ok}
-
-    rows = [
+    rows += [
         row(f"records pulled + pushed ({args.portals} portals)", total_records, "", ok=complete),
         row("sum of the portals' ceilings", ceilings, "rec/s"),
-        row("sandbox capacity (measured)", capacity, "rec/s"),
+        row("sandbox capacity, same mix (measured)", capacity, "rec/s"),
         row("pulled + pushed throughput", rate, "rec/s"),
         row("throughput / lower bound", rate / bound, ""),
-        row("slowest portal / median portal", fairness, "", "-"),
+        row("slowest portal / median portal", fairness, ""),
         row("slowest portal", max(times), "s"),
+    ]
+    extra.update(
+        records_per_s=rate,
+        ceilings_records_per_s=ceilings,
+        sandbox_capacity_records_per_s=capacity,
+        fairness_slowest_over_median=fairness,
+        portal_seconds=sorted(times),
+    )
+
+
+def part_two(
+    args: argparse.Namespace, two: dict[str, Any], rows: list[dict[str, Any]], extra: dict[str, Any]
+) -> None:
+    lat = two["latencies"]
+    p99 = quantile(lat, 0.99)
+    rows += [
         row(
             "webhooks of small portals applied",
             float(two["applied"]),
@@ -539,24 +638,12 @@ def main() -> None:
             f"of {args.big}",
         ),
     ]
-    report(
-        "portals",
-        "Many portals: pulled and pushed at once; a big backfill beside small portals",
-        rows,
-        {
-            "portals": args.portals,
-            "contacts_per_portal": args.contacts,
-            "big_portal_contacts": args.big,
-            "webhook_seconds": args.seconds,
-            "records_per_s": rate,
-            "ceilings_records_per_s": ceilings,
-            "sandbox_capacity_records_per_s": capacity,
-            "fairness_slowest_over_median": fairness,
-            "portal_seconds": sorted(times),
-            "webhook_p99_s": p99,
-            "backfill_still_running_after_window": two["backfill_still_running"],
-            "webhook_latency_by_send_time": [(round(at, 2), round(lat, 3)) for at, lat in two["timeline"]],
-        },
+    extra.update(
+        big_portal_contacts=args.big,
+        webhook_seconds=args.seconds,
+        webhook_p99_s=p99,
+        backfill_still_running_after_window=two["backfill_still_running"],
+        webhook_latency_by_send_time=[(round(at, 2), round(lat, 3)) for at, lat in two["timeline"]],
     )
 
 

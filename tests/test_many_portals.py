@@ -23,6 +23,7 @@ import pytest
 from pydantic import SecretStr
 
 from hubsync._runtime.processes import free_port
+from hubsync.avro import SchemaRepository, SingleObjectCodec
 from hubsync.connectors.hubspot.oauth.runtime import INSTALLED_PORTALS_TTL_S, portal_store
 from hubsync.hubspot_model.signatures import v3_headers
 from hubsync.platform import create_record
@@ -162,6 +163,16 @@ def test_portals_stay_apart_a_mixed_batch_lands_right_pushes_go_to_their_portal_
     )
     assert {p: hid for p, (hid, _) in _contacts(d, email).items()} == ids
     assert d.rows("SELECT count(*) FROM hubsync.potential_duplicates_all") == [(0,)]
+    # crm.contacts: each portal's record once, with its portal, none with another portal's values
+    crm_topic = d.process.env["HUBSYNC_TOPICS__CRM_CONTACTS"]
+    codec, schema = SingleObjectCodec(SchemaRepository()), SchemaRepository().current("crm_contact")
+    with TopicDrain(d.process.env["KAFKA_BOOTSTRAP_SERVERS"], crm_topic, 3) as crm:
+
+        def published() -> dict[int, str | None]:
+            values = [codec.decode(crm_topic, schema, m.value() or b"") for m in crm.drain()]
+            return {v["portal_id"]: v["first_name"] for v in values if v["email"] == email}
+
+        d.process.wait_until(lambda: published() == names, "each portal's record on crm.contacts", timeout=60)
 
     # one webhook batch with events of two portals (and one of a portal that never installed)
     now = int(time.time() * 1000)

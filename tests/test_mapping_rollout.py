@@ -80,6 +80,8 @@ def test_without_workers_the_change_applies_when_one_starts(
 def test_a_worker_records_its_version_and_forgets_workers_gone_for_a_day(
     fresh_database_url: str, kafka_bootstrap_servers: str
 ) -> None:
+    from psycopg_pool import ConnectionPool
+
     from hubsync.ingest.processor import ContextCache
     from hubsync.storage.config_versions import mapping_version, worker_contexts
 
@@ -90,7 +92,13 @@ def test_a_worker_records_its_version_and_forgets_workers_gone_for_a_day(
             " ('ingest@old:1/a', 1, now() - interval '3 days', now() - interval '2 days'),"
             " ('ingest@recent:2/b', 1, now() - interval '1 hour', now() - interval '1 hour')"
         )
-        ContextCache(worker_id="ingest@me:3/c").get(conn)
+        conn.commit()
+        cache = ContextCache(worker_id="ingest@me:3/c")
+        cache.get(conn)  # a batch's load records nothing: no batch waits for another's row lock
+        assert "ingest@me:3/c" not in {w.worker_id for w in worker_contexts(conn)}
+        conn.commit()
+        with ConnectionPool(fresh_database_url, min_size=1, max_size=1) as pool:
+            cache.refresh(pool)  # the agents' timer, in a transaction of its own
         rows = {w.worker_id: w for w in worker_contexts(conn)}
         assert set(rows) == {"ingest@recent:2/b", "ingest@me:3/c"}
         assert rows["ingest@me:3/c"].mapping_version == mapping_version(conn) and rows["ingest@me:3/c"].live

@@ -88,10 +88,11 @@ class ContextCache:
 
     A portal's context is loaded when a batch of its events needs it (in the batch's transaction,
     with the portal entered), so a worker serving thousands of portals reads only the ones it is
-    sent. With a ``worker_id``, every reload records the mapping version this worker now applies
-    (``hubsync.worker_contexts``): ``hubsync settings set mapping...`` waits for it and
-    ``hubsync status`` shows it. :meth:`refresh` reloads the connection's own portal when due
-    without a batch (the agents call it on a timer), so an idle worker's row stays current too."""
+    sent. Loading only reads: with a ``worker_id``, :meth:`refresh` (the agents call it on a timer,
+    in a short transaction of its own) records the mapping version this worker now applies in
+    ``hubsync.worker_contexts``, which ``hubsync settings set mapping...`` waits for and
+    ``hubsync status`` shows. Recording it from a batch would make every batch of the worker wait
+    for the row lock of the others' (a backfill batch's transaction lasts a while)."""
 
     def __init__(self, *, replay: bool = False, ttl_s: float = 5.0, worker_id: str | None = None) -> None:
         self.replay = replay
@@ -99,6 +100,7 @@ class ContextCache:
         self.worker_id = worker_id
         #: the mapping version of the last load (0: none loaded yet)
         self.version = 0
+        self._recorded: int | None = None
         self._contexts: dict[int | None, tuple[IngestContext, float]] = {}
 
     def get(self, conn: psycopg.Connection[Any], portal: int | None = None) -> IngestContext:
@@ -107,25 +109,27 @@ class ContextCache:
         cached = self._contexts.get(portal)
         if cached is not None and now - cached[1] <= self.ttl_s:
             return cached[0]
-        first = not self._contexts
-        version = mapping_version(conn)
+        self.version = mapping_version(conn)
         context = IngestContext(
             mappings=load_mappings(conn),
             definitions={kind: effective_definitions(conn, kind) for kind in ("contact", "account")},
             replay=self.replay,
         )
-        if self.worker_id is not None:
-            if first:  # this worker's first load: drop rows of workers long gone
-                forget_gone_workers(conn)
-            record_worker_context(conn, self.worker_id, version, loaded=version != self.version)
-        self.version = version
         self._contexts[portal] = (context, now)
         return context
 
     def refresh(self, pool: psycopg_pool.ConnectionPool[Any]) -> None:
-        """Reload the connection's own portal if due, outside any batch (committed at once)."""
+        """Reload the connection's own portal if due and say which mapping version this worker
+        applies, outside any batch (committed at once)."""
         with pool.connection() as conn:
             self.get(conn)
+            if self.worker_id is not None:
+                if self._recorded is None:  # this worker's first record: drop rows of workers long gone
+                    forget_gone_workers(conn)
+                record_worker_context(
+                    conn, self.worker_id, self.version, loaded=self.version != self._recorded
+                )
+                self._recorded = self.version
             conn.commit()
 
 

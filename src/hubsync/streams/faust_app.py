@@ -125,10 +125,6 @@ def _datadir(app_id: str) -> Path:
     return path
 
 
-#: events an agent may have fetched and not yet processed (Faust's default: 4,096)
-STREAM_BUFFER_MAXSIZE = 32_768
-
-
 def create_app(settings: Settings, codec: AvroCodec, registry: CollectorRegistry) -> AgentApp:
     """An app with no agents yet, in the consumer group ``<HUBSYNC_CONSUMER_GROUP>.ingest``."""
     app_id = f"{settings.consumer_group}.ingest"
@@ -150,10 +146,6 @@ def create_app(settings: Settings, codec: AvroCodec, registry: CollectorRegistry
         broker_session_timeout=10.0,
         broker_heartbeat_interval=3.0,
         stream_wait_empty=False,
-        # a fetch's worth of one lane's messages must fit in its agent's buffer: Faust's conductor
-        # waits for room before it hands on the next message of the fetch, so a full backfill
-        # buffer would hold up the webhook lane's messages behind it (docs/portals.md#fair-sharing)
-        stream_buffer_maxsize=STREAM_BUFFER_MAXSIZE,
         producer_acks=-1,
         # Faust keeps table state there; hubsync has no tables (memory store), so a temporary
         # directory rather than one per consumer group in the working directory

@@ -36,6 +36,9 @@ FETCH_CHANGE_TYPES = frozenset({"CREATION", "RESTORE", "MERGE"})
 IDENTITY_PROPERTIES = frozenset(
     {"email", "hs_additional_emails", "firstname", "lastname", "company", "name", "domain"}
 )
+#: portals whose records are read at once (each paced by its own limits; the process's FairShare
+#: bounds the requests in flight anyway, this bounds the database reads of their mappings)
+FETCH_CONCURRENCY = 16
 _ROLE_TYPES: dict[str, HubSpotObjectType] = {role: ot for ot, role in TOPIC_ROLE.items()}
 
 
@@ -119,7 +122,13 @@ class WebhookRecordFetcher:
     async def flush(self) -> None:
         """Read everything pending, the portals side by side (each paced by its own limits)."""
         groups, self._pending = self._pending, {}
-        await asyncio.gather(*(self._drain(portal, ot, ids) for (portal, ot), ids in groups.items()))
+        limit = asyncio.Semaphore(FETCH_CONCURRENCY)
+
+        async def drain(portal: int | None, object_type: HubSpotObjectType, ids: dict[str, None]) -> None:
+            async with limit:
+                await self._drain(portal, object_type, ids)
+
+        await asyncio.gather(*(drain(portal, ot, ids) for (portal, ot), ids in groups.items()))
 
     async def _drain(
         self, portal: int | None, object_type: HubSpotObjectType, pending: dict[str, None]
