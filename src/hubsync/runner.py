@@ -59,7 +59,8 @@ from hubsync.connectors.hubspot.sources.cursors import CursorStore
 from hubsync.connectors.hubspot.sources.poller import IncrementalPoller, PollerConfig
 from hubsync.connectors.hubspot.sources.publish import ChangeEventPublisher
 from hubsync.connectors.hubspot.sources.record_events import PortalProperties
-from hubsync.connectors.hubspot.webhooks.receiver import DEFAULT_PATH, WebhookReceiverConfig
+from hubsync.connectors.hubspot.webhooks import DEFAULT_PATH
+from hubsync.connectors.hubspot.webhooks.receiver import WebhookReceiverConfig
 from hubsync.connectors.hubspot.webhooks.service import webhook_service
 from hubsync.health import HealthChecks
 from hubsync.hubspot_model.objects import HubSpotObjectType

@@ -12,8 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from hubsync.cli._common import EXIT_FAILURE, JsonOption, console, console_err, print_json
-from hubsync.demo.environment import DEMO_DIR, demo_environment
-from hubsync.demo.tour import run_tour
+from hubsync.demo import DEMO_DIR
 
 
 def demo_command(
@@ -33,6 +32,10 @@ def demo_command(
 
     def say(message: str) -> None:
         console_err.print(message)
+
+    # imported here: the embedded stack and the sandbox load only for the demo
+    from hubsync.demo.environment import demo_environment
+    from hubsync.demo.tour import run_tour
 
     with demo_environment(contacts=contacts, say=say, dev_dir=directory) as demo:
         results = run_tour(demo, say)

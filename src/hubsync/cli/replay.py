@@ -11,8 +11,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from hubsync.avro.codec import codec_from_settings
 from hubsync.cli._common import EXIT_USAGE, JsonOption, console, console_err, print_json
 from hubsync.cli.connectors import ObjectChoice
-from hubsync.ingest.agents import ingest_processor
-from hubsync.ingest.replay import ReplayReport, replay
 from hubsync.settings import load_settings
 from hubsync.streams.connection import kafka_connection
 
@@ -41,6 +39,10 @@ def replay_command(
     """Re-run autofill/overwrite over the HubSpot change log in Kafka with the current field mappings,
     without calling HubSpot (cached property definitions). Mirrored values are not moved back;
     values decided go to the outbox for the push path. Reads up to the log's end at start."""
+    # imported here: the ingest path (Faust) loads only for the command that runs it
+    from hubsync.ingest.agents import ingest_processor
+    from hubsync.ingest.replay import ReplayReport, replay
+
     settings = load_settings()
     bootstrap = kafka_connection(settings)
     start = _since(since)

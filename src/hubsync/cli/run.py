@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from hubsync.avro.codec import codec_from_settings
 from hubsync.cli._common import EXIT_USAGE, configure_logging, console_err, kafka_ready, readiness
-from hubsync.cli.worker import refresh_property_definitions
-from hubsync.connectors.hubspot.webhooks.receiver import DEFAULT_PATH
 from hubsync.metrics import serve_metrics
-from hubsync.runner import RunOptions, run_all
 from hubsync.settings import load_settings, redact_url, require_database_url
 
 
@@ -35,6 +31,12 @@ def run_command(
     poller (with HUBSPOT_ACCESS_TOKEN), the webhook receiver at /webhooks/hubspot (with
     HUBSPOT_WEBHOOK_SECRET) and the outbox relay. A component that fails is logged and restarted
     with backoff; SIGTERM stops everything and exits 0. Serves /metrics."""
+    # imported here: the pipeline (Faust, aiohttp) loads only for the command that runs it
+    from hubsync.avro.codec import codec_from_settings
+    from hubsync.cli.worker import refresh_property_definitions
+    from hubsync.connectors.hubspot.webhooks import DEFAULT_PATH
+    from hubsync.runner import RunOptions, run_all
+
     settings = load_settings()
     database_url = require_database_url(settings)
     try:

@@ -10,7 +10,6 @@ from pydantic import SecretStr
 
 from hubsync.cli._common import console_err
 from hubsync.sandbox.config import SandboxConfig
-from hubsync.sandbox.server import SeedSpec, serve_forever, start_sandbox
 
 
 def sandbox_command(
@@ -66,6 +65,8 @@ def sandbox_command(
     if bool(oauth_client_id) != bool(oauth_client_secret):
         console_err.print("[red]error:[/red] --oauth-client-id and --oauth-client-secret go together")
         raise typer.Exit(2)
+    from hubsync.sandbox.server import SeedSpec, serve_forever, start_sandbox  # aiohttp: only here
+
     config = SandboxConfig(
         oauth_client_id=oauth_client_id or None,
         oauth_client_secret=SecretStr(oauth_client_secret) if oauth_client_secret else None,

@@ -20,8 +20,7 @@ from hubsync.cli._common import (
     readiness,
     shutdown_handler,
 )
-from hubsync.connectors.hubspot.webhooks.receiver import DEFAULT_PATH, WebhookReceiverConfig
-from hubsync.connectors.hubspot.webhooks.service import webhook_service
+from hubsync.connectors.hubspot.webhooks import DEFAULT_PATH
 from hubsync.errors import ConfigurationError, HubsyncError
 from hubsync.metrics import ConnectorMetrics, serve_metrics
 from hubsync.settings import load_settings, redact_url, require_database_url
@@ -42,6 +41,10 @@ def webhook_command(
 ) -> None:
     """Receive HubSpot webhooks (v3 signatures, secret from HUBSPOT_WEBHOOK_SECRET) and publish them
     to the hubspot.*.changes topics, answering 2xx once Kafka acknowledged. Runs until interrupted."""
+    # imported here: aiohttp loads only for the command that serves
+    from hubsync.connectors.hubspot.webhooks.receiver import WebhookReceiverConfig
+    from hubsync.connectors.hubspot.webhooks.service import webhook_service
+
     settings = load_settings()
     if settings.hubspot_webhook_secret is None or not settings.hubspot_webhook_secret.get_secret_value():
         console_err.print("[red]error:[/red] HUBSPOT_WEBHOOK_SECRET is not set (the HubSpot app's secret)")

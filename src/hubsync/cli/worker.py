@@ -7,20 +7,19 @@ import logging
 
 import typer
 
-from hubsync.avro.codec import codec_from_settings
 from hubsync.cli._common import console_err, kafka_ready, readiness
-from hubsync.connectors.hubspot.http.client import HubSpotClient
-from hubsync.connectors.hubspot.oauth.runtime import hubspot_client_config
-from hubsync.mapping.definitions import refresh_definitions
 from hubsync.metrics import serve_metrics
 from hubsync.settings import Settings, hubspot_access_configured, load_settings, require_database_url
-from hubsync.storage.pool import open_pool
-from hubsync.worker import run_worker
 
 log = logging.getLogger(__name__)
 
 
 async def _refresh(settings: Settings) -> int:
+    from hubsync.connectors.hubspot.http.client import HubSpotClient
+    from hubsync.connectors.hubspot.oauth.runtime import hubspot_client_config
+    from hubsync.mapping.definitions import refresh_definitions
+    from hubsync.storage.pool import open_pool
+
     config = await hubspot_client_config(settings)
     with open_pool(require_database_url(settings), name="definitions") as pool:
         async with HubSpotClient(config) as client:
@@ -49,6 +48,10 @@ def worker_command(
     """Run the ingest agents: apply HubSpot change events to PostgreSQL (duplicates, prospects,
     field mappings, activity log), publish canonical records to crm.* and failures to the DLQ.
     Run several on one consumer group to scale out. Serves /metrics."""
+    # imported here: Faust loads only for the command that runs it
+    from hubsync.avro.codec import codec_from_settings
+    from hubsync.worker import run_worker
+
     settings = load_settings()
     require_database_url(settings)
     kafka_ready(settings, "worker")

@@ -28,6 +28,7 @@ import psycopg
 from pydantic import SecretStr
 
 from hubsync._runtime.processes import free_port
+from hubsync.demo import DEMO_DIR
 from hubsync.devstack import stack as devstack
 from hubsync.sandbox.config import SandboxConfig
 from hubsync.sandbox.server import SeedSpec, ThreadedSandbox
@@ -37,7 +38,6 @@ from hubsync.storage.migrate import migrate
 from hubsync.streams.admin import admin_client, ensure_topics
 from hubsync.streams.topics import topic_specs
 
-DEMO_DIR = Path("~/.hubsync/demo")
 WEBHOOK_PATH = "/webhooks/hubspot"
 
 

@@ -21,9 +21,10 @@ from confluent_kafka.admin import (
 )
 
 from hubsync.errors import FatalError, RetriableError
+from hubsync.settings import Settings
 from hubsync.streams.access import ACL_DOCS, KafkaAuthorizationError
-from hubsync.streams.connection import KafkaConnection, as_connection
-from hubsync.streams.topics import TopicSpec
+from hubsync.streams.connection import KafkaConnection, as_connection, kafka_connection
+from hubsync.streams.topics import TopicSpec, spec_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,3 +176,18 @@ def _apply(admin: AdminClient, drift: list[tuple[str, str, str | None, str]], ti
         except KafkaException as exc:
             raise FatalError(f"cannot set the configuration of topic {resource.name}: {exc}") from exc
     return sorted(by_topic)
+
+
+#: the topic roles HubSpot's changes are published to: the realtime lane and the backfill lane
+CHANGE_TOPIC_ROLES = (
+    "hubspot_contacts",
+    "hubspot_companies",
+    "hubspot_contacts_backfill",
+    "hubspot_companies_backfill",
+)
+
+
+def ensure_change_topics(settings: Settings) -> None:
+    """Create the HubSpot change topics (``hubspot.*.changes`` and ``hubspot.*.backfill``) when missing."""
+    specs = [spec_for(settings, role) for role in CHANGE_TOPIC_ROLES]
+    ensure_topics(admin_client(kafka_connection(settings)), specs)

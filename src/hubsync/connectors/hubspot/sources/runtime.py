@@ -13,11 +13,11 @@ from hubsync.connectors.hubspot.oauth.runtime import portal_client_config
 from hubsync.connectors.hubspot.sources.cursors import CursorStore
 from hubsync.connectors.hubspot.sources.publish import ChangeEventPublisher
 from hubsync.connectors.hubspot.sources.record_events import mapped_properties
-from hubsync.connectors.hubspot.webhooks.service import ensure_change_topics
 from hubsync.hubspot_model.objects import HubSpotObjectType
 from hubsync.metrics import ConnectorMetrics, HubSpotClientMetrics
 from hubsync.settings import MissingSettingError, Settings, hubspot_access_configured, require_database_url
 from hubsync.storage.pool import PoolConfig, open_async_pool
+from hubsync.streams.admin import ensure_change_topics
 from hubsync.streams.connection import kafka_connection
 from hubsync.streams.producer import AsyncKafkaPublisher
 

@@ -35,6 +35,7 @@ from pydantic import SecretStr
 
 from hubsync.avro.codec import AvroCodec
 from hubsync.avro.schemas import AvroSchema
+from hubsync.connectors.hubspot.webhooks import DEFAULT_PATH
 from hubsync.connectors.hubspot.webhooks.event_keys import WebhookDedupe
 from hubsync.connectors.hubspot.webhooks.parse import MAX_EVENTS, BadBatchError, parse_batch
 from hubsync.connectors.hubspot.webhooks.publishing import WebhookIngestor
@@ -53,7 +54,6 @@ from hubsync.streams.producer import AsyncKafkaPublisher
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PATH = "/webhooks/hubspot"
 SCHEMA_STEM = "hubspot_change_event"
 HEADER_TIMEOUT = "X-HubSpot-Timeout-Millis"
 _STALE = {SignatureFailure.STALE_TIMESTAMP, SignatureFailure.FUTURE_TIMESTAMP}

@@ -34,27 +34,14 @@ from hubsync.metrics import ConnectorMetrics
 from hubsync.settings import Settings, hubspot_access_configured, require_database_url
 from hubsync.storage.defaults import load_defaults
 from hubsync.storage.pool import PoolConfig, open_async_pool
-from hubsync.streams.admin import admin_client, ensure_topics
+from hubsync.streams.admin import ensure_change_topics
 from hubsync.streams.connection import kafka_connection
 from hubsync.streams.producer import AsyncKafkaPublisher
-from hubsync.streams.topics import spec_for
 
 log = logging.getLogger(__name__)
 
 #: a webhook request should not queue long for a connection: HubSpot times out after a few seconds
 POOL_CONFIG = PoolConfig(min_size=1, max_size=10, timeout=3.0, application_name="hubsync-webhook")
-
-
-def ensure_change_topics(settings: Settings) -> None:
-    """Create the HubSpot change topics (``hubspot.*.changes`` and ``hubspot.*.backfill``) when missing."""
-    roles = (
-        "hubspot_contacts",
-        "hubspot_companies",
-        "hubspot_contacts_backfill",
-        "hubspot_companies_backfill",
-    )
-    specs = [spec_for(settings, role) for role in roles]
-    ensure_topics(admin_client(kafka_connection(settings)), specs)
 
 
 @contextlib.asynccontextmanager
