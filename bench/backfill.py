@@ -177,7 +177,9 @@ def run(contacts: int, burst_limit: int, pin: bool) -> dict[str, Any]:
                 raise RuntimeError(f"the backfill worker failed:\n{out.stderr[-4000:]}")
             result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
             result["sandbox_core_busy"] = (cpu_seconds(sandbox.pid) - sandbox_cpu_before) / result["seconds"]
-            result["in_kafka"] = messages_in(bootstrap, settings.topics.hubspot_contacts)
+            result["in_kafka"] = messages_in(
+                bootstrap, settings.topics.hubspot_contacts_backfill
+            )  # full reads: backfill lane
     finally:
         stop(sandbox)
     result["seed_seconds"] = seed_seconds

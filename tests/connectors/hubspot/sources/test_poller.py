@@ -232,7 +232,8 @@ def test_backfill_reads_active_archived_and_merged_records_and_resumes(world: Wo
 
     async def run() -> tuple[int, bool, dict[str, Any] | None]:
         async with parts(world) as p:
-            broken = Backfill(p.client, FailingAfter(p.publisher, 1), p.cursors, PROPS)
+            # a cursor saved after every page (the default is every 20 pages or second)
+            broken = Backfill(p.client, FailingAfter(p.publisher, 1), p.cursors, PROPS, checkpoint_pages=1)
             with pytest.raises(RetriableError):
                 await broken.run("contacts")
             result = await Backfill(p.client, p.publisher, p.cursors, PROPS).run("contacts")

@@ -1,8 +1,10 @@
 """Full reads of a HubSpot object type by list paging (``hubsync poller --full``, ``hubsync pull
 --full``): every active record, then every archived one, resumable from a durable cursor.
 
-The next page is requested while the current one is published, so the read stays close to the
-rate limit; the cursor (the page's ``after``) is saved only after Kafka acknowledged the page.
+The next page is requested while the current one is published, and a page's publication is not
+waited for before the next page is read: the cursor (a page's ``after``) is saved every 20 pages or
+second, once Kafka acknowledged every page it covers (:class:`Checkpoints`), so the read is never
+held up by an acknowledgement or a cursor write per page.
 When a backfill finishes and the incremental poller has no cursor yet, the poller starts from
 the backfill's start time (minus its overlap), so nothing changed meanwhile is missed.
 """
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -47,6 +49,60 @@ class BackfillResult:
     resumed: bool
 
 
+class Checkpoints:
+    """Pages are published without waiting for each acknowledgement; the cursor is saved once every
+    page it covers is acknowledged, every ``every_pages`` pages or ``every_s`` seconds and after the
+    last page of a phase. A crash re-reads at most the pages since the last save (at-least-once, as
+    before: the events are keyed and applied idempotently)."""
+
+    def __init__(
+        self,
+        save: Callable[[dict[str, Any]], Awaitable[None]],
+        *,
+        every_pages: int = 20,
+        every_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._save = save
+        self._every_pages = every_pages
+        self._every_s = every_s
+        self._clock = clock
+        self._pending: list[asyncio.Future[None]] = []
+        self._position: dict[str, Any] | None = None
+        self._saved_at = clock()
+        #: cursor saves made (tests)
+        self.saves = 0
+
+    async def add(
+        self, sending: asyncio.Future[None] | None, position: dict[str, Any], *, last: bool
+    ) -> None:
+        """Page done reading: ``sending`` its publication (None: nothing to publish), ``position`` the
+        cursor once it is acknowledged."""
+        if sending is not None:
+            self._pending.append(sending)
+        self._position = position
+        due = len(self._pending) >= self._every_pages or self._clock() - self._saved_at >= self._every_s
+        if last or due:
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Wait for every publication so far, then save the cursor they lead to."""
+        pending, self._pending = self._pending, []
+        outcomes = await asyncio.gather(*pending, return_exceptions=True)
+        failed = [o for o in outcomes if isinstance(o, BaseException)]
+        if failed:  # every publication ended; the first failure is the backfill's
+            raise failed[0]
+        if self._position is not None:
+            await self._save(self._position)
+            self.saves += 1
+        self._saved_at = self._clock()
+
+    async def abandon(self) -> None:
+        """A failure: let the publications in flight end (their errors are the failure's), save nothing."""
+        pending, self._pending = self._pending, []
+        await asyncio.gather(*pending, return_exceptions=True)
+
+
 class Backfill:
     def __init__(
         self,
@@ -61,8 +117,13 @@ class Backfill:
         progress: Callable[[int], None] | None = None,
         clock: Callable[[], float] = time.time,
         portal_id: int | None = None,
+        checkpoint_pages: int = 20,
+        checkpoint_s: float = 1.0,
     ) -> None:
         self.api = api
+        #: the cursor is saved every this many pages or seconds (see :class:`Checkpoints`)
+        self.checkpoint_pages = checkpoint_pages
+        self.checkpoint_s = checkpoint_s
         self.publisher = publisher
         self.cursors = cursors
         self.properties = properties
@@ -84,6 +145,26 @@ class Backfill:
             if resumed and saved is not None
             else {"phase": "active", "after": None, "started_at_ms": int(self.clock() * 1000)}
         )
+        checkpoints = Checkpoints(
+            lambda position: self.cursors.save(self.connector, cursor_type, position),
+            every_pages=self.checkpoint_pages,
+            every_s=self.checkpoint_s,
+        )
+        try:
+            records, published, pages = await self._read(object_type, state, checkpoints)
+        except BaseException:
+            await checkpoints.abandon()
+            raise
+        state.update(phase="done", after=None)
+        await self.cursors.save(self.connector, cursor_type, state)
+        await self._hand_over_to_poller(object_type, int(state["started_at_ms"]))
+        return BackfillResult(records, published, pages, time.perf_counter() - started, resumed)
+
+    async def _read(
+        self, object_type: HubSpotObjectType, state: dict[str, Any], checkpoints: Checkpoints
+    ) -> tuple[int, int, int]:
+        """Every page from ``state`` on, each published while the next is read; the cursor saved
+        by ``checkpoints`` once the pages it covers are acknowledged."""
         records = published = pages = 0
         for phase in PHASES[PHASES.index(state["phase"]) :]:
             after = state["after"] if phase == state["phase"] else None
@@ -104,21 +185,21 @@ class Backfill:
                             portal_id=self.portal_id,
                         )
                     )
-                if messages:
-                    await self.publisher.publish(BACKFILL_ROLE[object_type], messages)
+                sending = (
+                    asyncio.ensure_future(self.publisher.publish(BACKFILL_ROLE[object_type], messages))
+                    if messages
+                    else None
+                )
                 records += len(page.results)
                 published += len(messages)
                 pages += 1
                 state.update(phase=phase, after=page.after)
-                await self.cursors.save(self.connector, cursor_type, state)
+                await checkpoints.add(sending, dict(state), last=not page.after)
                 if self.progress is not None:
                     self.progress(len(page.results))
                 if not page.after:
                     break
-        state.update(phase="done", after=None)
-        await self.cursors.save(self.connector, cursor_type, state)
-        await self._hand_over_to_poller(object_type, int(state["started_at_ms"]))
-        return BackfillResult(records, published, pages, time.perf_counter() - started, resumed)
+        return records, published, pages
 
     def _fetch(self, object_type: HubSpotObjectType, phase: str, after: str | None) -> asyncio.Task[Page]:
         return asyncio.ensure_future(
