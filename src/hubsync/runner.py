@@ -11,10 +11,11 @@ i.e. once the app is fully started) and stopped with it:
 * **webhook** (when ``HUBSPOT_WEBHOOK_SECRET`` is set): the aiohttp receiver of
   :func:`~hubsync.connectors.hubspot.webhooks.service.webhook_service`, on ``--webhook-host`` /
   ``--webhook-port``, path ``/webhooks/hubspot``;
-* **poller** (when ``HUBSPOT_ACCESS_TOKEN`` is set): :meth:`IncrementalPoller.poll_once` for
-  contacts and companies every ``poll_interval_s``. It uses the push agents' HubSpot client
-  (:func:`~hubsync.push.agents.shared_push_processor`): one client per process means one rate
-  limiter for the portal, and one :class:`~hubsync.metrics.HubSpotClientMetrics` in the registry.
+* **poller** (when HubSpot access is configured): :meth:`IncrementalPoller.poll_once` for
+  contacts and companies of every active portal every ``poll_interval_s``. It uses the push agents'
+  HubSpot clients (:func:`~hubsync.push.agents.shared_push_processor`): one client per portal and
+  process means one rate limiter per portal, one fair share of the process, and one
+  :class:`~hubsync.metrics.HubSpotClientMetrics` in the registry.
 
 **Stopping.** SIGTERM/SIGINT are Faust's: the worker stops the app, which stops its children in
 reverse order, so the supervisor (added last) stops before the agents, the consumer and the

@@ -14,9 +14,9 @@ PUSH_BATCH_MAX = 500
 
 
 async def shared_push_processor(app: AgentApp) -> PushProcessor:
-    """The app's one push processor (opened on first use). Its HubSpot client is the process's
-    one rate limiter for the portal, so other components of the process (the poller of
-    ``hubsync run``) call HubSpot through it too."""
+    """The app's one push processor (opened on first use). Its HubSpot clients (one per portal)
+    are the process's rate limiters and fair share, so other components of the process (the poller
+    of ``hubsync run``) call HubSpot through them too."""
     return await app.resources.get(
         "push", lambda: push_processor(app.settings, app.codec, registry=app.registry)
     )
