@@ -47,7 +47,7 @@ from hubsync.storage.config_versions import (
     new_worker_id,
     record_worker_context,
 )
-from hubsync.storage.portal_scope import SINGLE_PORTAL, PortalRouting, enter_portal, group_by_portal
+from hubsync.storage.portal_scope import SINGLE_PORTAL, PortalRouting, group_by_portal
 from hubsync.storage.retriable import RETRIABLE_DB_ERRORS
 from hubsync.streams.consumer import decode_by_topic, retry_until_done
 from hubsync.streams.decode import KafkaRecord, dead_letter_for
@@ -194,8 +194,7 @@ class IngestProcessor:
         return group_by_portal(events, lambda e: self.routing.portal_of(e.portal_id))
 
     def _enter(self, conn: psycopg.Connection[Any], portal: int | None) -> IngestContext:
-        if self.routing.many:
-            enter_portal(conn, portal)
+        self.routing.enter(conn, portal)
         return self.contexts.get(conn, portal)
 
     def _apply_all(self, events: Sequence[ChangeEvent]) -> dict[int | None, BatchResult]:
@@ -250,8 +249,7 @@ class IngestProcessor:
             return out
         with self.pool.connection() as conn, conn.transaction():
             for portal, touched in portals:
-                if self.routing.many:
-                    enter_portal(conn, portal)
+                self.routing.enter(conn, portal)
                 for kind, ids in touched.items():
                     if ids:
                         read = canonical_contacts if kind == "contact" else canonical_accounts

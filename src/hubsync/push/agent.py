@@ -42,7 +42,7 @@ from hubsync.push.metrics import PushMetrics, push_metrics
 from hubsync.push.plan import Planned, Skipped, coalesce, plan_all
 from hubsync.push.records import load_push_settings, load_snapshots, store_results
 from hubsync.records.kinds import HUBSPOT_TYPES, ObjectKind
-from hubsync.storage.portal_scope import enter_portal, group_by_portal
+from hubsync.storage.portal_scope import PortalRouting, group_by_portal
 from hubsync.storage.portals import PortalUnavailableError
 from hubsync.storage.retriable import RETRIABLE_DB_ERRORS
 from hubsync.streams.consumer import decode_by_topic, retry_until_done
@@ -134,6 +134,7 @@ class PushProcessor:
         self.prepare = prepare
         self._prepared: set[int | None] = set()
         self.clients: ClientsByPortal = OneClient(clients) if isinstance(clients, HubSpotClient) else clients
+        self.routing = PortalRouting(many=self.clients.many)
         self.codec = codec
         self.dlq = dlq
         self.failures = failures
@@ -153,19 +154,14 @@ class PushProcessor:
         return client
 
     def _portal_of(self, item: Decoded) -> int | None:
-        declared = item[1].get("portal_id")
-        return declared if self.clients.many else None
-
-    def _enter(self, conn: psycopg.Connection[Any], portal: int | None) -> None:
-        if self.clients.many:
-            enter_portal(conn, portal)
+        return self.routing.portal_of(item[1].get("portal_id"))
 
     def _plan(
         self, portal: int | None, values: Sequence[dict[str, Any]]
     ) -> tuple[list[Planned], list[Skipped]]:
         changes = coalesce(values)
         with self.pool.connection() as conn:
-            self._enter(conn, portal)
+            self.routing.enter(conn, portal)
             records = load_snapshots(conn, [(c.kind, c.record_id) for c in changes])
             settings = load_push_settings(conn)
             mappings = load_mappings(conn)
@@ -209,7 +205,7 @@ class PushProcessor:
         failed: Sequence[Failed],
     ) -> Sequence[Any]:
         with self.pool.connection() as conn, conn.transaction():
-            self._enter(conn, portal)
+            self.routing.enter(conn, portal)
             store_results(conn, created, updated)
             self.failures.resolve(conn, [p for p, _ in created] + list(updated))
             return self.failures.record(conn, failed)

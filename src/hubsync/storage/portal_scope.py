@@ -8,11 +8,13 @@ or the deployment's home portal. ``COPY`` cannot write into a view, so bulk writ
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import psycopg
+import psycopg_pool
 
 from hubsync.settings import Settings, public_app
 
@@ -45,24 +47,39 @@ def adopt_home_portal(conn: psycopg.Connection[Any], portal_id: int) -> bool:
     return True
 
 
+_ENTER = "SELECT set_config('hubsync.portal', %s, true)"
+
+
+def _setting(portal_id: int | None) -> tuple[str]:
+    return ("" if portal_id is None else str(int(portal_id)),)
+
+
 def enter_portal(conn: psycopg.Connection[Any], portal_id: int | None) -> None:
     """Work in ``portal_id`` until the end of ``conn``'s transaction (``SET LOCAL hubsync.portal``);
     None: the deployment's home portal."""
-    conn.execute(
-        "SELECT set_config('hubsync.portal', %s, true)", ("" if portal_id is None else str(int(portal_id)),)
-    )
+    conn.execute(_ENTER, _setting(portal_id))
 
 
 async def enter_portal_async(conn: psycopg.AsyncConnection[Any], portal_id: int | None) -> None:
     """:func:`enter_portal` for an async connection."""
-    await conn.execute(
-        "SELECT set_config('hubsync.portal', %s, true)", ("" if portal_id is None else str(int(portal_id)),)
-    )
+    await conn.execute(_ENTER, _setting(portal_id))
+
+
+@contextlib.asynccontextmanager
+async def portal_connection(
+    pool: psycopg_pool.AsyncConnectionPool[Any], portal_id: int | None
+) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+    """A connection of ``pool`` working in ``portal_id`` until it goes back to the pool (None: the
+    connection's own portal, nothing entered)."""
+    async with pool.connection() as conn:
+        if portal_id is not None:
+            await enter_portal_async(conn, portal_id)
+        yield conn
 
 
 @dataclass(frozen=True, slots=True)
 class PortalRouting:
-    """Which portal a message's effects belong to (docs/portals.md#which-portal-an-event-belongs-to).
+    """Which portal a message's effects belong to (docs/portals.md#one-deployment-many-portals).
 
     With the public app (``many``), the portal the message names: each is applied in its own
     portal, entered per group of a batch. With a private app, the connection's portal whatever the
@@ -77,6 +94,12 @@ class PortalRouting:
 
     def portal_of(self, declared: int | None) -> int | None:
         return declared if self.many else None
+
+    def enter(self, conn: psycopg.Connection[Any], portal: int | None) -> None:
+        """Work in ``portal`` for the rest of ``conn``'s transaction; a private app's messages stay
+        in the connection's portal (nothing entered)."""
+        if self.many:
+            enter_portal(conn, portal)
 
 
 #: a private app's routing: every message in the connection's portal

@@ -13,26 +13,18 @@ picked up or left alone without a restart.
 
 from __future__ import annotations
 
-import logging
-import time
+from collections.abc import Sequence
 from typing import Any, Protocol
-
-import psycopg
 
 from hubsync.connectors.hubspot.http.client import HubSpotClient
 from hubsync.connectors.hubspot.http.config import HubSpotClientConfig
 from hubsync.connectors.hubspot.http.fairness import FairShare
 from hubsync.connectors.hubspot.oauth.client import OAuthAppConfig, OAuthClient
-from hubsync.connectors.hubspot.oauth.runtime import portal_store
+from hubsync.connectors.hubspot.oauth.runtime import INSTALLED_PORTALS_TTL_S, InstalledPortals, portal_store
 from hubsync.connectors.hubspot.oauth.tokens import PortalTokenSource
 from hubsync.metrics import HubSpotClientMetrics
 from hubsync.settings import Settings, public_app
 from hubsync.storage.portals import PortalStore
-
-log = logging.getLogger(__name__)
-
-#: how long the list of active portals is trusted before it is read again
-PORTALS_TTL_S = 5.0
 
 
 class ClientsByPortal(Protocol):
@@ -43,7 +35,7 @@ class ClientsByPortal(Protocol):
 
     def client(self, portal: int | None) -> HubSpotClient: ...
 
-    async def portals(self) -> list[int | None]: ...
+    async def portals(self) -> Sequence[int | None]: ...
 
 
 class OneClient:
@@ -57,7 +49,7 @@ class OneClient:
     def client(self, portal: int | None) -> HubSpotClient:  # noqa: ARG002 - one portal
         return self._client
 
-    async def portals(self) -> list[int | None]:
+    async def portals(self) -> Sequence[int | None]:
         return [None]
 
 
@@ -70,7 +62,7 @@ class PortalClients:
         *,
         metrics: HubSpotClientMetrics | None = None,
         store: PortalStore | None = None,
-        portals_ttl_s: float = PORTALS_TTL_S,
+        portals_ttl_s: float = INSTALLED_PORTALS_TTL_S,
         **overrides: Any,
     ) -> None:
         self.settings = settings
@@ -81,25 +73,17 @@ class PortalClients:
         self._store = store if store is not None or not self.many else portal_store(settings)
         self._oauth = OAuthClient(OAuthAppConfig.from_settings(settings)) if self.many else None
         self._clients: dict[int | None, HubSpotClient] = {}
-        self._ttl_s = portals_ttl_s
-        self._active: list[int | None] = [None] if not self.many else []
-        self._read_at = float("-inf")
+        self._installed = (
+            InstalledPortals(self._store, ttl_s=portals_ttl_s) if self._store is not None else None
+        )
 
-    async def portals(self) -> list[int | None]:
+    async def portals(self) -> Sequence[int | None]:
         """The portals to work for now: the active installs of the public app (a portal paused or
         revoked drops out, one installed joins), or ``[None]``, the private app's one portal. While
         the database is unreachable the last list stands."""
-        if not self.many or time.monotonic() - self._read_at <= self._ttl_s:
-            return list(self._active)
-        assert self._store is not None
-        try:
-            installed = await self._store.list()
-        except psycopg.Error as exc:
-            log.warning("could not read the installed portals, using the last list: %s", exc)
-        else:
-            self._active = [p.portal_id for p in installed if p.status == "active"]
-        self._read_at = time.monotonic()
-        return list(self._active)
+        if not self.many or self._installed is None:
+            return [None]
+        return sorted(await self._installed.accepted())
 
     def client(self, portal: int | None) -> HubSpotClient:
         """``portal``'s client (made on first use); the private app's one client for any portal."""

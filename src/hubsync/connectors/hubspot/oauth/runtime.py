@@ -77,8 +77,9 @@ INSTALLED_PORTALS_TTL_S = 5.0
 
 
 class InstalledPortals:
-    """The webhook receiver's gate with the public app: events of active portals only (the table is
-    read again every ``ttl_s``; while the database is unreachable the last answer stands)."""
+    """The active installs of the public app: the webhook receiver's gate (events of these portals
+    only) and the portals the long-running components work for (``PortalClients.portals``). The
+    table is read again every ``ttl_s``; while the database is unreachable the last answer stands."""
 
     def __init__(self, store: PortalStore, *, ttl_s: float = INSTALLED_PORTALS_TTL_S) -> None:
         self._store = store
@@ -91,7 +92,7 @@ class InstalledPortals:
             try:
                 portals = await self._store.list()
             except psycopg.Error as exc:
-                log.warning("webhook: could not read the installed portals, using the last list: %s", exc)
+                log.warning("could not read the installed portals, using the last list: %s", exc)
             else:
                 self._ids = frozenset(p.portal_id for p in portals if p.status == "active")
             self._read_at = time.monotonic()

@@ -6,17 +6,14 @@ Kafka acknowledged the events it covers, so a restart re-reads at most one page 
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from hubsync.records.kinds import ObjectKind
-from hubsync.storage.portal_scope import enter_portal_async
+from hubsync.storage.portal_scope import portal_connection
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,15 +41,8 @@ class CursorStore:
         self._pool = pool
         self.portal_id = portal_id
 
-    @contextlib.asynccontextmanager
-    async def _connection(self) -> AsyncIterator[AsyncConnection[Any]]:
-        async with self._pool.connection() as conn:
-            if self.portal_id is not None:
-                await enter_portal_async(conn, self.portal_id)
-            yield conn
-
     async def load(self, connector: str, object_type: ObjectKind) -> dict[str, Any] | None:
-        async with self._connection() as conn:
+        async with portal_connection(self._pool, self.portal_id) as conn:
             cur = await conn.execute(
                 "SELECT position FROM hubsync.connector_cursors WHERE connector = %s AND object_type = %s",
                 (connector, object_type),
@@ -61,7 +51,7 @@ class CursorStore:
         return dict(row[0]) if row else None
 
     async def save(self, connector: str, object_type: ObjectKind, position: dict[str, Any]) -> None:
-        async with self._connection() as conn:
+        async with portal_connection(self._pool, self.portal_id) as conn:
             await conn.execute(
                 "INSERT INTO hubsync.connector_cursors (connector, object_type, position)"
                 " VALUES (%s, %s, %s) ON CONFLICT (portal_id, connector, object_type)"
@@ -70,7 +60,7 @@ class CursorStore:
             )
 
     async def delete(self, connector: str, object_type: ObjectKind) -> None:
-        async with self._connection() as conn:
+        async with portal_connection(self._pool, self.portal_id) as conn:
             await conn.execute(
                 "DELETE FROM hubsync.connector_cursors WHERE connector = %s AND object_type = %s",
                 (connector, object_type),

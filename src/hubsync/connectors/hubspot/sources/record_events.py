@@ -16,7 +16,7 @@ from psycopg_pool import AsyncConnectionPool
 from hubsync.connectors.hubspot.sources.change_events import from_record, message_key
 from hubsync.hubspot_model.objects import MODIFIED_PROPERTY_OF_TYPE, HubSpotObjectType
 from hubsync.records.kinds import HUBSPOT_TYPES
-from hubsync.storage.portal_scope import enter_portal_async
+from hubsync.storage.portal_scope import portal_connection
 
 #: properties every read asks for, whatever the field mappings say: what duplicate detection,
 #: the version guard and merge detection need
@@ -73,9 +73,7 @@ async def mapped_properties(
     """The HubSpot properties of ``portal_id``'s field mappings (None: the connection's portal;
     ``hubsync db migrate`` and an install load the defaults)."""
     mapped: dict[HubSpotObjectType, list[str]] = {"contacts": [], "companies": []}
-    async with pool.connection() as conn:
-        if portal_id is not None:
-            await enter_portal_async(conn, portal_id)
+    async with portal_connection(pool, portal_id) as conn:
         cur = await conn.execute("SELECT object_type, hubspot_property FROM hubsync.field_mappings")
         for object_type, prop in await cur.fetchall():
             mapped[HUBSPOT_TYPES[object_type]].append(prop)

@@ -29,6 +29,7 @@ from hubsync.connectors.hubspot.sources.record_events import Message, PortalProp
 from hubsync.connectors.hubspot.webhooks.parse import ParsedEvent
 from hubsync.errors import HubsyncError
 from hubsync.hubspot_model.objects import HubSpotObjectType
+from hubsync.storage.portal_scope import PortalRouting
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class WebhookRecordFetcher:
         max_pending: int = 10_000,
     ) -> None:
         self.clients: ClientsByPortal = OneClient(clients) if isinstance(clients, HubSpotClient) else clients
+        self.routing = PortalRouting(many=self.clients.many)
         self.publisher = publisher
         self.properties = properties
         self.linger_s = linger_s
@@ -79,7 +81,7 @@ class WebhookRecordFetcher:
             object_type = _ROLE_TYPES.get(event.role)
             if object_type is None or not needs_full_record(event):
                 continue
-            portal = event.portal_id if self.clients.many else None
+            portal = self.routing.portal_of(event.portal_id)
             pending = self._pending.setdefault((portal, object_type), {})
             object_id = event.object_id or event.key
             if object_id in pending:
