@@ -19,8 +19,7 @@ from prometheus_client import CollectorRegistry
 
 from hubsync.settings import Settings, TopicNames
 from hubsync.storage.migrate import migrate
-from hubsync.streams.admin import admin_client, ensure_topics
-from hubsync.streams.topics import spec_for
+from hubsync.streams.admin import ensure_change_topics
 from hubsync.testing import ApacheKafkaServer, PostgresServer, fresh_database
 
 #: partitions of the topics the benchmarks create
@@ -49,18 +48,7 @@ def fresh_topics(bootstrap: str, label: str) -> Settings:
     prefix = f"bench.{label}.{uuid.uuid4().hex[:8]}."
     topics = TopicNames(**{role: prefix + name for role, name in TopicNames().model_dump().items()})
     settings = Settings(kafka_bootstrap_servers=bootstrap, topics=topics, topic_partitions=PARTITIONS)
-    ensure_topics(
-        admin_client(bootstrap),
-        [
-            spec_for(settings, role)
-            for role in (
-                "hubspot_contacts",
-                "hubspot_companies",
-                "hubspot_contacts_backfill",
-                "hubspot_companies_backfill",
-            )
-        ],
-    )
+    ensure_change_topics(settings)
     return settings
 
 

@@ -42,11 +42,13 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import psycopg
+from psycopg_pool import AsyncConnectionPool
 from pydantic import SecretStr
 
 from bench._report import report, summarize
@@ -189,87 +191,89 @@ async def prepare_capacity_portals(settings: Settings, portals: list[int]) -> No
         await clients.aclose()
 
 
-async def pull_and_push(settings: Settings, portals: list[int], contacts: int) -> dict[str, Any]:
-    """Every portal at once: a full backfill to Kafka and a push of ``contacts`` new contacts."""
+@dataclass
+class Pulling:
+    """What full reads of many portals share: one client per portal, a pool, a Kafka publisher."""
+
+    clients: PortalClients
+    pool: AsyncConnectionPool[Any]
+    publisher: ChangeEventPublisher
+
+    async def pull(self, portal: int) -> int:
+        """A full read of ``portal``'s contacts to Kafka (what ``hubsync pull --full`` does); records read."""
+        backfill = Backfill(
+            self.clients.client(portal),
+            self.publisher,
+            CursorStore(self.pool, portal),
+            await mapped_properties(self.pool, portal),
+            connector="bench",
+            portal_id=portal,
+        )
+        return (await backfill.run("contacts", restart=True)).records
+
+
+@contextlib.asynccontextmanager
+async def pulling(settings: Settings) -> AsyncIterator[Pulling]:
     clients = PortalClients(settings)
-    # every portal saves its cursor after each page: room for all of them to wait
+    # every portal saves its cursor as it goes: room for all of them to wait
     pool = await open_async_pool(
         require_database_url(settings), PoolConfig(max_size=8, max_waiting=0), name="bench-portals"
     )
     kafka = AsyncKafkaPublisher(kafka_connection(settings), SingleObjectCodec(SchemaRepository()))
-    await kafka.start()
-    publisher = ChangeEventPublisher(kafka, settings.topics, source="BACKFILL")
-    finished: dict[int, float] = {}
-    pulled: dict[int, int] = {}
-    pushed: dict[int, int] = {}
-    started = time.perf_counter()
-
-    async def portal_job(portal: int) -> None:
-        client = clients.client(portal)
-
-        async def pull() -> None:
-            backfill = Backfill(
-                client,
-                publisher,
-                CursorStore(pool, portal),
-                await mapped_properties(pool, portal),
-                connector="bench",
-                portal_id=portal,
-            )
-            pulled[portal] = (await backfill.run("contacts", restart=True)).records
-
-        async def push() -> None:
-            await ensure_record_id_property(client)
-            done = 0
-            for start in range(0, contacts, RECORDS_PER_REQUEST):
-                inputs = [
-                    {
-                        "id": f"{portal}-{i}",
-                        "idProperty": "hubsync_record_id",
-                        "properties": {"email": f"pushed-{i}@portal-{portal}.example", "firstname": f"P{i}"},
-                    }
-                    for i in range(start, min(contacts, start + RECORDS_PER_REQUEST))
-                ]
-                outcome = await client.batch_upsert("contacts", inputs, lane=Lane.REALTIME)
-                done += len(outcome.succeeded)
-            pushed[portal] = done
-
-        await asyncio.gather(pull(), push())
-        finished[portal] = time.perf_counter() - started
-
     try:
-        await asyncio.gather(*(portal_job(p) for p in portals))
-        elapsed = time.perf_counter() - started
+        await kafka.start()
+        yield Pulling(clients, pool, ChangeEventPublisher(kafka, settings.topics, source="BACKFILL"))
     finally:
         await kafka.close()
         await clients.aclose()
         await pool.close()
+
+
+async def pull_and_push(settings: Settings, portals: list[int], contacts: int) -> dict[str, Any]:
+    """Every portal at once: a full backfill to Kafka and a push of ``contacts`` new contacts."""
+    finished: dict[int, float] = {}
+    pulled: dict[int, int] = {}
+    pushed: dict[int, int] = {}
+    async with pulling(settings) as run:
+        started = time.perf_counter()
+
+        async def portal_job(portal: int) -> None:
+            client = run.clients.client(portal)
+
+            async def pull() -> None:
+                pulled[portal] = await run.pull(portal)
+
+            async def push() -> None:
+                await ensure_record_id_property(client)
+                done = 0
+                for start in range(0, contacts, RECORDS_PER_REQUEST):
+                    inputs = [
+                        {
+                            "id": f"{portal}-{i}",
+                            "idProperty": "hubsync_record_id",
+                            "properties": {
+                                "email": f"pushed-{i}@portal-{portal}.example",
+                                "firstname": f"P{i}",
+                            },
+                        }
+                        for i in range(start, min(contacts, start + RECORDS_PER_REQUEST))
+                    ]
+                    outcome = await client.batch_upsert("contacts", inputs, lane=Lane.REALTIME)
+                    done += len(outcome.succeeded)
+                pushed[portal] = done
+
+            await asyncio.gather(pull(), push())
+            finished[portal] = time.perf_counter() - started
+
+        await asyncio.gather(*(portal_job(p) for p in portals))
+        elapsed = time.perf_counter() - started
     return {"seconds": elapsed, "finished": finished, "pulled": pulled, "pushed": pushed}
 
 
 async def pull_all(settings: Settings, portals: list[int]) -> None:
-    """A full read of each portal's contacts to Kafka (what ``hubsync pull --full`` does), in process."""
-    clients = PortalClients(settings)
-    pool = await open_async_pool(
-        require_database_url(settings), PoolConfig(max_size=4, max_waiting=0), name="bench-pull"
-    )
-    kafka = AsyncKafkaPublisher(kafka_connection(settings), SingleObjectCodec(SchemaRepository()))
-    await kafka.start()
-    publisher = ChangeEventPublisher(kafka, settings.topics, source="BACKFILL")
-    try:
-
-        async def pull(portal: int) -> None:
-            properties = await mapped_properties(pool, portal)
-            backfill = Backfill(
-                clients.client(portal), publisher, CursorStore(pool, portal), properties, portal_id=portal
-            )
-            await backfill.run("contacts", restart=True)
-
-        await asyncio.gather(*(pull(p) for p in portals))
-    finally:
-        await kafka.close()
-        await clients.aclose()
-        await pool.close()
+    """A full read of each portal's contacts to Kafka, every portal at once."""
+    async with pulling(settings) as run:
+        await asyncio.gather(*(run.pull(p) for p in portals))
 
 
 def kafka_portal_counts(bootstrap: str, topic: str) -> dict[int, int]:

@@ -32,6 +32,7 @@ from hubsync.sandbox.server import ThreadedSandbox
 from hubsync.settings import Settings, scoped_conninfo
 from hubsync.storage.token_cipher import new_key
 from tests.ingest.worker_harness import TopicDrain, prepare_worker
+from tests.sandbox.oauth_support import installed_client
 from tests.test_runner import RunProcess
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -61,25 +62,8 @@ class Deployment:
 
     def api(self, portal: int) -> httpx.Client:
         """A client with a token of ``portal`` (the test's own grant, as another app would have)."""
-        redirect = httpx.get(
-            f"{self.sandbox.base_url}/oauth/authorize",
-            params={"client_id": CLIENT_ID, "redirect_uri": "https://t.example/cb", "portal_id": str(portal)},
-        )
-        code = httpx.URL(redirect.headers["location"]).params["code"]
-        tokens = httpx.post(
-            f"{self.sandbox.base_url}/oauth/v1/token",
-            data={
-                "grant_type": "authorization_code",
-                "code": code,
-                "redirect_uri": "https://t.example/cb",
-                "client_id": CLIENT_ID,
-                "client_secret": CLIENT_SECRET,
-            },
-        ).json()
-        return httpx.Client(
-            base_url=self.sandbox.base_url,
-            headers={"Authorization": f"Bearer {tokens['access_token']}"},
-            timeout=30,
+        return installed_client(
+            self.sandbox.base_url, portal, client_id=CLIENT_ID, client_secret=CLIENT_SECRET
         )
 
     def rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:

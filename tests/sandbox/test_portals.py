@@ -18,6 +18,7 @@ from hubsync.hubspot_model.signatures import sign_v3
 from hubsync.sandbox.config import SandboxConfig
 from hubsync.sandbox.server import ThreadedSandbox
 from hubsync.testing import wait_for
+from tests.sandbox.oauth_support import installed_client
 
 CLIENT_ID = "multi-portal-app"
 SECRET = "multi-portal-app-secret"
@@ -49,28 +50,7 @@ def receiver() -> Iterator[str]:
 
 def _install(base_url: str, portal_id: int) -> httpx.Client:
     """The portal's admin installs the app; a client with the portal's access token."""
-    redirect = httpx.get(
-        f"{base_url}/oauth/authorize",
-        params={
-            "client_id": CLIENT_ID,
-            "redirect_uri": "https://app.example/cb",
-            "portal_id": str(portal_id),
-        },
-    )
-    code = httpx.URL(redirect.headers["location"]).params["code"]
-    tokens = httpx.post(
-        f"{base_url}/oauth/v1/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": "https://app.example/cb",
-            "client_id": CLIENT_ID,
-            "client_secret": SECRET,
-        },
-    ).json()
-    return httpx.Client(
-        base_url=base_url, headers={"Authorization": f"Bearer {tokens['access_token']}"}, timeout=30
-    )
+    return installed_client(base_url, portal_id, client_id=CLIENT_ID, client_secret=SECRET)
 
 
 def test_each_portal_has_its_own_records_limits_and_the_apps_webhooks_arrive_at_one_url(

@@ -28,9 +28,8 @@ from hubsync.sandbox.server import ThreadedSandbox
 from hubsync.settings import Settings, TopicNames
 from hubsync.storage.migrate import migrate
 from hubsync.storage.pool import open_async_pool
-from hubsync.streams.admin import admin_client, ensure_topics
+from hubsync.streams.admin import ensure_change_topics
 from hubsync.streams.producer import AsyncKafkaPublisher
-from hubsync.streams.topics import spec_for
 from tests.connectors.hubspot.webhooks.test_webhook_harness import PARTITIONS, TopicReader, now_ms
 
 pytestmark = pytest.mark.integration
@@ -82,18 +81,7 @@ def world(sandbox: ThreadedSandbox, kafka_bootstrap_servers: str, fresh_database
     settings = Settings(
         kafka_bootstrap_servers=kafka_bootstrap_servers, topics=topics, topic_partitions=PARTITIONS
     )
-    ensure_topics(
-        admin_client(kafka_bootstrap_servers),
-        [
-            spec_for(settings, role)
-            for role in (
-                "hubspot_contacts",
-                "hubspot_companies",
-                "hubspot_contacts_backfill",
-                "hubspot_companies_backfill",
-            )
-        ],
-    )
+    ensure_change_topics(settings)
     migrate(fresh_database_url)
     return World(settings, sandbox, fresh_database_url)
 
