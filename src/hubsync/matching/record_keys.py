@@ -157,9 +157,12 @@ def _account_keys(values: tuple[str | None, ...]) -> AccountKeys:
 
 def keys_of(kind: ObjectKind, properties: Mapping[str, str | None]) -> ContactKeys | AccountKeys:
     """The matching keys of a record's properties (memoised: a batch asks several times)."""
+    get = properties.get  # a tuple display, not a generator: this runs several times per record
     if kind == "contact":
-        return _contact_keys(tuple(properties.get(p) for p in _CONTACT_KEY_PROPERTIES))
-    return _account_keys(tuple(properties.get(p) for p in _ACCOUNT_KEY_PROPERTIES))
+        return _contact_keys(
+            (get("email"), get("hs_additional_emails"), get("firstname"), get("lastname"), get("company"))
+        )
+    return _account_keys((get("domain"), get("name")))
 
 
 #: columns derived from the properties and keys, per kind (platform-side writes use them too)

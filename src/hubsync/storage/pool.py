@@ -7,14 +7,31 @@ one is noticed and how long reconnecting is tried before giving up.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from psycopg import AsyncConnection, Connection
+from psycopg.types.json import set_json_loads
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 log = logging.getLogger(__name__)
+
+
+def _json_loads(data: bytes | bytearray | memoryview | str) -> Any:
+    """jsonb and json columns parsed with orjson (about three times faster than the standard
+    library on records' properties, a hot path of ingest and the canonical reads); a document
+    orjson refuses (a number outside 64 bits) falls back to the standard library."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(bytes(data) if isinstance(data, memoryview) else data)
+
+
+# process-wide: every connection hubsync opens (pools and direct connections) parses JSON this way
+set_json_loads(_json_loads)
 
 
 @dataclass(frozen=True, slots=True)
