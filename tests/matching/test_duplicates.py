@@ -430,3 +430,38 @@ def test_an_exclusive_batch_holds_off_a_concurrent_small_one(db: str) -> None:
             found = pending.result(timeout=20)
         t2.commit()
         assert found == [pair(first, second, "email")]
+
+
+def test_the_name_company_lookups_are_exact_index_lookups(conn: psycopg.Connection[Any]) -> None:
+    """A name matched by many contacts at other companies is looked up by name and company
+    together (migration 0012): the cost of the name_company signal does not grow with the table."""
+    portal = conn.execute("SELECT hubsync.current_portal()").fetchone()
+    assert portal is not None
+    with (
+        conn.cursor() as cur,
+        cur.copy(
+            "COPY hubsync.contacts_all (portal_id, creation_source, name_normalized, company_name_key,"
+            " company_domain_root) FROM STDIN"
+        ) as copy,
+    ):
+        for i in range(20_000):
+            # 400 contacts per name, 500 per company, 10 per name and company
+            company = (i // 50) % 40
+            copy.write_row(
+                (portal[0], "platform", f"name {i % 50}", f"company {company}", f"d{company}.example")
+            )
+    conn.execute("ANALYZE hubsync.contacts_all")
+    for column in ("company_name_key", "company_domain_root"):
+        plan = "\n".join(
+            row[0]
+            for row in conn.execute(
+                f"EXPLAIN SELECT id FROM hubsync.contacts WHERE name_normalized = 'name 7' AND {column} = %s",
+                ("company 7" if column == "company_name_key" else "d7.example",),
+            )
+        )
+        index = (
+            "contacts_name_company_key_idx"
+            if column == "company_name_key"
+            else "contacts_name_company_domain_idx"
+        )
+        assert index in plan, plan
