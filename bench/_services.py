@@ -43,11 +43,11 @@ def kafka_and_postgres() -> Iterator[tuple[str, str]]:
         yield bootstrap, url
 
 
-def fresh_topics(bootstrap: str, label: str) -> Settings:
-    """Settings whose change topics are new (a unique prefix), created with ``PARTITIONS``."""
+def fresh_topics(bootstrap: str, label: str, partitions: int = PARTITIONS) -> Settings:
+    """Settings whose change topics are new (a unique prefix), created with ``partitions``."""
     prefix = f"bench.{label}.{uuid.uuid4().hex[:8]}."
     topics = TopicNames(**{role: prefix + name for role, name in TopicNames().model_dump().items()})
-    settings = Settings(kafka_bootstrap_servers=bootstrap, topics=topics, topic_partitions=PARTITIONS)
+    settings = Settings(kafka_bootstrap_servers=bootstrap, topics=topics, topic_partitions=partitions)
     ensure_change_topics(settings)
     return settings
 
@@ -56,8 +56,9 @@ def messages_in(bootstrap: str, topic: str) -> int:
     """How many messages ``topic`` holds (sum of its partitions' high watermarks)."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-{uuid.uuid4().hex}"})
     try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
         return sum(
-            consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in range(PARTITIONS)
+            consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions
         )
     finally:
         consumer.close()

@@ -1,25 +1,31 @@
-"""Ingest throughput per worker against a raw loader in the same run, latency and memory.
+"""Ingest throughput per worker against a raw loader in the same run, at 10k, 100k and 1M existing
+contacts; latency, memory, two workers against one, and the final state checked by an oracle.
 
-    python -m bench.ingest [--events 200000] [--trials 1] [--quick]
+    python -m bench.ingest [--existing 10000,100000,1000000] [--new 90000] [--updates 10000] [--quick]
 
-Per trial, on real Apache Kafka and PostgreSQL:
+Per scale, on real Apache Kafka and PostgreSQL (``bench._existing``):
 
-1. ``--events`` contact snapshot events (``bench._change_events``: realistic properties with
-   per-property timestamps, 2% planted duplicate e-mails) are produced to a fresh topic;
-2. the **raw loader** (``bench._raw_loader``: confluent-kafka consumer + fastavro decode + COPY
-   upsert into ``hubsync.contacts``, no logic) loads them into a fresh database;
-3. one **``hubsync worker``** process (the Faust app, every feature on: version guards, activity
-   log, duplicate detection, prospect marking, field mappings with a prospect database matching
-   10% of the contacts, canonical records to ``crm.contacts``) ingests the same topic into another
-   fresh database. Its events/s run from the first committed batch to the last (the consumer
-   group's join is not counted, as for the raw loader);
-4. with the worker still running, events are produced at ``--rate`` (1,000/s) for ``--seconds``,
-   stamped with the time they are produced, and the worker's
-   ``hubsync_ingest_commit_latency_seconds`` histogram gives p50/p99 of received -> committed
-   (interpolated within buckets, as Prometheus' ``histogram_quantile`` does).
+1. a database is seeded with ``existing`` contacts (written by ingest's own reducer and record
+   writer), the default mappings and a prospect database matching a tenth of the new contacts;
+2. ``--updates`` changes of distinct existing contacts and ``--new`` new contacts (2% planted
+   duplicate e-mails) are produced, shuffled, to a fresh topic of 3 partitions;
+3. the **raw loader** (``bench._raw_loader``: confluent-kafka + fastavro + COPY upsert into
+   ``hubsync.contacts``, no logic) loads them into one copy of the seeded database;
+4. one **``hubsync worker``** process (every rule on: version guards, activity log, duplicate
+   detection, prospect marking, autofill, canonical records to ``crm.contacts``) ingests the same
+   topic into another copy. Its events/s run from the first committed batch to the last, as the
+   raw loader's; its final state is then checked against the oracle (``check_against_oracle``);
+5. with the worker still running, events are produced at ``--rate`` (1,000/s) and then at 90% of
+   the throughput the worker just reached (its maximum sustained rate), each for ``--seconds``,
+   stamped with the time they are sent; the worker's ``hubsync_ingest_commit_latency_seconds``
+   gives p50/p99 of received -> committed (interpolated within buckets, as Prometheus'
+   ``histogram_quantile``).
 
-Target (SPEC section 6): worker events/s >= 0.5 x the raw loader's. Also reported: the worker's
-peak RSS (VmHWM) and the latency percentiles.
+Then, at the smallest scale, the same events on 6 partitions ingested by one worker and by two
+workers of one consumer group, with the CPU seconds each process used.
+
+Targets (SPEC section 6, issue 16): worker / raw >= 0.5 at every scale, the ratio at the largest
+scale >= 0.9 of the ratio at the smallest, p99 < 1 s at 1,000/s, peak RSS <= 300 MB.
 """
 
 from __future__ import annotations
@@ -35,28 +41,30 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 from bench._change_events import contact_snapshot_events, produce_events
+from bench._existing import check_against_oracle, copy_of, drop, scale_events, seeded_template
 from bench._raw_loader import raw_load
 from bench._report import report, summarize
-from bench._services import PARTITIONS, fresh_topics
+from bench._services import PARTITIONS, cpu_seconds, fresh_topics, messages_in
 from hubsync._runtime.processes import free_port
 from hubsync.avro.codec import SingleObjectCodec
 from hubsync.avro.schemas import SchemaRepository
-from hubsync.matching.keys import normalize_email
 from hubsync.settings import Settings
-from hubsync.storage.defaults import load_defaults, seed_defaults
-from hubsync.storage.migrate import migrate
-from hubsync.storage.portal_scope import current_portal
-from hubsync.testing import ApacheKafkaServer, PostgresServer, fresh_database
+from hubsync.testing import ApacheKafkaServer, PostgresServer
 
 RATIO_TARGET = 0.5
+FLAT_TARGET = 0.9
 P99_TARGET_S = 1.0
-PROSPECT_SHARE = 10  # one contact in ten has a prospect-database person with enrichment values
+RSS_TARGET_MB = 300.0
+SCALING_PARTITIONS = 6
+MAX_RATE_SHARE = 0.9
+_DEADLINE_S = 1_800
 
 
 @contextlib.contextmanager
@@ -71,53 +79,28 @@ def servers() -> Iterator[tuple[str, str]]:
         yield bootstrap, server_url
 
 
-def seed_worker_database(url: str, events: int) -> int:
-    """Mappings and settings from the defaults file, and prospect people for every tenth contact."""
-    migrate(url)
-    people = []
-    for i, (_key, value) in enumerate(contact_snapshot_events(events, seed=1)):
-        if i % PROSPECT_SHARE == 0:
-            email = normalize_email(value["properties"].get("email"))
-            if email:
-                people.append(
-                    (email, f'{{"jobtitle": "Head of Data", "city": "Lisbon", "phone": "+351 21 {i:07d}"}}')
-                )
-    with psycopg.connect(url) as conn:
-        seed_defaults(conn, load_defaults())
-        portal = current_portal(conn)
-        with (
-            conn.cursor() as cur,
-            cur.copy(
-                "COPY hubsync.prospect_people_all (portal_id, email_normalized, attributes) FROM STDIN"
-            ) as copy,
-        ):
-            for row in dict(people).items():
-                copy.write_row((portal, *row))
-    return len(people)
-
-
-def _count(url: str) -> int:
-    with psycopg.connect(url) as conn:
-        row = conn.execute("SELECT count(*) FROM hubsync.contacts").fetchone()
-        return int(row[0]) if row else 0
-
-
-def _metrics(port: int) -> dict[str, float]:
+def _scrape(port: int) -> dict[str, float]:
+    """The worker's ingest samples (events counter and commit-latency histogram)."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
         text = response.read().decode()
     out: dict[str, float] = {}
     for line in text.splitlines():
-        if line.startswith("hubsync_ingest_commit_latency_seconds"):
+        if line.startswith(("hubsync_ingest_commit_latency_seconds", "hubsync_ingest_events_total")):
             name, value = line.rsplit(" ", 1)
             out[name] = float(value)
     return out
+
+
+def _ingested(samples: dict[str, float]) -> int:
+    """Events the worker is done with (applied, unchanged or dead-lettered)."""
+    return int(sum(v for k, v in samples.items() if k.startswith("hubsync_ingest_events_total")))
 
 
 def _quantile(before: dict[str, float], after: dict[str, float], q: float) -> float:
     """``histogram_quantile(q, after - before)`` of the commit-latency histogram."""
     buckets: list[tuple[float, float]] = []
     for name, value in after.items():
-        if "_bucket{" in name:
+        if name.startswith("hubsync_ingest_commit_latency_seconds_bucket{"):
             le = name.split('le="', 1)[1].split('"', 1)[0]
             buckets.append((float("inf") if le == "+Inf" else float(le), value - before.get(name, 0.0)))
     buckets.sort()
@@ -143,7 +126,7 @@ def _peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def _produce_at_rate(bootstrap: str, topic: str, start_id: int, rate: int, seconds: float) -> int:
+def _produce_at_rate(bootstrap: str, topic: str, start_id: int, rate: float, seconds: float) -> int:
     """Produce ``rate`` events/s for ``seconds``, each stamped ``received_at`` = when it is sent."""
     repo = SchemaRepository()
     schema = repo.current("hubspot_change_event")
@@ -153,8 +136,7 @@ def _produce_at_rate(bootstrap: str, topic: str, start_id: int, rate: int, secon
     started = time.perf_counter()
     sent = 0
     for key, value in events:
-        due = started + sent / rate
-        delay = due - time.perf_counter()
+        delay = started + sent / rate - time.perf_counter()
         if delay > 0:
             time.sleep(delay)
         value["received_at"] = int(time.time() * 1000)
@@ -165,146 +147,309 @@ def _produce_at_rate(bootstrap: str, topic: str, start_id: int, rate: int, secon
     return sent
 
 
-def run_worker_phase(
-    bootstrap: str, url: str, settings: Settings, events: int, rate: int, seconds: float
-) -> dict[str, float]:
-    with contextlib.ExitStack() as stack:
-        return _worker_phase(stack, bootstrap, url, settings, events, rate, seconds)
+@dataclass
+class Workers:
+    """``hubsync worker`` processes of one consumer group and their metrics ports."""
 
+    procs: list[subprocess.Popen[str]]
+    ports: list[int]
+    bootstrap: str = ""
+    group: str = ""
 
-def _worker_phase(
-    stack: contextlib.ExitStack,
-    bootstrap: str,
-    url: str,
-    settings: Settings,
-    events: int,
-    rate: int,
-    seconds: float,
-) -> dict[str, float]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        "DATABASE_URL": url,
-        "HUBSYNC_CONSUMER_GROUP": f"bench-ingest-{uuid.uuid4().hex[:8]}",
-        "HUBSYNC_METRICS_PORT": str(port),
-        **{f"HUBSYNC_TOPICS__{role.upper()}": name for role, name in settings.topics.model_dump().items()},
-    }
-    # the worker's output goes to a file, not a pipe: an unread pipe fills up and stalls the worker
-    log = stack.enter_context(tempfile.TemporaryFile("w+"))  # noqa: SIM115 - closed by the stack
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hubsync", "worker", "--no-refresh"],
-        env=env,
-        stdout=log,
-        stderr=log,
-        text=True,
-    )
-    try:
-        first: tuple[float, int] | None = None
-        deadline = time.monotonic() + 600
-        count = 0
-        while count < events:
-            if proc.poll() is not None:
-                raise RuntimeError(
-                    f"worker exited {proc.returncode}: {proc.stderr.read() if proc.stderr else ''}"
-                )
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"worker applied {count} of {events} events in 600 s")
-            count = _count(url)
-            now = time.perf_counter()
-            if count and first is None:
-                first = (now, count)
-            time.sleep(0.05)
-        ended = time.perf_counter()
-        assert first is not None
-        throughput = (events - first[1]) / max(ended - first[0], 1e-9)
-        rss = _peak_rss_mb(proc.pid)
-        before = _metrics(port)
-        sent = _produce_at_rate(bootstrap, settings.topics.hubspot_contacts, events + 1, rate, seconds)
-        while _count(url) < events + sent:
-            if time.monotonic() > deadline:
-                raise TimeoutError("worker did not apply the latency-phase events")
-            time.sleep(0.1)
-        time.sleep(0.5)
-        after = _metrics(port)
-        return {
-            "events_per_s": throughput,
-            "peak_rss_mb": max(rss, _peak_rss_mb(proc.pid)),
-            "p50_s": _quantile(before, after, 0.50),
-            "p99_s": _quantile(before, after, 0.99),
-        }
-    finally:
-        proc.send_signal(signal.SIGTERM)
+    def committed_all(self, topic: str, deadline: float) -> None:
+        """Wait until the group committed every offset of ``topic``: every event applied for good
+        (the metrics alone may count a batch twice when a rebalance hands it to the other worker)."""
+        probe = Consumer(
+            {"bootstrap.servers": self.bootstrap, "group.id": self.group, "enable.auto.commit": False}
+        )
         try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            parts = [
+                TopicPartition(topic, p)
+                for p in probe.list_topics(topic, timeout=10).topics[topic].partitions
+            ]
+            while True:
+                ends = {tp.partition: probe.get_watermark_offsets(tp, timeout=10)[1] for tp in parts}
+                committed = {tp.partition: tp.offset for tp in probe.committed(parts, timeout=10)}
+                if all(committed[p] >= end for p, end in ends.items()):
+                    return
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the group committed {committed} of {ends}")
+                time.sleep(0.2)
+        finally:
+            probe.close()
+
+    def samples(self) -> dict[str, float]:
+        total: dict[str, float] = {}
+        for port in self.ports:
+            for name, value in _scrape(port).items():
+                total[name] = total.get(name, 0.0) + value
+        return total
+
+    def wait_for(
+        self, events: int, deadline: float, rows: tuple[str, int] | None = None
+    ) -> tuple[float, int]:
+        """Poll until the group is done with ``events`` events (and, with ``rows`` = ``(database URL,
+        n)``, the database holds ``n`` contacts: a batch counted twice across a rebalance does not end
+        the wait early); ``(first progress time, count then)``."""
+        first: tuple[float, int] | None = None
+        while True:
+            for proc in self.procs:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"a worker exited {proc.returncode}")
+            done = _ingested(self.samples())
+            if done and first is None:
+                first = (time.perf_counter(), done)
+            if done >= events and (rows is None or _contacts(rows[0]) >= rows[1]):
+                assert first is not None
+                return first
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the workers ingested {done} of {events} events in time")
+            time.sleep(0.05)
 
 
-def trial(bootstrap: str, server_url: str, events: int, rate: int, seconds: float) -> dict[str, float]:
+def _contacts(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT count(*) FROM hubsync.contacts").fetchone()
+        return int(row[0]) if row else 0
+
+
+@contextlib.contextmanager
+def running_workers(bootstrap: str, url: str, settings: Settings, count: int) -> Iterator[Workers]:
+    group = f"bench-ingest-{uuid.uuid4().hex[:8]}"
+    with contextlib.ExitStack() as stack:
+        workers = Workers([], [], bootstrap, f"{group}.ingest")
+        for _ in range(count):
+            port = free_port()
+            env = {
+                **os.environ,
+                "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+                "DATABASE_URL": url,
+                "HUBSYNC_CONSUMER_GROUP": group,
+                "HUBSYNC_METRICS_PORT": str(port),
+                **{
+                    f"HUBSYNC_TOPICS__{role.upper()}": name
+                    for role, name in settings.topics.model_dump().items()
+                },
+            }
+            # output to a file, not a pipe: an unread pipe fills up and stalls the worker
+            log = stack.enter_context(tempfile.TemporaryFile("w+"))
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "hubsync", "worker", "--no-refresh"],
+                env=env,
+                stdout=log,
+                stderr=log,
+                text=True,
+            )
+            stack.callback(_stop, proc)
+            workers.procs.append(proc)
+            workers.ports.append(port)
+        deadline = time.monotonic() + 120
+        for port in workers.ports:  # the metrics endpoint answers once the worker is up
+            while True:
+                try:
+                    _scrape(port)
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise TimeoutError("a worker did not start in 120 s") from None
+                    time.sleep(0.2)
+        yield workers
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _latency(
+    workers: Workers, bootstrap: str, topic: str, start_id: int, rate: float, seconds: float
+) -> tuple[float, float]:
+    """p50 and p99 of received -> committed for events sent at ``rate`` for ``seconds``."""
+    before = workers.samples()
+    sent = _produce_at_rate(bootstrap, topic, start_id, rate, seconds)
+    workers.wait_for(_ingested(before) + sent, time.monotonic() + 300)
+    time.sleep(0.3)
+    after = workers.samples()
+    return _quantile(before, after, 0.50), _quantile(before, after, 0.99)
+
+
+def scale_trial(
+    bootstrap: str, server_url: str, existing: int, new: int, updates: int, rate: int, seconds: float
+) -> dict[str, Any]:
+    """One scale: the raw loader, the worker, the oracle, the two latency phases."""
+    started = time.perf_counter()
+    scale = scale_events(existing, new, updates)
+    template = f"hubsync_bench_seed_{existing}"
+    seeded_template(server_url, template, scale)
+    seed_s = time.perf_counter() - started
     settings = fresh_topics(bootstrap, "ingest")
     topic = settings.topics.hubspot_contacts
-    produce_events(bootstrap, topic, contact_snapshot_events(events, seed=1), PARTITIONS)
-    with fresh_database(server_url, "hubsync_bench_raw") as raw_url:
-        migrate(raw_url)
-        raw = raw_load(bootstrap, topic, raw_url, events)
-    with fresh_database(server_url, "hubsync_bench_worker") as worker_url:
-        seed_worker_database(worker_url, events)
-        worker = run_worker_phase(bootstrap, worker_url, settings, events, rate, seconds)
+    events = produce_events(bootstrap, topic, scale.events, PARTITIONS)
+    raw_db, worker_db = f"{template}_raw", f"{template}_worker"
+    try:
+        raw = raw_load(bootstrap, topic, copy_of(server_url, template, raw_db), events)
+        drop(server_url, raw_db)
+        url = copy_of(server_url, template, worker_db)
+        with running_workers(bootstrap, url, settings, 1) as workers:
+            want = (url, existing + len(scale.new_ids))
+            first_at, first_count = workers.wait_for(events, time.monotonic() + _DEADLINE_S, want)
+            throughput = (events - first_count) / max(time.perf_counter() - first_at, 1e-9)
+            rss = _peak_rss_mb(workers.procs[0].pid)
+            workers.committed_all(topic, time.monotonic() + 120)
+            problems = check_against_oracle(url, scale, messages_in(bootstrap, settings.topics.crm_contacts))
+            next_id = existing + new + 1
+            p50, p99 = _latency(workers, bootstrap, topic, next_id, rate, seconds)
+            max_rate = MAX_RATE_SHARE * throughput
+            p50_max, p99_max = _latency(workers, bootstrap, topic, next_id + 10_000_000, max_rate, seconds)
+            rss = max(rss, _peak_rss_mb(workers.procs[0].pid))
+    finally:
+        drop(server_url, raw_db, worker_db, template)
     return {
+        "existing": existing,
+        "events": events,
         "raw_events_per_s": raw.events_per_s,
-        **worker,
-        "ratio": worker["events_per_s"] / raw.events_per_s,
+        "events_per_s": throughput,
+        "ratio": throughput / raw.events_per_s,
+        "oracle_problems": problems,
+        "p50_s": p50,
+        "p99_s": p99,
+        "max_rate": max_rate,
+        "p50_max_s": p50_max,
+        "p99_max_s": p99_max,
+        "peak_rss_mb": rss,
+        "seed_s": seed_s,
     }
+
+
+def scaling_trial(bootstrap: str, server_url: str, existing: int, new: int, updates: int) -> dict[str, Any]:
+    """The same events on 6 partitions, ingested by one worker, then by two in one group."""
+    scale = scale_events(existing, new, updates, seed=11)
+    template = f"hubsync_bench_scaling_{existing}"
+    seeded_template(server_url, template, scale)
+    out: dict[str, Any] = {"existing": existing, "partitions": SCALING_PARTITIONS}
+    try:
+        for count in (1, 2):
+            settings = fresh_topics(bootstrap, f"scaling{count}", SCALING_PARTITIONS)
+            topic = settings.topics.hubspot_contacts
+            events = produce_events(bootstrap, topic, scale.events, SCALING_PARTITIONS)
+            name = f"{template}_{count}"
+            url = copy_of(server_url, template, name)
+            try:
+                with running_workers(bootstrap, url, settings, count) as workers:
+                    cpu_before = [cpu_seconds(p.pid) for p in workers.procs]
+                    want = (url, existing + len(scale.new_ids))
+                    first_at, first_count = workers.wait_for(events, time.monotonic() + _DEADLINE_S, want)
+                    elapsed = time.perf_counter() - first_at
+                    cpu = [cpu_seconds(p.pid) - c for p, c in zip(workers.procs, cpu_before, strict=True)]
+                    workers.committed_all(topic, time.monotonic() + 120)
+                    problems = check_against_oracle(
+                        url, scale, messages_in(bootstrap, settings.topics.crm_contacts)
+                    )
+            finally:
+                drop(server_url, name)
+            out[f"workers_{count}"] = {
+                "events_per_s": (events - first_count) / max(elapsed, 1e-9),
+                "cpu_seconds": cpu,
+                "seconds": elapsed,
+                "oracle_problems": problems,
+            }
+    finally:
+        drop(server_url, template)
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--events", type=int, default=200_000)
-    parser.add_argument("--trials", type=int, default=1)
-    parser.add_argument("--rate", type=int, default=1_000, help="events/s of the latency phase")
-    parser.add_argument("--seconds", type=float, default=15.0, help="length of the latency phase")
-    parser.add_argument("--quick", action="store_true", help="20,000 events, 5 s latency phase")
+    parser.add_argument("--existing", default="10000,100000,1000000", help="existing contacts, per scale")
+    parser.add_argument("--new", type=int, default=90_000, help="new contacts among the events")
+    parser.add_argument("--updates", type=int, default=10_000, help="updates of existing contacts")
+    parser.add_argument("--rate", type=int, default=1_000, help="events/s of the first latency phase")
+    parser.add_argument("--seconds", type=float, default=15.0, help="length of each latency phase")
+    parser.add_argument("--no-scaling", action="store_true", help="skip the one- vs two-worker run")
+    parser.add_argument(
+        "--quick", action="store_true", help="10,000 existing, 18,000 + 2,000 events, 5 s phases"
+    )
     args = parser.parse_args(argv)
     if args.quick:
-        args.events, args.seconds = 20_000, 5.0
-    results: list[dict[str, float]] = []
+        args.existing, args.new, args.updates, args.seconds = "10000", 18_000, 2_000, 5.0
+    scales = [int(x) for x in args.existing.split(",")]
+    results: list[dict[str, Any]] = []
+    scaling: dict[str, Any] | None = None
     with servers() as (bootstrap, server_url):
-        for i in range(args.trials):
-            result = trial(bootstrap, server_url, args.events, args.rate, args.seconds)
-            print(f"trial {i + 1}: {result}", flush=True)
+        for existing in scales:
+            result = scale_trial(
+                bootstrap, server_url, existing, args.new, args.updates, args.rate, args.seconds
+            )
+            print(f"{existing:,} existing: {result}", flush=True)
             results.append(result)
+        if not args.no_scaling:
+            scaling = scaling_trial(bootstrap, server_url, scales[0], args.new, args.updates)
+            print(f"scaling: {scaling}", flush=True)
+    write_report(args, results, scaling)
+    failed = [r for r in results if r["oracle_problems"]]
+    if scaling:
+        failed += [w for k, w in scaling.items() if k.startswith("workers_") and w["oracle_problems"]]
+    if failed:
+        raise SystemExit(f"the oracle found differences: {[r['oracle_problems'] for r in failed]}")
 
-    def row(metric: str, key: str, unit: str, target: str, ok: Any = None) -> dict[str, Any]:
-        return {
-            "metric": metric,
-            "unit": unit,
-            "target": target,
-            "ok": ok,
-            **summarize([r[key] for r in results]),
-        }
 
-    ratio = summarize([r["ratio"] for r in results])
-    p99 = summarize([r["p99_s"] for r in results])
+def write_report(
+    args: argparse.Namespace, results: list[dict[str, Any]], scaling: dict[str, Any] | None
+) -> None:
+    rows: list[dict[str, Any]] = []
+
+    def row(metric: str, value: float, unit: str, target: str = "-", ok: bool | None = None) -> None:
+        rows.append({"metric": metric, "unit": unit, "target": target, "ok": ok, **summarize([value])})
+
+    for r in results:
+        at = f"{r['existing']:,} existing"
+        row(f"{at}: oracle differences", len(r["oracle_problems"]), "", "0", not r["oracle_problems"])
+        row(f"{at}: raw loader", r["raw_events_per_s"], "ev/s")
+        row(f"{at}: hubsync worker", r["events_per_s"], "ev/s")
+        row(f"{at}: worker / raw", r["ratio"], "x", f">= {RATIO_TARGET}", r["ratio"] >= RATIO_TARGET)
+        row(f"{at}: latency p50 at {args.rate}/s", r["p50_s"], "s")
+        row(
+            f"{at}: latency p99 at {args.rate}/s",
+            r["p99_s"],
+            "s",
+            f"< {P99_TARGET_S}",
+            r["p99_s"] < P99_TARGET_S,
+        )
+        row(f"{at}: latency p50 at {r['max_rate']:.0f}/s (max)", r["p50_max_s"], "s")
+        row(f"{at}: latency p99 at {r['max_rate']:.0f}/s (max)", r["p99_max_s"], "s")
+        row(
+            f"{at}: worker peak RSS",
+            r["peak_rss_mb"],
+            "MB",
+            f"<= {RSS_TARGET_MB:.0f}",
+            r["peak_rss_mb"] <= RSS_TARGET_MB,
+        )
+    if len(results) > 1:
+        flat = results[-1]["ratio"] / results[0]["ratio"]
+        row(
+            "ratio at the largest scale / at the smallest",
+            flat,
+            "x",
+            f">= {FLAT_TARGET}",
+            flat >= FLAT_TARGET,
+        )
+    if scaling:
+        one, two = scaling["workers_1"], scaling["workers_2"]
+        row("6 partitions, one worker", one["events_per_s"], "ev/s")
+        row("6 partitions, two workers (together)", two["events_per_s"], "ev/s")
+        row("two workers / one", two["events_per_s"] / one["events_per_s"], "x")
+        row("one worker: CPU s per s", sum(one["cpu_seconds"]) / one["seconds"], "cores")
+        for i, cpu in enumerate(two["cpu_seconds"]):
+            row(f"two workers: worker {i + 1} CPU s per s", cpu / two["seconds"], "cores")
     report(
         "ingest",
-        f"Ingest: {args.events:,} contact events, {PARTITIONS} partitions, one worker process",
-        [
-            row("raw loader", "raw_events_per_s", "ev/s", "-"),
-            row("hubsync worker", "events_per_s", "ev/s", "-"),
-            row("worker / raw", "ratio", "x", f">= {RATIO_TARGET}", ratio["median"] >= RATIO_TARGET),
-            row(f"latency p50 at {args.rate}/s", "p50_s", "s", "-"),
-            row(
-                f"latency p99 at {args.rate}/s",
-                "p99_s",
-                "s",
-                f"< {P99_TARGET_S}",
-                p99["median"] < P99_TARGET_S,
-            ),
-            row("worker peak RSS", "peak_rss_mb", "MB", "-"),
-        ],
-        extra={"events": args.events, "partitions": PARTITIONS, "trials": results},
+        f"Ingest: {args.new:,} new + {args.updates:,} updated contacts, {PARTITIONS} partitions, one worker",
+        rows,
+        extra={"scales": results, "scaling": scaling, "new": args.new, "updates": args.updates},
     )
 
 
