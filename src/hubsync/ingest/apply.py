@@ -106,9 +106,9 @@ def _platform_record_ids(
     return wanted
 
 
-def _load(conn: psycopg.Connection[Any], events: Sequence[ChangeEvent], batch: _Batch) -> None:
+def _load(conn: psycopg.Connection[Any], events: Sequence[ChangeEvent], batch: _Batch, portal: int) -> None:
     referenced = _referenced_ids(events)
-    lock_records(conn, referenced)
+    lock_records(conn, referenced, portal=portal)
     for kind, hubspot_ids in referenced.items():
         for row in load_records(conn, kind, hubspot_ids=sorted(hubspot_ids)):
             batch.states[(kind, row.state.hubspot_id)] = row.state
@@ -316,11 +316,11 @@ def _write_activities(
     conn: psycopg.Connection[Any],
     activities: Iterable[tuple[ObjectKind, Activity]],
     ids: Mapping[tuple[ObjectKind, str], int],
+    portal: int,
 ) -> None:
     def js(value: Any) -> str | None:
         return None if value is None else orjson.dumps(value).decode()
 
-    portal = current_portal(conn)
     with (
         conn.cursor() as cur,
         cur.copy(
@@ -364,20 +364,22 @@ def apply_batch(
     now_ms = int(time.time() * 1000)
     result = BatchResult(events=len(events))
     batch = _Batch()
-    _load(conn, events, batch)
+    # the portal the transaction works in, read once and handed to every writer that needs it
+    portal = current_portal(conn)
+    _load(conn, events, batch, portal)
     _reduce(events, batch, result, ctx.replay)
     decisions = _run_mappings(conn, batch, ctx, result, now_ms)
 
     dirty = [(kind, state) for (kind, _), state in batch.states.items() if state.dirty]
     rows = [RecordRow(kind, state, keys_of(kind, state.properties)) for kind, state in dirty]
-    ids = write_records(conn, rows, old_keys=batch.loaded_keys)
+    ids = write_records(conn, rows, old_keys=batch.loaded_keys, portal=portal)
     for (kind, hubspot_id), state in batch.states.items():
         if state.record_id is not None:
             ids.setdefault((kind, hubspot_id), state.record_id)
         # every record the batch named, changed or not: a redelivery republishes its canonical record
         result.touched[kind].add(ids[(kind, hubspot_id)])
     _write_links(conn, batch.links, ids)
-    _write_activities(conn, batch.activities, ids)
+    _write_activities(conn, batch.activities, ids, portal)
     _erase_history(
         conn, [ids[("contact", s.hubspot_id)] for k, s in dirty if k == "contact" and s.erased_now]
     )
@@ -402,7 +404,7 @@ def apply_batch(
                 elif k.domain_root:
                     domains.add(k.domain_root)
     for kind, record_ids in changed_keys.items():
-        pairs = flag_duplicates(conn, kind, sorted(record_ids), cause_source="ingest")
+        pairs = flag_duplicates(conn, kind, sorted(record_ids), cause_source="ingest", portal=portal)
         result.duplicates_flagged += len(pairs)
         for pair in pairs:
             result.touched[kind].update((pair.record_a, pair.record_b))

@@ -70,6 +70,7 @@ def lock_records(
     hubspot_ids: Mapping[ObjectKind, Collection[str]],
     *,
     max_locks: int = MAX_RECORD_LOCKS,
+    portal: int | None = None,
 ) -> None:
     """Serialize the writers of the same mirrored records until this transaction ends.
 
@@ -83,7 +84,8 @@ def lock_records(
     wanted = {kind: ids for kind, ids in hubspot_ids.items() if ids}
     if not wanted:
         return
-    portal = current_portal(conn)
+    if portal is None:
+        portal = current_portal(conn)
     singles = [record_lock_id(kind, h, portal) for kind, ids in wanted.items() for h in ids]
     if len(singles) > max_locks:
         take_locks(conn, exclusive=[kind_lock_id(kind, portal) for kind in wanted])
@@ -162,6 +164,7 @@ def write_records(
     rows: Sequence[RecordRow],
     *,
     old_keys: Mapping[tuple[ObjectKind, str], Any],
+    portal: int | None = None,
 ) -> dict[tuple[ObjectKind, str], int]:
     """Insert or update ``rows``; return the platform id of each ``(kind, hubspot_id)`` written.
 
@@ -228,12 +231,16 @@ def write_records(
                     if old_keys.get(("contact", r.state.hubspot_id)) != r.keys or r.state.record_id is None
                 ],
                 ids,
+                portal,
             )
     return ids
 
 
 def _write_emails(
-    conn: psycopg.Connection[Any], rows: Iterable[RecordRow], ids: Mapping[tuple[ObjectKind, str], int]
+    conn: psycopg.Connection[Any],
+    rows: Iterable[RecordRow],
+    ids: Mapping[tuple[ObjectKind, str], int],
+    portal: int | None,
 ) -> None:
     rows = list(rows)
     if not rows:
@@ -242,7 +249,8 @@ def _write_emails(
     with conn.cursor() as cur:
         if existing:
             cur.execute("DELETE FROM hubsync.contact_emails WHERE contact_id = ANY(%s)", (existing,))
-        portal = current_portal(conn)
+        if portal is None:
+            portal = current_portal(conn)
         with cur.copy(
             "COPY hubsync.contact_emails_all (portal_id, contact_id, email_normalized, is_primary) FROM STDIN"
         ) as copy:

@@ -215,6 +215,7 @@ def flag_duplicates(
     cause_source: str | None = None,
     cause_event: str | None = None,
     max_key_locks: int = MAX_KEY_LOCKS,
+    portal: int | None = None,
 ) -> list[DuplicatePair]:
     """Flag every potential duplicate of ``record_ids`` and return the pairs flagged for the first time.
 
@@ -256,7 +257,8 @@ def flag_duplicates(
     else:
         keys = _batch_keys(conn, object_type, ids)
         exclusive = len(keys) > max_key_locks
-    portal = current_portal(conn)
+    if portal is None:  # the caller may know it (ingest does): a round trip saved per batch
+        portal = current_portal(conn)
     key_locks = [] if exclusive else sorted({lock_id(key, portal) for key in keys})
     conn.execute(
         _LOCK, {"locks": [object_type_lock_id(object_type, portal), *key_locks], "exclusive": exclusive}
