@@ -231,8 +231,13 @@ class PushProcessor:
             self.metrics.batch_records.observe(written)
 
     async def _push_portal(self, portal: int | None, items: Sequence[Decoded]) -> tuple[Outcome, int]:
-        """Push one portal's changes, retried on their own until HubSpot and PostgreSQL hold them."""
+        """Push one portal's changes, retried on their own until HubSpot and PostgreSQL hold them.
+
+        An attempt that fails retriably has stored what it did write (and the errors HubSpot will not
+        take back); those count in the outcome, and the next attempt plans only what is left, so the
+        records it finds done are not reported as skipped as well."""
         values = [value for _, value in items]
+        stored: Outcome = ([], [], [], [])
 
         async def attempt() -> Outcome:
             planned, skipped = await asyncio.to_thread(self._plan, portal, values)
@@ -241,10 +246,19 @@ class PushProcessor:
             topic_values = await asyncio.to_thread(self._store, portal, created, updated, failed)
             await self.failures.publish(topic_values)
             retriable = [f for f in failed if f.failure.retriable]
+            done_before, changed_before, refused_before, _ = stored
             if retriable:
+                done_before += created
+                changed_before += updated
+                refused_before += [f for f in failed if not f.failure.retriable]
                 first = retriable[0].failure.details.describe()
                 raise RetriableError(f"{len(retriable)} record(s) still failing after retries: {first}")
-            return created, updated, failed, skipped
+            earlier = {(p.kind, p.record_id) for p, _ in done_before} | {
+                (p.kind, p.record_id) for p in changed_before
+            }
+            earlier |= {(f.planned.kind, f.planned.record_id) for f in refused_before}
+            left = [x for x in skipped if (x.kind, x.record_id) not in earlier]
+            return done_before + created, changed_before + updated, refused_before + failed, left
 
         return await retry_until_done(
             attempt,
