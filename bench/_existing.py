@@ -104,10 +104,7 @@ def _updated(value: dict[str, Any]) -> dict[str, Any]:
 
 def seeded_template(server_url: str, name: str, scale: ScaleEvents) -> str:
     """Create database ``name`` holding ``scale.existing`` contacts and the prospects; its URL."""
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
-    url = with_database(server_url, name)
+    url = copy_of(server_url, "template0", name)
     migrate(url)
     with psycopg.connect(url) as conn:
         seed_defaults(conn, load_defaults())

@@ -270,9 +270,14 @@ def require_database_url(settings: Settings) -> str:
 PORTAL_SETTING = "hubsync.portal"
 
 
+def with_options(conninfo: str, options: str) -> str:
+    """``conninfo`` with ``options`` (``-c name=value ...``) added after its own ``options``."""
+    own = conninfo_to_dict(conninfo).get("options") or ""
+    return make_conninfo(conninfo, options=f"{own} {options}".strip())
+
+
 def scoped_conninfo(conninfo: str, portal_id: int | None) -> str:
     """``conninfo`` whose connections work in ``portal_id`` (unchanged for None: the home portal)."""
     if portal_id is None:
         return conninfo
-    options = conninfo_to_dict(conninfo).get("options") or ""
-    return make_conninfo(conninfo, options=f"{options} -c {PORTAL_SETTING}={int(portal_id)}".strip())
+    return with_options(conninfo, f"-c {PORTAL_SETTING}={int(portal_id)}")

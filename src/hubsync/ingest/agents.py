@@ -124,7 +124,6 @@ def add_ingest_agents(app: AgentApp) -> None:
 
     kinds: dict[str, ObjectKind] = dict(ingest_topics(settings).sources)
     # the backfill lane's topics have agents of their own: a big backfill's batches are applied
-    # beside the webhook-driven ones, never ahead of them
     # beside the webhook-driven ones, never ahead of them, and give way to them (LaneGate)
     backfill = {settings.topics.hubspot_contacts_backfill, settings.topics.hubspot_companies_backfill}
     gate = LaneGate()

@@ -233,11 +233,13 @@ class PushProcessor:
     async def _push_portal(self, portal: int | None, items: Sequence[Decoded]) -> tuple[Outcome, int]:
         """Push one portal's changes, retried on their own until HubSpot and PostgreSQL hold them.
 
-        An attempt that fails retriably has stored what it did write (and the errors HubSpot will not
-        take back); those count in the outcome, and the next attempt plans only what is left, so the
-        records it finds done are not reported as skipped as well."""
+        An attempt that fails retriably has stored what it did write: that counts in the outcome, and
+        the next attempt finds it done, so it is not reported as skipped as well. Records HubSpot
+        refused are planned and sent again by the next attempt, so they count once, from the attempt
+        that ends the batch."""
         values = [value for _, value in items]
-        stored: Outcome = ([], [], [], [])
+        created_before: list[tuple[Planned, str]] = []
+        updated_before: list[Planned] = []
 
         async def attempt() -> Outcome:
             planned, skipped = await asyncio.to_thread(self._plan, portal, values)
@@ -246,19 +248,15 @@ class PushProcessor:
             topic_values = await asyncio.to_thread(self._store, portal, created, updated, failed)
             await self.failures.publish(topic_values)
             retriable = [f for f in failed if f.failure.retriable]
-            done_before, changed_before, refused_before, _ = stored
             if retriable:
-                done_before += created
-                changed_before += updated
-                refused_before += [f for f in failed if not f.failure.retriable]
+                created_before.extend(created)
+                updated_before.extend(updated)
                 first = retriable[0].failure.details.describe()
                 raise RetriableError(f"{len(retriable)} record(s) still failing after retries: {first}")
-            earlier = {(p.kind, p.record_id) for p, _ in done_before} | {
-                (p.kind, p.record_id) for p in changed_before
-            }
-            earlier |= {(f.planned.kind, f.planned.record_id) for f in refused_before}
-            left = [x for x in skipped if (x.kind, x.record_id) not in earlier]
-            return done_before + created, changed_before + updated, refused_before + failed, left
+            done = {(p.kind, p.record_id) for p, _ in created_before}
+            done |= {(p.kind, p.record_id) for p in updated_before}
+            left = [s for s in skipped if (s.kind, s.record_id) not in done]
+            return created_before + created, updated_before + updated, failed, left
 
         return await retry_until_done(
             attempt,

@@ -14,9 +14,10 @@ from typing import Any
 
 import orjson
 from psycopg import AsyncConnection, Connection
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.types.json import set_json_loads
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
+
+from hubsync.settings import with_options
 
 log = logging.getLogger(__name__)
 
@@ -101,19 +102,16 @@ def _pool_options(cfg: PoolConfig) -> dict[str, Any]:
 SESSION_OPTIONS = "-c jit=off -c plan_cache_mode=force_custom_plan"
 
 
-def with_session_options(conninfo: str) -> str:
-    """``conninfo`` with :data:`SESSION_OPTIONS` added to its own ``options``."""
-    options = conninfo_to_dict(conninfo).get("options") or ""
-    return make_conninfo(conninfo, options=f"{options} {SESSION_OPTIONS}".strip())
-
-
 def open_pool(
     conninfo: str, config: PoolConfig | None = None, *, name: str = "hubsync"
 ) -> ConnectionPool[Any]:
     """A started synchronous pool; the caller closes it (or uses it as a context manager)."""
     cfg = config or PoolConfig()
     pool: ConnectionPool[Connection[Any]] = ConnectionPool(
-        with_session_options(conninfo), name=name, check=ConnectionPool.check_connection, **_pool_options(cfg)
+        with_options(conninfo, SESSION_OPTIONS),
+        name=name,
+        check=ConnectionPool.check_connection,
+        **_pool_options(cfg),
     )
     pool.open(wait=True, timeout=cfg.timeout)
     return pool
@@ -125,7 +123,7 @@ async def open_async_pool(
     """A started asyncio pool, for the Faust agents and the aiohttp servers."""
     cfg = config or PoolConfig()
     pool: AsyncConnectionPool[AsyncConnection[Any]] = AsyncConnectionPool(
-        with_session_options(conninfo),
+        with_options(conninfo, SESSION_OPTIONS),
         name=name,
         check=AsyncConnectionPool.check_connection,
         **_pool_options(cfg),
