@@ -26,7 +26,8 @@ from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
 from hubsync._runtime.processes import free_port
-from hubsync.platform import create_record
+from hubsync.platform import create_record, set_setting
+from hubsync.push.setup import record_id_property
 from hubsync.runner import Component, RunOptions, restart_counter, supervise
 from hubsync.sandbox.config import SandboxConfig
 from hubsync.sandbox.server import ThreadedSandbox
@@ -164,6 +165,57 @@ def test_run_ingests_pushes_and_stops_cleanly(running: tuple[RunProcess, Threade
     code = process.stop(timeout=30)
     assert code == 0, f"SIGTERM: exit code {code}; {process.describe()}"
     assert "restarting " not in process.output(), f"a component failed; {process.describe()}"
+
+
+@pytest.mark.integration
+def test_a_push_applied_in_hubspot_but_not_yet_linked_is_linked_when_read_not_duplicated(
+    kafka_bootstrap_servers: str, fresh_database_url: str
+) -> None:
+    """The push agent's upsert reached HubSpot but its answer did not come back (a timeout, a
+    dropped connection, a kill -9 after the call): the platform record has no ``hubspot_id`` when
+    the poller reads the new contact. The read must bring ``hubsync_record_id``, so ingest links
+    the platform record instead of mirroring a second one with the same e-mail (found by the
+    fault suite, ``bench/faults.py``: the webhook's own ``hubsync_record_id`` change came too late
+    to link a record the poller had mirrored already). Webhooks are off here: the poller alone."""
+    with sandbox_for_run(kafka_bootstrap_servers, fresh_database_url) as (sandbox, setup, port):
+        env = {k: v for k, v in setup.env.items() if k != "HUBSPOT_WEBHOOK_SECRET"}
+        process = RunProcess(env, name="run", args=run_args(port))
+        try:
+            url = setup.database_url
+            with psycopg.connect(url, autocommit=True) as conn:
+                set_setting(conn, "push.enabled", "false")  # the test plays the push whose answer was lost
+                email = f"echo-{uuid.uuid4().hex[:8]}@acme.com"
+                record_id = create_record(conn, "contact", {"email": email, "firstname": "Eve"})
+            api = httpx.Client(
+                base_url=sandbox.base_url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30
+            )
+            api.post("/crm/v3/properties/contacts", json=record_id_property("contactinformation"))
+            inputs = [
+                {
+                    "idProperty": "hubsync_record_id",
+                    "id": str(record_id),
+                    "properties": {"email": email, "firstname": "Eve"},
+                }
+            ]
+            upserted = api.post("/crm/v3/objects/contacts/batch/upsert", json={"inputs": inputs})
+            assert upserted.status_code == 200, upserted.text
+            hubspot_id = upserted.json()["results"][0]["id"]
+            process.start()
+            process.wait_until(
+                lambda: (
+                    scalar(url, "SELECT count(*) FROM hubsync.contacts WHERE hubspot_id = %s", (hubspot_id,))
+                    == 1
+                ),
+                "the poller's read of the new contact applied",
+                timeout=60,
+            )
+            assert (
+                scalar(url, "SELECT id FROM hubsync.contacts WHERE hubspot_id = %s", (hubspot_id,))
+                == record_id
+            )
+            assert scalar(url, "SELECT count(*) FROM hubsync.contacts WHERE email = %s", (email,)) == 1
+        finally:
+            process.close()
 
 
 @pytest.mark.integration

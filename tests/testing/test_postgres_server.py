@@ -48,3 +48,18 @@ def test_start_failure_reports_the_server_log() -> None:
         server.start()
     assert server.work_dir is not None
     assert not server.work_dir.exists()
+
+
+@pytest.mark.integration
+def test_restart_cuts_every_session_and_keeps_the_data_and_the_port() -> None:
+    with PostgresServer() as pg:
+        url, port = pg.url, pg.port
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("CREATE TABLE kept (n int)")
+            conn.execute("INSERT INTO kept VALUES (42)")
+            pg.restart(down_s=0.2)
+            with pytest.raises(psycopg.OperationalError):
+                conn.execute("SELECT 1")
+        assert pg.port == port and pg.is_running()
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT n FROM kept").fetchone() == (42,)

@@ -34,13 +34,12 @@ from hubsync.mapping.values import PropertyDefinition
 from hubsync.matching.duplicates import flag_duplicates
 from hubsync.matching.prospects import mark_prospects
 from hubsync.matching.record_keys import AccountKeys, ContactKeys, keys_of
-from hubsync.records.kinds import ObjectKind
+from hubsync.records.kinds import RECORD_ID_PROPERTY, ObjectKind
 from hubsync.records.state import SYNCED, RecordState, platform_version, version_of
 from hubsync.storage.outbox import OutboxEvent, append_outbox
 from hubsync.storage.portal_scope import current_portal
 
 #: the property holding the platform record id on records hubsync created in HubSpot
-RECORD_ID_PROPERTY = "hubsync_record_id"
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ from typing import Any
 import psycopg
 import psycopg_pool
 
+from hubsync._runtime.crashpoints import crash_point
 from hubsync.avro.codec import AvroCodec
 from hubsync.backoff import Backoff
 from hubsync.errors import RetriableError
@@ -203,6 +204,7 @@ class IngestProcessor:
         with self.pool.connection() as conn, conn.transaction():
             for portal, group in self._by_portal(events).items():
                 results[portal] = apply_batch(conn, group, self._enter(conn, portal))
+            crash_point("ingest.before_commit")
         self.statistics.note(sum(r.created for r in results.values()))
         return results
 
@@ -260,6 +262,7 @@ class IngestProcessor:
         self, events: Sequence[tuple[KafkaRecord, ChangeEvent]]
     ) -> tuple[BatchResult, list[DeadLetterMessage], dict[str, list[EncodedMessage]]]:
         results, dead = self._apply(events)
+        crash_point("ingest.after_commit")
         result = BatchResult()
         for part in results.values():
             add_results(result, part)

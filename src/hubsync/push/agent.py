@@ -30,6 +30,7 @@ from typing import Any, Protocol
 import psycopg
 import psycopg_pool
 
+from hubsync._runtime.crashpoints import crash_point
 from hubsync.avro.codec import AvroCodec
 from hubsync.backoff import Backoff
 from hubsync.connectors.hubspot.http.batch import BatchFailure, BatchOutcome
@@ -245,7 +246,11 @@ class PushProcessor:
             planned, skipped = await asyncio.to_thread(self._plan, portal, values)
             client = await self.prepare_portal(portal) if planned else self.clients.client(portal)
             created, updated, failed = await self._send(client, planned)
+            if created or updated:
+                crash_point("push.after_send")
             topic_values = await asyncio.to_thread(self._store, portal, created, updated, failed)
+            if created or updated:
+                crash_point("push.after_store")
             await self.failures.publish(topic_values)
             retriable = [f for f in failed if f.failure.retriable]
             if retriable:

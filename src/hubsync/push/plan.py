@@ -23,10 +23,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from hubsync.records.kinds import ObjectKind
+from hubsync.records.kinds import RECORD_ID_PROPERTY, ObjectKind
 from hubsync.records.state import HUBSPOT_ORIGIN, version_of
 
-RECORD_ID_PROPERTY = "hubsync_record_id"
 _KINDS: Mapping[str, ObjectKind] = {"CONTACT": "contact", "ACCOUNT": "account"}
 _NEVER_AGAIN = {
     "merged_in_platform": "merged in the platform: only the survivor is synced",

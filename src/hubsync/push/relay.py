@@ -42,6 +42,7 @@ import psycopg
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
 from psycopg.rows import dict_row
 
+from hubsync._runtime.crashpoints import crash_point
 from hubsync.avro.codec import AvroCodec
 from hubsync.avro.schemas import AvroSchema
 from hubsync.backoff import Backoff, BackoffSchedule
@@ -415,7 +416,9 @@ class OutboxRelay:
         )
         if batch.dead_letters:
             await self.dead_letters.publish(batch.dead_letters, timeout_s=timeout)
+        crash_point("relay.after_publish")
         await mark_published(conn, [row.id for row in rows])
+        crash_point("relay.after_mark")
         for topic, messages in canonical.items():
             self.metrics.published.labels(topic=topic).inc(len(messages))
         for topic, messages in batch.messages.items():

@@ -16,7 +16,7 @@ from typing import Any
 from hubsync.connectors.hubspot.http.client import HubSpotClient
 from hubsync.connectors.hubspot.http.errors import HubSpotRecordError
 from hubsync.errors import RetriableError
-from hubsync.push.plan import RECORD_ID_PROPERTY
+from hubsync.records.kinds import RECORD_ID_PROPERTY
 
 #: HubSpot answers 409 when the property exists already
 _EXISTS = 409

@@ -17,3 +17,7 @@ RECORD_TABLES: Mapping[ObjectKind, str] = {"contact": "hubsync.contacts", "accou
 HUBSPOT_TYPES: Mapping[ObjectKind, HubSpotObjectType] = {"contact": "contacts", "account": "companies"}
 #: the kind mirroring each HubSpot object type
 KIND_OF_HUBSPOT_TYPE: Mapping[HubSpotObjectType, ObjectKind] = {"contacts": "contact", "companies": "account"}
+
+#: the HubSpot property (unique-value, created by the push path) holding the platform record id of
+#: a record hubsync created in HubSpot: pushes upsert on it, and ingest links a record by it
+RECORD_ID_PROPERTY = "hubsync_record_id"

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
@@ -168,6 +169,18 @@ class PostgresServer:
         self._process = None
         if self.work_dir is not None and not self.keep:
             shutil.rmtree(self.work_dir, ignore_errors=True)
+
+    @reraise_as(PostgresServerError)
+    def restart(self, *, down_s: float = 0.0) -> None:
+        """Stop the server (fast shutdown: every session is cut), stay down ``down_s`` seconds, and
+        start it again on the same data and port."""
+        if self.port is None or self.work_dir is None or self.bindir is None:
+            raise PostgresServerError("the PostgreSQL server is not started")
+        cluster = self._cluster()
+        cluster.stop(timeout=60.0)
+        if down_s > 0:
+            time.sleep(down_s)
+        self._process = cluster.start(self.port, log_file=self.log_file, timeout=self.start_timeout).process
 
     @property
     def pid(self) -> int | None:

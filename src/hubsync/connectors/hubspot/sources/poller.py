@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from hubsync._runtime.crashpoints import crash_point
 from hubsync.connectors.hubspot.sources.cursors import CursorStore, PollCursor
 from hubsync.connectors.hubspot.sources.record_events import Message, record_events
 from hubsync.connectors.hubspot.sources.search_windows import SearchApi, Window, modified_ms, read_window
@@ -114,8 +115,11 @@ class IncrementalPoller:
             if batch:
                 await self.publisher.publish(TOPIC_ROLE[object_type], batch)
                 published += len(batch)
+                crash_point("poller.after_publish")
             watermark = max(watermark, modified_ms(page[-1]))
             await self._save(object_type, watermark, seen)
+            if batch:
+                crash_point("poller.after_cursor")
         watermark = max(watermark, end)
         await self._save(object_type, watermark, seen)
         if self.metrics is not None:

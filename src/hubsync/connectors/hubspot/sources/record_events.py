@@ -15,14 +15,24 @@ from psycopg_pool import AsyncConnectionPool
 
 from hubsync.connectors.hubspot.sources.change_events import from_record, message_key
 from hubsync.hubspot_model.objects import MODIFIED_PROPERTY_OF_TYPE, HubSpotObjectType
-from hubsync.records.kinds import HUBSPOT_TYPES
+from hubsync.records.kinds import HUBSPOT_TYPES, RECORD_ID_PROPERTY
 from hubsync.storage.portal_scope import portal_connection
 
 #: properties every read asks for, whatever the field mappings say: what duplicate detection,
-#: the version guard and merge detection need
+#: the version guard and merge detection need, and ``hubsync_record_id``: a record the push
+#: agent created whose answer never came back (timeout, dropped connection, crash) is linked by
+#: it to its platform record when first read, instead of being mirrored as a second record
 REQUIRED_PROPERTIES: dict[HubSpotObjectType, tuple[str, ...]] = {
-    "contacts": ("email", "hs_additional_emails", "firstname", "lastname", "company", "hs_merged_object_ids"),
-    "companies": ("name", "domain", "hs_merged_object_ids"),
+    "contacts": (
+        "email",
+        "hs_additional_emails",
+        "firstname",
+        "lastname",
+        "company",
+        "hs_merged_object_ids",
+        RECORD_ID_PROPERTY,
+    ),
+    "companies": ("name", "domain", "hs_merged_object_ids", RECORD_ID_PROPERTY),
 }
 
 Message = tuple[str, Mapping[str, Any]]

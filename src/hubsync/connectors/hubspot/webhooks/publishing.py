@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from hubsync._runtime.crashpoints import crash_point
 from hubsync.connectors.hubspot.webhooks.event_keys import InFlightKeys, WebhookDedupe
 from hubsync.connectors.hubspot.webhooks.parse import ParsedBatch, ParsedEvent
 from hubsync.errors import RetriableError
@@ -60,7 +61,11 @@ class WebhookIngestor:
             seen = await self.dedupe.seen(owned)
             fresh = [e for e in batch.events if e.dedupe_key in owned_set and e.dedupe_key not in seen]
             published = await self._publish(fresh, timeout)
+            if fresh:
+                crash_point("webhook.after_publish")
             await self.dedupe.record([event.dedupe_key for event in fresh])
+            if fresh:
+                crash_point("webhook.after_dedupe")
             ok = True
         finally:
             self.in_flight.release(owned, ok=ok)
