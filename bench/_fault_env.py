@@ -33,6 +33,7 @@ from hubsync.storage.migrate import migrate
 from hubsync.streams.admin import admin_client, ensure_topics
 from hubsync.streams.topics import topic_specs
 from hubsync.testing import PostgresServer
+from hubsync.testing.kafka_cluster import KafkaCluster
 
 TOKEN = "pat-na1-faults-0000-0000-000000000000"
 SECRET = "faults-webhook-secret-3c9d"
@@ -126,6 +127,8 @@ class FaultEnvironment:
     components: dict[str, Component]
     webhook_port: int
     log_dir: Path
+    #: the three-node Kafka cluster when the deployment runs on one (its faults need it)
+    cluster: KafkaCluster | None = None
 
     @property
     def api(self) -> httpx.Client:
@@ -159,13 +162,14 @@ class FaultEnvironment:
         return len(rows)
 
 
-def _topics(bootstrap: str, partitions: int) -> Settings:
+def _topics(bootstrap: str, partitions: int, replicas: int) -> Settings:
     uid = uuid.uuid4().hex[:8]
     names = {role: f"faults.{uid}.{role.replace('_', '.')}" for role in TopicNames.model_fields}
     settings = Settings(
         kafka_bootstrap_servers=bootstrap,
         topics=TopicNames(**names),
         topic_partitions=partitions,
+        topic_replication_factor=replicas,
         consumer_group=f"faults-{uid}",
     )
     ensure_topics(admin_client(bootstrap), topic_specs(settings))
@@ -178,6 +182,7 @@ def _env(bootstrap: str, database_url: str, settings: Settings, base_url: str) -
         "DATABASE_URL": database_url,
         "HUBSYNC_CONSUMER_GROUP": settings.consumer_group,
         "HUBSYNC_TOPIC_PARTITIONS": str(settings.topic_partitions),
+        "HUBSYNC_TOPIC_REPLICATION_FACTOR": str(settings.topic_replication_factor),
         "HUBSYNC_METRICS_PORT": "0",
         "HUBSYNC_METRICS_HOST": "127.0.0.1",
         **{f"HUBSYNC_TOPICS__{role.upper()}": name for role, name in settings.topics.model_dump().items()},
@@ -193,9 +198,12 @@ def _env(bootstrap: str, database_url: str, settings: Settings, base_url: str) -
 
 
 @contextlib.contextmanager
-def fault_environment(bootstrap: str, *, partitions: int = 3) -> Iterator[FaultEnvironment]:
-    """A fresh deployment: its own PostgreSQL server (migrated, defaults seeded), new topics, a
-    sandbox delivering webhooks to the receiver's port, and the four processes started."""
+def fault_environment(
+    bootstrap: str, *, partitions: int = 3, cluster: KafkaCluster | None = None
+) -> Iterator[FaultEnvironment]:
+    """A fresh deployment: its own PostgreSQL server (migrated, defaults seeded), new topics (on
+    ``cluster`` with three replicas when given), a sandbox delivering webhooks to the receiver's
+    port, and the four processes started."""
     with contextlib.ExitStack() as stack:
         log_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hubsync-faults-")))
         postgres = stack.enter_context(PostgresServer())
@@ -212,7 +220,7 @@ def fault_environment(bootstrap: str, *, partitions: int = 3) -> Iterator[FaultE
             search_per_second=1_000,
         )
         sandbox = stack.enter_context(ThreadedSandbox(config))
-        settings = _topics(bootstrap, partitions)
+        settings = _topics(bootstrap, partitions, 1 if cluster is None else cluster.size)
         env = _env(bootstrap, url, settings, sandbox.base_url)
         args = {
             "worker": (),
@@ -221,7 +229,9 @@ def fault_environment(bootstrap: str, *, partitions: int = 3) -> Iterator[FaultE
             "poller": ("--interval", "1"),
         }
         components = {name: Component(name, args[name], env, log_dir) for name in COMPONENTS}
-        environment = FaultEnvironment(bootstrap, postgres, url, sandbox, settings, components, port, log_dir)
+        environment = FaultEnvironment(
+            bootstrap, postgres, url, sandbox, settings, components, port, log_dir, cluster
+        )
         with environment.api as api:
             api.post(
                 "/_sandbox/validation-rules",

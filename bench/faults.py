@@ -45,6 +45,7 @@ from bench._fault_oracle import PROBLEM_KINDS, CrmFollower, Problem, Workload, c
 from bench._report import RESULTS_DIR
 from hubsync._runtime.crashpoints import CRASH_POINTS
 from hubsync.testing import ApacheKafkaServer
+from hubsync.testing.kafka_cluster import KafkaCluster
 
 #: seconds a trial may take to converge after its fault before what differs is counted
 CONVERGE_TIMEOUT_S = 120.0
@@ -155,6 +156,45 @@ def group_churn(env: FaultEnvironment, workload: Workload, rng: random.Random) -
     return time.monotonic()
 
 
+# --- Kafka faults (a three-node cluster) --------------------------------------------------------
+
+
+def _cluster(env: FaultEnvironment) -> KafkaCluster:
+    if env.cluster is None:
+        raise RuntimeError("a Kafka fault needs the deployment on a cluster")
+    return env.cluster
+
+
+def _broker_down(
+    env: FaultEnvironment, workload: Workload, rng: random.Random, node: int
+) -> tuple[float, int]:
+    """Kill ``node`` during load, start it again 1-3 waves later; ``(when it was back, the active
+    controller while it was down)``."""
+    cluster = _cluster(env)
+    _waves(workload, rng, 1)
+    cluster.kill(node)
+    _waves(workload, rng, 1)
+    controller = cluster.active_controller()
+    _waves(workload, rng, 2)
+    time.sleep(rng.uniform(0.0, 3.0))
+    cluster.start_node(node)
+    return time.monotonic(), controller
+
+
+def broker_killed(env: FaultEnvironment, workload: Workload, rng: random.Random) -> float | None:
+    cluster = _cluster(env)
+    controller = cluster.active_controller()
+    others = [n for n in cluster.nodes if n != controller]
+    return _broker_down(env, workload, rng, rng.choice(others))[0]
+
+
+def controller_moved(env: FaultEnvironment, workload: Workload, rng: random.Random) -> float | None:
+    """Kill the active controller: injected when another node led the quorum while it was down."""
+    before = _cluster(env).active_controller()
+    ended, during = _broker_down(env, workload, rng, before)
+    return ended if during != before else None
+
+
 # --- HubSpot faults -----------------------------------------------------------------------------
 
 
@@ -189,6 +229,8 @@ def faults() -> list[Fault]:
         Fault("PostgreSQL restarted", "infrastructure", postgres_restart),
         Fault("PostgreSQL sessions cut", "infrastructure", postgres_sessions_cut),
         Fault("a worker joins and leaves", "infrastructure", group_churn),
+        Fault("a Kafka broker killed (kill -9) and restarted", "kafka", broker_killed),
+        Fault("the Kafka controller killed: the quorum elects another", "kafka", controller_moved),
         Fault("HubSpot: 10% 5xx", "hubspot", sandbox_faults({"error_rate": 0.1, "path_prefix": "/crm/"})),
         Fault(
             "HubSpot: applied, answer dropped (10%)",
@@ -274,32 +316,51 @@ def run(
     group: str | None = None,
 ) -> list[dict[str, Any]]:
     """Run ``trials`` trials of every fault (whose name contains ``only``, of ``group``); one
-    summary row each."""
+    summary row each. The ``kafka`` group's faults run on a three-node cluster of their own."""
     chosen = [f for f in faults() if (only is None or only in f.name) and group in (None, f.group)]
     rng = random.Random(seed)
     rows: list[dict[str, Any]] = []
-    with _kafka(bootstrap) as servers, fault_environment(servers) as env:
-        workload = Workload(env, seed)
-        crm = CrmFollower(env)
-        try:
-            workload.wave()
-            problems, _ = converge(env, workload, crm, time.monotonic(), CONVERGE_TIMEOUT_S)
-            if problems:
-                raise RuntimeError(f"the deployment does not converge without faults: {problems[:5]}")
-            for fault in chosen:
-                results: list[TrialResult] = []
-                for i in range(trials):
-                    result = run_trial(env, workload, crm, fault, rng)
-                    results.append(result)
-                    log(
-                        f"{fault.name} #{i + 1}: injected={result.injected} recovery={result.recovery_s}"
-                        f" problems={len(result.problems)} {[asdict(p) for p in result.problems[:3]]}"
-                    )
-                rows.append(summarize(fault, results))
-                rows[-1]["problems"] = [asdict(p) for r in results for p in r.problems][:20]
-        finally:
-            crm.close()
-            workload.close()
+    on_one = [f for f in chosen if f.group != "kafka"]
+    on_cluster = [f for f in chosen if f.group == "kafka"]
+    if on_one:
+        with _kafka(bootstrap) as servers, fault_environment(servers) as env:
+            rows += _trials(env, on_one, trials, rng, seed, log)
+    if on_cluster:
+        with KafkaCluster() as cluster, fault_environment(cluster.bootstrap_servers, cluster=cluster) as env:
+            rows += _trials(env, on_cluster, trials, rng, seed, log)
+    return rows
+
+
+def _trials(
+    env: FaultEnvironment,
+    chosen: list[Fault],
+    trials: int,
+    rng: random.Random,
+    seed: int,
+    log: Callable[[str], None],
+) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    workload = Workload(env, seed)
+    crm = CrmFollower(env)
+    try:
+        workload.wave()
+        problems, _ = converge(env, workload, crm, time.monotonic(), CONVERGE_TIMEOUT_S)
+        if problems:
+            raise RuntimeError(f"the deployment does not converge without faults: {problems[:5]}")
+        for fault in chosen:
+            results: list[TrialResult] = []
+            for i in range(trials):
+                result = run_trial(env, workload, crm, fault, rng)
+                results.append(result)
+                log(
+                    f"{fault.name} #{i + 1}: injected={result.injected} recovery={result.recovery_s}"
+                    f" problems={len(result.problems)} {[asdict(p) for p in result.problems[:3]]}"
+                )
+            rows.append(summarize(fault, results))
+            rows[-1]["problems"] = [asdict(p) for r in results for p in r.problems][:20]
+    finally:
+        crm.close()
+        workload.close()
     return rows
 
 

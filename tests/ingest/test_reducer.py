@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from hubsync.ingest.events import ChangeEvent, Merge
 from hubsync.ingest.reducer import apply_event, apply_merged_away
-from hubsync.records.state import DELETED, MERGED_IN_CRM, SYNCED, RecordState
+from hubsync.records.state import DELETED, MERGED_IN_CRM, SYNCED, RecordState, platform_version
 from tests.ingest import events_factory as f
 
 CONTACT = {"email": "ann@acme.com", "firstname": "Ann", "lastname": "Lee", "company": "Acme"}
@@ -223,6 +223,48 @@ def test_later_hubspot_value_beats_a_platform_value_and_logs_the_loser() -> None
     lost = [a for a in applied.activities if a.action == "conflict_lost"]
     assert [(a.field, a.after, a.rule) for a in lost] == [("jobtitle", "CTO", "autofill")]
     assert "updated" in actions(applied.activities)
+
+
+def test_a_snapshot_still_holding_the_value_the_platform_replaced_does_not_undo_the_platform_edit() -> None:
+    """The platform changed ``lastname`` at 5,000; before its push reaches HubSpot, a person edits
+    ``firstname`` there. The poller's snapshot (no per-property times) carries the record's
+    ``updatedAt`` 6,000 and the old ``lastname``: that is not a later change of ``lastname``, and
+    the platform's value stays (found by the fault suite with a Kafka broker down, which delays
+    the push)."""
+    state, _ = apply_event(None, f.ce(f.snapshot("1", CONTACT, at=1_000)))
+    state.properties["lastname"] = "Platt"
+    state.versions["lastname"] = platform_version(5_000, "platform", state.versions["lastname"], "Lee")
+    state, applied = apply_event(state, f.ce(f.snapshot("1", {**CONTACT, "firstname": "Anne"}, at=6_000)))
+    assert (state.properties["firstname"], state.properties["lastname"]) == ("Anne", "Platt")
+    assert "conflict_lost" not in actions(applied.activities)
+    # a second platform edit before either push landed: the echo of the first is not a change either
+    state.properties["lastname"] = "Platz"
+    state.versions["lastname"] = platform_version(7_000, "platform", state.versions["lastname"], "Platt")
+    for held in ("Lee", "Platt"):
+        state, _ = apply_event(state, f.ce(f.snapshot("1", {**CONTACT, "lastname": held}, at=8_000)))
+        assert state.properties["lastname"] == "Platz"
+    # the push of the last value lands: its echo confirms it, HubSpot's version replaces the platform's
+    state, applied = apply_event(state, f.ce(f.snapshot("1", {**CONTACT, "lastname": "Platz"}, at=9_000)))
+    assert state.versions["lastname"] == 9_000 and applied.changed == {}
+    # from then on an old value is a change again
+    state, _ = apply_event(state, f.ce(f.snapshot("1", {**CONTACT, "lastname": "Lee"}, at=10_000)))
+    assert state.properties["lastname"] == "Lee"
+
+
+def test_a_value_hubspot_changed_after_the_platform_edit_wins_even_if_the_platform_replaced_it_before() -> (
+    None
+):
+    """With HubSpot's own time for the property (a propertyChange webhook, property history), a
+    later change wins whatever the value; so does a snapshot holding a value the platform never saw."""
+    state, _ = apply_event(None, f.ce(f.snapshot("1", CONTACT, at=1_000)))
+    state.properties["lastname"] = "Platt"
+    state.versions["lastname"] = platform_version(5_000, "platform", state.versions["lastname"], "Lee")
+    changed, _ = apply_event(state, f.ce(f.property_change("1", "lastname", "Lee", at=6_000)))
+    assert changed.properties["lastname"] == "Lee"
+    state.properties["lastname"] = "Platt"
+    state.versions["lastname"] = platform_version(5_000, "platform", 1_000, "Lee")
+    state, _ = apply_event(state, f.ce(f.snapshot("1", {**CONTACT, "lastname": "Other"}, at=6_000)))
+    assert state.properties["lastname"] == "Other"
 
 
 def test_echo_of_a_platform_value_changes_nothing() -> None:

@@ -217,7 +217,7 @@ def _run_mappings(
         for decision in outcome.decisions:
             state.properties[decision.hubspot_property] = decision.after
             state.versions[decision.hubspot_property] = platform_version(
-                now_ms, decision.rule, state.versions.get(decision.hubspot_property)
+                now_ms, decision.rule, state.versions.get(decision.hubspot_property), decision.before
             )
             state.dirty = True
             action = "autofilled" if decision.rule == "autofill" else "overwritten"

@@ -44,6 +44,7 @@ from hubsync.records.state import (
     NOT_LINKED,
     SYNCED,
     RecordState,
+    pending_values,
     replaced_at,
     version_of,
 )
@@ -167,6 +168,16 @@ def merge_properties(
                             detail={"winner": origin, "winner_at_ms": stored_at, "loser_at_ms": at},
                         )
                     )
+                continue
+            if (
+                origin != HUBSPOT_ORIGIN
+                and value != current
+                and name not in event.property_timestamps
+                and value in pending_values(stored)
+            ):
+                # a snapshot (its version is the record's updatedAt, not this property's change
+                # time) still holding a value the platform replaced: the platform's write has not
+                # reached HubSpot yet, and the record changed in another property
                 continue
             if origin != HUBSPOT_ORIGIN and value != current:
                 activities.append(

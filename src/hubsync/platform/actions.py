@@ -175,7 +175,7 @@ def enrich_record(
         properties = {**record.properties, field: wire}
         versions = {
             **record.versions,
-            field: platform_version(epoch_ms(at), "manual", record.versions.get(field)),
+            field: platform_version(epoch_ms(at), "manual", record.versions.get(field), before),
         }
         keys_changed = update_values(conn, record, properties, versions)
         event = outbox_event(record, "ENRICHED", at, {field: wire}, rule="manual", manual=True)

@@ -208,9 +208,9 @@ def update_record(
         ms = epoch_ms(at)
         properties = dict(record.properties)
         versions = dict(record.versions)
-        for name, (_before, after) in changed.items():
+        for name, (before, after) in changed.items():
             properties[name] = after
-            versions[name] = platform_version(ms, "platform", record.versions.get(name))
+            versions[name] = platform_version(ms, "platform", record.versions.get(name), before)
         keys_changed = update_values(conn, record, properties, versions)
         mapped = {k: after for k, (_b, after) in changed.items() if k in ctx.mapped}
         event_id = None

@@ -57,6 +57,24 @@ def replaced_at(stored: Any) -> int:
     return -1
 
 
-def platform_version(at: int, rule: str, previous: Any) -> dict[str, Any]:
-    """The stored version of a value the platform wrote (autofill, overwrite, manual, platform)."""
-    return {"at": at, "rule": rule, "over": None if previous is None else version_of(previous)[0]}
+#: how many values a platform-written version remembers HubSpot may still hold (:func:`pending_values`)
+REMEMBERED_VALUES = 4
+
+
+def platform_version(at: int, rule: str, previous: Any, replaced: str | None = None) -> dict[str, Any]:
+    """The stored version of a value the platform wrote (autofill, overwrite, manual, platform)
+    over ``replaced``, the value stored before it (``previous`` its version).
+
+    ``was`` keeps the values HubSpot may still hold until this write reaches it: the one it
+    replaced and, while none of the platform's writes has come back from HubSpot, the earlier
+    ones (the last :data:`REMEMBERED_VALUES`)."""
+    was = [*pending_values(previous), replaced][-REMEMBERED_VALUES:]
+    return {"at": at, "rule": rule, "over": None if previous is None else version_of(previous)[0], "was": was}
+
+
+def pending_values(stored: Any) -> list[str | None]:
+    """The values a HubSpot snapshot may still show for a property the platform wrote and HubSpot
+    has not confirmed yet (empty for a HubSpot version): holding one is not a change in HubSpot."""
+    if isinstance(stored, Mapping):
+        return list(stored.get("was", ()))
+    return []
