@@ -30,6 +30,7 @@ from hubsync.sandbox.server import ThreadedSandbox
 from hubsync.settings import Settings, TopicNames
 from hubsync.storage.defaults import load_defaults, seed_defaults
 from hubsync.storage.migrate import migrate
+from hubsync.storage.roles import grant_runtime_role
 from hubsync.streams.admin import admin_client, ensure_topics
 from hubsync.streams.topics import topic_specs
 from hubsync.testing import PostgresServer
@@ -37,6 +38,9 @@ from hubsync.testing.kafka_cluster import KafkaCluster
 
 TOKEN = "pat-na1-faults-0000-0000-000000000000"
 SECRET = "faults-webhook-secret-3c9d"
+#: the processes' database role and its password (the scan looks for it everywhere)
+RUNTIME_ROLE = "hubsync_app"
+DATABASE_PASSWORD = "faults-db-password-81f0"
 #: a value HubSpot refuses: a validation rule on ``lastname`` (the workload plants a few)
 REFUSED_LASTNAME_LENGTH = 40
 #: the processes, by name, and their commands
@@ -154,7 +158,7 @@ class FaultEnvironment:
 
     def cut_connections(self) -> int:
         """Terminate every other session of the database; returns how many."""
-        with self.connect() as conn:
+        with psycopg.connect(self.postgres.url, autocommit=True) as conn:
             rows = conn.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                 " WHERE datname = current_database() AND pid <> pg_backend_pid()"
@@ -207,10 +211,16 @@ def fault_environment(
     with contextlib.ExitStack() as stack:
         log_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hubsync-faults-")))
         postgres = stack.enter_context(PostgresServer())
-        url = postgres.url
-        migrate(url)
-        with psycopg.connect(url) as conn:
+        owner_url = postgres.url
+        migrate(owner_url)
+        with psycopg.connect(owner_url) as conn:
             seed_defaults(conn, load_defaults())
+            # the processes (and the workload's platform writes) run as a role that cannot change
+            # the schema: the whole pipeline works without DDL (docs/deploy.md#database-roles)
+            conn.execute(f"CREATE ROLE {RUNTIME_ROLE} LOGIN PASSWORD '{DATABASE_PASSWORD}'")
+            grant_runtime_role(conn, RUNTIME_ROLE)
+            conn.commit()
+        url = f"postgresql://{RUNTIME_ROLE}:{DATABASE_PASSWORD}@127.0.0.1:{postgres.port}/{postgres.database}"
         port = free_port()
         config = SandboxConfig(
             access_token=SecretStr(TOKEN),

@@ -42,6 +42,7 @@ import psycopg
 
 from bench._fault_env import COMPONENTS, Component, FaultEnvironment, fault_environment
 from bench._fault_oracle import PROBLEM_KINDS, CrmFollower, Problem, Workload, check, tally
+from bench._fault_scan import scan
 from bench._report import RESULTS_DIR
 from hubsync._runtime.crashpoints import CRASH_POINTS
 from hubsync.testing import ApacheKafkaServer
@@ -358,10 +359,31 @@ def _trials(
                 )
             rows.append(summarize(fault, results))
             rows[-1]["problems"] = [asdict(p) for r in results for p in r.problems][:20]
+        leaks, scanned = scan(env, workload.ledger)
+        rows.append(
+            {
+                "fault": f"security scan after the {' and '.join(sorted({f.group for f in chosen}))} faults",
+                "group": "security",
+                "scanned": scanned,
+                "leaks": [asdict(p) for p in leaks],
+            }
+        )
+        log(f"security scan: {scanned}, {len(leaks)} leak(s) {[asdict(p) for p in leaks[:5]]}")
     finally:
         crm.close()
         workload.close()
     return rows
+
+
+def failed(row: dict[str, Any]) -> bool:
+    """A summary row that shows a problem: a leak, a trial not injected or not converged, a difference."""
+    if row["group"] == "security":
+        return bool(row["leaks"])
+    return (
+        row["injected"] < row["trials"]
+        or row["converged"] < row["trials"]
+        or any(row[k] for k in PROBLEM_KINDS)
+    )
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
@@ -371,6 +393,8 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
+        if r["group"] == "security":
+            continue
         worst = "-" if r["worst_recovery_s"] is None else f"{r['worst_recovery_s']:.1f} s"
         if r["converged"] < r["trials"]:
             worst += f" ({r['trials'] - r['converged']} did not converge)"
@@ -378,6 +402,20 @@ def markdown(rows: list[dict[str, Any]]) -> str:
             f"| {r['fault']} | {r['trials']} | {r['injected']} | {r['lost']} | {r['duplicated']} |"
             f" {r['regressed']} | {r['error_log']} | {r['crm_topic']} | {worst} |"
         )
+    scans = [r for r in rows if r["group"] == "security"]
+    if scans:
+        lines += [
+            "",
+            "| security scan | log bytes | metrics bytes | error-log rows | topic messages"
+            " | secrets or personal data found |",
+            "|---|---|---|---|---|---|",
+        ]
+        for r in scans:
+            n = r["scanned"]
+            lines.append(
+                f"| {r['fault']} | {n['log_bytes']} | {n['metrics_bytes']} | {n['error_log_rows']} |"
+                f" {n['topic_messages']} | {len(r['leaks'])} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -407,7 +445,7 @@ def main() -> None:
     (RESULTS_DIR / "faults.json").write_text(json.dumps(payload, indent=2))
     if args.markdown:
         args.markdown.write_text(table)
-    bad = [r for r in rows if any(r[k] for k in PROBLEM_KINDS) or r["converged"] < r["trials"]]
+    bad = [r for r in rows if failed(r)]
     sys.exit(1 if bad else 0)
 
 

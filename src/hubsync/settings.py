@@ -103,6 +103,10 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = Field(
         default=None, validation_alias=_alias("DATABASE_URL", "database_url")
     )
+    #: the schema owner's URL, used by ``hubsync db migrate`` only (None: ``DATABASE_URL``)
+    migration_database_url: SecretStr | None = None
+    #: the role the processes connect as; ``hubsync db migrate`` grants it row access, no DDL
+    database_runtime_role: str | None = Field(default=None, min_length=1, max_length=63)
     schema_registry_url: str | None = Field(
         default=None, validation_alias=_alias("SCHEMA_REGISTRY_URL", "schema_registry_url")
     )

@@ -7,25 +7,18 @@ made (nothing lost, duplicated or regressed, every refused push in the error log
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from bench._fault_oracle import PROBLEM_KINDS
-from bench.faults import run
+from bench.faults import failed, run
 
 pytestmark = pytest.mark.integration
-
-
-def _failures(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [
-        r
-        for r in rows
-        if r["injected"] < r["trials"] or r["converged"] < r["trials"] or any(r[k] for k in PROBLEM_KINDS)
-    ]
 
 
 @pytest.mark.parametrize("group", ["process", "infrastructure", "kafka", "hubspot"])
 def test_the_pipeline_survives_every_fault_of_the_group(kafka_bootstrap_servers: str, group: str) -> None:
     rows = run(kafka_bootstrap_servers, trials=1, group=group, seed=11)
-    assert rows, f"no fault in group {group}"
-    assert _failures(rows) == []
+    faults = [r for r in rows if r["group"] == group]
+    assert faults, f"no fault in group {group}"
+    assert [r for r in rows if failed(r)] == []
+    # the scan after the trials read every kind of output, and found no secret or personal data
+    [security] = [r for r in rows if r["group"] == "security"]
+    assert all(security["scanned"].values()), security["scanned"]
