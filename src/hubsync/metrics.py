@@ -128,7 +128,7 @@ class ConnectorMetrics:
             webhook_requests=Counter(
                 "hubsync_webhook_requests",
                 "Webhook requests by outcome (accepted, invalid_signature, stale, malformed, too_large, "
-                "method_not_allowed, unavailable)",
+                "method_not_allowed, rate_limited, unavailable)",
                 ["outcome"],
                 registry=registry,
             ),

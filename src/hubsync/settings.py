@@ -117,6 +117,8 @@ class Settings(BaseSettings):
         default="https://api.hubapi.com",
         validation_alias=_alias("HUBSPOT_BASE_URL", "hubspot_base_url"),
     )
+    #: webhook requests per second the receiver serves before answering 429 (0: no bound)
+    webhook_max_requests_per_s: float = Field(default=200.0, ge=0)
     hubspot_webhook_secret: SecretStr | None = Field(
         default=None, validation_alias=_alias("HUBSPOT_WEBHOOK_SECRET", "hubspot_webhook_secret")
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import random
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,7 +16,16 @@ import pytest
 from hubspot.utils.signature import Signature
 
 from hubsync.connectors.hubspot.sources.change_events import event_key
-from hubsync.hubspot_model.signatures import HEADER_SIGNATURE_V3, HEADER_TIMESTAMP, sign_v3
+from hubsync.connectors.hubspot.webhooks.receiver import TokenBucket
+from hubsync.hubspot_model.signatures import (
+    HEADER_SIGNATURE,
+    HEADER_SIGNATURE_V3,
+    HEADER_SIGNATURE_VERSION,
+    HEADER_TIMESTAMP,
+    sign_v1,
+    sign_v2,
+    sign_v3,
+)
 from tests.connectors.hubspot.webhooks.test_webhook_harness import (
     SECRET,
     Harness,
@@ -93,6 +103,17 @@ def test_bad_signatures_are_401(hub: Harness, change: dict[str, Any], outcome: s
     assert detail in response.json()["detail"]
     assert SECRET not in response.text
     assert hub.metric("hubsync_webhook_requests_total", outcome=outcome) == before + 1
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_a_valid_v1_or_v2_signature_alone_is_refused(hub: Harness, version: str) -> None:
+    """v1 and v2 signatures carry no timestamp, so a captured request could be replayed forever:
+    only v3 (with its 5-minute window) is accepted."""
+    body = json.dumps([event()]).encode()
+    signature = sign_v1(SECRET, body) if version == "v1" else sign_v2(SECRET, "POST", hub.url, body)
+    headers = {HEADER_SIGNATURE: signature, HEADER_SIGNATURE_VERSION: version}
+    response = hub.post(body, sign=False, headers=headers)
+    assert response.status_code == 401 and response.json()["error"] == "invalid_signature"
 
 
 def test_signature_covers_the_public_url(kafka_bootstrap_servers: str, database_url: str) -> None:
@@ -265,3 +286,28 @@ def test_events_of_a_portal_this_deployment_does_not_sync_are_skipped(
         published = list(harness.events("hubspot_contacts"))
         assert {v["object_id"] for v in published} == {str(ours["objectId"])}
         assert {v["portal_id"] for v in published} == {62515}
+
+
+def test_requests_beyond_the_rate_bound_get_429_with_retry_after_and_are_not_read(
+    kafka_bootstrap_servers: str, database_url: str
+) -> None:
+    """A flood (signed or not) is answered 429 before its body is read or its signature checked;
+    HubSpot honours Retry-After and sends the batch again."""
+    with running_receiver(kafka_bootstrap_servers, database_url, max_requests_per_s=1.0, burst=3) as harness:
+        answers = [harness.post([event(objectId=1000 + i)]) for i in range(6)]
+        statuses = [a.status_code for a in answers]
+        assert statuses[:3] == [200, 200, 200] and set(statuses[3:]) == {429}, statuses
+        assert all(a.headers["Retry-After"] == "1" for a in answers[3:])
+        assert harness.metric("hubsync_webhook_requests_total", outcome="rate_limited") == 3
+        time.sleep(1.1)  # one token back: the retry is served
+        assert harness.post([event(objectId=1003)]).status_code == 200
+
+
+def test_the_token_bucket_refills_at_its_rate_up_to_its_burst() -> None:
+    now = [0.0]
+    bucket = TokenBucket(2.0, 2, clock=lambda: now[0])
+    assert [bucket.take(), bucket.take()] == [0.0, 0.0]
+    assert bucket.take() == pytest.approx(0.5)
+    now[0] = 10.0  # long idle: at most the burst is saved up
+    assert [bucket.take(), bucket.take()] == [0.0, 0.0] and bucket.take() > 0
+    assert TokenBucket(0, 1).take() == 0.0  # unbounded

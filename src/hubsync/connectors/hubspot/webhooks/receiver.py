@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -59,6 +60,28 @@ HEADER_TIMEOUT = "X-HubSpot-Timeout-Millis"
 _STALE = {SignatureFailure.STALE_TIMESTAMP, SignatureFailure.FUTURE_TIMESTAMP}
 
 
+class TokenBucket:
+    """``rate`` tokens per second, at most ``burst`` saved up; :meth:`take` spends one or says how
+    long until one is there. ``rate`` 0 or less: unlimited."""
+
+    def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate, self.burst, self.clock = rate, max(1, burst), clock
+        self._tokens = float(self.burst)
+        self._at = clock()
+
+    def take(self) -> float:
+        """0 when a token was spent, else the seconds until one is available (none spent)."""
+        if self.rate <= 0:
+            return 0.0
+        now = self.clock()
+        self._tokens = min(float(self.burst), self._tokens + (now - self._at) * self.rate)
+        self._at = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return 0.0
+        return (1.0 - self._tokens) / self.rate
+
+
 @dataclass(frozen=True, slots=True)
 class WebhookReceiverConfig:
     secret: SecretStr
@@ -68,6 +91,11 @@ class WebhookReceiverConfig:
     #: are checked against it + the request's path and query instead of the request's own URL
     public_base_url: str | None = None
     max_body_bytes: int = 1024 * 1024
+    #: requests per second this receiver serves, on average (a burst of ``burst`` more is allowed);
+    #: beyond it, 429 with Retry-After (HubSpot retries later). HubSpot sends at most 10 requests
+    #: at once per account; this bounds what anyone else can make the receiver do.
+    max_requests_per_s: float = 200.0
+    burst: int = 100
     max_events: int = MAX_EVENTS
     max_age_s: float = MAX_AGE_S
     #: the longest a request waits for Kafka; shortened to fit HubSpot's X-HubSpot-Timeout-Millis
@@ -83,6 +111,7 @@ class WebhookReceiverConfig:
         secret = settings.hubspot_webhook_secret
         if secret is None or not secret.get_secret_value():
             raise ValueError("HUBSPOT_WEBHOOK_SECRET is not set")
+        overrides.setdefault("max_requests_per_s", settings.webhook_max_requests_per_s)
         return cls(secret=secret, topics=settings.topics, **overrides)
 
 
@@ -143,6 +172,7 @@ class WebhookHandler:
         self.metrics = metrics
         self.fetcher = fetcher
         self._secret = config.secret.get_secret_value()
+        self._bucket = TokenBucket(config.max_requests_per_s, config.burst)
 
     def _refuse(self, outcome: str, status: int, detail: str, **headers: str) -> web.Response:
         self.metrics.webhook_requests.labels(outcome).inc()
@@ -152,6 +182,12 @@ class WebhookHandler:
         started = time.perf_counter()
         received_at_ms = time.time_ns() // 1_000_000
         cfg = self.config
+        wait_s = self._bucket.take()
+        if wait_s > 0:
+            retry = str(max(1, math.ceil(wait_s)))
+            return self._refuse(
+                "rate_limited", 429, "too many requests: retry later", **{"Retry-After": retry}
+            )
         if request.method != "POST":
             return self._refuse("method_not_allowed", 405, "only POST is accepted", Allow="POST")
         too_large = f"body is larger than {cfg.max_body_bytes} bytes"
