@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -195,6 +196,8 @@ def _env(bootstrap: str, database_url: str, settings: Settings, base_url: str) -
         "HUBSPOT_WEBHOOK_SECRET": SECRET,
         "HUBSYNC_POLL_SETTLE_MS": "0",
         "HUBSYNC_HUBSPOT_READ_TIMEOUT_S": "3",
+        # the "midnight" reset of the daily-limit fault comes seconds later, not hours
+        "HUBSYNC_HUBSPOT_DAILY_LIMIT_WAIT_S": "5",
         # a kill -9'd worker leaves the group after 6 s (the broker's minimum), not Faust's 60 s
         "BROKER_SESSION_TIMEOUT": "6",
         "BROKER_HEARTBEAT_INTERVAL": "1",
@@ -203,13 +206,15 @@ def _env(bootstrap: str, database_url: str, settings: Settings, base_url: str) -
 
 @contextlib.contextmanager
 def fault_environment(
-    bootstrap: str, *, partitions: int = 3, cluster: KafkaCluster | None = None
+    bootstrap: str, *, partitions: int = 3, cluster: KafkaCluster | None = None, keep_logs: bool = False
 ) -> Iterator[FaultEnvironment]:
     """A fresh deployment: its own PostgreSQL server (migrated, defaults seeded), new topics (on
     ``cluster`` with three replicas when given), a sandbox delivering webhooks to the receiver's
     port, and the four processes started."""
     with contextlib.ExitStack() as stack:
-        log_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hubsync-faults-")))
+        log_dir = Path(tempfile.mkdtemp(prefix="hubsync-faults-"))
+        if not keep_logs:
+            stack.callback(shutil.rmtree, log_dir, True)
         postgres = stack.enter_context(PostgresServer())
         owner_url = postgres.url
         migrate(owner_url)

@@ -84,6 +84,8 @@ class Workload:
         self.api = env.api
         self.run_id = uuid.uuid4().hex[:6]
         self._n = 0
+        #: what faults observed on the way (printed with the trial)
+        self.notes: list[str] = []
 
     def close(self) -> None:
         self.api.close()

@@ -215,13 +215,34 @@ def sandbox_faults(settings: dict[str, Any], *, rate_limits: dict[str, Any] | No
                     json={"error_rate": 0, "drop_rate": 0, "latency_ms": 0, "latency_jitter_ms": 0},
                 ).raise_for_status()
                 if rate_limits:
-                    api.put(
-                        "/_sandbox/rate-limits",
-                        json={k: before[k] for k in rate_limits if k in before},
-                    ).raise_for_status()
+                    restore = {
+                        "burst_limit": before["burstLimit"],
+                        "burst_window_s": before["burstWindowMs"] / 1000,
+                        "daily_limit": before["dailyLimit"],
+                        "retry_after": before["retryAfter"],
+                    }
+                    api.put("/_sandbox/rate-limits", json=restore).raise_for_status()
         return time.monotonic()
 
     return inject
+
+
+def daily_limit(env: FaultEnvironment, workload: Workload, rng: random.Random) -> float | None:
+    """The portal's daily limit is reached mid-load; later it resets (the sandbox's limit raised,
+    as midnight would). Injected when hubsync met the limit and sent at most a handful of
+    requests past it (each process stops calling once told; the ones in flight are refused)."""
+    with env.api as api:
+        before = api.get("/_sandbox/rate-limits").json()
+        api.put("/_sandbox/rate-limits", json={"daily_limit": before["dailyUsed"] + 15}).raise_for_status()
+        try:
+            _waves(workload, rng, 3)
+            time.sleep(3.0)
+            after = api.get("/_sandbox/rate-limits").json()
+        finally:
+            api.put("/_sandbox/rate-limits", json={"daily_limit": before["dailyLimit"]}).raise_for_status()
+    over = after["dailyUsed"] - (before["dailyUsed"] + 15)
+    workload.notes.append(f"daily limit: {max(0, over)} request(s) past the limit")
+    return time.monotonic() if over > 0 else None
 
 
 def faults() -> list[Fault]:
@@ -232,7 +253,11 @@ def faults() -> list[Fault]:
         Fault("a worker joins and leaves", "infrastructure", group_churn),
         Fault("a Kafka broker killed (kill -9) and restarted", "kafka", broker_killed),
         Fault("the Kafka controller killed: the quorum elects another", "kafka", controller_moved),
-        Fault("HubSpot: 10% 5xx", "hubspot", sandbox_faults({"error_rate": 0.1, "path_prefix": "/crm/"})),
+        Fault(
+            "HubSpot: 10% 5xx, half of them HTML pages",
+            "hubspot",
+            sandbox_faults({"error_rate": 0.1, "html_share": 0.5, "path_prefix": "/crm/"}),
+        ),
         Fault(
             "HubSpot: applied, answer dropped (10%)",
             "hubspot",
@@ -243,10 +268,16 @@ def faults() -> list[Fault]:
             "hubspot",
             sandbox_faults({"latency_ms": 2000, "latency_jitter_ms": 2500, "path_prefix": "/crm/"}),
         ),
+        Fault("HubSpot: the daily limit reached, then reset", "hubspot", daily_limit),
         Fault(
-            "HubSpot: 429 storm (4 requests/s)",
+            "HubSpot: 429 storm (4 requests/s), no Retry-After",
             "hubspot",
             sandbox_faults({}, rate_limits={"burst_limit": 4, "burst_window_s": 1.0}),
+        ),
+        Fault(
+            "HubSpot: 429 storm (4 requests/s) with Retry-After",
+            "hubspot",
+            sandbox_faults({}, rate_limits={"burst_limit": 4, "burst_window_s": 1.0, "retry_after": True}),
         ),
     ]
     return out
@@ -315,6 +346,7 @@ def run(
     seed: int = 7,
     log: Callable[[str], None] = print,
     group: str | None = None,
+    keep_logs: bool = False,
 ) -> list[dict[str, Any]]:
     """Run ``trials`` trials of every fault (whose name contains ``only``, of ``group``); one
     summary row each. The ``kafka`` group's faults run on a three-node cluster of their own."""
@@ -324,10 +356,13 @@ def run(
     on_one = [f for f in chosen if f.group != "kafka"]
     on_cluster = [f for f in chosen if f.group == "kafka"]
     if on_one:
-        with _kafka(bootstrap) as servers, fault_environment(servers) as env:
+        with _kafka(bootstrap) as servers, fault_environment(servers, keep_logs=keep_logs) as env:
             rows += _trials(env, on_one, trials, rng, seed, log)
     if on_cluster:
-        with KafkaCluster() as cluster, fault_environment(cluster.bootstrap_servers, cluster=cluster) as env:
+        with (
+            KafkaCluster() as cluster,
+            fault_environment(cluster.bootstrap_servers, cluster=cluster, keep_logs=keep_logs) as env,
+        ):
             rows += _trials(env, on_cluster, trials, rng, seed, log)
     return rows
 
@@ -341,6 +376,7 @@ def _trials(
     log: Callable[[str], None],
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
+    log(f"logs of the processes: {env.log_dir}")
     workload = Workload(env, seed)
     crm = CrmFollower(env)
     try:
@@ -356,7 +392,9 @@ def _trials(
                 log(
                     f"{fault.name} #{i + 1}: injected={result.injected} recovery={result.recovery_s}"
                     f" problems={len(result.problems)} {[asdict(p) for p in result.problems[:3]]}"
+                    f" {workload.notes}"
                 )
+                workload.notes.clear()
             rows.append(summarize(fault, results))
             rows[-1]["problems"] = [asdict(p) for r in results for p in r.problems][:20]
         leaks, scanned = scan(env, workload.ledger)
@@ -429,9 +467,14 @@ def main() -> None:
     parser.add_argument("--only", help="only the faults whose name contains this")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--markdown", type=Path, help="also write the table to this file")
+    parser.add_argument(
+        "--keep-logs", action="store_true", help="keep the processes' logs (their path is printed)"
+    )
     args = parser.parse_args()
     started = time.monotonic()
-    rows = run(os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), args.trials, args.only, args.seed)
+    rows = run(
+        os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), args.trials, args.only, args.seed, keep_logs=args.keep_logs
+    )
     table = markdown(rows)
     print(table)
     RESULTS_DIR.mkdir(exist_ok=True)

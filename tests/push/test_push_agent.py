@@ -4,6 +4,7 @@ idempotent retries, per-record errors, 409 duplicates and 5xx storms."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -67,7 +68,9 @@ def change(record_id: int, change_type: str, fields: dict[str, str | None], **kw
     }
 
 
-def push(setup: WorkerSetup, sandbox: ThreadedSandbox, values: list[dict[str, Any]]) -> PushReport:
+def push(
+    setup: WorkerSetup, sandbox: ThreadedSandbox, values: list[dict[str, Any]], **options: Any
+) -> PushReport:
     topic = setup.topics.platform_contacts
     messages = [
         FakeKafkaRecord(
@@ -96,6 +99,7 @@ def push(setup: WorkerSetup, sandbox: ThreadedSandbox, values: list[dict[str, An
                     DeadLetterPublisher.from_settings(setup.settings, publisher, CODEC),
                     ErrorLog(ErrorTopicPublisher.from_settings(setup.settings, publisher, CODEC)),
                     backoff=lambda _attempt: 0.05,
+                    **options,
                 )
                 return await processor.process(messages)
         finally:
@@ -333,6 +337,35 @@ def test_a_409_on_an_email_another_hubspot_contact_holds_flags_a_duplicate_and_o
     assert {pair["record_a"], pair["record_b"]} == {mirrored, rid}
     [hs] = [r for r in hubspot_records(sandbox, "contacts") if r["id"] == existing]
     assert hs["properties"]["firstname"] == "Linus"  # nothing overwritten in HubSpot
+
+
+def test_a_batch_that_meets_the_daily_limit_waits_for_the_reset_and_is_pushed_then(
+    setup: WorkerSetup, sandbox: ThreadedSandbox, control: Control
+) -> None:
+    """HubSpot's daily limit is used up: the batch is kept and tried once per wait (not retried
+    at once, not dropped, no crash of the agent); once the limit resets it goes through."""
+    url = setup.database_url
+    rid = platform_contact(url, "daily@acme.com", "Day")
+    limits = control.http.get("/rate-limits").json()
+    # the test's own hubsync_record_id check (2 requests) passes; the push meets the limit
+    control.http.put("/rate-limits", json={"daily_limit": limits["dailyUsed"] + 2}).raise_for_status()
+
+    def midnight() -> None:
+        time.sleep(1.5)
+        control.http.put("/rate-limits", json={"daily_limit": limits["dailyLimit"]}).raise_for_status()
+
+    resetter = threading.Thread(target=midnight)
+    resetter.start()
+    try:
+        report = push(
+            setup, sandbox, [change(rid, "CREATED", {"email": "daily@acme.com"})], daily_limit_wait_s=0.5
+        )
+    finally:
+        resetter.join()
+    assert report.created == 1 and report.failed == 0 and report.attempts >= 2
+    refused = [e for e in control.requests(path_prefix="/crm/") if e["status"] == 429]
+    assert 1 <= len(refused) <= 4  # one try per wait while the limit lasts
+    assert one(url, "SELECT hubspot_id FROM hubsync.contacts WHERE id = %s", rid)["hubspot_id"] is not None
 
 
 def sandbox_create_contact(sandbox: ThreadedSandbox, email: str, first: str) -> str:

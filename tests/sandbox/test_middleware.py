@@ -142,6 +142,10 @@ def test_rate_limit_headers_and_429() -> None:
             # outside /crm/: neither limited nor decorated
             resp = await client.get("/webhooks/v3/1/settings")
             assert resp.status == 200 and H_MAX not in resp.headers
+            # switched on at runtime (a proxy in front of HubSpot may add it): the wait, in whole seconds
+            limiter.configure(retry_after=True)
+            resp = await client.post(f"{CONTACTS}/batch/create", json={"inputs": []})
+            assert resp.status == 429 and int(resp.headers["Retry-After"]) >= 1
 
     run(scenario)
 
@@ -227,6 +231,21 @@ def test_fail_next_fails_exactly_the_next_requests() -> None:
             assert resp.status == 500
             assert (await resp.json())["message"] == "internal error"
             assert faults.scripted_pending == 0
+
+    run(scenario)
+
+
+def test_html_share_answers_injected_errors_with_a_cdn_page() -> None:
+    faults = FaultSettings(error_rate=1.0, error_statuses=(502,), html_share=1.0)
+
+    async def scenario() -> None:
+        async with serve(fault_middleware(faults)) as client:
+            resp = await client.get(CONTACTS)
+            assert resp.status == 502 and resp.content_type == "text/html"
+            assert "<h1>502 Bad Gateway</h1>" in await resp.text()
+            faults.update(html_share=0.0)
+            resp = await client.get(CONTACTS)
+            assert resp.content_type == "application/json"
 
     run(scenario)
 

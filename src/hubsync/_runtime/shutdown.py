@@ -16,10 +16,12 @@ import logging
 import os
 import threading
 
-__all__ = ["EXIT_DRAIN_TIMEOUT", "arm_shutdown_deadline"]
+__all__ = ["EXIT_AGENT_FAILED", "EXIT_DRAIN_TIMEOUT", "arm_shutdown_deadline", "stop_process"]
 
 log = logging.getLogger("hubsync.shutdown")
 EXIT_DRAIN_TIMEOUT = 1
+#: an agent met an error no retry fixes: the process stops so its batch is redelivered
+EXIT_AGENT_FAILED = 70
 _armed = threading.Event()
 
 
@@ -39,3 +41,11 @@ def arm_shutdown_deadline(grace_s: float, what: str) -> None:
     timer.daemon = True
     timer.name = "hubsync-shutdown-deadline"
     timer.start()
+
+
+def stop_process(code: int) -> None:
+    """Exit now with ``code``, flushing the logs: nothing that was not made durable is marked done
+    (offsets, cursors and outbox marks are only written after their work), so a restart redoes
+    exactly what was in flight, as after a crash."""
+    logging.shutdown()
+    os._exit(code)

@@ -20,7 +20,15 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from hubsync.cli._common import EXIT_FAILURE, console_err, kafka_ready, readiness, shutdown_handler
+from hubsync.cli._common import (
+    EXIT_FAILURE,
+    configure_logging,
+    console_err,
+    kafka_ready,
+    readiness,
+    shutdown_handler,
+)
+from hubsync.connectors.hubspot.http.errors import DailyLimitExhausted
 from hubsync.connectors.hubspot.sources.backfill import Backfill
 from hubsync.connectors.hubspot.sources.poller import IncrementalPoller, PollerConfig
 from hubsync.connectors.hubspot.sources.pull import pull_ids
@@ -113,6 +121,7 @@ def poller_command(
     """Publish HubSpot changes to Kafka by polling the search API (incremental by last-modified
     time, durable cursor committed after Kafka acknowledged). Serves /metrics."""
     settings = load_settings()
+    configure_logging(settings)
     types = _types(object_type)
     kafka_ready(settings, "poller")
     connector_metrics = ConnectorMetrics.create()
@@ -147,8 +156,17 @@ def poller_command(
                 portal_id=runtime.portal_id,
             )
             while not stop.is_set():
+                pause = interval
                 for ot in types:
-                    result = await poller.poll_once(ot)
+                    try:
+                        result = await poller.poll_once(ot)
+                    except DailyLimitExhausted as exc:
+                        if once:
+                            raise
+                        # nothing passes before HubSpot resets the limit: one try per wait, not a crash loop
+                        pause = settings.hubspot_daily_limit_wait_s
+                        console_err.print(f"[yellow]{exc}; polling again in {pause:.0f} s[/yellow]")
+                        break
                     console_err.print(
                         f"{ot}: {result.published} events published, {result.skipped} already seen"
                     )
@@ -157,7 +175,7 @@ def poller_command(
                 if once:
                     return
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), interval)
+                    await asyncio.wait_for(stop.wait(), pause)
             console_err.print("poller stopped")
 
     with contextlib.suppress(KeyboardInterrupt):

@@ -7,7 +7,7 @@ import logging
 
 import typer
 
-from hubsync.cli._common import console_err, kafka_ready, readiness
+from hubsync.cli._common import configure_logging, console_err, kafka_ready, readiness
 from hubsync.metrics import serve_metrics
 from hubsync.settings import Settings, hubspot_access_configured, load_settings, require_database_url
 
@@ -53,6 +53,7 @@ def worker_command(
     from hubsync.worker import run_worker
 
     settings = load_settings()
+    configure_logging(settings)
     require_database_url(settings)
     kafka_ready(settings, "worker")
     if not no_refresh:

@@ -7,7 +7,7 @@
 - ``GET/PUT /_sandbox/faults``, ``POST /_sandbox/faults/fail-next`` (``{"n": 3, "status": 503}``),
   ``POST /_sandbox/faults/drop-next`` (``{"n": 1}``: applied, then the connection dropped unanswered)
 - ``GET/PUT /_sandbox/rate-limits`` (``burst_limit``, ``burst_window_s``, ``daily_limit``,
-  ``search_per_second``)
+  ``search_per_second``, ``retry_after``: put ``Retry-After`` on 429s)
 - ``PUT /_sandbox/requests`` (``{"bodies": true}``: the log keeps bodies and the record ids they name)
 - ``GET/DELETE /_sandbox/requests`` (filters: ``path_prefix``, ``method``, ``status``, ``since``, ``limit``)
 - ``GET/POST/DELETE /_sandbox/validation-rules``
@@ -151,7 +151,7 @@ async def get_rate_limits(request: web.Request) -> web.Response:
 async def put_rate_limits(request: web.Request) -> web.Response:
     limiter = state_of(request).limiter
     body = await _body(request)
-    allowed = {"burst_limit", "burst_window_s", "daily_limit", "search_per_second"}
+    allowed = {"burst_limit", "burst_window_s", "daily_limit", "search_per_second", "retry_after"}
     unknown = set(body) - allowed
     if unknown:
         raise validation_error(f"Unknown rate-limit settings: {sorted(unknown)}")

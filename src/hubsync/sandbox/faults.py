@@ -32,6 +32,16 @@ FAULT_MESSAGES: dict[int, str] = {
 CONTROL_PREFIX = "/_sandbox/"
 
 
+def fault_page(status: int) -> str:
+    """The HTML page a CDN in front of HubSpot answers a 5xx with (no JSON, no correlationId)."""
+    reason = FAULT_MESSAGES.get(status, "Error")
+    return (
+        f"<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
+        f"<center><h1>{status} {reason}</h1></center>\r\n<hr><center>cloudflare</center>\r\n"
+        "</body>\r\n</html>\r\n"
+    )
+
+
 def fault_body(status: int, correlation_id: str) -> dict[str, Any]:
     """HubSpot's body for a server-side failure."""
     return {
@@ -49,6 +59,8 @@ class FaultDecision:
     delay_s: float = 0.0
     status: int | None = None
     drop: bool = False
+    #: answer ``status`` with a CDN's HTML page instead of HubSpot's JSON body
+    html: bool = False
 
 
 _PASS = FaultDecision()
@@ -66,6 +78,8 @@ class FaultSettings:
     error_statuses: tuple[int, ...] = FAULT_STATUSES
     #: share of matching requests applied and then left unanswered (the connection dropped)
     drop_rate: float = 0.0
+    #: share of the injected 5xx answered with an HTML page (as HubSpot's CDN does), not JSON
+    html_share: float = 0.0
     #: only paths starting with this prefix are faulted (None: every path but the control API)
     path_prefix: str | None = None
     seed: int | None = 0
@@ -98,6 +112,7 @@ class FaultSettings:
             "error_rate",
             "error_statuses",
             "drop_rate",
+            "html_share",
             "path_prefix",
             "seed",
         }
@@ -113,6 +128,10 @@ class FaultSettings:
         if not 0.0 <= drop_rate <= 1.0:
             raise ValueError(f"drop_rate must be within [0, 1], got {drop_rate}")
         self.drop_rate = drop_rate
+        html_share = float(changes.get("html_share", self.html_share))
+        if not 0.0 <= html_share <= 1.0:
+            raise ValueError(f"html_share must be within [0, 1], got {html_share}")
+        self.html_share = html_share
         self.latency_ms, self.latency_jitter_ms, self.error_rate = latency, jitter, rate
         self.error_statuses = statuses
         if "path_prefix" in changes:
@@ -146,7 +165,7 @@ class FaultSettings:
 
     def reset(self) -> None:
         """No latency, no errors, nothing scripted; the RNG restarts from ``seed``."""
-        self.latency_ms = self.latency_jitter_ms = self.error_rate = self.drop_rate = 0.0
+        self.latency_ms = self.latency_jitter_ms = self.error_rate = self.drop_rate = self.html_share = 0.0
         self.error_statuses = FAULT_STATUSES
         self.path_prefix = None
         self._scripted.clear()
@@ -160,6 +179,7 @@ class FaultSettings:
             "errorRate": self.error_rate,
             "errorStatuses": list(self.error_statuses),
             "dropRate": self.drop_rate,
+            "htmlShare": self.html_share,
             "dropsPending": self._drops,
             "pathPrefix": self.path_prefix,
             "seed": self.seed,
@@ -203,4 +223,5 @@ class FaultSettings:
             drop = True
         if status is None and not delay_ms and not drop:
             return _PASS
-        return FaultDecision(delay_ms / 1000.0, status, drop)
+        html = status is not None and bool(self.html_share) and rng.random() < self.html_share
+        return FaultDecision(delay_ms / 1000.0, status, drop, html)

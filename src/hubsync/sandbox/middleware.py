@@ -37,7 +37,7 @@ from aiohttp.typedefs import Handler, Middleware
 from hubsync.hubspot_model.errors import CORRELATION_HEADER
 from hubsync.sandbox.config import SandboxConfig
 from hubsync.sandbox.errors import HubSpotApiError
-from hubsync.sandbox.faults import FaultSettings, fault_body
+from hubsync.sandbox.faults import FaultSettings, fault_body, fault_page
 from hubsync.sandbox.httpio import json_response
 from hubsync.sandbox.ratelimit import RateLimiter
 from hubsync.sandbox.requestlog import LogEntry, RequestLog, body_json, record_ids_of
@@ -199,7 +199,7 @@ def rate_limit_middleware(
         if not decision.allowed:
             request[RATE_LIMITED] = True
             error = portal_limiter.error_for(decision)
-            if send_retry_after and decision.retry_after_s is not None:
+            if (send_retry_after or portal_limiter.send_retry_after) and decision.retry_after_s is not None:
                 error.headers["Retry-After"] = str(max(1, math.ceil(decision.retry_after_s)))
             return error_response(request, error)
         try:
@@ -242,6 +242,10 @@ def fault_middleware(faults: FaultSettings) -> Middleware:
                 request[FAULT_STATUS] = 0
             return await handler(request)
         request[FAULT_STATUS] = decision.status
+        if decision.html:
+            return web.Response(
+                text=fault_page(decision.status), status=decision.status, content_type="text/html"
+            )
         cid = correlation_id_of(request)
         return json_response(fault_body(decision.status, cid), decision.status, {CORRELATION_HEADER: cid})
 

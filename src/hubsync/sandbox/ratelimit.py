@@ -107,6 +107,8 @@ class RateLimiter:
         self._per_second = _Window(0, 1.0)
         self.daily_limit = config.daily_limit
         self.daily_used = 0
+        #: put ``Retry-After`` on 429s (HubSpot does not; a proxy in front of it may)
+        self.send_retry_after = False
         self._daily_reset_at = self._next_midnight(wall_clock())
         self._refresh_static()
 
@@ -119,8 +121,11 @@ class RateLimiter:
         burst_window_s: float | None = None,
         daily_limit: int | None = None,
         search_per_second: int | None = None,
+        retry_after: bool | None = None,
     ) -> None:
         """Change limits at runtime (the control API); what the windows hold is kept."""
+        if retry_after is not None:
+            self.send_retry_after = bool(retry_after)
         for name, value in (
             ("burst_limit", burst_limit),
             ("burst_window_s", burst_window_s),
@@ -260,4 +265,5 @@ class RateLimiter:
             "dailyLimit": self.daily_limit,
             "dailyUsed": self.daily_used,
             "dailyResetsAt": datetime.fromtimestamp(self._daily_reset_at, self._tz).isoformat(),
+            "retryAfter": self.send_retry_after,
         }

@@ -56,14 +56,15 @@ async def retry_until_done(
     log: logging.Logger,
 ) -> tuple[T, int]:
     """``work()``'s result and the number of attempts it took; a ``retriable`` failure is counted
-    in ``retries{reason}``, logged, and retried after ``backoff(attempt)`` seconds."""
+    in ``retries{reason}``, logged, and retried after ``backoff(attempt)`` seconds, or after its
+    ``retry_after`` when that is longer."""
     attempt = 0
     while True:
         attempt += 1
         try:
             return await work(), attempt
         except retriable as exc:
-            delay = backoff(attempt)
+            delay = max(backoff(attempt), getattr(exc, "retry_after", None) or 0.0)
             retries.labels(reason=type(exc).__name__).inc()
             log.warning("%s failed (%s: %s); retrying in %.1f s", what, type(exc).__name__, exc, delay)
             await asyncio.sleep(delay)

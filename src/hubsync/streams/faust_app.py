@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import tempfile
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -25,12 +26,14 @@ import faust
 from mode import ServiceT
 from prometheus_client import CollectorRegistry
 
-from hubsync._runtime.shutdown import arm_shutdown_deadline
+from hubsync._runtime.shutdown import EXIT_AGENT_FAILED, arm_shutdown_deadline, stop_process
 from hubsync.avro.codec import AvroCodec
 from hubsync.health import Check
 from hubsync.settings import Settings
 from hubsync.streams.connection import kafka_connection
 from hubsync.streams.decode import KafkaRecord
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -166,7 +169,14 @@ async def consume_batches(
     each acknowledged only once ``process`` returned."""
     async for batch in stream.noack_take(size, within=within_s):
         events: Sequence[Any] = batch
-        await process([FaustRecord(e.message) for e in events])
+        try:
+            await process([FaustRecord(e.message) for e in events])
+        except Exception:
+            # Faust would restart the agent past this batch, which stays unacknowledged: its
+            # partitions' commits would stall and the batch would wait for the next restart.
+            # Stopping the process now (offsets uncommitted) has the batch redelivered at once.
+            log.critical("a batch failed with an error no retry can fix; the worker stops", exc_info=True)
+            stop_process(EXIT_AGENT_FAILED)
         for event in events:
             await stream.ack(event)
 
@@ -181,7 +191,15 @@ def run_app(build: Callable[[], AgentApp]) -> None:
     else:
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     app = build()
-    worker = _Worker(app, loglevel=app.settings.log_level.lower(), quiet=True, override_logging=False)
+    # hubsync's logging (configure_logging) stays; stdout/stderr are not redirected into a logger
+    # without handlers, which swallowed every warning and error of the worker
+    worker = _Worker(
+        app,
+        loglevel=app.settings.log_level.lower(),
+        quiet=True,
+        override_logging=False,
+        redirect_stdouts=False,
+    )
     worker.execute_from_commandline()
 
 

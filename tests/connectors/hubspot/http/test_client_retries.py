@@ -69,6 +69,27 @@ def test_ten_percent_5xx_every_request_succeeds(sandbox: ThreadedSandbox, contro
     assert emails["total"] == 1000  # each create applied once
 
 
+def test_a_502_with_an_html_page_is_retried_like_any_5xx(sandbox: ThreadedSandbox, control: Control) -> None:
+    """HubSpot's CDN answers some 5xx with an HTML page, not JSON: no parse error, a retry."""
+    control.faults(error_rate=1.0, error_statuses=[502], html_share=1.0, seed=3)
+
+    async def scenario(client: HubSpotClient) -> None:
+        async def heal() -> None:
+            await asyncio.sleep(0.3)
+            await asyncio.to_thread(control.faults, error_rate=0.0)
+
+        healer = asyncio.create_task(heal())
+        outcome = await client.batch_create("contacts", [contact(7)])
+        await healer
+        assert outcome.ok and len(outcome.succeeded) == 1
+
+    run(
+        sandbox.base_url, scenario, retry=RetryPolicy(max_attempts=50, base_backoff_s=0.05, max_backoff_s=0.1)
+    )
+    statuses = control.statuses()
+    assert statuses[0] == 502 and statuses[-1] == 201
+
+
 def test_retries_exhausted_raise_retriable_with_the_last_answer(
     sandbox: ThreadedSandbox, control: Control
 ) -> None:
