@@ -197,7 +197,7 @@ def _env(bootstrap: str, database_url: str, settings: Settings, base_url: str) -
         "HUBSYNC_POLL_SETTLE_MS": "0",
         "HUBSYNC_HUBSPOT_READ_TIMEOUT_S": "3",
         # the "midnight" reset of the daily-limit fault comes seconds later, not hours
-        "HUBSYNC_HUBSPOT_DAILY_LIMIT_WAIT_S": "5",
+        "HUBSYNC_HUBSPOT_BLOCKED_WAIT_S": "5",
         # a kill -9'd worker leaves the group after 6 s (the broker's minimum), not Faust's 60 s
         "BROKER_SESSION_TIMEOUT": "6",
         "BROKER_HEARTBEAT_INTERVAL": "1",

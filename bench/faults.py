@@ -40,7 +40,7 @@ from typing import Any
 
 import psycopg
 
-from bench._fault_env import COMPONENTS, Component, FaultEnvironment, fault_environment
+from bench._fault_env import COMPONENTS, TOKEN, Component, FaultEnvironment, fault_environment
 from bench._fault_oracle import PROBLEM_KINDS, CrmFollower, Problem, Workload, check, tally
 from bench._fault_scan import scan
 from bench._report import RESULTS_DIR
@@ -245,6 +245,21 @@ def daily_limit(env: FaultEnvironment, workload: Workload, rng: random.Random) -
     return time.monotonic() if over > 0 else None
 
 
+def token_revoked(env: FaultEnvironment, workload: Workload, rng: random.Random) -> float | None:
+    """The private app's token is refused (401) mid-load, then works again (a person put a working
+    one in place). Nothing may be lost or sent to the error log meanwhile."""
+    with env.api as api:
+        api.put("/_sandbox/faults", json={"revoked_tokens": [TOKEN]}).raise_for_status()
+        try:
+            _waves(workload, rng, 3)
+            time.sleep(3.0)
+            refused = api.get("/_sandbox/requests", params={"status": 401, "path_prefix": "/crm/"}).json()
+        finally:
+            api.put("/_sandbox/faults", json={"revoked_tokens": []}).raise_for_status()
+    workload.notes.append(f"token revoked: {len(refused['results'])} request(s) refused")
+    return time.monotonic() if refused["results"] else None
+
+
 def faults() -> list[Fault]:
     out = [Fault(f"kill -9 at {p}", "process", crash_at(p), _components_for(p)) for p in CRASH_POINTS]
     out += [
@@ -269,6 +284,7 @@ def faults() -> list[Fault]:
             sandbox_faults({"latency_ms": 2000, "latency_jitter_ms": 2500, "path_prefix": "/crm/"}),
         ),
         Fault("HubSpot: the daily limit reached, then reset", "hubspot", daily_limit),
+        Fault("HubSpot: the token revoked, then working again", "hubspot", token_revoked),
         Fault(
             "HubSpot: 429 storm (4 requests/s), no Retry-After",
             "hubspot",

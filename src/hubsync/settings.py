@@ -151,9 +151,10 @@ class Settings(BaseSettings):
     #: and for a free connection of its pool (httpx's four timeouts)
     hubspot_connect_timeout_s: float = Field(default=5.0, gt=0)
     hubspot_read_timeout_s: float = Field(default=30.0, gt=0)
-    #: after HubSpot said a portal's daily limit is used up, seconds before a process tries again
-    #: (one request each time; HubSpot resets the limit at midnight in the account's time zone)
-    hubspot_daily_limit_wait_s: float = Field(default=300.0, gt=0)
+    #: after HubSpot refused a portal's requests for a reason that lasts (its daily limit used up,
+    #: resetting at midnight in the account's time zone; the token revoked or lacking scopes), seconds
+    #: before a process tries again, one request each time; the work waiting is kept
+    hubspot_blocked_wait_s: float = Field(default=300.0, gt=0)
     hubspot_write_timeout_s: float = Field(default=30.0, gt=0)
     hubspot_pool_timeout_s: float = Field(default=30.0, gt=0)
     #: HubSpot requests in flight at once across all the portals a process serves, shared fairly

@@ -26,7 +26,13 @@ from hubsync.streams.dlq import DeadLetterPublisher
 from hubsync.streams.producer import AsyncKafkaPublisher
 from hubsync.testing import FakeKafkaRecord
 from hubsync.testing.records import TIMESTAMP_CREATE_TIME
-from tests.connectors.hubspot.client_support import Control, control_fixture, make_client, sandbox_fixture
+from tests.connectors.hubspot.client_support import (
+    TOKEN,
+    Control,
+    control_fixture,
+    make_client,
+    sandbox_fixture,
+)
 from tests.ingest.worker_harness import WorkerSetup, prepare_worker
 
 pytestmark = pytest.mark.integration
@@ -69,7 +75,12 @@ def change(record_id: int, change_type: str, fields: dict[str, str | None], **kw
 
 
 def push(
-    setup: WorkerSetup, sandbox: ThreadedSandbox, values: list[dict[str, Any]], **options: Any
+    setup: WorkerSetup,
+    sandbox: ThreadedSandbox,
+    values: list[dict[str, Any]],
+    *,
+    ensure_property: bool = True,
+    **options: Any,
 ) -> PushReport:
     topic = setup.topics.platform_contacts
     messages = [
@@ -91,7 +102,8 @@ def push(
                 AsyncKafkaPublisher(setup.bootstrap, CODEC) as publisher,
                 make_client(sandbox.base_url) as client,
             ):
-                await ensure_record_id_property(client)
+                if ensure_property:
+                    await ensure_record_id_property(client)
                 processor = PushProcessor(
                     pool,
                     client,
@@ -358,7 +370,7 @@ def test_a_batch_that_meets_the_daily_limit_waits_for_the_reset_and_is_pushed_th
     resetter.start()
     try:
         report = push(
-            setup, sandbox, [change(rid, "CREATED", {"email": "daily@acme.com"})], daily_limit_wait_s=0.5
+            setup, sandbox, [change(rid, "CREATED", {"email": "daily@acme.com"})], blocked_wait_s=0.5
         )
     finally:
         resetter.join()
@@ -366,6 +378,39 @@ def test_a_batch_that_meets_the_daily_limit_waits_for_the_reset_and_is_pushed_th
     refused = [e for e in control.requests(path_prefix="/crm/") if e["status"] == 429]
     assert 1 <= len(refused) <= 4  # one try per wait while the limit lasts
     assert one(url, "SELECT hubspot_id FROM hubsync.contacts WHERE id = %s", rid)["hubspot_id"] is not None
+
+
+def test_a_batch_refused_for_a_revoked_token_waits_for_a_working_token_and_is_pushed_then(
+    setup: WorkerSetup, sandbox: ThreadedSandbox, control: Control
+) -> None:
+    """401 on every request (the private app deleted, the token rotated): the batch is kept and
+    tried once per wait, never dropped, never sent to the error log as the record's fault; once
+    a working token is in place (here: the same one accepted again) it goes through."""
+    url = setup.database_url
+    rid = platform_contact(url, "revoked@acme.com", "Rev")
+    push(setup, sandbox, [])  # hubsync_record_id exists before the token goes
+    control.faults(revoked_tokens=[TOKEN])
+
+    def rotated() -> None:
+        time.sleep(1.5)
+        control.faults(revoked_tokens=[])
+
+    fixer = threading.Thread(target=rotated)
+    fixer.start()
+    try:
+        report = push(
+            setup,
+            sandbox,
+            [change(rid, "CREATED", {"email": "revoked@acme.com"})],
+            ensure_property=False,
+            blocked_wait_s=0.5,
+        )
+    finally:
+        fixer.join()
+    assert report.created == 1 and report.failed == 0 and report.attempts >= 2
+    refused = [e for e in control.requests(path_prefix="/crm/") if e["status"] == 401]
+    assert 1 <= len(refused) <= 6
+    assert one(url, "SELECT count(*) AS n FROM hubsync.push_errors WHERE record_id = %s", rid)["n"] == 0
 
 
 def sandbox_create_contact(sandbox: ThreadedSandbox, email: str, first: str) -> str:

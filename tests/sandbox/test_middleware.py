@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -246,6 +247,24 @@ def test_html_share_answers_injected_errors_with_a_cdn_page() -> None:
             faults.update(html_share=0.0)
             resp = await client.get(CONTACTS)
             assert resp.content_type == "application/json"
+
+    run(scenario)
+
+
+def test_a_revoked_token_gets_hubspots_401_until_it_is_restored() -> None:
+    faults = FaultSettings()
+    limiter = RateLimiter(config())
+
+    async def scenario() -> None:
+        async with serve(*edge_middlewares(config(), limiter, faults, RequestLog())) as client:
+            headers = {"Authorization": f"Bearer {TOKEN}"}
+            assert (await client.get(CONTACTS, headers=headers)).status == 200
+            faults.update(revoked_tokens=[TOKEN])
+            resp = await client.get(CONTACTS, headers=headers)
+            assert resp.status == 401 and (await resp.json())["category"] == "INVALID_AUTHENTICATION"
+            assert TOKEN not in json.dumps(faults.to_json())
+            faults.update(revoked_tokens=[])
+            assert (await client.get(CONTACTS, headers=headers)).status == 200
 
     run(scenario)
 

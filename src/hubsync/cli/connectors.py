@@ -28,7 +28,7 @@ from hubsync.cli._common import (
     readiness,
     shutdown_handler,
 )
-from hubsync.connectors.hubspot.http.errors import DailyLimitExhausted
+from hubsync.connectors.hubspot.http.errors import DailyLimitExhausted, HubSpotAuthError
 from hubsync.connectors.hubspot.sources.backfill import Backfill
 from hubsync.connectors.hubspot.sources.poller import IncrementalPoller, PollerConfig
 from hubsync.connectors.hubspot.sources.pull import pull_ids
@@ -160,11 +160,12 @@ def poller_command(
                 for ot in types:
                     try:
                         result = await poller.poll_once(ot)
-                    except DailyLimitExhausted as exc:
+                    except (DailyLimitExhausted, HubSpotAuthError) as exc:
                         if once:
                             raise
-                        # nothing passes before HubSpot resets the limit: one try per wait, not a crash loop
-                        pause = settings.hubspot_daily_limit_wait_s
+                        # nothing passes before HubSpot resets the limit or a person fixes the token:
+                        # one try per wait, not a crash loop
+                        pause = settings.hubspot_blocked_wait_s
                         console_err.print(f"[yellow]{exc}; polling again in {pause:.0f} s[/yellow]")
                         break
                     console_err.print(

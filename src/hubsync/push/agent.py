@@ -35,7 +35,7 @@ from hubsync.avro.codec import AvroCodec
 from hubsync.backoff import Backoff
 from hubsync.connectors.hubspot.http.batch import BatchFailure, BatchOutcome
 from hubsync.connectors.hubspot.http.client import HubSpotClient
-from hubsync.connectors.hubspot.http.errors import DailyLimitExhausted
+from hubsync.connectors.hubspot.http.errors import DailyLimitExhausted, HubSpotAuthError
 from hubsync.connectors.hubspot.http.ratelimit import Lane
 from hubsync.connectors.hubspot.oauth.clients import ClientsByPortal, OneClient
 from hubsync.errors import RetriableError
@@ -130,11 +130,11 @@ class PushProcessor:
         backoff: Callable[[int], float] | None = None,
         metrics: PushMetrics | None = None,
         prepare: Callable[[HubSpotClient], Awaitable[object]] | None = None,
-        daily_limit_wait_s: float = 300.0,
+        blocked_wait_s: float = 300.0,
     ) -> None:
         self.pool = pool
-        #: how long a batch waits after HubSpot said the portal's daily limit is used up
-        self.daily_limit_wait_s = daily_limit_wait_s
+        #: how long a batch waits after HubSpot refused it for a lasting reason (daily limit, token)
+        self.blocked_wait_s = blocked_wait_s
         #: what a portal needs before its first push (the ``hubsync_record_id`` property), run once
         self.prepare = prepare
         self._prepared: set[int | None] = set()
@@ -251,9 +251,10 @@ class PushProcessor:
             try:
                 client = await self.prepare_portal(portal) if planned else self.clients.client(portal)
                 created, updated, failed = await self._send(client, planned)
-            except DailyLimitExhausted as exc:
-                # nothing passes before HubSpot resets the limit: wait, one try each time, the batch kept
-                raise RetriableError(str(exc), retry_after=self.daily_limit_wait_s) from exc
+            except (DailyLimitExhausted, HubSpotAuthError) as exc:
+                # nothing passes before HubSpot resets the limit or a person fixes the token: wait,
+                # one try each time, the batch kept (its offsets uncommitted)
+                raise RetriableError(str(exc), retry_after=self.blocked_wait_s) from exc
             if created or updated:
                 crash_point("push.after_send")
             topic_values = await asyncio.to_thread(self._store, portal, created, updated, failed)

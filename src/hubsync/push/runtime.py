@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from hubsync.avro.codec import AvroCodec
-from hubsync.connectors.hubspot.http.errors import DailyLimitExhausted
+from hubsync.connectors.hubspot.http.errors import DailyLimitExhausted, HubSpotAuthError
 from hubsync.connectors.hubspot.oauth.clients import PortalClients
 from hubsync.metrics import hubspot_client_metrics
 from hubsync.push.agent import PushProcessor
@@ -48,13 +48,13 @@ async def push_processor(
                 ErrorLog(ErrorTopicPublisher.from_settings(settings, publisher, codec, registry=registry)),
                 metrics=push_metrics(registry),
                 prepare=ensure_record_id_property,
-                daily_limit_wait_s=settings.hubspot_daily_limit_wait_s,
+                blocked_wait_s=settings.hubspot_blocked_wait_s,
             )
             if not clients.many:  # the private app's portal: checked at start, a bad token fails here
                 try:
                     await processor.prepare_portal(None)
-                except DailyLimitExhausted as exc:  # checked again before the first push
-                    log.warning("push: %s; the hubsync_record_id check waits for the first push", exc)
+                except (DailyLimitExhausted, HubSpotAuthError) as exc:  # checked again before the first push
+                    log.error("push: %s; the hubsync_record_id check waits for the first push", exc)
             yield processor
     finally:
         await clients.aclose()

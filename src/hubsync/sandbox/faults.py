@@ -80,6 +80,8 @@ class FaultSettings:
     drop_rate: float = 0.0
     #: share of the injected 5xx answered with an HTML page (as HubSpot's CDN does), not JSON
     html_share: float = 0.0
+    #: tokens answered 401 as if their app were deleted or the token rotated (not a path fault)
+    revoked_tokens: frozenset[str] = frozenset()
     #: only paths starting with this prefix are faulted (None: every path but the control API)
     path_prefix: str | None = None
     seed: int | None = 0
@@ -113,6 +115,7 @@ class FaultSettings:
             "error_statuses",
             "drop_rate",
             "html_share",
+            "revoked_tokens",
             "path_prefix",
             "seed",
         }
@@ -132,6 +135,8 @@ class FaultSettings:
         if not 0.0 <= html_share <= 1.0:
             raise ValueError(f"html_share must be within [0, 1], got {html_share}")
         self.html_share = html_share
+        if "revoked_tokens" in changes:
+            self.revoked_tokens = frozenset(str(t) for t in changes["revoked_tokens"])
         self.latency_ms, self.latency_jitter_ms, self.error_rate = latency, jitter, rate
         self.error_statuses = statuses
         if "path_prefix" in changes:
@@ -168,6 +173,7 @@ class FaultSettings:
         self.latency_ms = self.latency_jitter_ms = self.error_rate = self.drop_rate = self.html_share = 0.0
         self.error_statuses = FAULT_STATUSES
         self.path_prefix = None
+        self.revoked_tokens = frozenset()
         self._scripted.clear()
         self._drops = 0
         self._rng.seed(self.seed)
@@ -180,6 +186,7 @@ class FaultSettings:
             "errorStatuses": list(self.error_statuses),
             "dropRate": self.drop_rate,
             "htmlShare": self.html_share,
+            "revokedTokens": len(self.revoked_tokens),
             "dropsPending": self._drops,
             "pathPrefix": self.path_prefix,
             "seed": self.seed,

@@ -116,6 +116,7 @@ def auth_middleware(
     oauth_portal: Callable[[str], int | None] | None = None,
     prefixes: Sequence[str] = PROTECTED_PREFIXES,
     wall_clock: Callable[[], float] = time.time,
+    faults: FaultSettings | None = None,
 ) -> Middleware:
     """Require ``Authorization: Bearer <token>`` on ``/crm/`` and ``/webhooks/`` paths.
 
@@ -144,6 +145,8 @@ def auth_middleware(
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
+            return unauthorized(request, "INVALID_AUTHENTICATION", MISSING_CREDENTIALS)
+        if faults is not None and token in faults.revoked_tokens:  # HubSpot answers as for an unknown one
             return unauthorized(request, "INVALID_AUTHENTICATION", MISSING_CREDENTIALS)
         expiry = expiries.get(token)
         if expiry is None and oauth_expiry is not None:
@@ -347,7 +350,7 @@ def edge_middlewares(
     request's portal (each portal of a sandbox has its own)."""
     return [
         request_log_middleware(log),
-        auth_middleware(config, oauth_expiry=oauth_expiry, oauth_portal=oauth_portal),
+        auth_middleware(config, oauth_expiry=oauth_expiry, oauth_portal=oauth_portal, faults=faults),
         rate_limit_middleware(
             lambda request: state_of(request).limiter if SANDBOX_PORTALS in request.app else limiter
         ),
