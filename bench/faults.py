@@ -481,6 +481,9 @@ def main() -> None:
     )
     parser.add_argument("--trials", type=int, default=10, help="trials per fault (default 10)")
     parser.add_argument("--only", help="only the faults whose name contains this")
+    parser.add_argument(
+        "--group", choices=["process", "infrastructure", "kafka", "hubspot"], help="only this group's faults"
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--markdown", type=Path, help="also write the table to this file")
     parser.add_argument(
@@ -489,7 +492,12 @@ def main() -> None:
     args = parser.parse_args()
     started = time.monotonic()
     rows = run(
-        os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), args.trials, args.only, args.seed, keep_logs=args.keep_logs
+        os.environ.get("KAFKA_BOOTSTRAP_SERVERS"),
+        args.trials,
+        args.only,
+        args.seed,
+        group=args.group,
+        keep_logs=args.keep_logs,
     )
     table = markdown(rows)
     print(table)
