@@ -27,7 +27,19 @@ DEFS = {
 
 
 @pytest.mark.parametrize(
-    "name", ["Email", "first-name", "", "1abc", "a b", "hubsync_record_id", "hs_object_id"]
+    "name",
+    [
+        "Email",
+        "first-name",
+        "",
+        "1abc",
+        "a b",
+        "hubsync_record_id",
+        "hs_object_id",
+        "jobtitle'; DROP TABLE hubsync.contacts_all; --",
+        'x"); DELETE FROM hubsync.outbox_all; --',
+        "job\x00title",
+    ],
 )
 def test_bad_field_names_are_refused(name: str) -> None:
     with pytest.raises(InvalidField):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import psycopg
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hubsync.platform import (
     InvalidSetting,
@@ -124,3 +127,32 @@ def test_activity_is_newest_first(conn: psycopg.Connection[Any]) -> None:
     assert len(activity(conn, rid, limit=1)) == 1
     with pytest.raises(RecordNotFound):
         activity(conn, 999_999)
+
+
+INJECTIONS = [
+    "mapping.contact.jobtitle'; DROP TABLE hubsync.field_mappings; --",
+    'mapping.contact.x"); DELETE FROM hubsync.settings; --',
+    "push.enabled; TRUNCATE hubsync.outbox",
+    "mapping.contact.\x00jobtitle",
+]
+
+
+@given(key=st.one_of(st.text(max_size=80), st.sampled_from(INJECTIONS)), value=st.text(max_size=40))
+@settings(max_examples=300)
+def test_any_setting_input_is_parsed_or_refused_clearly(key: str, value: str) -> None:
+    """Whatever is typed: a parsed setting whose names are plain identifiers, or InvalidSetting."""
+    try:
+        parsed_key, _ = parse_setting(key, value)
+    except InvalidSetting:
+        return
+    assert re.fullmatch(r"push\.(enabled|scope)|mapping\.(contact|account)\.[a-z][a-z0-9_]*", parsed_key)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("key", INJECTIONS)
+def test_a_setting_named_to_inject_sql_changes_nothing(conn: psycopg.Connection[Any], key: str) -> None:
+    before = get_settings(conn).to_json()
+    with pytest.raises(InvalidSetting):
+        set_setting(conn, key, "autofill")
+    assert get_settings(conn).to_json() == before
+    assert conn.execute("SELECT count(*) FROM hubsync.field_mappings").fetchone() != (0,)

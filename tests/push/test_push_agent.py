@@ -33,7 +33,7 @@ from tests.connectors.hubspot.client_support import (
     make_client,
     sandbox_fixture,
 )
-from tests.ingest.worker_harness import WorkerSetup, prepare_worker
+from tests.ingest.worker_harness import TopicDrain, WorkerSetup, prepare_worker
 
 pytestmark = pytest.mark.integration
 REPO = SchemaRepository()
@@ -77,7 +77,7 @@ def change(record_id: int, change_type: str, fields: dict[str, str | None], **kw
 def push(
     setup: WorkerSetup,
     sandbox: ThreadedSandbox,
-    values: list[dict[str, Any]],
+    values: list[dict[str, Any] | bytes],
     *,
     ensure_property: bool = True,
     **options: Any,
@@ -85,7 +85,7 @@ def push(
     topic = setup.topics.platform_contacts
     messages = [
         FakeKafkaRecord(
-            CODEC.encode(topic, SCHEMA, v),
+            v if isinstance(v, bytes) else CODEC.encode(topic, SCHEMA, v),
             topic=topic,
             partition=0,
             offset=i,
@@ -411,6 +411,23 @@ def test_a_batch_refused_for_a_revoked_token_waits_for_a_working_token_and_is_pu
     refused = [e for e in control.requests(path_prefix="/crm/") if e["status"] == 401]
     assert 1 <= len(refused) <= 6
     assert one(url, "SELECT count(*) AS n FROM hubsync.push_errors WHERE record_id = %s", rid)["n"] == 0
+
+
+def test_undecodable_and_unknown_schema_messages_go_to_the_dlq_and_the_rest_is_pushed(
+    setup: WorkerSetup, sandbox: ThreadedSandbox
+) -> None:
+    url = setup.database_url
+    rid = platform_contact(url, "fine@acme.com", "Fine")
+    unknown_schema = b"\xc3\x01" + b"\x00" * 8 + b"\x02"  # single-object header, a fingerprint no schema has
+    report = push(
+        setup,
+        sandbox,
+        [b"not avro at all", unknown_schema, change(rid, "CREATED", {"email": "fine@acme.com"}), b""],
+    )
+    assert (report.dead_letters, report.created) == (3, 1)
+    assert one(url, "SELECT hubspot_id FROM hubsync.contacts WHERE id = %s", rid)["hubspot_id"] is not None
+    drained = TopicDrain(setup.bootstrap, setup.topics.dlq, setup.partitions).drain()
+    assert len(drained) == 3
 
 
 def sandbox_create_contact(sandbox: ThreadedSandbox, email: str, first: str) -> str:
