@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 import signal
 
+from hubsync.errors import ConfigurationError
+
 ENV_VAR = "HUBSYNC_CRASH_AT"
 
 #: every crash point: the window it kills the process in
@@ -31,7 +33,7 @@ CRASH_POINTS: dict[str, str] = {
 }
 
 
-class CrashPointError(ValueError):
+class CrashPointError(ConfigurationError):
     """``HUBSYNC_CRASH_AT`` names no crash point, or its count is not a positive integer."""
 
 
