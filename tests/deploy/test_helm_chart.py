@@ -110,6 +110,27 @@ def test_the_migration_job_runs_before_install_and_upgrade() -> None:
         check_command(args)
 
 
+def test_the_migration_job_alone_connects_as_the_schema_owner_and_grants_the_runtime_role() -> None:
+    rendered = _render(
+        "--set",
+        "migrations.runtimeRole=hubsync_app",
+        "--set",
+        "secrets.migrationDatabaseUrlKey=MIGRATION_DATABASE_URL",
+        "--set",
+        "secrets.migrationDatabaseUrl=postgresql://hubsync_owner:pw@db/platform",
+    )
+    (job,) = [d for d in rendered if d["kind"] == "Job"]
+    env = _env(job["spec"]["template"]["spec"]["containers"][0])
+    assert set(env) <= setting_variables()
+    assert env["HUBSYNC_DATABASE_RUNTIME_ROLE"] == "hubsync_app"
+    assert env["HUBSYNC_MIGRATION_DATABASE_URL"]["secretKeyRef"]["key"] == "MIGRATION_DATABASE_URL"
+    (secret,) = [d for d in rendered if d["kind"] == "Secret"]
+    assert secret["stringData"]["MIGRATION_DATABASE_URL"].startswith("postgresql://hubsync_owner")
+    for deployment in (d for d in rendered if d["kind"] == "Deployment"):
+        pod_env = _env(deployment["spec"]["template"]["spec"]["containers"][0])
+        assert "HUBSYNC_MIGRATION_DATABASE_URL" not in pod_env  # the processes never get the owner's URL
+
+
 def test_monitoring_objects_scrape_the_metrics_port_and_carry_the_repositorys_rules() -> None:
     documents = {d["kind"]: d for d in _render(*MONITORING)}
     monitor = documents["ServiceMonitor"]
