@@ -35,6 +35,7 @@ from hubsync.storage.roles import grant_runtime_role
 from hubsync.streams.admin import admin_client, ensure_topics
 from hubsync.streams.topics import topic_specs
 from hubsync.testing import PostgresServer
+from hubsync.testing.child_env import child_env
 from hubsync.testing.kafka_cluster import KafkaCluster
 
 TOKEN = "pat-na1-faults-0000-0000-000000000000"
@@ -46,9 +47,6 @@ DATABASE_PASSWORD = "faults-db-password-81f0"
 REFUSED_LASTNAME_LENGTH = 40
 #: the processes, by name, and their commands
 COMPONENTS = ("worker", "relay", "webhook", "poller")
-#: environment a process must not inherit from the harness
-_INHERITED_PREFIXES = ("HUBSYNC_", "HUBSPOT_", "BROKER_")
-_INHERITED_NAMES = ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "SCHEMA_REGISTRY_URL")
 
 
 @dataclass
@@ -64,13 +62,7 @@ class Component:
     logs: list[Path] = field(default_factory=list)
 
     def start(self, crash_at: str | None = None) -> None:
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(_INHERITED_PREFIXES) and k not in _INHERITED_NAMES
-        }
-        env.update(self.env)
-        env.update(PYTHONUNBUFFERED="1", NO_COLOR="1", COLUMNS="400")
+        env = child_env(self.env)
         if crash_at:
             env["HUBSYNC_CRASH_AT"] = crash_at
         self.starts += 1

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import socket
 import subprocess
 import tempfile
@@ -32,10 +31,9 @@ from hubsync.runner import Component, RunOptions, restart_counter, supervise
 from hubsync.sandbox.config import SandboxConfig
 from hubsync.sandbox.server import ThreadedSandbox
 from hubsync.testing import async_wait_for
+from hubsync.testing.child_env import child_env
 from tests.connectors.hubspot.client_support import TOKEN
 from tests.ingest.worker_harness import (
-    _INHERITED_NAMES,
-    _INHERITED_PREFIXES,
     WorkerProcess,
     WorkerSetup,
     _hubsync_command,
@@ -52,13 +50,7 @@ class RunProcess(WorkerProcess):
     def start(self) -> RunProcess:
         self._log_dir = tempfile.TemporaryDirectory(prefix=f"hubsync-{self.name}-")
         self.log_path = Path(self._log_dir.name) / "run.log"
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(_INHERITED_PREFIXES) and k not in _INHERITED_NAMES
-        }
-        env.update(self.env)
-        env.update(PYTHONUNBUFFERED="1", NO_COLOR="1", COLUMNS="400")
+        env = child_env(self.env)
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 [*_hubsync_command(), "run", *self.args],

@@ -41,11 +41,11 @@ from hubsync.storage.migrate import migrate
 from hubsync.streams.admin import admin_client, ensure_topics
 from hubsync.streams.topics import topic_specs
 from hubsync.testing import wait_for
+from hubsync.testing.child_env import INHERITED_NAMES, INHERITED_PREFIXES, child_env
 
-#: environment variables a worker must not inherit from the test process
-#: (hubsync's settings, and Faust's BROKER_* settings, which Faust reads from the environment)
-_INHERITED_PREFIXES = ("HUBSYNC_", "HUBSPOT_", "BROKER_")
-_INHERITED_NAMES = ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "SCHEMA_REGISTRY_URL")
+#: environment variables a worker must not inherit from the test process (see child_env)
+_INHERITED_PREFIXES = INHERITED_PREFIXES
+_INHERITED_NAMES = INHERITED_NAMES
 _METRICS_LINE = re.compile(r"metrics on http://([^\s/]+):(\d+)/metrics")
 
 Row = tuple[Any, ...]
@@ -147,15 +147,7 @@ class WorkerProcess:
             raise RuntimeError(f"{self.name} already started")
         self._log_dir = tempfile.TemporaryDirectory(prefix=f"hubsync-{self.name}-")
         self.log_path = Path(self._log_dir.name) / "worker.log"
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(_INHERITED_PREFIXES) and k not in _INHERITED_NAMES
-        }
-        env.update(self.env)
-        env.setdefault("PYTHONUNBUFFERED", "1")
-        env["NO_COLOR"] = "1"
-        env["COLUMNS"] = "400"  # rich must not wrap the "metrics on ..." line
+        env = child_env(self.env)  # COLUMNS=400: rich must not wrap the "metrics on ..." line
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 [*_hubsync_command(), "worker", *self.args],

@@ -24,7 +24,7 @@ from confluent_kafka.admin import AdminClient
 from hubsync._runtime.errors import log_tail
 from hubsync._runtime.processes import ProcessRef, free_port, spawn_in_session
 from hubsync.testing._kafka_jvm import KAFKA_VERSION, KafkaServerError, fetch_jars, java_command
-from hubsync.testing.kafka_server import _HOST, _LOG4J2, _cluster_id, _probe_logger
+from hubsync.testing.kafka_server import _HOST, _LOG4J2, SMALL_BROKER, _cluster_id, _probe_logger
 
 _LEADER = re.compile(r"^LeaderId:\s*(\d+)", re.MULTILINE)
 
@@ -105,14 +105,7 @@ class KafkaCluster:
             "share.coordinator.state.topic.replication.factor": replicas,
             "share.coordinator.state.topic.min.isr": str(self.min_insync_replicas),
             "share.coordinator.state.topic.num.partitions": "1",
-            "group.initial.rebalance.delay.ms": "0",
-            "log.segment.bytes": str(8 * 1024 * 1024),
-            "log.index.size.max.bytes": str(1024 * 1024),
-            "log.cleaner.dedupe.buffer.size": str(16 * 1024 * 1024),
-            "log.cleaner.threads": "1",
-            "num.network.threads": "2",
-            "num.io.threads": "2",
-            "num.recovery.threads.per.data.dir": "1",
+            **SMALL_BROKER,
             # a killed node's replicas leave the ISR after 10 s, not 30 s
             "replica.lag.time.max.ms": "10000",
         }

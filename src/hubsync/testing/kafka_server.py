@@ -63,6 +63,20 @@ logger.request.level = WARN
 """
 
 
+#: a test broker's footprint: small segments and indexes keep the data dir small; a 16 MiB cleaner
+#: buffer (not 128 MiB) keeps compaction within the modest heap; groups start at once
+SMALL_BROKER: dict[str, str] = {
+    "group.initial.rebalance.delay.ms": "0",
+    "log.segment.bytes": str(8 * 1024 * 1024),
+    "log.index.size.max.bytes": str(1024 * 1024),
+    "log.cleaner.dedupe.buffer.size": str(16 * 1024 * 1024),
+    "log.cleaner.threads": "1",
+    "num.network.threads": "2",
+    "num.io.threads": "2",
+    "num.recovery.threads.per.data.dir": "1",
+}
+
+
 def _cluster_id() -> str:
     """A random Kafka cluster id: 16 bytes, URL-safe base64 without padding, not starting '-'."""
     while True:
@@ -267,16 +281,8 @@ class ApacheKafkaServer:
             "share.coordinator.state.topic.replication.factor": "1",
             "share.coordinator.state.topic.min.isr": "1",
             "share.coordinator.state.topic.num.partitions": "1",
-            "group.initial.rebalance.delay.ms": "0",
-            # Small segments and indexes keep the data dir small; a 16 MiB cleaner buffer (not
-            # 128 MiB) keeps compaction within the modest heap.
-            "log.segment.bytes": str(8 * 1024 * 1024),
-            "log.index.size.max.bytes": str(1024 * 1024),
-            "log.cleaner.dedupe.buffer.size": str(16 * 1024 * 1024),
-            "log.cleaner.threads": "1",
-            "num.network.threads": "2",
+            **SMALL_BROKER,
             "num.io.threads": "4",
-            "num.recovery.threads.per.data.dir": "1",
         }
         config.update(self.properties)
         return config
