@@ -694,6 +694,37 @@ def test_hubsync_record_id_links_the_platform_record(conn: psycopg.Connection[An
     assert len(activity(conn, platform_id, "linked_to_hubspot")) == 1
 
 
+def test_a_mirror_made_before_the_link_arrived_is_folded_into_the_platform_record(
+    conn: psycopg.Connection[Any],
+) -> None:
+    """The push agent's upsert created HubSpot record 1 for platform record R but died before
+    storing the link; HubSpot's bare creation webhook came first and was mirrored as a new
+    record X. When ``hubsync_record_id`` = R arrives for record 1, X is the mirror of R's own
+    HubSpot record: R takes the HubSpot id and X is merged into R (found by the fault suite)."""
+    platform_id = insert_platform_contact(conn, "ann@acme.com", first_name="Ann")
+    run(conn, f.creation("1", {}, at=1_000))
+    stray = contact(conn, "1")["id"]
+    assert stray != platform_id
+    result = run(
+        conn,
+        f.property_change("1", "email", "ann@acme.com", at=1_000),
+        f.property_change("1", "hubsync_record_id", str(platform_id), at=1_000),
+    )
+    assert contact(conn, "1")["id"] == platform_id and contact(conn, "1")["crm_status"] == "synced"
+    folded = rows(
+        conn, "SELECT hubspot_id, crm_status, merged_into_id FROM hubsync.contacts WHERE id = %s", stray
+    )
+    assert folded == [{"hubspot_id": None, "crm_status": "merged_in_platform", "merged_into_id": platform_id}]
+    assert {stray, platform_id} <= result.touched["contact"]  # both canonical records republished
+    assert pairs(conn) == set()
+    [linked] = activity(conn, platform_id, "linked_to_hubspot")
+    assert linked["detail"] == {"hubspot_id": "1", "folded_mirror": stray}
+    assert [a["detail"]["merged_into"] for a in activity(conn, stray, "merged_in_platform")] == [platform_id]
+    # later events for record 1 keep going to the platform record
+    run(conn, f.property_change("1", "firstname", "Annie", at=2_000))
+    assert contact(conn, "1")["id"] == platform_id and contact(conn, "1")["first_name"] == "Annie"
+
+
 # ---- prospects ------------------------------------------------------------------------------------
 
 

@@ -34,7 +34,7 @@ from hubsync.mapping.values import PropertyDefinition
 from hubsync.matching.duplicates import flag_duplicates
 from hubsync.matching.prospects import mark_prospects
 from hubsync.matching.record_keys import AccountKeys, ContactKeys, keys_of
-from hubsync.records.kinds import RECORD_ID_PROPERTY, ObjectKind
+from hubsync.records.kinds import RECORD_ID_PROPERTY, RECORD_TABLES, ObjectKind
 from hubsync.records.state import SYNCED, RecordState, platform_version, version_of
 from hubsync.storage.outbox import OutboxEvent, append_outbox
 from hubsync.storage.portal_scope import current_portal
@@ -77,6 +77,8 @@ class _Batch:
     activities: list[tuple[ObjectKind, Activity]] = field(default_factory=list)
     eligible: dict[tuple[ObjectKind, str], ChangeEvent] = field(default_factory=dict)
     links: list[tuple[str, str, bool, int, bool]] = field(default_factory=list)
+    #: mirrors folded into the platform record they turned out to mirror (see _fold_mirrors)
+    folded: dict[ObjectKind, list[int]] = field(default_factory=lambda: {"contact": [], "account": []})
 
 
 def _referenced_ids(events: Sequence[ChangeEvent]) -> dict[ObjectKind, set[str]]:
@@ -129,6 +131,69 @@ def _load(conn: psycopg.Connection[Any], events: Sequence[ChangeEvent], batch: _
                     kind,
                     Activity(hubspot_id, "linked_to_hubspot", None, None, detail={"hubspot_id": hubspot_id}),
                 )
+            )
+
+
+_FOLD = (
+    "UPDATE {table} SET hubspot_id = NULL, crm_status = 'merged_in_platform', merged_into_id = %s,"
+    " updated_at = now() WHERE id = %s"
+)
+_FOLD_ACTIVITY = (
+    "INSERT INTO hubsync.activity_log_all (portal_id, object_type, record_id, action, before, after, rule,"
+    " cause_source, detail) VALUES (%s, %s, %s, 'merged_in_platform', %s, '\"merged_in_platform\"',"
+    " 'platform', 'ingest', %s)"
+)
+
+
+def _fold_mirrors(
+    conn: psycopg.Connection[Any], events: Sequence[ChangeEvent], batch: _Batch, portal: int
+) -> None:
+    """A HubSpot record already mirrored as a HubSpot-born record X whose ``hubsync_record_id``
+    names another, unlinked platform record R: HubSpot created it for R (only hubsync's upserts
+    set that property), and X was made from an event that came before the push agent stored the
+    link (its answer lost, or the agent killed after the call). R takes the HubSpot id; X is merged
+    into R, with an activity row on each, and both canonical records are published."""
+    wanted: dict[ObjectKind, dict[int, str]] = {"contact": {}, "account": {}}
+    for event in events:
+        raw = event.properties.get(RECORD_ID_PROPERTY)
+        state = batch.states.get((event.kind, event.object_id))
+        if (
+            raw
+            and raw.isdigit()
+            and state is not None
+            and state.record_id is not None
+            and state.record_id != int(raw)
+            and state.creation_source in ("hubspot", "manual_pull")
+        ):
+            wanted[event.kind].setdefault(int(raw), event.object_id)
+    for kind, by_record in wanted.items():
+        if not by_record:
+            continue
+        table = RECORD_TABLES[kind]
+        for row in load_records(conn, kind, record_ids=sorted(by_record), unlinked_only=True):
+            owner = row.state
+            hubspot_id = by_record[owner.record_id or 0]
+            mirror = batch.states[(kind, hubspot_id)]
+            conn.execute(_FOLD.format(table=table), (owner.record_id, mirror.record_id))
+            detail_json = {"role": "merged", "merged_into": owner.record_id, "reason": "mirror"}
+            conn.execute(
+                _FOLD_ACTIVITY,
+                (
+                    portal,
+                    kind,
+                    mirror.record_id,
+                    orjson.dumps(mirror.crm_status).decode(),
+                    orjson.dumps(detail_json).decode(),
+                ),
+            )
+            batch.folded[kind].append(int(mirror.record_id or 0))
+            batch.loaded_keys[(kind, hubspot_id)] = keys_of(kind, owner.properties)
+            batch.loaded_status[(kind, hubspot_id)] = owner.crm_status
+            owner.hubspot_id, owner.crm_status, owner.dirty = hubspot_id, SYNCED, True
+            batch.states[(kind, hubspot_id)] = owner
+            detail = {"hubspot_id": hubspot_id, "folded_mirror": mirror.record_id}
+            batch.activities.append(
+                (kind, Activity(hubspot_id, "linked_to_hubspot", None, None, detail=detail))
             )
 
 
@@ -366,6 +431,7 @@ def apply_batch(
     # the portal the transaction works in, read once and handed to every writer that needs it
     portal = current_portal(conn)
     _load(conn, events, batch, portal)
+    _fold_mirrors(conn, events, batch, portal)
     _reduce(events, batch, result, ctx.replay)
     decisions = _run_mappings(conn, batch, ctx, result, now_ms)
 
@@ -384,6 +450,9 @@ def apply_batch(
     )
 
     changed_keys: dict[ObjectKind, list[int]] = defaultdict(list)
+    for kind, folded in batch.folded.items():  # their open pairs go, the merged-away record with them
+        changed_keys[kind].extend(folded)
+        result.touched[kind].update(folded)
     emails: set[str] = set()
     domains: set[str] = set()
     for row in rows:
