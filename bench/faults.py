@@ -303,13 +303,20 @@ def faults() -> list[Fault]:
 
 
 def converge(
-    env: FaultEnvironment, workload: Workload, crm: CrmFollower, since: float, timeout_s: float
+    env: FaultEnvironment,
+    workload: Workload,
+    crm: CrmFollower,
+    since: float,
+    timeout_s: float,
+    known: frozenset[str] = frozenset(),
 ) -> tuple[list[Problem], float | None]:
-    """Wait until the oracle holds; ``(what still differs, seconds from since)``."""
+    """Wait until the oracle holds but for the ``known`` differences (counted by an earlier
+    trial: the ledger is cumulative, and one lasting difference must not fail every later trial);
+    ``(what newly differs, seconds from since)``."""
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            problems = check(env, workload.ledger, crm)
+            problems = [p for p in check(env, workload.ledger, crm) if p.detail not in known]
         except (psycopg.OperationalError, OSError) as exc:  # PostgreSQL still starting
             problems = [Problem("lost", f"oracle could not read: {exc}")]
         if not problems:
@@ -320,12 +327,17 @@ def converge(
 
 
 def run_trial(
-    env: FaultEnvironment, workload: Workload, crm: CrmFollower, fault: Fault, rng: random.Random
+    env: FaultEnvironment,
+    workload: Workload,
+    crm: CrmFollower,
+    fault: Fault,
+    rng: random.Random,
+    known: frozenset[str] = frozenset(),
 ) -> TrialResult:
     env.ensure_running(fault.components)
     started = time.monotonic()
     ended = fault.inject(env, workload, rng)
-    problems, recovery = converge(env, workload, crm, ended or started, CONVERGE_TIMEOUT_S)
+    problems, recovery = converge(env, workload, crm, ended or started, CONVERGE_TIMEOUT_S, known)
     return TrialResult(fault.name, ended is not None, recovery, problems)
 
 
@@ -393,6 +405,7 @@ def _trials(
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     log(f"logs of the processes: {env.log_dir}")
+    known: set[str] = set()
     workload = Workload(env, seed)
     crm = CrmFollower(env)
     try:
@@ -403,7 +416,8 @@ def _trials(
         for fault in chosen:
             results: list[TrialResult] = []
             for i in range(trials):
-                result = run_trial(env, workload, crm, fault, rng)
+                result = run_trial(env, workload, crm, fault, rng, frozenset(known))
+                known.update(p.detail for p in result.problems)
                 results.append(result)
                 log(
                     f"{fault.name} #{i + 1}: injected={result.injected} recovery={result.recovery_s}"
