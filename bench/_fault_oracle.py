@@ -19,6 +19,8 @@ latest ``crm.contacts`` message of every record, and returns every difference, s
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 import time
 import uuid
 from collections import Counter
@@ -33,6 +35,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from bench._fault_env import REFUSED_LASTNAME_LENGTH, FaultEnvironment
 from hubsync.avro import SchemaRepository, SingleObjectCodec
 from hubsync.platform import create_record, update_record
+from hubsync.testing.child_env import child_env
 
 T = TypeVar("T")
 
@@ -86,8 +89,11 @@ class Workload:
         self._n = 0
         #: what faults observed on the way (printed with the trial)
         self.notes: list[str] = []
+        #: manual pulls still running
+        self.pulls: list[subprocess.Popen[bytes]] = []
 
     def close(self) -> None:
+        self.wait_for_pulls(10.0)
         self.api.close()
 
     def _email(self) -> str:
@@ -173,6 +179,38 @@ class Workload:
         if self._in_db(edit):
             c.lastname = lastname
 
+    def manual_pull(self) -> None:
+        """``hubsync pull contacts --id ...`` of a few contacts, as an operator would (events with
+        source MANUAL_PULL, applied like any other); it runs in the background, the wave goes on."""
+        known = [c.hubspot_id for c in self.ledger.contacts if c.hubspot_id]
+        if not known:
+            return
+        ids = self.rng.sample(known, min(3, len(known)))
+        args = [
+            sys.executable,
+            "-m",
+            "hubsync",
+            "pull",
+            "contacts",
+            *(a for i in ids for a in ("--id", str(i))),
+        ]
+        env = child_env(self.env.components["poller"].env)
+        self.pulls.append(
+            subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        )
+
+    def wait_for_pulls(self, timeout_s: float = 60.0) -> list[int | None]:
+        """The exit codes of the pulls started so far (None: still running after the timeout)."""
+        codes: list[int | None] = []
+        for pull in self.pulls:
+            try:
+                codes.append(pull.wait(timeout=timeout_s))
+            except subprocess.TimeoutExpired:
+                pull.kill()
+                codes.append(None)
+        self.pulls.clear()
+        return codes
+
     def wave(self) -> None:
         """One round of changes on both sides."""
         steps = [self.hubspot_create, self.hubspot_create, self.hubspot_edit, self.platform_create]
@@ -181,6 +219,8 @@ class Workload:
             steps.append(self.hubspot_merge)
         if self.rng.random() < 0.3:
             steps.append(lambda: self.platform_create(refused=True))
+        if self.rng.random() < 0.25:
+            steps.append(self.manual_pull)
         self.rng.shuffle(steps)
         for step in steps:
             step()

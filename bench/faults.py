@@ -337,6 +337,9 @@ def run_trial(
     env.ensure_running(fault.components)
     started = time.monotonic()
     ended = fault.inject(env, workload, rng)
+    pulls = workload.wait_for_pulls()
+    if any(code not in (0, None) for code in pulls):  # refused by a fault (Kafka down, 429s): nothing lost
+        workload.notes.append(f"manual pulls exited {pulls}")
     problems, recovery = converge(env, workload, crm, ended or started, CONVERGE_TIMEOUT_S, known)
     return TrialResult(fault.name, ended is not None, recovery, problems)
 
