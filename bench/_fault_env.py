@@ -60,13 +60,15 @@ class Component:
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
     logs: list[Path] = field(default_factory=list)
+    #: names its log files (default: the command); two processes of one command need two labels
+    label: str = ""
 
     def start(self, crash_at: str | None = None) -> None:
         env = child_env(self.env)
         if crash_at:
             env["HUBSYNC_CRASH_AT"] = crash_at
         self.starts += 1
-        path = self.log_dir / f"{self.name}.{self.starts}.log"
+        path = self.log_dir / f"{self.label or self.name}.{self.starts}.log"
         self.logs.append(path)
         with path.open("wb") as log:
             self.process = subprocess.Popen(

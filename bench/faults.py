@@ -144,7 +144,7 @@ def postgres_sessions_cut(env: FaultEnvironment, workload: Workload, rng: random
 
 
 def group_churn(env: FaultEnvironment, workload: Workload, rng: random.Random) -> float | None:
-    extra = Component("worker", (), env.components["worker"].env, env.log_dir)
+    extra = Component("worker", (), env.components["worker"].env, env.log_dir, label="worker-joining")
     try:
         for _ in range(3):
             extra.start()
