@@ -202,20 +202,35 @@ class KafkaCluster:
                 )
             time.sleep(0.2)
 
-    def active_controller(self) -> int:
-        """The node id of the KRaft quorum's leader (the active controller)."""
-        running = [self.nodes[i] for i in self.running()]
-        controllers = ",".join(f"{_HOST}:{n.controller_port}" for n in running)  # a dead one stalls the tool
-        out = self._java(
-            "org.apache.kafka.tools.MetadataQuorumCommand",
-            ["--bootstrap-controller", controllers, "describe", "--status"],
-            running[0],
-            timeout=60.0,
-        )
-        match = _LEADER.search(out)
-        if match is None:
-            raise KafkaServerError(f"no LeaderId in kafka-metadata-quorum's answer:\n{out}")
-        return int(match.group(1))
+    def active_controller(self, attempts: int = 4) -> int:
+        """The node id of the KRaft quorum's leader (the active controller). Right after a leader
+        dies the tool can wait on it; each try is bounded and tried again while the quorum elects."""
+        assert self.work_dir is not None
+        tool_config = self.work_dir / "quorum-tool.properties"
+        tool_config.write_text("request.timeout.ms=5000\ndefault.api.timeout.ms=15000\n")
+        last: Exception | None = None
+        for _ in range(attempts):
+            running = [self.nodes[i] for i in self.running()]
+            # a dead controller in the list stalls the tool
+            controllers = ",".join(f"{_HOST}:{n.controller_port}" for n in running)
+            args = ["--bootstrap-controller", controllers, "--command-config", str(tool_config)]
+            try:
+                out = self._java(
+                    "org.apache.kafka.tools.MetadataQuorumCommand",
+                    [*args, "describe", "--status"],
+                    running[0],
+                    timeout=45.0,
+                )
+            except KafkaServerError as error:
+                last = error
+                time.sleep(1.0)
+                continue
+            match = _LEADER.search(out)
+            if match is not None and int(match.group(1)) in self.running():
+                return int(match.group(1))
+            last = KafkaServerError(f"no live LeaderId in kafka-metadata-quorum's answer:\n{out}")
+            time.sleep(1.0)
+        raise KafkaServerError(f"the active controller could not be read in {attempts} tries: {last}")
 
     def stop(self) -> None:
         """Kill every node (a throw-away cluster: a controlled shutdown of the last nodes waits for
