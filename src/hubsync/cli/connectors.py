@@ -28,7 +28,7 @@ from hubsync.cli._common import (
     readiness,
     shutdown_handler,
 )
-from hubsync.connectors.hubspot.http.errors import DailyLimitExhausted, HubSpotAuthError
+from hubsync.connectors.hubspot.http.errors import BLOCKED_ERRORS
 from hubsync.connectors.hubspot.sources.backfill import Backfill
 from hubsync.connectors.hubspot.sources.poller import IncrementalPoller, PollerConfig
 from hubsync.connectors.hubspot.sources.pull import pull_ids
@@ -160,7 +160,7 @@ def poller_command(
                 for ot in types:
                     try:
                         result = await poller.poll_once(ot)
-                    except (DailyLimitExhausted, HubSpotAuthError) as exc:
+                    except BLOCKED_ERRORS as exc:
                         if once:
                             raise
                         # nothing passes before HubSpot resets the limit or a person fixes the token:

@@ -39,8 +39,6 @@ from hubsync.records.state import SYNCED, RecordState, platform_version, version
 from hubsync.storage.outbox import OutboxEvent, append_outbox
 from hubsync.storage.portal_scope import current_portal
 
-#: the property holding the platform record id on records hubsync created in HubSpot
-
 
 @dataclass(frozen=True, slots=True)
 class IngestContext:
@@ -95,15 +93,21 @@ def _referenced_ids(events: Sequence[ChangeEvent]) -> dict[ObjectKind, set[str]]
     return ids
 
 
+def _named_record(event: ChangeEvent) -> int | None:
+    """The platform record id the event's ``hubsync_record_id`` names (None: none, or not an id)."""
+    raw = event.properties.get(RECORD_ID_PROPERTY)
+    return int(raw) if raw and raw.isdigit() else None
+
+
 def _platform_record_ids(
     events: Sequence[ChangeEvent], known: set[tuple[ObjectKind, str]]
 ) -> dict[ObjectKind, dict[int, str]]:
     """Platform record ids named by ``hubsync_record_id`` on HubSpot records not mirrored yet."""
     wanted: dict[ObjectKind, dict[int, str]] = {"contact": {}, "account": {}}
     for event in events:
-        raw = event.properties.get(RECORD_ID_PROPERTY)
-        if raw and raw.isdigit() and (event.kind, event.object_id) not in known:
-            wanted[event.kind].setdefault(int(raw), event.object_id)
+        named = _named_record(event)
+        if named is not None and (event.kind, event.object_id) not in known:
+            wanted[event.kind].setdefault(named, event.object_id)
     return wanted
 
 
@@ -155,17 +159,15 @@ def _fold_mirrors(
     into R, with an activity row on each, and both canonical records are published."""
     wanted: dict[ObjectKind, dict[int, str]] = {"contact": {}, "account": {}}
     for event in events:
-        raw = event.properties.get(RECORD_ID_PROPERTY)
+        named = _named_record(event)
         state = batch.states.get((event.kind, event.object_id))
         if (
-            raw
-            and raw.isdigit()
+            named is not None
             and state is not None
-            and state.record_id is not None
-            and state.record_id != int(raw)
+            and state.record_id not in (None, named)
             and state.creation_source in ("hubspot", "manual_pull")
         ):
-            wanted[event.kind].setdefault(int(raw), event.object_id)
+            wanted[event.kind].setdefault(named, event.object_id)
     for kind, by_record in wanted.items():
         if not by_record:
             continue

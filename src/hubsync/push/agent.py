@@ -35,7 +35,7 @@ from hubsync.avro.codec import AvroCodec
 from hubsync.backoff import Backoff
 from hubsync.connectors.hubspot.http.batch import BatchFailure, BatchOutcome
 from hubsync.connectors.hubspot.http.client import HubSpotClient
-from hubsync.connectors.hubspot.http.errors import DailyLimitExhausted, HubSpotAuthError
+from hubsync.connectors.hubspot.http.errors import BLOCKED_ERRORS
 from hubsync.connectors.hubspot.http.ratelimit import Lane
 from hubsync.connectors.hubspot.oauth.clients import ClientsByPortal, OneClient
 from hubsync.errors import RetriableError
@@ -251,7 +251,7 @@ class PushProcessor:
             try:
                 client = await self.prepare_portal(portal) if planned else self.clients.client(portal)
                 created, updated, failed = await self._send(client, planned)
-            except (DailyLimitExhausted, HubSpotAuthError) as exc:
+            except BLOCKED_ERRORS as exc:
                 # nothing passes before HubSpot resets the limit or a person fixes the token: wait,
                 # one try each time, the batch kept (its offsets uncommitted)
                 raise RetriableError(str(exc), retry_after=self.blocked_wait_s) from exc

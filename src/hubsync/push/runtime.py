@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from hubsync.avro.codec import AvroCodec
-from hubsync.connectors.hubspot.http.errors import DailyLimitExhausted, HubSpotAuthError
+from hubsync.connectors.hubspot.http.errors import BLOCKED_ERRORS
 from hubsync.connectors.hubspot.oauth.clients import PortalClients
 from hubsync.metrics import hubspot_client_metrics
 from hubsync.push.agent import PushProcessor
@@ -53,7 +53,7 @@ async def push_processor(
             if not clients.many:  # the private app's portal: checked at start, a bad token fails here
                 try:
                     await processor.prepare_portal(None)
-                except (DailyLimitExhausted, HubSpotAuthError) as exc:  # checked again before the first push
+                except BLOCKED_ERRORS as exc:  # checked again before the first push
                     log.error("push: %s; the hubsync_record_id check waits for the first push", exc)
             yield processor
     finally:

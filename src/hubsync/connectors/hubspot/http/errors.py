@@ -105,6 +105,11 @@ class DailyLimitExhausted(HubSpotFatalError):  # noqa: N818 - the name the spec 
     before HubSpot resets it at midnight in the account's time zone."""
 
 
+#: refusals that last until HubSpot resets the daily limit or a person fixes the token: the work is
+#: kept and tried again once per ``HUBSYNC_HUBSPOT_BLOCKED_WAIT_S``, never in a loop
+BLOCKED_ERRORS: tuple[type[HubSpotFatalError], ...] = (DailyLimitExhausted, HubSpotAuthError)
+
+
 class HubSpotRecordError(SkippableRecordError):
     """A request HubSpot rejected as sent (400 validation, 404, 409, 413, 414, ...)."""
 
