@@ -34,8 +34,7 @@ def arm_shutdown_deadline(grace_s: float, what: str) -> None:
 
     def expire() -> None:
         log.error("%s did not stop within its %.0f s grace period; exiting now", what, grace_s)
-        logging.shutdown()
-        os._exit(EXIT_DRAIN_TIMEOUT)
+        stop_process(EXIT_DRAIN_TIMEOUT)
 
     timer = threading.Timer(grace_s, expire)
     timer.daemon = True
