@@ -116,6 +116,16 @@ def test_net_new_records_follow_push_enabled_and_scope(
         assert body["properties"] == {"email": "ada@acme.com", "firstname": "Ada", RECORD_ID_PROPERTY: "7"}
 
 
+def test_a_create_planned_after_a_later_edit_sends_the_record_as_it_is_now() -> None:
+    """A CREATED change redelivered after a rebalance, behind an edit of the still-unlinked record,
+    must not send the values it was made with (found by the fault suite's group churn)."""
+    values = [change(change_type="CREATED", fields={"email": "ada@acme.com", "lastname": "Old"})]
+    snapshot = record(hubspot_id=None, properties={"email": "ada@acme.com", "lastname": "New"})
+    outcome = one(values, snapshot, PushSettings(enabled=True, scope="all"))
+    assert isinstance(outcome, Planned)
+    assert outcome.properties == {"email": "ada@acme.com", "lastname": "New", RECORD_ID_PROPERTY: "7"}
+
+
 @pytest.mark.parametrize(
     ("snapshot", "reason"),
     [

@@ -163,8 +163,11 @@ def plan(
         if not (change.manual or (settings.enabled and settings.scope == "all")):
             reason = "push disabled" if not settings.enabled else "push scope is manual"
             return Skipped(change.kind, change.record_id, f"net-new record not pushed: {reason}")
+        # the record as it is now: a change planned late (redelivered after a rebalance, or behind a
+        # later edit) must not send the values it was made with over newer ones
         current = {k: v for k, v in record.properties.items() if k in mapped_set and v not in (None, "")}
-        properties = {**current, **{k: v for k, v in wanted.items() if v is not None}}
+        extra = {k: record.properties.get(k, v) for k, v in wanted.items() if k not in mapped_set}
+        properties = {**{k: v for k, v in extra.items() if v is not None}, **current}
         properties[RECORD_ID_PROPERTY] = str(record.record_id)
         return Planned(
             "create", change.kind, record.record_id, None, properties, change.manual, change.cause_events
