@@ -188,6 +188,25 @@ class Settings(BaseSettings):
     field_mappings_file: Path | None = None
     dev_dir: Path = DEFAULT_DEV_DIR
 
+    #: the admin console (docs/console.md): off until a sign-in mode is set. ``password``: users
+    #: of ``hubsync console users`` (argon2id hashes in PostgreSQL); ``proxy``: a trusted reverse
+    #: proxy signs people in and names them in ``console_proxy_user_header``
+    console_auth: Literal["password", "proxy"] | None = None
+    #: signs the console's session cookies and CSRF tokens (32 characters at least)
+    console_session_secret: SecretStr | None = None
+    console_session_ttl_s: float = Field(default=8 * 3600.0, ge=60, le=7 * 24 * 3600)
+    #: cookies are sent over HTTPS only (browsers treat http://localhost as secure as well)
+    console_secure_cookies: bool = True
+    console_proxy_user_header: str = Field(default="X-Forwarded-User", pattern=r"^[A-Za-z0-9-]{1,64}$")
+    #: with ``proxy``: the users (comma-separated) who are admins; everyone else is a viewer
+    console_proxy_admins: str = ""
+    #: with ``proxy``: the addresses (CIDR, comma-separated) the proxy connects from; others get a 403
+    console_trusted_proxies: str = "127.0.0.1/32,::1/128"
+    #: ``name=http://host:port,...``: the components whose /readyz and /metrics the overview reads
+    console_components: str = ""
+    #: a Prometheus server scraping the components: the overview's charts come from it
+    console_prometheus_url: str | None = None
+
     @classmethod
     def settings_customise_sources(
         cls,

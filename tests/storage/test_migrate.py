@@ -31,6 +31,7 @@ PORTAL_SCOPED = {
 }
 EXPECTED_TABLES = {f"{name}_all" for name in PORTAL_SCOPED} | {
     "config_versions",
+    "console_users",
     "deployment",
     "portals",
     "schema_migrations",

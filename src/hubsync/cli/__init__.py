@@ -9,7 +9,7 @@ import typer
 from pydantic import ValidationError
 
 from hubsync import __version__
-from hubsync.cli import db, dev, portals, records, topics
+from hubsync.cli import console, db, dev, portals, records, topics
 from hubsync.cli import errors as errors_cli
 from hubsync.cli._common import EXIT_CONFIG, EXIT_FAILURE, console_err
 from hubsync.cli.connectors import poller_command, pull_command
@@ -62,6 +62,7 @@ app.command("enrich")(enrich_command)
 app.command("merge")(merge_command)
 app.command("activity")(activity_command)
 app.add_typer(settings_app, name="settings")
+app.add_typer(console.app, name="console")
 
 
 @app.callback()

@@ -340,6 +340,18 @@ def list_errors(
     return [_row(r) for r in rows]
 
 
+def errors_by_id(conn: psycopg.Connection[Any], error_ids: Sequence[int]) -> list[ErrorRow]:
+    """The rows with these ids, in the order given (ids without a row are left out)."""
+    if not error_ids:
+        return []
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(
+            f"SELECT {_COLUMNS} FROM hubsync.push_errors WHERE id = ANY(%s)", (list(error_ids),)
+        ).fetchall()
+    by_id = {r["id"]: _row(r) for r in rows}
+    return [by_id[i] for i in error_ids if i in by_id]
+
+
 def mark_retrying(conn: psycopg.Connection[Any], error_id: int) -> ErrorRow | None:
     """Set an open (or already retrying) row to ``retrying``; None when there is no such row or it
     is resolved."""

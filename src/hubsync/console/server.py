@@ -1,0 +1,96 @@
+"""Start and stop the console: its pool, HTTP client, templates and aiohttp site."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import resources
+from typing import Any
+
+import httpx
+import jinja2
+from aiohttp import web
+
+from hubsync.console.config import ConsoleConfig
+from hubsync.console.overview import PROBE_TIMEOUT_S
+from hubsync.console.pages import add_routes
+from hubsync.console.sessions import SessionSigner
+from hubsync.console.web import CONSOLE, Console, guard, harden
+from hubsync.storage.pool import PoolConfig, open_pool
+
+log = logging.getLogger(__name__)
+
+#: the access log: no query strings' values beyond the path's filters, no cookies, no user agent
+ACCESS_LOG_FORMAT = '%a "%r" %s %b %Tf'
+
+
+def _when(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S %Z").strip()
+    return "-" if value is None else str(value)
+
+
+def templates() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("hubsync.console", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["when"] = _when
+    return env
+
+
+def build_app(console: Console) -> web.Application:
+    app = web.Application(middlewares=[harden, guard], client_max_size=64 * 1024)
+    app[CONSOLE] = console
+    add_routes(app)
+    static = resources.files("hubsync.console") / "static"
+    app.router.add_static("/static/", str(static), append_version=False)
+    return app
+
+
+@dataclass(frozen=True, slots=True)
+class RunningConsole:
+    url: str
+    app: web.Application
+
+
+@contextlib.asynccontextmanager
+async def console_site(
+    config: ConsoleConfig, database_url: str, *, host: str, port: int
+) -> AsyncIterator[RunningConsole]:
+    """The console serving on ``host:port`` (0: a free port) until the block ends."""
+    pool = open_pool(
+        database_url,
+        PoolConfig(min_size=1, max_size=4, timeout=10.0, max_waiting=64, application_name="hubsync-console"),
+        name="hubsync-console",
+    )
+    http = httpx.AsyncClient(timeout=PROBE_TIMEOUT_S)
+    try:
+        console = Console(
+            config,
+            SessionSigner(config.session_secret.get_secret_value(), config.session_ttl_s),
+            pool,
+            templates(),
+            http,
+        )
+        app = build_app(console)
+        runner = web.AppRunner(app, access_log_format=ACCESS_LOG_FORMAT)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        server = site._server  # the bound socket, for port 0
+        assert server is not None
+        bound = server.sockets[0].getsockname()  # type: ignore[attr-defined]
+        try:
+            yield RunningConsole(f"http://{host}:{bound[1]}", app)
+        finally:
+            await runner.cleanup()
+    finally:
+        await http.aclose()
+        pool.close()
