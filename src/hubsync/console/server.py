@@ -16,7 +16,7 @@ from aiohttp import web
 
 from hubsync.console.config import ConsoleConfig
 from hubsync.console.overview import PROBE_TIMEOUT_S
-from hubsync.console.pages import add_routes
+from hubsync.console.routes import add_routes
 from hubsync.console.sessions import SessionSigner
 from hubsync.console.web import CONSOLE, Console, guard, harden
 from hubsync.storage.pool import PoolConfig, open_pool
