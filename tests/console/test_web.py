@@ -95,6 +95,17 @@ def test_pages_need_a_sign_in_and_wrong_passwords_are_refused_alike(console: str
     assert answer.status_code == 403 and "expired" in answer.text
 
 
+def test_the_sign_in_form_stays_valid_when_the_page_is_loaded_again(console: str) -> None:
+    """A browser loads the sign-in page again behind the form (a favicon request redirected there,
+    a second tab): the form on screen must still sign in."""
+    client = httpx.Client(base_url=console)
+    first = client.get("/login").text.split('name="token" value="')[1].split('"')[0]
+    assert client.get("/favicon.ico").headers["location"] == "/login"
+    client.get("/login")
+    answer = client.post("/login", data={"token": first, "username": ADMIN[0], "password": ADMIN[1]})
+    assert answer.status_code == 303 and answer.headers["location"] == "/"
+
+
 def test_a_session_cookie_is_httponly_strict_and_secure_when_configured(db: str) -> None:
     with serving(console_settings(db, console_secure_cookies=True)) as url:
         page = httpx.get(f"{url}/login")
@@ -403,6 +414,8 @@ def test_records_are_found_by_posted_searches_and_show_their_lineage(
     lastname = page.split('id="field-lastname"')[1].split("</tr>")[0]
     assert "Haddad-Smith" in lastname and "updated" in lastname and "platform" in lastname
     assert "created_in_platform" in page.split('id="activity"')[1]
+    firstname = page.split('id="field-firstname"')[1].split("</tr>")[0]  # set when it was made, not since
+    assert "Noor" in firstname and "created_in_platform" in firstname
     assert client.get("/records/999999").status_code == 404
 
 

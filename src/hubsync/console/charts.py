@@ -35,8 +35,9 @@ _EMPTY = Markup(
 _LINE = Markup(
     '<svg class="chart" role="img" aria-label="{label}" width="{width}" height="{height}"'
     ' viewBox="0 0 {width} {height}"><title>{label}</title>'
-    '<polyline fill="none" stroke="currentColor" stroke-width="1.5" points="{points}"/></svg>'
+    '<polyline fill="none" stroke="currentColor" stroke-width="1.5" points="{points}"/>{dot}</svg>'
 )
+_DOT = Markup('<circle cx="{x}" cy="{y}" r="2" fill="currentColor"/>')
 
 
 def sparkline(series: Series, width: int = 240, height: int = 48) -> Markup:
@@ -59,7 +60,10 @@ def sparkline(series: Series, width: int = 240, height: int = 48) -> Markup:
         f"{series.title}: latest {_number(values[-1])} {series.unit}, range {_number(min(values))}"
         f" to {_number(max(values))} over {len(values)} samples"
     )
-    return _LINE.format(label=label, width=width, height=height, points=coords)
+    last_x, last_y = coords.rsplit(" ", 1)[-1].split(",")
+    # the latest point as a dot: a line of one sample would not show at all
+    dot = _DOT.format(x=last_x, y=last_y)
+    return _LINE.format(label=label, width=width, height=height, points=coords, dot=dot)
 
 
 def summed(series: Sequence[Sequence[tuple[float, float]]]) -> tuple[tuple[float, float], ...]:

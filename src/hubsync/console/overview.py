@@ -20,7 +20,7 @@ from hubsync.console.config import Component, ConsoleConfig
 PROBE_TIMEOUT_S = 1.0
 #: the charts' window and step, seconds
 CHART_WINDOW_S = 3600
-CHART_STEP_S = 30
+CHART_STEP_S = 15
 
 #: chart title, unit, PromQL
 CHARTS: tuple[tuple[str, str, str], ...] = (

@@ -228,7 +228,9 @@ def search_records(
 def field_lineage(
     conn: psycopg.Connection[Any], kind: ObjectKind, record_id: int
 ) -> dict[str, dict[str, Any]]:
-    """Per field: the latest activity entry that wrote it (action, rule, before/after, cause, when)."""
+    """Per field: the latest activity entry that wrote it (action, rule, before/after, cause, when).
+    A field no change has touched since the record was made gets the record's creation entry,
+    which lists every field it was made with."""
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(
             "SELECT DISTINCT ON (field) field, occurred_at, action, before, after, rule, cause_source,"
@@ -237,7 +239,18 @@ def field_lineage(
             " ORDER BY field, occurred_at DESC, id DESC",
             (kind, record_id),
         )
-        return {str(row["field"]): row for row in cur.fetchall()}
+        lineage = {str(row["field"]): row for row in cur.fetchall()}
+        cur.execute(
+            "SELECT occurred_at, action, after, rule, cause_source, cause_event FROM hubsync.activity_log"
+            " WHERE object_type = %s AND record_id = %s AND field IS NULL"
+            " AND action IN ('created_in_platform', 'created_from_hubspot') ORDER BY occurred_at, id LIMIT 1",
+            (kind, record_id),
+        )
+        created = cur.fetchone()
+    if created is not None and isinstance(created["after"], dict):
+        for name, value in created["after"].items():
+            lineage.setdefault(str(name), {**created, "field": name, "before": None, "after": value})
+    return lineage
 
 
 def record_exists(conn: psycopg.Connection[Any], kind: ObjectKind, record_id: int) -> bool:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
@@ -28,9 +29,26 @@ ACCESS_LOG_FORMAT = '%a "%r" %s %b %Tf'
 
 
 def _when(value: Any) -> str:
+    """A time as ``YYYY-MM-DD HH:MM:SS UTC`` (datetimes, and ISO 8601 text from JSON rows)."""
+    if isinstance(value, str):
+        text = value
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            return text
     if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S %Z").strip()
+        moment = value.astimezone(UTC) if value.tzinfo else value
+        return moment.strftime("%Y-%m-%d %H:%M:%S") + (" UTC" if value.tzinfo else "")
     return "-" if value is None else str(value)
+
+
+def _shown(value: Any) -> str:
+    """A stored value as text: JSON for objects and lists (no Python reprs on a page)."""
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    return str(value)
 
 
 def templates() -> jinja2.Environment:
@@ -42,6 +60,7 @@ def templates() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["when"] = _when
+    env.filters["shown"] = _shown
     return env
 
 

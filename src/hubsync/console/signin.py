@@ -16,7 +16,11 @@ async def login_page(request: web.Request, *, error: str | None = None, status: 
     console = request.app[CONSOLE]
     if console.config.auth == "proxy":
         return see_other("/")
-    nonce = secrets.token_urlsafe(18)
+    # one nonce per browser, kept while it is valid: a second tab, or a favicon request sent to the
+    # sign-in page, must not void the form already on screen
+    nonce = request.cookies.get(LOGIN_COOKIE) or ""
+    if not 16 <= len(nonce) <= 64 or not nonce.replace("-", "").replace("_", "").isalnum():
+        nonce = secrets.token_urlsafe(18)
     response = web.Response(status=status, content_type="text/html")
     response.text = console.templates.get_template("login.html").render(
         token=console.signer.login_token(nonce),

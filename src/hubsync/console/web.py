@@ -192,7 +192,9 @@ def admin_only(handler: Handler) -> Handler:
 def _harden(headers: Any, path: str) -> None:
     headers["Content-Security-Policy"] = CSP
     headers["X-Content-Type-Options"] = "nosniff"
-    headers["Referrer-Policy"] = "no-referrer"
+    # same-origin, not no-referrer: with no-referrer a browser posts forms with "Origin: null",
+    # which the CSRF check must refuse; URLs hold no personal data, so the own origin may see them
+    headers["Referrer-Policy"] = "same-origin"
     headers["X-Frame-Options"] = "DENY"
     if not path.startswith("/static/"):
         headers["Cache-Control"] = "no-store"
