@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import re
-import threading
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import psycopg
 from pydantic import SecretStr
 
-from hubsync.console.config import ConsoleConfig
-from hubsync.console.server import console_site
 from hubsync.console.users import save_user
 from hubsync.settings import Settings
 from hubsync.storage.defaults import load_defaults, seed_defaults
 from hubsync.storage.migrate import migrate
+from hubsync.testing.console import serving_console
 
 SECRET = "test-console-session-secret-0123456789abcdef"
 ADMIN = ("ada", "admin-password-1234")
@@ -45,40 +41,9 @@ def console_settings(database_url: str, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
-@contextlib.contextmanager
-def serving(settings: Settings) -> Iterator[str]:
+def serving(settings: Settings) -> contextlib.AbstractContextManager[str]:
     """The console on a free loopback port until the block ends; yields its base URL."""
-    config = ConsoleConfig.from_settings(settings)
-    assert settings.database_url is not None
-    url: list[str] = []
-    started = threading.Event()
-    failure: list[BaseException] = []
-    loop = asyncio.new_event_loop()
-    stop = asyncio.Event()
-
-    async def main() -> None:
-        try:
-            async with console_site(
-                config, settings.database_url.get_secret_value(), host="127.0.0.1", port=0
-            ) as running:
-                url.append(running.url)
-                started.set()
-                await stop.wait()
-        except BaseException as exc:
-            failure.append(exc)
-            started.set()
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
-    thread.start()
-    started.wait(30)
-    if failure:
-        raise failure[0]
-    try:
-        yield url[0]
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(30)
-        loop.close()
+    return serving_console(settings)
 
 
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')

@@ -465,3 +465,30 @@ def test_behind_a_trusted_proxy_its_header_names_the_user(db: str) -> None:
     untrusted = console_settings(db, console_auth="proxy", console_trusted_proxies="10.0.0.0/8")
     with serving(untrusted) as url:
         assert httpx.get(f"{url}/", headers={"X-Forwarded-User": "ada"}).status_code == 401
+
+
+def test_requests_and_sign_ins_are_measured_by_route_never_by_data(console: str, db: str) -> None:
+    from prometheus_client import REGISTRY
+
+    def sample(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    ok_before = sample("hubsync_console_sign_ins_total", outcome="ok")
+    pages_before = sample(
+        "hubsync_console_request_seconds_count", route="/records/{record_id}", method="GET", status="200"
+    )
+    with psycopg.connect(db, autocommit=True) as conn:
+        rid = create_record(conn, "contact", {"email": "metric@acme.com"})
+    client = sign_in(console)
+    client.get(f"/records/{rid}")
+    assert sample("hubsync_console_sign_ins_total", outcome="ok") == ok_before + 1
+    assert (
+        sample(
+            "hubsync_console_request_seconds_count", route="/records/{record_id}", method="GET", status="200"
+        )
+        == pages_before + 1
+    )
+    text = "\n".join(
+        f"{s.labels}" for f in REGISTRY.collect() for s in f.samples if s.name.startswith("hubsync_console")
+    )
+    assert "metric@acme.com" not in text and f"/records/{rid}" not in text

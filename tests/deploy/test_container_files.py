@@ -73,7 +73,7 @@ def _hubsync_services() -> dict[str, dict[str, Any]]:
 
 def test_every_compose_service_runs_a_real_command_with_real_settings() -> None:
     services = _hubsync_services()
-    assert {"migrate", "worker", "relay", "poller", "webhook"} <= set(services)
+    assert {"migrate", "worker", "relay", "poller", "webhook", "console"} <= set(services)
     variables = setting_variables()
     for name, service in services.items():
         if service.get("entrypoint") == ["/bin/sh", "-c"]:
@@ -96,7 +96,15 @@ def test_compose_ports_and_prometheus_targets_are_the_ones_served() -> None:
     assert metrics_ports == {"9400"}
     scrape = yaml.safe_load((DEPLOY / "compose" / "prometheus.yml").read_text())
     jobs = {job["job_name"]: job for job in scrape["scrape_configs"]}
-    assert set(jobs) == {f"hubsync-{name}" for name in ("worker", "relay", "poller", "webhook")}
+    assert set(jobs) == {f"hubsync-{name}" for name in ("worker", "relay", "poller", "webhook", "console")}
+    console = services["console"]
+    console_port = check_command(console["command"]).params["port"]
+    assert console["ports"] == [f"{console_port}:{console_port}"]
+    # the overview reads each component's metrics port, and charts from the compose Prometheus
+    for item in console["environment"]["HUBSYNC_CONSOLE_COMPONENTS"].split(","):
+        name, _, url = item.partition("=")
+        assert name in services and url == f"http://{name}:9400", item
+    assert console["environment"]["HUBSYNC_CONSOLE_PROMETHEUS_URL"] == "http://prometheus:9090"
     for job_name, job in jobs.items():
         service = job_name.removeprefix("hubsync-")
         targets = [t for c in job.get("static_configs", []) for t in c["targets"]]

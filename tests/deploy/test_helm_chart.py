@@ -258,3 +258,68 @@ def test_the_public_app_replaces_the_private_token_in_every_pod() -> None:
             assert set(env) <= setting_variables(), set(env) - setting_variables()
             assert env["HUBSPOT_CLIENT_ID"] == "app-123" and "HUBSPOT_ACCESS_TOKEN" not in env
             assert env["HUBSYNC_TOKEN_KEYS"]["secretKeyRef"]["key"] == "HUBSYNC_TOKEN_KEYS"
+
+
+CONSOLE = ["--set", "console.enabled=true", "--set", "secrets.consoleSessionSecret=" + "c" * 40]
+
+
+def test_the_console_is_off_by_default_and_when_on_runs_a_real_command_with_real_settings() -> None:
+    assert "console" not in _deployments()
+    documents = _render(*CONSOLE)
+    for document in documents:
+        if not document["apiVersion"].startswith("monitoring.coreos.com/"):
+            kubernetes_validate.validate(document, KUBERNETES, strict=True)
+    (deployment,) = [
+        d
+        for d in documents
+        if d["kind"] == "Deployment" and d["metadata"]["labels"]["app.kubernetes.io/component"] == "console"
+    ]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    context = check_command(container["args"])
+    assert container["args"][:2] == ["console", "serve"]
+    env = _env(container)
+    assert set(env) <= setting_variables(), set(env) - setting_variables()
+    assert env["HUBSYNC_CONSOLE_AUTH"] == "password"
+    assert env["HUBSYNC_CONSOLE_SESSION_SECRET"]["secretKeyRef"]["key"] == "HUBSYNC_CONSOLE_SESSION_SECRET"
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports["http"] == context.params["port"] and str(ports["metrics"]) == env["HUBSYNC_METRICS_PORT"]
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
+    services = {d["metadata"]["name"]: d for d in documents if d["kind"] == "Service"}
+    assert services["hubsync-console"]["spec"]["ports"][0]["targetPort"] == "http"
+    (secret,) = [d for d in documents if d["kind"] == "Secret"]
+    assert secret["stringData"]["HUBSYNC_CONSOLE_SESSION_SECRET"] == "c" * 40
+
+
+def test_the_console_behind_a_proxy_names_its_addresses_and_bad_values_are_clear_errors() -> None:
+    proxied = _render(
+        *CONSOLE,
+        "--set",
+        "console.auth=proxy",
+        "--set",
+        "console.proxy.trustedProxies=10.0.0.0/8",
+        "--set",
+        "console.proxy.admins=ada",
+    )
+    (container,) = next(
+        d
+        for d in proxied
+        if d["kind"] == "Deployment" and d["metadata"]["labels"]["app.kubernetes.io/component"] == "console"
+    )["spec"]["template"]["spec"]["containers"]
+    env = _env(container)
+    assert (
+        env["HUBSYNC_CONSOLE_TRUSTED_PROXIES"] == "10.0.0.0/8"
+        and env["HUBSYNC_CONSOLE_PROXY_ADMINS"] == "ada"
+    )
+    for extra, message in (
+        (["--set", "console.enabled=true"], "secrets.consoleSessionSecret (with console.enabled"),
+        ([*CONSOLE, "--set", "console.auth=proxy"], "console.proxy.trustedProxies"),
+        ([*CONSOLE, "--set", "console.auth=sso"], "console.auth is password or proxy"),
+    ):
+        result = subprocess.run(
+            [_helm(), "template", "hubsync", str(CHART), *VALUES, *extra],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode != 0 and message in result.stderr, extra

@@ -25,7 +25,10 @@ from hubsync.cli._common import (
     shutdown_handler,
 )
 from hubsync.errors import ConfigurationError
+from hubsync.health import HealthChecks
+from hubsync.metrics import serve_metrics
 from hubsync.settings import load_settings, redact_url, require_database_url
+from hubsync.storage.health import migrations_check, postgres_check
 
 app = typer.Typer(help="The admin console in the browser (docs/console.md).", no_args_is_help=True)
 users_app = typer.Typer(
@@ -48,6 +51,12 @@ def serve_command(
     config = ConsoleConfig.from_settings(settings)  # ConfigurationError: exit code 3
     database_url = require_database_url(settings)
     configure_logging(settings)
+    # /healthz, /readyz (PostgreSQL answers, migrations at head) and /metrics on the metrics port,
+    # like every component (the console's own port answers /healthz too)
+    checks = HealthChecks()
+    checks.add("postgres", postgres_check(database_url))
+    checks.add("migrations", migrations_check(database_url))
+    metrics_port = serve_metrics(settings, checks=checks)
     stopping = shutdown_handler(settings, "the console")
 
     async def main() -> None:
@@ -57,9 +66,11 @@ def serve_command(
             loop.add_signal_handler(sig, stopping, stop)
         async with console_site(config, database_url, host=host, port=port) as running:
             console_err.print(
-                f"console on {running.url} (sign-in: {config.auth}), PostgreSQL {redact_url(database_url)}"
+                f"console on {running.url} (sign-in: {config.auth}), PostgreSQL {redact_url(database_url)};"
+                f" metrics on {settings.metrics_host}:{metrics_port}"
             )
             await stop.wait()
+            checks.stopping = True
         console_err.print("console stopped")
 
     try:

@@ -6,6 +6,7 @@ import secrets
 
 from aiohttp import web
 
+from hubsync.console.metrics import console_metrics
 from hubsync.console.rendering import form_of, portals
 from hubsync.console.sessions import LOGIN_COOKIE
 from hubsync.console.users import authenticate
@@ -44,11 +45,14 @@ async def login_post(request: web.Request) -> web.StreamResponse:
     console = request.app[CONSOLE]
     form = await form_of(request)
     if not console.signer.check_login_token(request.cookies.get(LOGIN_COOKIE), form.get("token")):
+        console_metrics().sign_ins.labels(outcome="expired_form").inc()
         return await login_page(request, error="The sign-in form expired: try again.", status=403)
     username, password = form.get("username", "").strip(), form.get("password", "")
     role = await console.db(None, lambda conn: authenticate(conn, username, password))
     if role is None:
+        console_metrics().sign_ins.labels(outcome="refused").inc()
         return await login_page(request, error="Wrong user name or password.", status=401)
+    console_metrics().sign_ins.labels(outcome="ok").inc()
     response = see_other("/")
     console.set_session(response, console.signer.new_session(username, role))
     response.del_cookie(LOGIN_COOKIE, path="/login")

@@ -13,6 +13,7 @@ import asyncio
 import base64
 import dataclasses
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -25,6 +26,7 @@ from aiohttp import web
 from psycopg_pool import ConnectionPool
 
 from hubsync.console.config import ConsoleConfig, Role
+from hubsync.console.metrics import console_metrics
 from hubsync.console.sessions import LOGIN_COOKIE, SESSION_COOKIE, Session, SessionSigner
 from hubsync.console.users import user_role
 from hubsync.storage.portal_scope import enter_portal
@@ -202,7 +204,18 @@ def _harden(headers: Any, path: str) -> None:
 
 @web.middleware
 async def harden(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Security headers on every answer; errors as a console page."""
+    """Security headers on every answer; errors as a console page; the request's latency by route."""
+    started = time.perf_counter()
+    response = await _answer(request, handler)
+    info = request.match_info.route.resource
+    route = info.canonical if info is not None else "unmatched"
+    console_metrics().requests.labels(
+        route=route, method=request.method, status=str(response.status)
+    ).observe(time.perf_counter() - started)
+    return response
+
+
+async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         response = await handler(request)
     except web.HTTPException as exc:

@@ -118,3 +118,30 @@ startupProbe:
   secret: {secretName: {{ .Values.kafka.tls.secretName }}, defaultMode: 0440}
 {{- end }}
 {{- end -}}
+
+{{/* the console's own settings (docs/console.md): sign-in mode, session secret, what the overview reads */}}
+{{- define "hubsync.consoleEnv" -}}
+- name: HUBSYNC_CONSOLE_AUTH
+  value: {{ .Values.console.auth | quote }}
+- name: HUBSYNC_CONSOLE_SESSION_SECRET
+  valueFrom:
+    secretKeyRef: {name: {{ include "hubsync.secretName" . }}, key: {{ .Values.secrets.consoleSessionSecretKey }}}
+{{- if eq .Values.console.auth "proxy" }}
+- name: HUBSYNC_CONSOLE_PROXY_USER_HEADER
+  value: {{ .Values.console.proxy.userHeader | quote }}
+- name: HUBSYNC_CONSOLE_PROXY_ADMINS
+  value: {{ .Values.console.proxy.admins | quote }}
+- name: HUBSYNC_CONSOLE_TRUSTED_PROXIES
+  value: {{ required "console.proxy.trustedProxies (the proxy's addresses, with console.auth=proxy)" .Values.console.proxy.trustedProxies | quote }}
+{{- else if ne .Values.console.auth "password" }}
+{{- fail "console.auth is password or proxy" }}
+{{- end }}
+{{- with .Values.console.components }}
+- name: HUBSYNC_CONSOLE_COMPONENTS
+  value: {{ . | quote }}
+{{- end }}
+{{- with .Values.console.prometheusUrl }}
+- name: HUBSYNC_CONSOLE_PROMETHEUS_URL
+  value: {{ . | quote }}
+{{- end }}
+{{- end -}}

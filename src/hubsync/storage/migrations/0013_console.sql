@@ -36,3 +36,8 @@ CREATE INDEX activity_log_value_rejected_idx
 
 -- The error log page filters by category and object type and sorts by last_seen.
 CREATE INDEX push_errors_portal_last_seen_idx ON hubsync.push_errors_all (portal_id, last_seen DESC, id DESC);
+
+-- A record's page lists the records merged into it: without these, each view read the whole table.
+-- Partial: only merged records are indexed, so ingest's writes of live records do not maintain them.
+CREATE INDEX contacts_merged_into_idx ON hubsync.contacts_all (merged_into_id) WHERE merged_into_id IS NOT NULL;
+CREATE INDEX accounts_merged_into_idx ON hubsync.accounts_all (merged_into_id) WHERE merged_into_id IS NOT NULL;
