@@ -106,6 +106,20 @@ def test_the_sign_in_form_stays_valid_when_the_page_is_loaded_again(console: str
     assert answer.status_code == 303 and answer.headers["location"] == "/"
 
 
+def test_password_guessing_is_throttled_per_user(console: str) -> None:
+    client = httpx.Client(base_url=console)
+    token = client.get("/login").text.split('name="token" value="')[1].split('"')[0]
+
+    def attempt(user: str, password: str) -> httpx.Response:
+        return client.post("/login", data={"token": token, "username": user, "password": password})
+
+    for _ in range(5):
+        assert attempt(ADMIN[0], "wrong-password-123").status_code == 401
+    refused = attempt(ADMIN[0], ADMIN[1])  # the right password, refused without being checked
+    assert refused.status_code == 429 and "Too many failed sign-ins" in refused.text
+    assert attempt(VIEWER[0], VIEWER[1]).status_code == 303  # another user signs in as usual
+
+
 def test_a_session_cookie_is_httponly_strict_and_secure_when_configured(db: str) -> None:
     with serving(console_settings(db, console_secure_cookies=True)) as url:
         page = httpx.get(f"{url}/login")
@@ -305,6 +319,11 @@ def test_the_error_log_filters_exports_and_retries(console: str, db: str) -> Non
         answer = client.get(f"/errors?{bad}")
         assert answer.status_code == 400 and message in answer.text, bad
 
+    formula = _error(db, account, category="FORMULA", object_type="account")
+    _sql(db, "UPDATE hubsync.push_errors SET message = '=HYPERLINK(\"http://x\")' WHERE id = %s", (formula,))
+    cells = list(csv.reader(io.StringIO(client.get("/errors.csv?category=FORMULA").text)))
+    assert cells[1][9] == '\'=HYPERLINK("http://x")'  # a spreadsheet shows it, never runs it
+    _sql(db, "DELETE FROM hubsync.push_errors WHERE id = %s", (formula,))
     exported = client.get("/errors.csv?object=contact")
     assert exported.headers["content-type"].startswith("text/csv")
     assert "attachment" in exported.headers["content-disposition"]

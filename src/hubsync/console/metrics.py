@@ -27,7 +27,7 @@ class ConsoleMetrics:
             ),
             sign_ins=Counter(
                 "hubsync_console_sign_ins",
-                "Password sign-ins by outcome (ok, refused, expired_form)",
+                "Password sign-ins by outcome (ok, refused, throttled, expired_form)",
                 ["outcome"],
                 registry=registry,
             ),

@@ -166,7 +166,24 @@ def error_csv_rows(conn: psycopg.Connection[Any], flt: ErrorFilter) -> Iterator[
             {**flt.params(), "limit": MAX_BULK_ROWS},
         )
         for row in cur:
-            yield ["" if v is None else v.isoformat() if isinstance(v, datetime) else str(v) for v in row]
+            yield [_cell(v) for v in row]
+
+
+#: a spreadsheet runs a cell starting with one of these as a formula
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: object) -> str:
+    """A CSV cell. Text that a spreadsheet would run as a formula (HubSpot's messages quote values
+    people typed, such as ``=HYPERLINK(...)``) is prefixed with ``'`` so it stays text."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, int | float):
+        return str(value)
+    text = str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 # ---- records -----------------------------------------------------------------------------------

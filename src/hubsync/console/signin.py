@@ -48,10 +48,20 @@ async def login_post(request: web.Request) -> web.StreamResponse:
         console_metrics().sign_ins.labels(outcome="expired_form").inc()
         return await login_page(request, error="The sign-in form expired: try again.", status=403)
     username, password = form.get("username", "").strip(), form.get("password", "")
-    role = await console.db(None, lambda conn: authenticate(conn, username, password))
+    wait = console.throttle.wait_s(username, request.remote)
+    if wait:
+        console_metrics().sign_ins.labels(outcome="throttled").inc()
+        minutes = max(1, round(wait / 60))
+        return await login_page(
+            request, error=f"Too many failed sign-ins: try again in {minutes} minute(s).", status=429
+        )
+    async with console.throttle.checks:
+        role = await console.db(None, lambda conn: authenticate(conn, username, password))
     if role is None:
+        console.throttle.failed(username, request.remote)
         console_metrics().sign_ins.labels(outcome="refused").inc()
         return await login_page(request, error="Wrong user name or password.", status=401)
+    console.throttle.succeeded(username, request.remote)
     console_metrics().sign_ins.labels(outcome="ok").inc()
     response = see_other("/")
     console.set_session(response, console.signer.new_session(username, role))

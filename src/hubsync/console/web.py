@@ -28,6 +28,7 @@ from psycopg_pool import ConnectionPool
 from hubsync.console.config import ConsoleConfig, Role
 from hubsync.console.metrics import console_metrics
 from hubsync.console.sessions import LOGIN_COOKIE, SESSION_COOKIE, Session, SessionSigner
+from hubsync.console.throttle import SignInThrottle
 from hubsync.console.users import user_role
 from hubsync.storage.portal_scope import enter_portal
 
@@ -52,6 +53,7 @@ class Console:
     pool: ConnectionPool[Any]
     templates: jinja2.Environment
     http: httpx.AsyncClient
+    throttle: SignInThrottle = dataclasses.field(default_factory=SignInThrottle)
 
     async def db(self, session: Session | None, work: Callable[[psycopg.Connection[Any]], T]) -> T:
         """``work`` on a pooled connection in the session's portal, in one transaction."""
