@@ -272,7 +272,7 @@ def _run_pages(client: httpx.Client, facts: dict[str, Any], args: argparse.Names
             "GET",
             "/duplicates",
             None,
-            lambda a: a.text.count('class="pair"') == min(100, facts["pairs"]),
+            lambda a: 0 < a.text.count('class="pair"') <= 100,
         ),
         (
             "record search: e-mail",

@@ -120,6 +120,41 @@ def test_password_guessing_is_throttled_per_user(console: str) -> None:
     assert attempt(VIEWER[0], VIEWER[1]).status_code == 303  # another user signs in as usual
 
 
+def test_guesses_sent_in_parallel_are_throttled_too(console: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    client = httpx.Client(base_url=console)
+    page = client.get("/login")
+    token = page.text.split('name="token" value="')[1].split('"')[0]
+    nonce = page.cookies["hubsync_console_login"]
+
+    def guess(i: int) -> int:
+        return httpx.post(
+            f"{console}/login",
+            data={"token": token, "username": VIEWER[0], "password": f"guess-{i:08d}!"},
+            cookies={"hubsync_console_login": nonce},
+        ).status_code
+
+    with ThreadPoolExecutor(16) as pool:
+        codes = list(pool.map(guess, range(16)))
+    assert codes.count(401) == 5 and codes.count(429) == 11
+
+
+def test_odd_bytes_in_cookies_tokens_and_filters_are_refused_cleanly(console: str) -> None:
+    client = sign_in(console)
+    raw = httpx.get(f"{console}/", headers={"Cookie": "hubsync_console=abc.\u00e9\u00e9".encode()})
+    assert raw.status_code == 303  # no session, so to the sign-in page (not a 500)
+    assert client.post("/settings", data={"csrf": "\u00e9", "push_scope": "all"}).status_code == 403
+    login = httpx.Client(base_url=console)
+    login.get("/login")
+    assert login.post("/login", data={"token": "\u00e9", "username": "a", "password": "b"}).status_code == 403
+    for path in ("/errors?category=%00", "/errors.csv?category=a%01b"):
+        answer = client.get(path)
+        assert answer.status_code == 400 and "control characters" in answer.text, path
+    answer = post_form(client, "/records", {"field": "hubspot_id", "q": "12\x00"}, page="/records")
+    assert answer.status_code == 400 and "control characters" in answer.text
+
+
 def test_a_session_cookie_is_httponly_strict_and_secure_when_configured(db: str) -> None:
     with serving(console_settings(db, console_secure_cookies=True)) as url:
         page = httpx.get(f"{url}/login")
@@ -195,12 +230,7 @@ def test_a_viewer_is_refused_every_admin_action_and_nothing_changes(console: str
         "/mappings": {"object_type": "contact", "property": "jobtitle", "mode": "overwrite"},
         f"/errors/{error_id}/retry": {},
         "/errors/retry": {"status": "unresolved"},
-        "/duplicates/dismiss": {
-            "object_type": "contact",
-            "record_a": str(a),
-            "record_b": str(b),
-            "signal": "email",
-        },
+        "/duplicates/dismiss": {"object_type": "contact", "record_a": str(a), "record_b": str(b)},
     }
     for path, form in forms.items():
         answer = post_form(viewer, path, form, page="/errors")
@@ -361,40 +391,72 @@ def test_the_error_log_filters_exports_and_retries(console: str, db: str) -> Non
 
 def test_a_pair_is_shown_side_by_side_and_dismissed_for_good(console: str, db: str) -> None:
     with psycopg.connect(db, autocommit=True) as conn:
-        a = create_record(conn, "contact", {"email": "sam@acme.com", "firstname": "Sam"}, source="import")
-        b = create_record(conn, "contact", {"email": "Sam@Acme.com", "firstname": "Sammy"})
+        a = create_record(
+            conn,
+            "contact",
+            {"email": "sam@acme.com", "firstname": "Sam", "lastname": "Lee", "company": "Acme"},
+            source="import",
+        )
+        b = create_record(
+            conn,
+            "contact",
+            {"email": "Sam@Acme.com", "firstname": "Sam", "lastname": "Lee", "company": "Acme Inc."},
+        )
+    assert {r[0] for r in _sql(db, "SELECT signal FROM hubsync.potential_duplicates")} == {
+        "email",
+        "name_company",
+    }
     client = sign_in(console)
     page = client.get("/duplicates").text
-    pair = page.split(f'id="pair-{a}-{b}-email"')[1].split("</section>")[0]
-    assert "the same e-mail address" in pair and "import" in pair and "platform" in pair
-    assert "sam@acme.com" in pair and "Sam@Acme.com" in pair
+    assert page.count(f'id="pair-{a}-{b}"') == 1  # one entry per pair, with both reasons
+    pair = page.split(f'id="pair-{a}-{b}"')[1].split("</section>")[0]
+    assert "the same e-mail address and the same name and company" in pair
+    assert "import" in pair and "platform" in pair and "sam@acme.com" in pair and "Sam@Acme.com" in pair
     post_form(
         client,
         "/duplicates/dismiss",
-        {"object_type": "contact", "record_a": str(b), "record_b": str(a), "signal": "email"},
+        {"object_type": "contact", "record_a": str(b), "record_b": str(a)},
         page="/duplicates",
     )
     page = client.get("/duplicates").text
-    assert "marked not a duplicate" in page and f'id="pair-{a}-{b}-email"' not in page
-    assert _sql(
-        db, "SELECT resolution, resolved_by FROM hubsync.potential_duplicates WHERE signal = 'email'"
-    ) == [("not_duplicate", ADMIN[0])]
+    assert "marked not a duplicate" in page and f'id="pair-{a}-{b}"' not in page
+    assert sorted(_sql(db, "SELECT signal, resolution, resolved_by FROM hubsync.potential_duplicates")) == [
+        ("email", "not_duplicate", ADMIN[0]),
+        ("name_company", "not_duplicate", ADMIN[0]),
+    ]
     assert _sql(db, "SELECT count(*) FROM hubsync.activity_log WHERE action = 'duplicate_dismissed'") == [
         (2,)
     ]
     with psycopg.connect(db) as conn:  # detection runs again over both records: the pair stays dismissed
         assert flag_duplicates(conn, "contact", [a, b]) == []
         conn.commit()
-    assert f'id="pair-{a}-{b}-email"' not in client.get("/duplicates").text
+    assert f'id="pair-{a}-{b}"' not in client.get("/duplicates").text
     # dismissing it again says so; nothing was merged at any point
     post_form(
         client,
         "/duplicates/dismiss",
-        {"object_type": "contact", "record_a": str(a), "record_b": str(b), "signal": "email"},
+        {"object_type": "contact", "record_a": str(a), "record_b": str(b)},
         page="/duplicates",
     )
     assert "no open potential duplicate" in client.get("/duplicates").text
     assert _sql(db, "SELECT count(*) FROM hubsync.contacts WHERE merged_into_id IS NOT NULL") == [(0,)]
+
+
+def test_a_dismissed_pair_is_not_flagged_again_by_another_signal(console: str, db: str) -> None:
+    with psycopg.connect(db, autocommit=True) as conn:
+        a = create_record(conn, "contact", {"email": "kai@acme.com", "firstname": "Kai", "company": "Acme"})
+        b = create_record(conn, "contact", {"email": "KAI@acme.com", "firstname": "Kai", "company": "Acme"})
+    assert {r[0] for r in _sql(db, "SELECT signal FROM hubsync.potential_duplicates")} == {"email"}
+    post_form(
+        sign_in(console),
+        "/duplicates/dismiss",
+        {"object_type": "contact", "record_a": str(a), "record_b": str(b)},
+        page="/duplicates",
+    )
+    with psycopg.connect(db, autocommit=True) as conn:  # now their names match too: a new signal
+        update_record(conn, a, {"lastname": "Ito"})
+        update_record(conn, b, {"lastname": "Ito"})
+    assert _sql(db, "SELECT count(*) FROM hubsync.potential_duplicates WHERE resolved_at IS NULL") == [(0,)]
 
 
 def test_records_are_found_by_posted_searches_and_show_their_lineage(
@@ -511,3 +573,56 @@ def test_requests_and_sign_ins_are_measured_by_route_never_by_data(console: str,
         f"{s.labels}" for f in REGISTRY.collect() for s in f.samples if s.name.startswith("hubsync_console")
     )
     assert "metric@acme.com" not in text and f"/records/{rid}" not in text
+
+
+def test_the_overview_survives_odd_and_slow_components(db: str) -> None:
+    """A component answering JSON of another shape, or trickling its answer, is shown as such; the
+    page neither fails nor waits for it."""
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Odd(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.server.server_port == slow.server_port:  # type: ignore[attr-defined]
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                for _ in range(30):  # a byte every 0.2 s: each read is quick, the whole is not
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                    time.sleep(0.2)
+                return
+            body = b'{"checks": [1, 2]}' if self.path == "/readyz" else b"not prometheus text {"
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    odd, slow = ThreadingHTTPServer(("127.0.0.1", 0), Odd), ThreadingHTTPServer(("127.0.0.1", 0), Odd)
+    for server in (odd, slow):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        components = f"odd=http://127.0.0.1:{odd.server_port},slow=http://127.0.0.1:{slow.server_port}"
+        with serving(
+            console_settings(
+                db,
+                console_components=components,
+                console_prometheus_url=f"http://127.0.0.1:{odd.server_port}",
+            )
+        ) as url:
+            client = sign_in(url)
+            started = time.monotonic()
+            page = client.get("/")
+            took = time.monotonic() - started
+    finally:
+        odd.shutdown()
+        slow.shutdown()
+    assert page.status_code == 200, page.text[-600:]
+    table = page.text.split('id="components"')[1].split("</table>")[0]
+    assert '<td>slow</td>\n<td class="bad">unreachable</td>' in table
+    assert "Prometheus did not answer" in page.text
+    assert took < 5, f"the overview waited {took:.1f} s for a trickling component"

@@ -59,19 +59,23 @@ def retry_matching(conn: psycopg.Connection[Any], flt: ErrorFilter) -> RetryOutc
 
 
 def dismiss_duplicate(
-    conn: psycopg.Connection[Any], object_type: ObjectKind, record_a: int, record_b: int, signal: str, by: str
-) -> None:
-    """Mark an open pair "not a duplicate": resolved, never flagged again, nothing merged; both
-    records' activity logs say who dismissed it."""
+    conn: psycopg.Connection[Any], object_type: ObjectKind, record_a: int, record_b: int, by: str
+) -> list[str]:
+    """Mark an open pair "not a duplicate", whatever signals matched it: resolved, never flagged
+    again (by any signal), nothing merged; both records' activity logs say who dismissed it.
+    Returns the signals resolved."""
     a, b = min(record_a, record_b), max(record_a, record_b)
-    done = conn.execute(
-        "UPDATE hubsync.potential_duplicates SET resolved_at = now(), resolution = 'not_duplicate',"
-        " resolved_by = %s WHERE object_type = %s AND record_a = %s AND record_b = %s AND signal = %s"
-        " AND resolved_at IS NULL",
-        (by, object_type, a, b, signal),
-    ).rowcount
-    if not done:
-        raise PairNotOpenError(f"no open potential duplicate {object_type} {a} / {b} ({signal})")
+    signals = [
+        str(row[0])
+        for row in conn.execute(
+            "UPDATE hubsync.potential_duplicates SET resolved_at = now(), resolution = 'not_duplicate',"
+            " resolved_by = %s WHERE object_type = %s AND record_a = %s AND record_b = %s"
+            " AND resolved_at IS NULL RETURNING signal",
+            (by, object_type, a, b),
+        ).fetchall()
+    ]
+    if not signals:
+        raise PairNotOpenError(f"no open potential duplicate {object_type} {a} / {b}")
     add_activities(
         conn,
         [
@@ -80,11 +84,12 @@ def dismiss_duplicate(
                 mine,
                 "duplicate_dismissed",
                 cause_event=f"console:{by}",
-                detail={"duplicate_of": other, "signal": signal, "by": by},
+                detail={"duplicate_of": other, "signals": sorted(signals), "by": by},
             )
             for mine, other in ((a, b), (b, a))
         ],
     )
+    return sorted(signals)
 
 
 def update_settings(conn: psycopg.Connection[Any], changes: dict[str, str]) -> PlatformSettings:

@@ -61,16 +61,33 @@ def _samples(text: str) -> list[tuple[str, dict[str, str], float]]:
     ]
 
 
+def _checks(body: object) -> dict[str, dict[str, Any]]:
+    """A component's ``/readyz`` checks, as :mod:`hubsync.health` writes them; anything else: none."""
+    checks = body.get("checks") if isinstance(body, dict) else None
+    if not isinstance(checks, dict):
+        return {}
+    return {
+        str(name): {"ok": bool(check.get("ok")), "detail": str(check.get("detail") or "")}
+        for name, check in checks.items()
+        if isinstance(check, dict)
+    }
+
+
+async def _fetch(client: httpx.AsyncClient, component: Component) -> tuple[ComponentState, list[Any]]:
+    ready, metrics = await asyncio.gather(
+        client.get(f"{component.base_url}/readyz"), client.get(f"{component.base_url}/metrics")
+    )
+    body = ready.json() if ready.headers.get("content-type", "").startswith("application/json") else {}
+    state = ComponentState(component.name, True, ready.status_code == 200, _checks(body))
+    return state, _samples(metrics.text) if metrics.status_code == 200 else []
+
+
 async def _probe(client: httpx.AsyncClient, component: Component) -> tuple[ComponentState, list[Any]]:
+    """The component's state and samples within :data:`PROBE_TIMEOUT_S` in all (an answer trickling
+    in counts as no answer), or unreachable."""
     try:
-        ready, metrics = await asyncio.gather(
-            client.get(f"{component.base_url}/readyz"), client.get(f"{component.base_url}/metrics")
-        )
-        body = ready.json() if ready.headers.get("content-type", "").startswith("application/json") else {}
-        checks = body.get("checks", {}) if isinstance(body, dict) else {}
-        state = ComponentState(component.name, True, ready.status_code == 200, checks)
-        return state, _samples(metrics.text) if metrics.status_code == 200 else []
-    except (httpx.HTTPError, ValueError) as exc:
+        return await asyncio.wait_for(_fetch(client, component), PROBE_TIMEOUT_S)
+    except (httpx.HTTPError, ValueError, TypeError, TimeoutError) as exc:
         return ComponentState(component.name, False, False, detail=type(exc).__name__), []
 
 
@@ -121,13 +138,14 @@ async def live_state(config: ConsoleConfig, client: httpx.AsyncClient) -> LiveSt
     if config.prometheus_url:
         now = time.time()
         try:
-            results = await asyncio.gather(
-                *(_range(client, config.prometheus_url, q, now) for _, _, q in CHARTS)
+            results = await asyncio.wait_for(
+                asyncio.gather(*(_range(client, config.prometheus_url, q, now) for _, _, q in CHARTS)),
+                PROBE_TIMEOUT_S,
             )
             charts = [
                 Series(title, unit, summed(r)) for (title, unit, _), r in zip(CHARTS, results, strict=True)
             ]
-        except (httpx.HTTPError, ValueError, KeyError) as exc:
+        except (httpx.HTTPError, ValueError, KeyError, TypeError, TimeoutError) as exc:
             error = f"Prometheus did not answer ({type(exc).__name__})"
     return LiveState(
         states,

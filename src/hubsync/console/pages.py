@@ -39,7 +39,6 @@ async def overview(request: web.Request) -> web.StreamResponse:
         charts=[sparkline(s) for s in live.charts],
         series=live.charts,
         now=datetime.now(UTC),
-        last_poll=None if live.last_poll_at is None else datetime.fromtimestamp(live.last_poll_at, UTC),
     )
 
 

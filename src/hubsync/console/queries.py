@@ -35,6 +35,13 @@ class FilterError(RejectedRequestError, ValueError):
     """A filter or search the console cannot run; the message says what to fix."""
 
 
+def _printable(text: str, name: str) -> str:
+    """``text`` when it holds no control characters (PostgreSQL refuses NUL in text), else a clear error."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise FilterError(f"{name}: control characters are not allowed")
+    return text
+
+
 def _time(value: str | None, name: str) -> datetime | None:
     if not value:
         return None
@@ -65,7 +72,7 @@ class ErrorFilter:
         object_type = query.get("object") or None
         if object_type not in (None, "contact", "account"):
             raise FilterError(f"object: contact or account, got {object_type!r}")
-        category = (query.get("category") or "").strip() or None
+        category = _printable((query.get("category") or "").strip(), "category") or None
         if category is not None and len(category) > 200:
             raise FilterError("category: at most 200 characters")
         since, until = _time(query.get("since"), "since"), _time(query.get("until"), "until")
@@ -199,6 +206,7 @@ def search_records(
         raise FilterError(f"search by one of {', '.join(SEARCH_FIELDS)}")
     if not text or len(text) > 320:
         raise FilterError("give 1-320 characters to search for")
+    _printable(text, "search")
     contact_where: str | None = None
     account_where: str | None = None
     params: dict[str, Any] = {"limit": limit}

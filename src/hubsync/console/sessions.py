@@ -42,6 +42,11 @@ class Session:
         return replace(self, portal=portal)
 
 
+def _same(given: str, expected: str) -> bool:
+    """Constant-time equality of a value a browser sent (any text) and one we made (ASCII)."""
+    return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode())
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -83,7 +88,7 @@ class SessionSigner:
         if not cookie or len(cookie) > _MAX_COOKIE_CHARS or cookie.count(".") != 1:
             return None
         body, mac = cookie.split(".")
-        if not hmac.compare_digest(mac, self._mac("session", body)):
+        if not _same(mac, self._mac("session", body)):
             return None
         try:
             data: Any = json.loads(_unb64(body))
@@ -104,10 +109,10 @@ class SessionSigner:
         return self._mac("csrf", session.nonce)
 
     def check_csrf(self, session: Session, token: str | None) -> bool:
-        return token is not None and hmac.compare_digest(token, self.csrf_token(session))
+        return token is not None and _same(token, self.csrf_token(session))
 
     def login_token(self, nonce: str) -> str:
         return self._mac("login", nonce)
 
     def check_login_token(self, nonce: str | None, token: str | None) -> bool:
-        return bool(nonce) and token is not None and hmac.compare_digest(token, self.login_token(str(nonce)))
+        return bool(nonce) and token is not None and _same(token, self.login_token(str(nonce)))

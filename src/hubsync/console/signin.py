@@ -10,7 +10,7 @@ from hubsync.console.metrics import console_metrics
 from hubsync.console.rendering import form_of, portals
 from hubsync.console.sessions import LOGIN_COOKIE
 from hubsync.console.users import authenticate
-from hubsync.console.web import CONSOLE, SESSION, see_other
+from hubsync.console.web import CONSOLE, SESSION, client_address, see_other
 
 
 async def login_page(request: web.Request, *, error: str | None = None, status: int = 200) -> web.Response:
@@ -48,7 +48,8 @@ async def login_post(request: web.Request) -> web.StreamResponse:
         console_metrics().sign_ins.labels(outcome="expired_form").inc()
         return await login_page(request, error="The sign-in form expired: try again.", status=403)
     username, password = form.get("username", "").strip(), form.get("password", "")
-    wait = console.throttle.wait_s(username, request.remote)
+    address = client_address(request, console.config)
+    wait = console.throttle.attempt(username, address)
     if wait:
         console_metrics().sign_ins.labels(outcome="throttled").inc()
         minutes = max(1, round(wait / 60))
@@ -58,10 +59,9 @@ async def login_post(request: web.Request) -> web.StreamResponse:
     async with console.throttle.checks:
         role = await console.db(None, lambda conn: authenticate(conn, username, password))
     if role is None:
-        console.throttle.failed(username, request.remote)
         console_metrics().sign_ins.labels(outcome="refused").inc()
         return await login_page(request, error="Wrong user name or password.", status=401)
-    console.throttle.succeeded(username, request.remote)
+    console.throttle.succeeded(username, address)
     console_metrics().sign_ins.labels(outcome="ok").inc()
     response = see_other("/")
     console.set_session(response, console.signer.new_session(username, role))

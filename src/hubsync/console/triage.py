@@ -105,7 +105,19 @@ async def duplicates_get(request: web.Request) -> web.StreamResponse:
     if kind not in (None, "contact", "account"):
         raise web.HTTPBadRequest(text="object: contact or account")
     rows = await console.db(request[SESSION], lambda conn: open_duplicates(conn, kind, 100))  # type: ignore[arg-type]
-    return await render(request, "duplicates.html", rows=rows, kind=kind)
+    return await render(request, "duplicates.html", rows=pairs_of(rows), kind=kind)
+
+
+def pairs_of(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per pair of records, with every signal that matched them (newest first)."""
+    pairs: dict[tuple[str, int, int], dict[str, Any]] = {}
+    for row in rows:
+        key = (row["object_type"], row["record_a"]["id"], row["record_b"]["id"])
+        if key in pairs:
+            pairs[key]["signals"].append(row["signal"])
+        else:
+            pairs[key] = {**row, "signals": [row["signal"]]}
+    return list(pairs.values())
 
 
 @admin_only
@@ -114,7 +126,7 @@ async def duplicate_dismiss(request: web.Request) -> web.StreamResponse:
     form = await form_of(request)
     try:
         kind = form["object_type"]
-        a, b, signal = int(form["record_a"]), int(form["record_b"]), form["signal"]
+        a, b = int(form["record_a"]), int(form["record_b"])
         if kind not in ("contact", "account"):
             raise ValueError(kind)
     except (KeyError, ValueError):
@@ -123,7 +135,7 @@ async def duplicate_dismiss(request: web.Request) -> web.StreamResponse:
     try:
         await console.db(
             request[SESSION],
-            lambda conn: actions.dismiss_duplicate(conn, kind, a, b, signal, user),  # type: ignore[arg-type]
+            lambda conn: actions.dismiss_duplicate(conn, kind, a, b, user),  # type: ignore[arg-type]
         )
     except RejectedRequestError as exc:
         return done(request, "/duplicates", str(exc))

@@ -136,6 +136,18 @@ def _same_origin(request: web.Request) -> bool:
     return urlsplit(origin).netloc == request.host
 
 
+def client_address(request: web.Request, config: ConsoleConfig) -> str | None:
+    """The browser's address: the peer's, or the last one a trusted proxy put in X-Forwarded-For
+    (the entries before it are whatever the client sent)."""
+    peer = request.remote
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    if forwarded and config.trusts(peer):
+        last = forwarded.split(",")[-1].strip()
+        if last and len(last) <= 64:
+            return last
+    return peer
+
+
 async def _proxy_session(request: web.Request, console: Console, found: Session | None) -> Session | None:
     config = console.config
     user = request.headers.get(config.proxy_user_header, "").strip()

@@ -190,7 +190,11 @@ pairs AS (
 ),
 inserted AS (
     INSERT INTO hubsync.potential_duplicates (object_type, record_a, record_b, signal)
-    SELECT %(object_type)s, record_a, record_b, signal FROM pairs
+    SELECT %(object_type)s, p.record_a, p.record_b, p.signal FROM pairs p
+     -- a pair a person marked "not a duplicate" (any signal) is never flagged again
+     WHERE NOT EXISTS (SELECT 1 FROM hubsync.potential_duplicates x
+                        WHERE x.object_type = %(object_type)s AND x.record_a = p.record_a
+                          AND x.record_b = p.record_b AND x.resolution = 'not_duplicate')
     ON CONFLICT DO NOTHING
     RETURNING record_a, record_b, signal
 ),
