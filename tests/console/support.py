@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
 from typing import Any
 
@@ -14,7 +13,7 @@ from hubsync.console.users import save_user
 from hubsync.settings import Settings
 from hubsync.storage.defaults import load_defaults, seed_defaults
 from hubsync.storage.migrate import migrate
-from hubsync.testing.console import serving_console
+from hubsync.testing.console import serving_console as serving  # noqa: F401 - the tests' name for it
 
 SECRET = "test-console-session-secret-0123456789abcdef"
 ADMIN = ("ada", "admin-password-1234")
@@ -39,11 +38,6 @@ def console_settings(database_url: str, **overrides: Any) -> Settings:
         **overrides,
     }
     return Settings(**values)
-
-
-def serving(settings: Settings) -> contextlib.AbstractContextManager[str]:
-    """The console on a free loopback port until the block ends; yields its base URL."""
-    return serving_console(settings)
 
 
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')

@@ -4,6 +4,7 @@ the same effect (docs/console.md)."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +21,7 @@ __all__ = ["RetryOutcome", "dismiss_duplicate", "retry_error", "retry_matching",
 
 
 class PairNotOpenError(RejectedRequestError, LookupError):
-    """No open potential-duplicate pair with those records and signal (resolved already, or none)."""
+    """No open potential-duplicate pair of those records (resolved already, or none)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,15 +42,9 @@ def retry_error(conn: psycopg.Connection[Any], error_id: int) -> RetryOutcome:
 def retry_matching(conn: psycopg.Connection[Any], flt: ErrorFilter) -> RetryOutcome:
     """Queue a manual push for every unresolved error the filter matches (at most
     :data:`MAX_BULK_ROWS`); resolved ones are left alone."""
-    unresolved = ErrorFilter(
-        "unresolved" if flt.status in ("all", "resolved") else flt.status,
-        flt.category,
-        flt.object_type,
-        flt.since,
-        flt.until,
-    )
     if flt.status == "resolved":
         return RetryOutcome(0, 0)
+    unresolved = flt if flt.status != "all" else dataclasses.replace(flt, status="unresolved")
     queued = resolved = 0
     for error_id in error_ids(conn, unresolved, MAX_BULK_ROWS):
         outcome = retry_error(conn, error_id)

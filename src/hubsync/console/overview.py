@@ -48,7 +48,6 @@ class LiveState:
     daily_quota: float | None
     consumer_lag: dict[str, float]
     push_records: dict[str, float]
-    last_poll_at: float | None
     charts: tuple[Series, ...]
     prometheus_error: str | None
 
@@ -125,14 +124,11 @@ async def live_state(config: ConsoleConfig, client: httpx.AsyncClient) -> LiveSt
     ]
     lag: dict[str, float] = {}
     pushed: dict[str, float] = {}
-    polls: list[float] = []
     for name, labels, value in samples:
         if name == "hubsync_consumer_lag_messages":
             lag[labels.get("topic", "?")] = lag.get(labels.get("topic", "?"), 0.0) + value
         elif name == "hubsync_push_records_total":
             pushed[labels.get("outcome", "?")] = pushed.get(labels.get("outcome", "?"), 0.0) + value
-        elif name == "hubsync_connector_last_poll_timestamp_seconds" and value > 0:
-            polls.append(value)
     charts: list[Series] = []
     error = None
     if config.prometheus_url:
@@ -153,7 +149,6 @@ async def live_state(config: ConsoleConfig, client: httpx.AsyncClient) -> LiveSt
         max(daily_max) if daily_max else None,
         lag,
         pushed,
-        max(polls) if polls else None,
         tuple(charts),
         error,
     )

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
 from hubsync.console import actions, queries
-from hubsync.console.charts import sparkline
 from hubsync.console.overview import live_state
 from hubsync.console.rendering import done, form_of, render
 from hubsync.console.web import CONSOLE, SESSION, admin_only
@@ -31,15 +29,7 @@ async def overview(request: web.Request) -> web.StreamResponse:
         return data
 
     db, live = await asyncio.gather(console.db(session, read), live_state(console.config, console.http))
-    return await render(
-        request,
-        "overview.html",
-        db=db,
-        live=live,
-        charts=[sparkline(s) for s in live.charts],
-        series=live.charts,
-        now=datetime.now(UTC),
-    )
+    return await render(request, "overview.html", db=db, live=live)
 
 
 # ---- settings and mappings ----------------------------------------------------------------------

@@ -19,8 +19,9 @@ from hubsync.mapping.definitions import effective_definitions
 from hubsync.mapping.store import load_mappings
 from hubsync.matching.domains import root_domain
 from hubsync.matching.keys import company_name_key, normalize_email, normalize_name
+from hubsync.platform.views import find_records
 from hubsync.push.errors import ErrorRow, errors_by_id
-from hubsync.records.kinds import RECORD_TABLES, ObjectKind
+from hubsync.records.kinds import ObjectKind
 
 StatusFilter = Literal["unresolved", "open", "retrying", "resolved", "all"]
 STATUS_FILTERS: tuple[StatusFilter, ...] = ("unresolved", "open", "retrying", "resolved", "all")
@@ -132,15 +133,6 @@ def errors_page(conn: psycopg.Connection[Any], flt: ErrorFilter, limit: int = PA
     return errors_by_id(conn, error_ids(conn, flt, limit))
 
 
-def error_counts(conn: psycopg.Connection[Any]) -> dict[str, int]:
-    """Unresolved errors by category."""
-    rows = conn.execute(
-        "SELECT category, count(*) FROM hubsync.push_errors WHERE status <> 'resolved'"
-        " GROUP BY 1 ORDER BY 2 DESC, 1"
-    ).fetchall()
-    return {str(c): int(n) for c, n in rows}
-
-
 def error_categories(conn: psycopg.Connection[Any]) -> list[str]:
     return [str(r[0]) for r in conn.execute("SELECT DISTINCT category FROM hubsync.push_errors ORDER BY 1")]
 
@@ -196,56 +188,58 @@ def _cell(value: object) -> str:
 # ---- records -----------------------------------------------------------------------------------
 
 
+_KEYED = {
+    # field -> (contacts' column, the key of a contact; accounts' column, the key of an account)
+    "name": ("name_normalized", normalize_name, "name_normalized", company_name_key),
+    "domain": ("company_domain_root", root_domain, "domain_root", root_domain),
+}
+
+
+def _matches(conn: psycopg.Connection[Any], field: str, text: str, limit: int) -> list[tuple[str, int]]:
+    """``(kind, id)`` of the records whose ``field`` is ``text``, as duplicate detection keys it."""
+    if field == "email":
+        if normalize_email(text) is None:
+            raise FilterError(f"{text!r} is not an e-mail address")
+        return list(find_records(conn, email=text))
+    if field == "hubspot_id":
+        return list(find_records(conn, hubspot_id=text))
+    contact_column, contact_key, account_column, account_key = _KEYED[field]
+    if field == "domain" and root_domain(text) is None:
+        raise FilterError(f"{text!r} is not a domain")
+    rows = conn.execute(
+        f"(SELECT 'contact', id FROM hubsync.contacts WHERE {contact_column} = %(contact)s"
+        " ORDER BY id LIMIT %(n)s) UNION ALL"
+        f" (SELECT 'account', id FROM hubsync.accounts WHERE {account_column} = %(account)s"
+        " ORDER BY id LIMIT %(n)s)",
+        {"contact": contact_key(text), "account": account_key(text), "n": limit},
+    ).fetchall()
+    return [(str(kind), int(rid)) for kind, rid in rows]
+
+
 def search_records(
     conn: psycopg.Connection[Any], field: str, text: str, limit: int = 50
 ) -> list[dict[str, Any]]:
     """Records whose e-mail (any of a contact's), name, domain or HubSpot id is ``text``, normalized
-    the way duplicate detection normalizes it (exact matches through the key indexes)."""
+    the way duplicate detection normalizes it (exact matches through the key indexes), by id."""
     text = text.strip()
     if field not in SEARCH_FIELDS:
         raise FilterError(f"search by one of {', '.join(SEARCH_FIELDS)}")
     if not text or len(text) > 320:
         raise FilterError("give 1-320 characters to search for")
     _printable(text, "search")
-    contact_where: str | None = None
-    account_where: str | None = None
-    params: dict[str, Any] = {"limit": limit}
-    if field == "email":
-        params["key"] = normalize_email(text)
-        if params["key"] is None:
-            raise FilterError(f"{text!r} is not an e-mail address")
-        contact_where = (
-            "c.id IN (SELECT contact_id FROM hubsync.contact_emails WHERE email_normalized = %(key)s)"
-        )
-    elif field == "name":
-        params["person"], params["company"] = normalize_name(text), company_name_key(text)
-        contact_where = "c.name_normalized = %(person)s"
-        account_where = "a.name_normalized = %(company)s"
-    elif field == "domain":
-        params["root"] = root_domain(text)
-        if params["root"] is None:
-            raise FilterError(f"{text!r} is not a domain")
-        contact_where = "c.company_domain_root = %(root)s"
-        account_where = "a.domain_root = %(root)s"
-    else:
-        params["hubspot_id"] = text
-        contact_where = "c.hubspot_id = %(hubspot_id)s"
-        account_where = "a.hubspot_id = %(hubspot_id)s"
-    parts = []
-    if contact_where:
-        parts.append(
-            "(SELECT 'contact' AS object_type, c.id, c.hubspot_id, c.crm_status, c.creation_source,"
-            " c.email AS label, nullif(concat_ws(' ', c.first_name, c.last_name), '') AS detail"
-            f" FROM hubsync.contacts c WHERE {contact_where} ORDER BY c.id LIMIT %(limit)s)"
-        )
-    if account_where:
-        parts.append(
-            "(SELECT 'account', a.id, a.hubspot_id, a.crm_status, a.creation_source, a.name, a.domain"
-            f" FROM hubsync.accounts a WHERE {account_where} ORDER BY a.id LIMIT %(limit)s)"
-        )
+    found = _matches(conn, field, text, limit)
+    ids = {kind: [rid for k, rid in found if k == kind] for kind in ("contact", "account")}
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(
-            f"SELECT * FROM ({' UNION ALL '.join(parts)}) AS found ORDER BY id LIMIT %(limit)s", params
+            "SELECT * FROM ("
+            "SELECT 'contact' AS object_type, c.id, c.hubspot_id, c.crm_status, c.creation_source,"
+            " c.email AS label, nullif(concat_ws(' ', c.first_name, c.last_name), '') AS detail"
+            " FROM hubsync.contacts c WHERE c.id = ANY(%(contacts)s)"
+            " UNION ALL SELECT 'account', a.id, a.hubspot_id, a.crm_status, a.creation_source,"
+            " a.name, a.domain"
+            " FROM hubsync.accounts a WHERE a.id = ANY(%(accounts)s)"
+            ") AS found ORDER BY id LIMIT %(limit)s",
+            {"contacts": ids["contact"], "accounts": ids["account"], "limit": limit},
         )
         return list(cur.fetchall())
 
@@ -276,13 +270,6 @@ def field_lineage(
         for name, value in created["after"].items():
             lineage.setdefault(str(name), {**created, "field": name, "before": None, "after": value})
     return lineage
-
-
-def record_exists(conn: psycopg.Connection[Any], kind: ObjectKind, record_id: int) -> bool:
-    return (
-        conn.execute(f"SELECT 1 FROM {RECORD_TABLES[kind]} WHERE id = %s", (record_id,)).fetchone()
-        is not None
-    )
 
 
 # ---- field mappings ----------------------------------------------------------------------------

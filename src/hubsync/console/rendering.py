@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from hubsync.console.sessions import Session
-from hubsync.console.web import CONSOLE, SESSION, Console, flash, see_other, take_flash
+from hubsync.console.web import CONSOLE, SESSION, Console, see_other, take_flash
 
 NAV = (
     ("/", "Overview"),
@@ -48,7 +48,7 @@ async def render(request: web.Request, template: str, status: int = 200, **conte
 
 def done(request: web.Request, location: str, message: str) -> web.Response:
     response = see_other(location)
-    flash(response, message, secure=request.app[CONSOLE].config.secure_cookies)
+    request.app[CONSOLE].flash(response, message)
     return response
 
 

@@ -15,6 +15,7 @@ import httpx
 import jinja2
 from aiohttp import web
 
+from hubsync.console.charts import sparkline
 from hubsync.console.config import ConsoleConfig
 from hubsync.console.overview import PROBE_TIMEOUT_S
 from hubsync.console.routes import add_routes
@@ -61,6 +62,9 @@ def templates() -> jinja2.Environment:
     )
     env.filters["when"] = _when
     env.filters["shown"] = _shown
+    env.filters["sparkline"] = sparkline
+    # what base.html reads, for the pages shown before or without a session (sign-in, errors)
+    env.globals.update(session=None, csrf="", nav=None, portals=[], current_portal=None, notice=None)
     return env
 
 

@@ -24,14 +24,7 @@ async def login_page(request: web.Request, *, error: str | None = None, status: 
         nonce = secrets.token_urlsafe(18)
     response = web.Response(status=status, content_type="text/html")
     response.text = console.templates.get_template("login.html").render(
-        token=console.signer.login_token(nonce),
-        error=error,
-        session=None,
-        nav=None,
-        portals=[],
-        current_portal=None,
-        notice=None,
-        csrf="",
+        token=console.signer.login_token(nonce), error=error
     )
     console.set_login_nonce(response, nonce)
     return response

@@ -13,10 +13,11 @@ its own address only. The counts live in the process (each replica counts its ow
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections import deque
 from collections.abc import Callable
+
+from hubsync.console.users import USERNAME
 
 #: failed sign-ins of one user from one address allowed per window
 MAX_FAILURES = 5
@@ -27,7 +28,6 @@ WINDOW_S = 15 * 60.0
 CONCURRENT_CHECKS = 2
 #: keys kept at most; the oldest go first (a bound on memory, whatever is thrown at the form)
 MAX_KEYS = 10_000
-_VALID_USER = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 #: every name that cannot be a user's shares one counter (and takes no memory of its own)
 INVALID_USER = "<invalid>"
 
@@ -51,7 +51,7 @@ class SignInThrottle:
 
     @staticmethod
     def _keys(user: str, address: str | None) -> tuple[Key, Key]:
-        name = user.lower() if _VALID_USER.match(user) else INVALID_USER
+        name = user.lower() if USERNAME.match(user) else INVALID_USER
         where = address or "-"
         return (name, where), ("*", where)
 

@@ -29,17 +29,16 @@ async def errors_get(request: web.Request) -> web.StreamResponse:
     console = request.app[CONSOLE]
     flt = _filter(request)
 
-    def read(conn: Any) -> tuple[Any, Any, Any]:
-        return queries.errors_page(conn, flt), queries.error_categories(conn), queries.error_counts(conn)
+    def read(conn: Any) -> tuple[Any, Any]:
+        return queries.errors_page(conn, flt), queries.error_categories(conn)
 
-    rows, categories, counts = await console.db(request[SESSION], read)
+    rows, categories = await console.db(request[SESSION], read)
     return await render(
         request,
         "errors.html",
         rows=rows,
         flt=flt,
         categories=categories,
-        counts=counts,
         statuses=queries.STATUS_FILTERS,
         query=urlencode(flt.query()),
         page_size=queries.PAGE_SIZE,

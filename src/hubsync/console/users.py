@@ -21,7 +21,8 @@ from hubsync.errors import RejectedRequestError
 
 MIN_PASSWORD_CHARS = 12
 MAX_PASSWORD_CHARS = 1024
-_USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+#: what a user name may hold (also the table's CHECK, migration 0013)
+USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 
 
 class InvalidUserError(RejectedRequestError, ValueError):
@@ -47,7 +48,7 @@ def _dummy_hash() -> str:
 
 
 def check_username(username: str) -> str:
-    if not _USERNAME.match(username):
+    if not USERNAME.match(username):
         raise InvalidUserError("a user name is 1-64 letters, digits or _ . @ -")
     return username
 
@@ -104,7 +105,7 @@ def user_role(conn: psycopg.Connection[Any], username: str) -> Role | None:
 def authenticate(conn: psycopg.Connection[Any], username: str, password: str) -> Role | None:
     """The user's role when the password is theirs, else None (same work either way)."""
     row = None
-    if _USERNAME.match(username) and len(password) <= MAX_PASSWORD_CHARS:
+    if USERNAME.match(username) and len(password) <= MAX_PASSWORD_CHARS:
         row = conn.execute(
             "SELECT password_hash, role FROM hubsync.console_users WHERE username = %s", (username,)
         ).fetchone()

@@ -67,47 +67,39 @@ class Console:
 
         return await asyncio.to_thread(run)
 
-    def set_session(self, response: web.StreamResponse, session: Session) -> None:
+    def _set_cookie(
+        self, response: web.StreamResponse, name: str, value: str, *, max_age: int, path: str = "/"
+    ) -> None:
+        """Every console cookie: HttpOnly, SameSite=Strict, Secure unless configured otherwise."""
         response.set_cookie(
-            SESSION_COOKIE,
-            self.signer.dumps(session),
-            max_age=int(self.config.session_ttl_s),
+            name,
+            value,
+            max_age=max_age,
             httponly=True,
             secure=self.config.secure_cookies,
             samesite="Strict",
-            path="/",
+            path=path,
+        )
+
+    def set_session(self, response: web.StreamResponse, session: Session) -> None:
+        self._set_cookie(
+            response, SESSION_COOKIE, self.signer.dumps(session), max_age=int(self.config.session_ttl_s)
         )
 
     def clear_session(self, response: web.StreamResponse) -> None:
         response.del_cookie(SESSION_COOKIE, path="/")
 
     def set_login_nonce(self, response: web.StreamResponse, nonce: str) -> None:
-        response.set_cookie(
-            LOGIN_COOKIE,
-            nonce,
-            max_age=3600,
-            httponly=True,
-            secure=self.config.secure_cookies,
-            samesite="Strict",
-            path="/login",
-        )
+        self._set_cookie(response, LOGIN_COOKIE, nonce, max_age=3600, path="/login")
+
+    def flash(self, response: web.StreamResponse, message: str) -> None:
+        """A one-time notice for the next page (a count or an outcome; never personal data)."""
+        encoded = base64.urlsafe_b64encode(message[:300].encode()).decode()
+        self._set_cookie(response, FLASH_COOKIE, encoded, max_age=60)
 
 
 CONSOLE = web.AppKey("console", Console)
 SESSION = web.RequestKey("session", Session)
-
-
-def flash(response: web.StreamResponse, message: str, *, secure: bool) -> None:
-    """A one-time notice for the next page (a count or an outcome; never personal data)."""
-    response.set_cookie(
-        FLASH_COOKIE,
-        base64.urlsafe_b64encode(message[:300].encode()).decode(),
-        max_age=60,
-        httponly=True,
-        secure=secure,
-        samesite="Strict",
-        path="/",
-    )
 
 
 def take_flash(request: web.Request, response: web.StreamResponse) -> str | None:
@@ -247,13 +239,6 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
 def render_error(request: web.Request, status: int, message: str) -> web.Response:
     console = request.app[CONSOLE]
     html = console.templates.get_template("error.html").render(
-        status=status,
-        message=message,
-        session=request.get(SESSION),
-        csrf="",
-        nav=None,
-        portals=[],
-        current_portal=None,
-        notice=None,
+        status=status, message=message, session=request.get(SESSION)
     )
     return web.Response(status=status, text=html, content_type="text/html")
