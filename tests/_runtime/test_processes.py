@@ -129,3 +129,10 @@ def test_wait_until() -> None:
     started = time.monotonic()
     assert not wait_until(lambda: False, timeout=0.2, interval=0.05)
     assert time.monotonic() - started >= 0.2  # gave up only once the timeout had passed
+
+
+def test_free_port_never_hands_out_a_recent_port_twice() -> None:
+    # the kernel can hand the same free port to two binds in a row; callers that pick several
+    # before binding any (a Kafka cluster's six listeners) need them distinct
+    ports = [free_port() for _ in range(256)]
+    assert len(set(ports)) == len(ports)

@@ -3,12 +3,14 @@ with a node down, and killing the active controller moves it to another node."""
 
 from __future__ import annotations
 
+import socket
 import uuid
 
 import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from hubsync.testing import kafka_cluster
 from hubsync.testing.kafka_cluster import KafkaCluster
 
 pytestmark = pytest.mark.integration
@@ -23,16 +25,34 @@ def _produce(bootstrap: str, topic: str, n: int) -> int:
     return sum(err is None for err in delivered)
 
 
-def test_a_node_down_loses_no_acknowledged_write_and_the_controller_moves() -> None:
-    with KafkaCluster() as cluster:
-        topic = f"cluster-{uuid.uuid4().hex[:8]}"
-        admin = AdminClient({"bootstrap.servers": cluster.bootstrap_servers})
-        admin.create_topics([NewTopic(topic, 3, 3)])[topic].result(timeout=60)
-        assert _produce(cluster.bootstrap_servers, topic, 100) == 100
-        leader = cluster.active_controller()
-        cluster.kill(leader)
-        assert cluster.active_controller() != leader
-        assert _produce(cluster.bootstrap_servers, topic, 100) == 100  # min.insync.replicas=2 of 3
-        cluster.start_node(leader)
-        described = admin.list_topics(topic, timeout=30).topics[topic]
-        assert all(len(p.replicas) == 3 for p in described.partitions.values())
+def test_a_node_down_loses_no_acknowledged_write_and_the_controller_moves(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the first port picked is taken before node 1 binds it (as an outgoing connection can take a
+    # port between the pick and the bind): the cluster starts again on fresh ports
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+        picks = iter([taken])
+        real_free_port = kafka_cluster.free_port
+        monkeypatch.setattr(
+            kafka_cluster, "free_port", lambda host: next(picks, None) or real_free_port(host)
+        )
+        with KafkaCluster() as cluster:
+            assert str(taken) not in cluster.bootstrap_servers
+            _exercise(cluster)
+
+
+def _exercise(cluster: KafkaCluster) -> None:
+    topic = f"cluster-{uuid.uuid4().hex[:8]}"
+    admin = AdminClient({"bootstrap.servers": cluster.bootstrap_servers})
+    admin.create_topics([NewTopic(topic, 3, 3)])[topic].result(timeout=60)
+    assert _produce(cluster.bootstrap_servers, topic, 100) == 100
+    leader = cluster.active_controller()
+    cluster.kill(leader)
+    assert cluster.active_controller() != leader
+    assert _produce(cluster.bootstrap_servers, topic, 100) == 100  # min.insync.replicas=2 of 3
+    cluster.start_node(leader)
+    described = admin.list_topics(topic, timeout=30).topics[topic]
+    assert all(len(p.replicas) == 3 for p in described.partitions.values())

@@ -9,6 +9,7 @@ signalled. Zombies (dead, only awaiting reaping by their parent) count as not ru
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import signal
@@ -226,12 +227,20 @@ def port_is_free(port: int, host: str = LOOPBACK) -> bool:
     return True
 
 
+_HANDED_OUT: collections.deque[int] = collections.deque(maxlen=256)
+
+
 def free_port(host: str = LOOPBACK) -> int:
-    """A TCP port that was free on ``host`` a moment ago (the kernel picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A TCP port that was free on ``host`` a moment ago (the kernel picks it), never one of the
+    last 256 this process handed out: a caller taking several ports before binding any (a Kafka
+    cluster's listeners) gets distinct ones."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((host, 0))
+            port: int = sock.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.append(port)
+            return port
 
 
 def port_open(host: str, port: int, timeout: float = 1.0) -> bool:

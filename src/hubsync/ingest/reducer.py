@@ -10,6 +10,9 @@ what makes at-least-once delivery, replays and shuffled redeliveries safe:
   written by the platform (autofill, overwrite, manual edits) are stored as
   ``{"at": ms, "rule": ...}``; HubSpot's value replaces them only when it is later, and the
   losing value is logged as ``conflict_lost`` (SPEC: later change wins, the loser is kept).
+  Until HubSpot confirms the platform's latest write, a value the platform replaced is not a
+  change when a snapshot still holds it or an app's write (a push planned before that latest
+  write) sets it again (:func:`~hubsync.records.state.pending_values`).
 * **CRM status** (deleted / restored / merged) is ordered by :attr:`RecordState.crm_status_at`;
   at the same time a deletion beats a restore. Merged in HubSpot and merged in the platform are
   terminal whatever the times (a merged-away id never comes back; a deletion stored before the
@@ -80,6 +83,10 @@ class Applied:
     mapping_eligible: bool
     #: the record no longer syncs (merged away before this change): nothing of it applies
     ignored: bool = False
+
+
+#: HubSpot's ``changeSource`` of a write through the API (an app's, hubsync's pushes among them)
+APP_WRITES = frozenset({"INTEGRATION", "API"})
 
 
 def _tie_key(value: str | None) -> tuple[int, str]:
@@ -172,12 +179,14 @@ def merge_properties(
             if (
                 origin != HUBSPOT_ORIGIN
                 and value != current
-                and name not in event.property_timestamps
+                and (name not in event.property_timestamps or event.change_source in APP_WRITES)
                 and value in pending_values(stored)
             ):
                 # a snapshot (its version is the record's updatedAt, not this property's change
                 # time) still holding a value the platform replaced: the platform's write has not
-                # reached HubSpot yet, and the record changed in another property
+                # reached HubSpot yet, and the record changed in another property. Or an app's
+                # write of such a value, later than the platform's: a push planned before the
+                # platform's latest write and sent after it (a 5xx retried), whose own push follows
                 continue
             if origin != HUBSPOT_ORIGIN and value != current:
                 activities.append(

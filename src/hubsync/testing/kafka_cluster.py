@@ -113,6 +113,16 @@ class KafkaCluster:
     def start(self) -> Self:
         """Format every node's storage, start them all, wait until every broker is registered."""
         self._libs = fetch_jars(self.version)
+        for attempt in range(3):  # a race for the picked ports is retried with fresh ones
+            try:
+                return self._start_once()
+            except KafkaServerError as error:
+                if attempt == 2 or "Address already in use" not in str(error):
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _start_once(self) -> Self:
+        self.nodes = {}
         self.work_dir = Path(tempfile.mkdtemp(prefix="hubsync-kafka-cluster-", dir=self.parent_dir))
         try:
             for node_id in range(1, self.size + 1):
