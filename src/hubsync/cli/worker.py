@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -11,33 +12,46 @@ from hubsync.cli._common import configure_logging, console_err, kafka_ready, rea
 from hubsync.metrics import serve_metrics
 from hubsync.settings import Settings, hubspot_access_configured, load_settings, require_database_url
 
+if TYPE_CHECKING:
+    from hubsync.mapping.definitions import PortalRefresh
+
 log = logging.getLogger(__name__)
 
 
-async def _refresh(settings: Settings) -> int:
-    from hubsync.connectors.hubspot.http.client import HubSpotClient
-    from hubsync.connectors.hubspot.oauth.runtime import hubspot_client_config
-    from hubsync.mapping.definitions import refresh_definitions
+async def _refresh(settings: Settings) -> list[PortalRefresh]:
+    from hubsync.connectors.hubspot.oauth.clients import PortalClients
+    from hubsync.mapping.definitions import refresh_portal_definitions
     from hubsync.storage.pool import open_pool
 
-    config = await hubspot_client_config(settings)
-    with open_pool(require_database_url(settings), name="definitions") as pool:
-        async with HubSpotClient(config) as client:
-            return sum([await refresh_definitions(pool, client, kind) for kind in ("contact", "account")])
+    clients = PortalClients(settings)
+    try:
+        with open_pool(require_database_url(settings), name="definitions") as pool:
+            return await refresh_portal_definitions(pool, clients)
+    finally:
+        await clients.aclose()
 
 
 def refresh_property_definitions(settings: Settings) -> None:
-    """Cache HubSpot's property definitions when HubSpot is configured; a failure is a warning
-    (the worker then converts with the cached and built-in definitions)."""
+    """Cache HubSpot's property definitions of every portal when HubSpot is configured (with the
+    public app, each active install's, through its own token). A failure is a warning, per portal:
+    the worker then converts with the cached and built-in definitions."""
     if not hubspot_access_configured(settings):
         console_err.print("HUBSPOT_ACCESS_TOKEN not set: using cached and built-in property definitions")
         return
     try:
-        count = asyncio.run(_refresh(settings))
+        results = asyncio.run(_refresh(settings))
     except Exception as exc:
         console_err.print(f"[yellow]could not refresh property definitions from HubSpot: {exc}[/yellow]")
-    else:
-        console_err.print(f"cached {count} HubSpot property definitions")
+        return
+    for failed in (r for r in results if r.error is not None):
+        console_err.print(
+            f"[yellow]could not refresh the property definitions of portal {failed.portal}:"
+            f" {failed.error}[/yellow]"
+        )
+    done = [r for r in results if r.error is None]
+    if done:
+        portals = f" of {len(done)} portals" if len(done) > 1 else ""
+        console_err.print(f"cached {sum(r.stored for r in done)} HubSpot property definitions{portals}")
 
 
 def worker_command(

@@ -2,7 +2,8 @@
 
 Conversion and validation (:func:`~hubsync.mapping.values.to_hubspot`) need each property's type
 and options. They are fetched from HubSpot's properties API by :func:`refresh_definitions` (at
-start-up and from time to time) and read from the cache by :func:`load_definitions` on every
+the start of ``hubsync worker`` and ``hubsync run``, every portal's by
+:func:`refresh_portal_definitions`) and read from the cache by :func:`load_definitions` on every
 ingest batch, so ingest (and ``hubsync replay``) never calls HubSpot for them.
 
 Sync or async: the ingest agents hold a **synchronous** psycopg connection for their transaction,
@@ -20,6 +21,7 @@ import asyncio
 import functools
 import logging
 from collections import abc
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -27,8 +29,10 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from hubsync.connectors.hubspot.http.client import HubSpotClient
+from hubsync.connectors.hubspot.oauth.clients import ClientsByPortal
 from hubsync.mapping.values import PropertyDefinition
 from hubsync.records.kinds import HUBSPOT_TYPES, ObjectKind
+from hubsync.storage.portal_scope import enter_portal
 
 log = logging.getLogger(__name__)
 
@@ -91,24 +95,68 @@ async def refresh_definitions(
     pool_or_conn: ConnectionPool[Any] | psycopg.Connection[Any],
     client: HubSpotClient,
     object_type: ObjectKind,
+    *,
+    portal: int | None = None,
 ) -> int:
     """Fetch every property definition of ``object_type`` from HubSpot and replace the cache with
     them (``store_definitions(..., replace=True)``); returns how many were stored. A connection
     is committed by the call unless it is already in a transaction (then it joins as a savepoint).
+    ``portal``: the cache of that portal, whose client ``client`` is (None: the connection's own);
+    it is entered for the rest of the write's transaction.
     """
     bodies = await client.get_properties(HUBSPOT_TYPES[object_type])
-    return await asyncio.to_thread(_store, pool_or_conn, object_type, bodies)
+    return await asyncio.to_thread(_store, pool_or_conn, object_type, bodies, portal)
 
 
 def _store(
     pool_or_conn: ConnectionPool[Any] | psycopg.Connection[Any],
     object_type: ObjectKind,
     bodies: abc.Sequence[abc.Mapping[str, Any]],
+    portal: int | None,
 ) -> int:
     if isinstance(pool_or_conn, ConnectionPool):
         with pool_or_conn.connection() as conn:
+            if portal is not None:
+                enter_portal(conn, portal)
             return store_definitions(conn, object_type, bodies, replace=True)
+    if portal is not None:
+        enter_portal(pool_or_conn, portal)
     return store_definitions(pool_or_conn, object_type, bodies, replace=True)
+
+
+#: portals whose definitions are fetched at once (each paced by its own client's rate limit)
+REFRESH_CONCURRENCY = 16
+
+
+@dataclass(frozen=True, slots=True)
+class PortalRefresh:
+    """One portal's refresh: how many definitions were stored, or why none were."""
+
+    portal: int | None
+    stored: int = 0
+    error: str | None = None
+
+
+async def refresh_portal_definitions(
+    pool: ConnectionPool[Any], clients: ClientsByPortal, *, concurrency: int = REFRESH_CONCURRENCY
+) -> list[PortalRefresh]:
+    """Refresh the cache of every portal ``clients`` works for (the public app's active installs,
+    or the private app's one portal), each through its own client into its own cache,
+    ``concurrency`` portals at once. A portal that fails (its token revoked, HubSpot down for it)
+    is reported in its :class:`PortalRefresh`; the others go on."""
+    limit = asyncio.Semaphore(concurrency)
+
+    async def one(portal: int | None) -> PortalRefresh:
+        async with limit:
+            stored = 0
+            try:
+                for kind in ("contact", "account"):
+                    stored += await refresh_definitions(pool, clients.client(portal), kind, portal=portal)
+            except Exception as exc:  # reported per portal, the others go on
+                return PortalRefresh(portal, stored, f"{type(exc).__name__}: {exc}")
+            return PortalRefresh(portal, stored)
+
+    return list(await asyncio.gather(*(one(p) for p in await clients.portals())))
 
 
 @functools.cache
