@@ -105,6 +105,9 @@ def test_compose_ports_and_prometheus_targets_are_the_ones_served() -> None:
         name, _, url = item.partition("=")
         assert name in services and url == f"http://{name}:9400", item
     assert console["environment"]["HUBSYNC_CONSOLE_PROMETHEUS_URL"] == "http://prometheus:9090"
+    # least privilege: the console calls neither HubSpot nor Kafka, so it holds no credential of theirs
+    assert not {v for v in console["environment"] if v.startswith(("HUBSPOT_", "KAFKA_"))}
+    assert "HUBSPOT_ACCESS_TOKEN" in services["worker"]["environment"]
     for job_name, job in jobs.items():
         service = job_name.removeprefix("hubsync-")
         targets = [t for c in job.get("static_configs", []) for t in c["targets"]]

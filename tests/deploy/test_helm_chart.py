@@ -290,6 +290,30 @@ def test_the_console_is_off_by_default_and_when_on_runs_a_real_command_with_real
     assert secret["stringData"]["HUBSYNC_CONSOLE_SESSION_SECRET"] == "c" * 40
 
 
+def test_the_console_gets_no_hubspot_or_kafka_credential() -> None:
+    """Least privilege: the console reads PostgreSQL, metrics ports and Prometheus only."""
+    kafka = ["--set", "kafka.tls.secretName=kafka-tls", "--set", "kafka.tls.clientCertificate=true"]
+    kafka += ["--set", "kafka.sasl.mechanism=SCRAM-SHA-512", "--set", "kafka.sasl.username=hubsync"]
+    kafka += ["--set", "secrets.kafkaSaslPassword=kafka-secret"]
+    for app in ([], PUBLIC_APP):
+        documents = _render(*CONSOLE, *kafka, *app)
+        pods = {
+            d["metadata"]["labels"]["app.kubernetes.io/component"]: d["spec"]["template"]["spec"]
+            for d in documents
+            if d["kind"] == "Deployment"
+        }
+        for name, pod in pods.items():
+            (container,) = pod["containers"]
+            env = set(_env(container))
+            volumes = {v["name"] for v in pod["volumes"]}
+            if name == "console":
+                assert not {v for v in env if v.startswith(("HUBSPOT_", "KAFKA_", "HUBSYNC_TOKEN"))}, env
+                assert volumes == {"tmp"} and "DATABASE_URL" in env
+            else:
+                assert {"KAFKA_SASL_PASSWORD", "KAFKA_SSL_KEY_LOCATION"} <= env and "kafka-tls" in volumes
+                assert env & {"HUBSPOT_ACCESS_TOKEN", "HUBSPOT_CLIENT_SECRET"}, name
+
+
 def test_the_console_behind_a_proxy_names_its_addresses_and_bad_values_are_clear_errors() -> None:
     proxied = _render(
         *CONSOLE,

@@ -28,8 +28,31 @@ app.kubernetes.io/component: {{ .component }}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
 
-{{/* the environment every component shares */}}
+{{/* every component's environment: its own settings, then Kafka's, then HubSpot's credentials */}}
 {{- define "hubsync.env" -}}
+{{ include "hubsync.baseEnv" . }}
+{{ include "hubsync.kafkaEnv" . }}
+{{ include "hubsync.hubspotEnv" . }}
+{{- end -}}
+
+{{/* what every pod needs, the console included: the drain, the metrics port, the settings, PostgreSQL */}}
+{{- define "hubsync.baseEnv" -}}
+- name: HUBSYNC_SHUTDOWN_GRACE_S
+  value: {{ .Values.shutdownGraceSeconds | quote }}
+- name: HUBSYNC_METRICS_HOST
+  value: "0.0.0.0"
+- name: HUBSYNC_METRICS_PORT
+  value: {{ .Values.metricsPort | quote }}
+{{- range $name, $value := .Values.settings }}
+- name: {{ $name }}
+  value: {{ $value | quote }}
+{{- end }}
+- name: DATABASE_URL
+  valueFrom:
+    secretKeyRef: {name: {{ include "hubsync.secretName" . }}, key: {{ .Values.secrets.databaseUrlKey }}}
+{{- end -}}
+
+{{- define "hubsync.kafkaEnv" -}}
 - name: KAFKA_BOOTSTRAP_SERVERS
   value: {{ .Values.kafka.bootstrapServers | quote }}
 - name: KAFKA_SECURITY_PROTOCOL
@@ -55,19 +78,10 @@ app.kubernetes.io/component: {{ .component }}
   value: /etc/hubsync/kafka-tls/tls.key
 {{- end }}
 {{- end }}
-- name: HUBSYNC_SHUTDOWN_GRACE_S
-  value: {{ .Values.shutdownGraceSeconds | quote }}
-- name: HUBSYNC_METRICS_HOST
-  value: "0.0.0.0"
-- name: HUBSYNC_METRICS_PORT
-  value: {{ .Values.metricsPort | quote }}
-{{- range $name, $value := .Values.settings }}
-- name: {{ $name }}
-  value: {{ $value | quote }}
-{{- end }}
-- name: DATABASE_URL
-  valueFrom:
-    secretKeyRef: {name: {{ include "hubsync.secretName" . }}, key: {{ .Values.secrets.databaseUrlKey }}}
+{{- end -}}
+
+{{/* the private app's token or the public app's credentials: never given to the console, which calls no HubSpot API */}}
+{{- define "hubsync.hubspotEnv" -}}
 {{- if .Values.hubspot.clientId }}
 - name: HUBSPOT_CLIENT_ID
   value: {{ .Values.hubspot.clientId | quote }}
@@ -103,17 +117,18 @@ startupProbe:
   failureThreshold: 24
 {{- end -}}
 
-{{/* the volumes every pod has: a writable /tmp (the root file system is read-only) and the Kafka TLS files */}}
+{{/* the volumes every pod has: a writable /tmp (the root file system is read-only) and, unless the context
+     says "kafka": false (the console), the Kafka TLS files */}}
 {{- define "hubsync.volumeMounts" -}}
 - {name: tmp, mountPath: /tmp}
-{{- if .Values.kafka.tls.secretName }}
+{{- if and .Values.kafka.tls.secretName (ne .kafka false) }}
 - {name: kafka-tls, mountPath: /etc/hubsync/kafka-tls, readOnly: true}
 {{- end }}
 {{- end -}}
 
 {{- define "hubsync.volumes" -}}
 - {name: tmp, emptyDir: {}}
-{{- if .Values.kafka.tls.secretName }}
+{{- if and .Values.kafka.tls.secretName (ne .kafka false) }}
 - name: kafka-tls
   secret: {secretName: {{ .Values.kafka.tls.secretName }}, defaultMode: 0440}
 {{- end }}
