@@ -10,8 +10,10 @@ import psycopg
 import pytest
 from prometheus_client import CollectorRegistry
 
+from hubsync.console.actions import dismiss_duplicate
 from hubsync.platform import create_record, delete_record, merge_records
 from hubsync.push.relay import relay_from_settings
+from hubsync.storage.canonical import publishes_canonical
 from hubsync.storage.defaults import load_defaults, seed_defaults
 from tests.push.test_relay import CODEC, Setup, setup  # noqa: F401 - the setup fixture
 
@@ -67,3 +69,56 @@ def test_platform_creates_deletes_and_merges_reach_crm_topics_at_once(setup: Set
     contacts = _latest(setup, setup.topics.crm_contacts, 4)
     assert contacts[ada2]["crm_status"] == "MERGED_IN_PLATFORM" and contacts[ada2]["merged_into_id"] == ada
     assert contacts[ada]["crm_status"] == "NOT_LINKED"
+
+
+def _requests(setup: Setup) -> list[tuple[str, int]]:  # noqa: F811
+    with psycopg.connect(setup.database_url) as conn:
+        rows = conn.execute(
+            "SELECT object_type, record_id FROM hubsync.crm_republish_all ORDER BY id"
+        ).fetchall()
+    return [(str(k), int(r)) for k, r in rows]
+
+
+def test_a_pair_flagged_or_dismissed_outside_ingest_republishes_both_records(setup: Setup) -> None:  # noqa: F811
+    """A record's ``potential_duplicate_ids`` change when a pair is flagged or dismissed: both
+    records are published again, the one whose own row did not change too."""
+    with psycopg.connect(setup.database_url) as conn:
+        seed_defaults(conn, load_defaults())
+        first = create_record(conn, "contact", {"email": "grace@navy.mil", "firstname": "Grace"})
+    assert _relay_once(setup) == 1
+    assert _latest(setup, setup.topics.crm_contacts, 1)[first]["potential_duplicate_ids"] == []
+    with psycopg.connect(setup.database_url) as conn:  # the same e-mail: flagged with the first
+        second = create_record(conn, "contact", {"email": "grace@navy.mil", "firstname": "G."})
+    assert sorted(_requests(setup)) == [("contact", first), ("contact", second)]
+    assert _relay_once(setup) == 1  # the outbox row of the create; the requests after it
+    contacts = _latest(setup, setup.topics.crm_contacts, 4)
+    assert contacts[first]["potential_duplicate_ids"] == [second]
+    assert contacts[second]["potential_duplicate_ids"] == [first]
+    assert _requests(setup) == []
+
+    with psycopg.connect(setup.database_url) as conn:
+        dismiss_duplicate(conn, "contact", first, second, "ops@example.com")
+    assert _relay_once(setup) == 0  # no outbox row: the requests alone
+    contacts = _latest(setup, setup.topics.crm_contacts, 6)
+    assert contacts[first]["potential_duplicate_ids"] == [] == contacts[second]["potential_duplicate_ids"]
+    assert _requests(setup) == []
+
+
+def test_ingest_asks_only_for_the_pairs_it_drops(setup: Setup) -> None:  # noqa: F811
+    """Ingest publishes both records of a pair it flags itself (after its commit); a pair it drops
+    (a record merged away) is asked for like any other."""
+    with psycopg.connect(setup.database_url) as conn:
+        seed_defaults(conn, load_defaults())
+        a = create_record(conn, "contact", {"email": "ann@acme.io"})
+        b = create_record(conn, "contact", {"email": "bob@acme.io"})
+        conn.execute("DELETE FROM hubsync.crm_republish_all")
+        conn.commit()
+        publishes_canonical(conn)
+        conn.execute(
+            "INSERT INTO hubsync.potential_duplicates (object_type, record_a, record_b, signal)"
+            " VALUES ('contact', %s, %s, 'email')",
+            (a, b),
+        )
+        assert conn.execute("SELECT count(*) FROM hubsync.crm_republish_all").fetchone() == (0,)
+        conn.execute("DELETE FROM hubsync.potential_duplicates WHERE record_a = %s", (a,))
+        assert conn.execute("SELECT count(*) FROM hubsync.crm_republish_all").fetchone() == (2,)

@@ -20,6 +20,7 @@ PORTAL_SCOPED = {
     "contact_account_links",
     "contact_emails",
     "contacts",
+    "crm_republish",
     "field_mappings",
     "property_definitions",
     "outbox",

@@ -41,7 +41,7 @@ from hubsync.ingest.statistics import StatisticsKeeper
 from hubsync.mapping.definitions import effective_definitions
 from hubsync.mapping.store import load_mappings
 from hubsync.records.kinds import ObjectKind
-from hubsync.storage.canonical import canonical_accounts, canonical_contacts, crm_key
+from hubsync.storage.canonical import canonical_accounts, canonical_contacts, crm_key, publishes_canonical
 from hubsync.storage.config_versions import (
     forget_gone_workers,
     mapping_version,
@@ -202,6 +202,8 @@ class IngestProcessor:
         """One transaction for the batch; each portal's events applied with that portal entered."""
         results: dict[int | None, BatchResult] = {}
         with self.pool.connection() as conn, conn.transaction():
+            if self.publish_canonical:
+                publishes_canonical(conn)
             for portal, group in self._by_portal(events).items():
                 results[portal] = apply_batch(conn, group, self._enter(conn, portal))
             crash_point("ingest.before_commit")
@@ -219,6 +221,8 @@ class IngestProcessor:
                 portal = self.routing.portal_of(event.portal_id)
                 try:
                     with conn.transaction():
+                        if self.publish_canonical:
+                            publishes_canonical(conn)
                         result = apply_batch(conn, [event], self._enter(conn, portal))
                 except RETRIABLE_DB_ERRORS:
                     raise

@@ -22,6 +22,8 @@
   enriched) the records' canonical ``crm.contacts`` / ``crm.accounts`` values are published in the
   same round, after the changes: a record made in the platform is on ``crm.*`` as soon as it is
   written, and a deletion shows there (``deleted_at``), without waiting for HubSpot's echo.
+  After the outbox, the records whose duplicate pairs changed outside ingest are published again
+  (:mod:`hubsync.push.republish`).
 * **Retention.** Published rows older than :attr:`RelayConfig.retention` are deleted.
 """
 
@@ -48,6 +50,7 @@ from hubsync.avro.schemas import AvroSchema
 from hubsync.backoff import Backoff, BackoffSchedule
 from hubsync.errors import RetriableError
 from hubsync.metrics import PerRegistry
+from hubsync.push.republish import delete_republished, fetch_republish, wanted_by_portal
 from hubsync.settings import Settings, require_database_url
 from hubsync.storage.canonical import acanonical_accounts, acanonical_contacts, crm_key
 from hubsync.storage.outbox import InvalidOutboxPayloadError, payload_to_avro
@@ -431,9 +434,40 @@ class OutboxRelay:
     ) -> dict[str, list[EncodedMessage]]:
         """The ``crm.*`` records of the records these rows changed platform-side: a platform-made
         record is on ``crm.*`` as soon as it is written, not only once HubSpot echoed its push."""
+        return await self._canonical_of(
+            conn,
+            {
+                portal: platform_changed_records(portal_rows)
+                for portal, portal_rows in group_by_portal(rows, lambda r: r.portal_id).items()
+            },
+        )
+
+    async def republish_round(self, conn: psycopg.AsyncConnection[Any]) -> int:
+        """Publish the canonical records asked for in ``hubsync.crm_republish_all`` (a duplicate
+        pair flagged, dropped or dismissed outside ingest: :mod:`hubsync.push.republish`), up to
+        ``batch_size`` requests; they are deleted once Kafka acknowledged."""
+        requests = await fetch_republish(conn, self.config.batch_size)
+        if not requests:
+            return 0
+        canonical = await self._canonical_of(conn, wanted_by_portal(requests))
+        timeout = self.config.publish_timeout_s
+        await asyncio.gather(
+            *(
+                self.publisher.publish(topic, messages, timeout_s=timeout)
+                for topic, messages in canonical.items()
+            )
+        )
+        await delete_republished(conn, [r.id for r in requests])
+        for topic, messages in canonical.items():
+            self.metrics.published.labels(topic=topic).inc(len(messages))
+        return len(requests)
+
+    async def _canonical_of(
+        self, conn: psycopg.AsyncConnection[Any], wanted_by: Mapping[int | None, Mapping[str, set[int]]]
+    ) -> dict[str, list[EncodedMessage]]:
+        """The encoded ``crm.*`` records of the wanted record ids, per portal and kind."""
         out: dict[str, list[EncodedMessage]] = {}
-        for portal, portal_rows in group_by_portal(rows, lambda r: r.portal_id).items():
-            wanted = platform_changed_records(portal_rows)
+        for portal, wanted in wanted_by.items():
             if not any(wanted.values()):
                 continue
             async with conn.transaction():  # the portal's views, for this transaction only
@@ -442,7 +476,7 @@ class OutboxRelay:
                     ("contact", self.topics.crm_contact, acanonical_contacts),
                     ("account", self.topics.crm_account, acanonical_accounts),
                 ):
-                    if topic is None or not wanted[kind]:
+                    if topic is None or not wanted.get(kind):
                         continue
                     schema = self._crm_schemas[kind]
                     records = await read(conn, sorted(wanted[kind]))
@@ -459,6 +493,9 @@ class OutboxRelay:
             sent = await self.publish_round(conn)
             total += sent
             if sent < self.config.batch_size:
+                break
+        while stop is None or not stop.is_set():
+            if await self.republish_round(conn) < self.config.batch_size:
                 break
         await self.refresh_lag(conn)
         return total

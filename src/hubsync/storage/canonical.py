@@ -37,6 +37,7 @@ __all__ = [
     "canonical_accounts",
     "canonical_contacts",
     "crm_key",
+    "publishes_canonical",
 ]
 
 # Each CTE reads only the rows of the batch, driven by the unnested ids through the indexes (a
@@ -147,6 +148,13 @@ LEFT JOIN links l ON l.id = a.id
 LEFT JOIN dups d ON d.id = a.id
 ORDER BY a.id
 """
+
+
+def publishes_canonical(conn: psycopg.Connection[Any]) -> None:
+    """Say that this transaction's caller publishes the canonical records of the duplicate pairs
+    it flags (ingest does, after the commit): the relay is not asked to (migration 0014). Pairs
+    dropped or resolved are still asked for."""
+    conn.execute("SELECT set_config('hubsync.publishes_canonical', 'on', true)")
 
 
 def crm_key(record_id: int) -> bytes:
