@@ -56,15 +56,13 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter
 
 from hubsync.avro.codec import AvroCodec, codec_from_settings
 from hubsync.backoff import Backoff, BackoffSchedule
-from hubsync.connectors.hubspot.sources.cursors import CursorStore
-from hubsync.connectors.hubspot.sources.poller import IncrementalPoller, PollerConfig
+from hubsync.connectors.hubspot.sources.poller import PollerConfig
+from hubsync.connectors.hubspot.sources.portal_polling import PortalPoller
 from hubsync.connectors.hubspot.sources.publish import ChangeEventPublisher
-from hubsync.connectors.hubspot.sources.record_events import PortalProperties
 from hubsync.connectors.hubspot.webhooks import DEFAULT_PATH
 from hubsync.connectors.hubspot.webhooks.receiver import WebhookReceiverConfig
 from hubsync.connectors.hubspot.webhooks.service import webhook_service
 from hubsync.health import HealthChecks
-from hubsync.hubspot_model.objects import HubSpotObjectType
 from hubsync.metrics import ConnectorMetrics, PerRegistry
 from hubsync.push.agents import shared_push_processor
 from hubsync.push.relay import relay_from_settings
@@ -79,7 +77,6 @@ log = logging.getLogger(__name__)
 
 #: a component: runs until the event is set, then returns (raising means it failed)
 ComponentFn = Callable[[asyncio.Event], Awaitable[None]]
-POLL_TYPES: tuple[HubSpotObjectType, ...] = ("contacts", "companies")
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,17 +249,14 @@ def webhook_component(
     return Component("webhook", run)
 
 
-#: portals polled at once by ``hubsync run``'s poller (each paced by its own rate limit)
-POLL_CONCURRENCY = 16
-
-
 def poller_component(
     app: AgentApp, settings: Settings, options: RunOptions, metrics: ConnectorMetrics
 ) -> Component:
     """The incremental poller of every portal, on the push agents' HubSpot clients (see the module
-    docstring): each round polls the active portals, up to :data:`POLL_CONCURRENCY` at once, each
-    with its own cursors, mappings and client. A portal that fails (revoked while polled, HubSpot
-    down for it) is logged and polled again next round; the others go on."""
+    docstring): each round polls the active portals
+    (:class:`~hubsync.connectors.hubspot.sources.portal_polling.PortalPoller`). A portal that fails
+    (revoked while polled, HubSpot down for it) is logged and polled again next round; the others
+    go on."""
     config = PollerConfig(
         overlap_ms=settings.poll_overlap_ms, settle_ms=settings.poll_settle_ms, source="POLLER"
     )
@@ -272,45 +266,31 @@ def poller_component(
         pool = await open_async_pool(
             require_database_url(settings), PoolConfig(max_size=4), name="hubsync-poller"
         )
-        limit = asyncio.Semaphore(POLL_CONCURRENCY)
         try:
             async with AsyncKafkaPublisher(
                 kafka_connection(settings), codec_from_settings(settings)
             ) as kafka:
                 events = ChangeEventPublisher(kafka, settings.topics, source="poller", metrics=metrics)
-                properties = PortalProperties(pool)
-
-                async def poll(portal: int | None) -> None:
-                    async with limit:
-                        poller = IncrementalPoller(
-                            clients.client(portal),
-                            events,
-                            CursorStore(pool, portal),
-                            await properties.get(portal),
-                            config=config,
-                            metrics=metrics,
-                            portal_id=portal,
-                        )
-                        for object_type in POLL_TYPES:
-                            result = await poller.poll_once(object_type)
-                            if result.published:
+                poller = PortalPoller(clients, pool, events, config, metrics=metrics)
+                while not stop.is_set():
+                    outcomes = await poller.round()
+                    for outcome in outcomes:
+                        for object_type, published in outcome.published.items():
+                            if published:
                                 log.info(
                                     "poller: portal %s: %s: %d events published",
-                                    portal,
+                                    outcome.portal,
                                     object_type,
-                                    result.published,
+                                    published,
                                 )
-
-                while not stop.is_set():
-                    portals = await clients.portals()
-                    outcomes = await asyncio.gather(*(poll(p) for p in portals), return_exceptions=True)
-                    failed = [
-                        (p, o) for p, o in zip(portals, outcomes, strict=True) if isinstance(o, Exception)
-                    ]
-                    for portal, exc in failed:
-                        log.warning("poller: portal %s not polled this round: %s", portal, exc)
-                    if failed and len(failed) == len(portals) and not clients.many:
-                        raise failed[0][1]  # the one portal failed: the supervisor restarts with backoff
+                    failed = [o for o in outcomes if o.error is not None]
+                    for outcome in failed:
+                        log.warning(
+                            "poller: portal %s not polled this round: %s", outcome.portal, outcome.error
+                        )
+                    if failed and len(failed) == len(outcomes) and not clients.many:
+                        assert failed[0].error is not None
+                        raise failed[0].error  # the one portal failed: the supervisor restarts with backoff
                     if await _sleep(stop, options.poll_interval_s):
                         return
         finally:

@@ -27,6 +27,7 @@ from hubsync.storage.migrate import migrate
 from hubsync.storage.portal_scope import enter_portal
 from hubsync.storage.portals import TokenPair
 from hubsync.storage.token_cipher import new_key
+from tests.sandbox.oauth_support import portal_tokens
 
 pytestmark = pytest.mark.integration
 
@@ -50,24 +51,9 @@ def sandbox() -> Iterator[ThreadedSandbox]:
 
 
 def _grant(base_url: str, portal: int) -> TokenPair:
-    """The portal's admin consents; the code exchanged for the portal's tokens."""
-    redirect = httpx.get(
-        f"{base_url}/oauth/authorize",
-        params={"client_id": CLIENT_ID, "redirect_uri": REDIRECT, "portal_id": str(portal)},
+    return portal_tokens(
+        base_url, portal, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, redirect_uri=REDIRECT
     )
-    code = httpx.URL(redirect.headers["location"]).params["code"]
-    body = httpx.post(
-        f"{base_url}/oauth/v1/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": REDIRECT,
-            "client_id": CLIENT_ID,
-            "client_secret": CLIENT_SECRET,
-        },
-    ).json()
-    expires = datetime.now(UTC) + timedelta(seconds=int(body["expires_in"]))
-    return TokenPair(body["access_token"], body["refresh_token"], expires)
 
 
 def _custom_property(base_url: str, tokens: TokenPair, name: str) -> None:

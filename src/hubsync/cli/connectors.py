@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import signal
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from enum import StrEnum
 from typing import Any
 
@@ -20,6 +20,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from hubsync.avro.codec import codec_from_settings
 from hubsync.cli._common import (
     EXIT_FAILURE,
     configure_logging,
@@ -29,14 +30,20 @@ from hubsync.cli._common import (
     shutdown_handler,
 )
 from hubsync.connectors.hubspot.http.errors import BLOCKED_ERRORS
+from hubsync.connectors.hubspot.oauth.clients import PortalClients
 from hubsync.connectors.hubspot.sources.backfill import Backfill
 from hubsync.connectors.hubspot.sources.poller import IncrementalPoller, PollerConfig
+from hubsync.connectors.hubspot.sources.portal_polling import PortalPoller
+from hubsync.connectors.hubspot.sources.publish import ChangeEventPublisher
 from hubsync.connectors.hubspot.sources.pull import pull_ids
 from hubsync.connectors.hubspot.sources.runtime import ConnectorRuntime, connector_runtime
 from hubsync.errors import ConfigurationError, HubsyncError
 from hubsync.hubspot_model.objects import HubSpotObjectType
 from hubsync.metrics import ConnectorMetrics, HubSpotClientMetrics, serve_metrics
-from hubsync.settings import Settings, load_settings
+from hubsync.settings import Settings, load_settings, public_app, require_database_url
+from hubsync.storage.pool import PoolConfig, open_async_pool
+from hubsync.streams.connection import kafka_connection
+from hubsync.streams.producer import AsyncKafkaPublisher
 
 
 class ObjectChoice(StrEnum):
@@ -130,6 +137,15 @@ def poller_command(
     console_err.print(f"metrics on http://{settings.metrics_host}:{port}/metrics (/healthz, /readyz)")
 
     stopping = shutdown_handler(settings, "the poller")
+    if public_app(settings) and settings.portal_id is None:
+        # the public app with no portal named: every active install, as hubsync run polls them
+        if full:
+            console_err.print("[red]error:[/red] --full reads one portal: say which with --portal N")
+            raise typer.Exit(2)
+        every = _every_portal(settings, types, once, interval, connector_metrics, client_metrics, stopping)
+        with contextlib.suppress(KeyboardInterrupt):
+            _run(every)
+        return
 
     async def main() -> None:
         # SIGTERM/SIGINT: finish the poll in progress (its cursor is saved after Kafka acknowledged it)
@@ -181,6 +197,54 @@ def poller_command(
 
     with contextlib.suppress(KeyboardInterrupt):
         _run(main())
+
+
+async def _every_portal(
+    settings: Settings,
+    types: tuple[HubSpotObjectType, ...],
+    once: bool,
+    interval: float,
+    connector_metrics: ConnectorMetrics,
+    client_metrics: HubSpotClientMetrics,
+    stopping: Callable[[asyncio.Event], None],
+) -> None:
+    """``hubsync poller`` for every portal of the public app: each round polls the active installs
+    (:class:`~hubsync.connectors.hubspot.sources.portal_polling.PortalPoller`); a portal that fails
+    is reported and polled again next round. ``--once``: one round, exit 1 if a portal failed."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping, stop)
+    clients = PortalClients(settings, metrics=client_metrics)
+    pool = await open_async_pool(
+        require_database_url(settings), PoolConfig(max_size=4), name="hubsync-poller"
+    )
+    try:
+        async with AsyncKafkaPublisher(kafka_connection(settings), codec_from_settings(settings)) as kafka:
+            events = ChangeEventPublisher(kafka, settings.topics, source="poller", metrics=connector_metrics)
+            config = _poller_config(settings, "POLLER")
+            poller = PortalPoller(clients, pool, events, config, metrics=connector_metrics, types=types)
+            while not stop.is_set():
+                outcomes = await poller.round()
+                for outcome in outcomes:
+                    if outcome.error is not None:
+                        why = f"portal {outcome.portal}: not polled this round: {outcome.error}"
+                        console_err.print(f"[yellow]{why}[/yellow]")
+                        continue
+                    for object_type, published in outcome.published.items():
+                        console_err.print(
+                            f"portal {outcome.portal}: {object_type}: {published} events published"
+                        )
+                if once:
+                    if any(o.error is not None for o in outcomes):
+                        raise typer.Exit(EXIT_FAILURE)
+                    return
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), interval)
+            console_err.print("poller stopped")
+    finally:
+        await clients.aclose()
+        await pool.close()
 
 
 def pull_command(
