@@ -181,6 +181,10 @@ class Settings(BaseSettings):
     #: the backfill lane's batches are smaller, so a webhook-driven batch never waits long behind one
     ingest_backfill_batch_max: int = Field(default=500, ge=1, le=100_000)
 
+    #: how often a worker with HubSpot access reads every portal's property definitions again (a
+    #: custom property made in HubSpot, a portal installed since the start); 0: at start only
+    definitions_refresh_s: float = Field(default=600.0, ge=0, le=7 * 24 * 3600)
+
     #: seconds a stopping component (SIGTERM) has to drain before it exits anyway (code 1); keep it
     #: below the orchestrator's kill timeout (the chart sets terminationGracePeriodSeconds to this + 5)
     shutdown_grace_s: float = Field(default=25.0, gt=0, le=3_600)

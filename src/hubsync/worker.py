@@ -3,24 +3,74 @@ configured, the push agents."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
 from prometheus_client import REGISTRY, CollectorRegistry
+from psycopg_pool import ConnectionPool
 
 from hubsync.avro.codec import AvroCodec
 from hubsync.health import HealthChecks
 from hubsync.ingest.agents import add_ingest_agents
-from hubsync.push.agents import add_push_agents
-from hubsync.settings import Settings, hubspot_access_configured
+from hubsync.mapping.definitions import refresh_portal_definitions
+from hubsync.push.agents import add_push_agents, shared_push_processor
+from hubsync.settings import Settings, hubspot_access_configured, require_database_url
+from hubsync.storage.pool import PoolConfig, open_pool
 from hubsync.streams.faust_app import AgentApp, assignment_check, consumer_not_started, create_app, run_app
+
+log = logging.getLogger(__name__)
 
 
 def build_app(settings: Settings, codec: AvroCodec, *, registry: CollectorRegistry = REGISTRY) -> AgentApp:
     """The worker app: one ingest agent per ``hubspot.*.changes`` topic and, when
-    ``HUBSPOT_ACCESS_TOKEN`` is set, one push agent per ``platform.*.changes`` topic."""
+    ``HUBSPOT_ACCESS_TOKEN`` is set, one push agent per ``platform.*.changes`` topic and the
+    periodic refresh of the property definitions."""
     app = create_app(settings, codec, registry)
     add_ingest_agents(app)
     if hubspot_access_configured(settings):
         add_push_agents(app)
+        if settings.definitions_refresh_s > 0:
+            add_definitions_refresh(app, settings.definitions_refresh_s)
     return app
+
+
+@contextlib.asynccontextmanager
+async def _definitions_pool(settings: Settings) -> AsyncIterator[ConnectionPool[Any]]:
+    pool = await asyncio.to_thread(
+        open_pool, require_database_url(settings), PoolConfig(min_size=1, max_size=1), name="definitions"
+    )
+    try:
+        yield pool
+    finally:
+        await asyncio.to_thread(pool.close)
+
+
+def add_definitions_refresh(app: AgentApp, interval_s: float) -> None:
+    """Every ``interval_s``, read every portal's property definitions again through the push
+    agents' clients (each portal's own token and rate limit): a custom property made in HubSpot,
+    or a portal installed since the worker started, converts without a restart. The ingest agents
+    reload the cache within seconds (their context cache). A portal that fails is a warning."""
+
+    async def refresh() -> None:
+        try:
+            clients = (await shared_push_processor(app)).clients
+            pool = await app.resources.get("definitions", lambda: _definitions_pool(app.settings))
+            results = await refresh_portal_definitions(pool, clients)
+        except Exception as exc:  # PostgreSQL down, say: the cached definitions stand, next time again
+            log.warning("property definitions not refreshed: %s", exc)
+            return
+        for failed in (r for r in results if r.error is not None):
+            log.warning("property definitions of portal %s not refreshed: %s", failed.portal, failed.error)
+        log.info(
+            "property definitions refreshed: %d of %d portals",
+            sum(r.error is None for r in results),
+            len(results),
+        )
+
+    app.timer(interval=interval_s)(refresh)
 
 
 def run_worker(settings: Settings, codec: AvroCodec, *, checks: HealthChecks | None = None) -> None:

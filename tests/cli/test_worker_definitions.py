@@ -27,6 +27,7 @@ from hubsync.storage.migrate import migrate
 from hubsync.storage.portal_scope import enter_portal
 from hubsync.storage.portals import TokenPair
 from hubsync.storage.token_cipher import new_key
+from tests.ingest.worker_harness import WorkerProcess, prepare_worker
 from tests.sandbox.oauth_support import portal_tokens
 
 pytestmark = pytest.mark.integration
@@ -125,3 +126,43 @@ def test_a_private_app_refreshes_its_one_portal(
         assert {"email", "jobtitle"} <= set(load_definitions(conn, "contact"))
     err = capsys.readouterr().err
     assert "cached" in err and "portals" not in err and "could not" not in err
+
+
+def test_a_running_worker_picks_up_a_custom_property_made_in_hubspot_without_a_restart(
+    kafka_bootstrap_servers: str, fresh_database_url: str, sandbox: ThreadedSandbox
+) -> None:
+    setup = prepare_worker(
+        kafka_bootstrap_servers,
+        fresh_database_url,
+        HUBSPOT_BASE_URL=sandbox.base_url,
+        HUBSPOT_ACCESS_TOKEN=PRIVATE_TOKEN,
+        HUBSYNC_DEFINITIONS_REFRESH_S="1",
+    )
+    worker = WorkerProcess(setup.env).start()  # --no-refresh: nothing read at start
+    try:
+        worker.wait_until(lambda: "metrics on http://" in worker.output(), "the worker to start", timeout=60)
+        made = httpx.post(
+            f"{sandbox.base_url}/crm/v3/properties/contacts",
+            headers={"Authorization": f"Bearer {PRIVATE_TOKEN}"},
+            json={
+                "name": "late_score",
+                "label": "Late",
+                "type": "string",
+                "fieldType": "text",
+                "groupName": "contactinformation",
+            },
+        )
+        assert made.status_code == 201, made.text
+
+        def cached() -> bool:
+            with psycopg.connect(fresh_database_url) as conn:
+                return "late_score" in load_definitions(conn, "contact")
+
+        worker.wait_until(cached, "the worker to cache the new property", timeout=60)
+        worker.wait_until(
+            lambda: "property definitions refreshed: 1 of 1 portals" in worker.output(),
+            "the refresh's log line",
+        )
+        assert worker.stop() == 0
+    finally:
+        worker.close()
