@@ -136,9 +136,12 @@ def test_every_panel_query_returns_series_in_a_real_prometheus(prometheus: str) 
         missing = []
         for title, promql in _queries():
             try:
-                answer = httpx.get(f"{prometheus}/api/v1/query", params={"query": promql}, timeout=10).json()
+                response = httpx.get(f"{prometheus}/api/v1/query", params={"query": promql}, timeout=10)
             except httpx.HTTPError:
                 return ["prometheus not answering yet"]
+            if response.status_code == 503:  # "Service Unavailable" in plain text while it starts
+                return ["prometheus not ready yet"]
+            answer = response.json()
             assert answer["status"] == "success", f"{title}: {promql}: {answer}"
             if not answer["data"]["result"]:
                 missing.append(f"{title}: {promql}")
