@@ -21,6 +21,9 @@ from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
 from hubsync.connectors.hubspot.http.client import HubSpotClient
+from hubsync.connectors.hubspot.http.config import HubSpotClientConfig
+from hubsync.connectors.hubspot.http.errors import HubSpotAuthError
+from hubsync.connectors.hubspot.http.requester import MAX_TOKEN_RENEWALS
 from hubsync.connectors.hubspot.oauth.client import OAuthAppConfig, OAuthClient
 from hubsync.connectors.hubspot.oauth.runtime import hubspot_client_config, portal_store
 from hubsync.connectors.hubspot.oauth.tokens import PortalTokenSource
@@ -40,6 +43,7 @@ from tests.ingest.worker_harness import (
     _hubsync_command,
     prepare_worker,
 )
+from tests.sandbox.oauth_support import portal_tokens
 
 CLIENT_ID = "hubsync-test-app"
 CLIENT_SECRET = "app-client-secret-7f3a"
@@ -181,6 +185,50 @@ def test_refreshes_never_overlap_and_an_expired_token_is_renewed_once(app: App) 
 
     read, grants = asyncio.run(read_after_expiry())
     assert read == 5 and grants == before + 2
+
+
+class _Renewals:
+    """A token source handing out the given tokens in turn, one more per renewal."""
+
+    portal_key = ("renewals", str(PORTAL))
+
+    def __init__(self, tokens: list[str]) -> None:
+        self.tokens, self.renewed = tokens, 0
+
+    async def token(self) -> str:
+        return self.tokens[self.renewed]
+
+    async def refresh(self, rejected: str) -> str | None:
+        assert rejected == self.tokens[self.renewed]
+        self.renewed += 1
+        return self.tokens[self.renewed]
+
+
+def test_a_token_expired_again_right_after_its_renewal_is_renewed_again() -> None:
+    """Tokens that die every 150 ms (the backfill test below) can expire between a renewal and its
+    use: the request renews again, a bounded number of times (MAX_TOKEN_RENEWALS)."""
+    with ThreadedSandbox(_sandbox_config(), seed=SeedSpec(contacts=5, companies=0)) as sandbox:
+        expired = [portal_tokens(sandbox.base_url, PORTAL, client_id=CLIENT_ID, client_secret=CLIENT_SECRET)]
+        expired.append(
+            portal_tokens(sandbox.base_url, PORTAL, client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
+        )
+        httpx.post(f"{sandbox.base_url}/_sandbox/oauth/expire").raise_for_status()
+        fresh = portal_tokens(sandbox.base_url, PORTAL, client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
+        source = _Renewals([t.access_token for t in (*expired, fresh)])
+
+        async def read() -> int:
+            config = HubSpotClientConfig(base_url=sandbox.base_url, token_source=source)
+            async with HubSpotClient(config) as client:
+                return len((await client.get_page("contacts", limit=5)).results)
+
+        assert asyncio.run(read()) == 5 and source.renewed == 2
+
+        # a source that keeps handing out dead tokens: the request gives up after MAX_TOKEN_RENEWALS
+        dead = [expired[0].access_token] * (MAX_TOKEN_RENEWALS + 2)
+        source = _Renewals(dead)
+        with pytest.raises(HubSpotAuthError, match="EXPIRED_AUTHENTICATION"):
+            asyncio.run(read())
+        assert source.renewed == MAX_TOKEN_RENEWALS
 
 
 def test_a_revoked_portal_stops_and_says_why(app: App) -> None:

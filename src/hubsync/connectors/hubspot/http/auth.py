@@ -1,6 +1,7 @@
 """Where the HubSpot client's bearer token comes from: a private app's fixed token, or a portal's
-OAuth access token that is refreshed before it expires and once more when HubSpot answers 401
-``EXPIRED_AUTHENTICATION`` (:class:`hubsync.connectors.hubspot.oauth.tokens.PortalTokenSource`)."""
+OAuth access token that is refreshed before it expires and again when HubSpot answers 401
+``EXPIRED_AUTHENTICATION``, up to three times for one request
+(:class:`hubsync.connectors.hubspot.oauth.tokens.PortalTokenSource`)."""
 
 from __future__ import annotations
 

@@ -61,6 +61,11 @@ log = logging.getLogger(__name__)
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
+#: renewals of an expired OAuth token for one request: a token HubSpot calls expired right after its
+#: renewal (its clock ahead of ours, tokens expired early) is renewed again, then the request fails
+MAX_TOKEN_RENEWALS = 3
+
+
 class Bucket(StrEnum):
     """Which of the portal's limits a request counts against."""
 
@@ -151,7 +156,7 @@ class Requester:
         :class:`HubSpotRetriesExhaustedError`."""
         policy = self.config.retry
         attempt = 0
-        renewed = False
+        renewals = 0
         while True:
             attempt += 1
             token = await self._tokens.token()
@@ -163,9 +168,14 @@ class Requester:
             details = HubSpotErrorDetails.from_body(
                 result.status, result.body, correlation_header=header(result.headers, CORRELATION_HEADER)
             )
-            if result.status == 401 and details.category == "EXPIRED_AUTHENTICATION" and not renewed:
-                # an OAuth access token expired before its refresh: renew once and send again
-                renewed = True
+            if (
+                result.status == 401
+                and details.category == "EXPIRED_AUTHENTICATION"
+                and renewals < MAX_TOKEN_RENEWALS
+            ):
+                # an OAuth access token expired before its refresh: renew and send again (the
+                # renewed one can be expired by the time it is sent, too: a few times, not forever)
+                renewals += 1
                 if await self._tokens.refresh(token) is not None:
                     attempt -= 1
                     continue
