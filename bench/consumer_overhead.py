@@ -44,6 +44,7 @@ from hubsync.ingest.events import change_event
 from hubsync.settings import Settings
 from hubsync.streams.consumer import decode_by_topic
 from hubsync.streams.decode import KafkaRecord
+from hubsync.testing.records import FakeKafkaRecord
 
 BATCH = 2_000
 CONSUMERS = ("librdkafka", "faust")
@@ -132,29 +133,7 @@ def decode_cost(values: Sequence[bytes], topic: str) -> dict[str, Any]:
     codec = SingleObjectCodec(SchemaRepository())
     schema = codec.repository.current("hubspot_change_event")
 
-    class Record:
-        def __init__(self, value: bytes, offset: int) -> None:
-            self._value, self._offset = value, offset
-
-        def topic(self) -> str:
-            return topic
-
-        def partition(self) -> int:
-            return 0
-
-        def offset(self) -> int:
-            return self._offset
-
-        def key(self) -> bytes | None:
-            return None
-
-        def value(self) -> bytes:
-            return self._value
-
-        def timestamp(self) -> tuple[int, int]:
-            return (0, 0)
-
-    records = [Record(v, i) for i, v in enumerate(values)]
+    records = [FakeKafkaRecord(v, topic=topic, offset=i) for i, v in enumerate(values)]
     started, cpu = time.perf_counter(), _cpu_s()
     seen: set[tuple[int, int]] = set()
     for i in range(0, len(records), BATCH):
@@ -163,7 +142,7 @@ def decode_cost(values: Sequence[bytes], topic: str) -> dict[str, Any]:
             raise AssertionError(f"{len(dead)} events did not decode")
         for record, value in decoded:
             change_event(value)
-            seen.add((0, record.offset()))
+            seen.add((0, int(record.offset() or 0)))
     return _result(seen, len(records), started, cpu)
 
 
