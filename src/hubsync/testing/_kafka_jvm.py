@@ -18,10 +18,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from hubsync._runtime.errors import ServiceError
+
+T = TypeVar("T")
 
 __all__ = [
     "KAFKA_VERSION",
@@ -51,6 +54,23 @@ _JVM_FLAGS = (
 
 class KafkaServerError(ServiceError):
     """The Kafka jars could not be fetched, or a broker or Kafka tool failed."""
+
+
+#: starts tried when the ports picked for a broker were taken before it bound them
+PORT_RACE_ATTEMPTS = 3
+
+
+def on_fresh_ports(start: Callable[[], T], *, attempts: int = PORT_RACE_ATTEMPTS) -> T:
+    """``start()``, again (it picks new ports) when it failed because a port it picked was taken
+    between the pick and the bind ("Address already in use"); any other failure is raised at once.
+    ``start`` cleans up after itself when it fails."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return start()
+        except KafkaServerError as error:
+            if attempt == attempts or "Address already in use" not in str(error):
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def cache_root() -> Path:

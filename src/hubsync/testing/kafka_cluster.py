@@ -23,7 +23,13 @@ from confluent_kafka.admin import AdminClient
 
 from hubsync._runtime.errors import log_tail
 from hubsync._runtime.processes import ProcessRef, free_port, spawn_in_session
-from hubsync.testing._kafka_jvm import KAFKA_VERSION, KafkaServerError, fetch_jars, java_command
+from hubsync.testing._kafka_jvm import (
+    KAFKA_VERSION,
+    KafkaServerError,
+    fetch_jars,
+    java_command,
+    on_fresh_ports,
+)
 from hubsync.testing.kafka_server import _HOST, _LOG4J2, SMALL_BROKER, _cluster_id, _probe_logger
 
 _LEADER = re.compile(r"^LeaderId:\s*(\d+)", re.MULTILINE)
@@ -113,13 +119,7 @@ class KafkaCluster:
     def start(self) -> Self:
         """Format every node's storage, start them all, wait until every broker is registered."""
         self._libs = fetch_jars(self.version)
-        for attempt in range(3):  # a race for the picked ports is retried with fresh ones
-            try:
-                return self._start_once()
-            except KafkaServerError as error:
-                if attempt == 2 or "Address already in use" not in str(error):
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
+        return on_fresh_ports(self._start_once)
 
     def _start_once(self) -> Self:
         self.nodes = {}

@@ -33,6 +33,7 @@ from hubsync.testing._kafka_jvm import (
     fetch_jars,
     java_command,
     kafka_release,
+    on_fresh_ports,
 )
 
 __all__ = [
@@ -142,20 +143,21 @@ class ApacheKafkaServer:
         if self.parent_dir is not None:
             self.parent_dir.mkdir(parents=True, exist_ok=True)
         self.work_dir = Path(tempfile.mkdtemp(prefix="hubsync-kafka-", dir=self.parent_dir))
+
+        def start_once() -> None:
+            try:
+                self._launch(libs)
+                self._wait_until_ready()
+            except KafkaServerError:
+                self._kill()
+                raise
+
         try:
-            for attempt in range(3):  # a race for the picked ports is retried with fresh ones
-                try:
-                    self._launch(libs)
-                    self._wait_until_ready()
-                    return self
-                except KafkaServerError as error:
-                    self._kill()
-                    if attempt == 2 or "Address already in use" not in str(error):
-                        raise
+            on_fresh_ports(start_once)
         except BaseException:
             self._remove_work_dir()
             raise
-        raise AssertionError("unreachable")  # pragma: no cover
+        return self
 
     def stop(self) -> None:
         """Stop the broker (SIGTERM, then SIGKILL after 30 s) and remove its directory."""
