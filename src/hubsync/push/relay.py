@@ -403,31 +403,32 @@ class OutboxRelay:
         if not rows:
             return 0
         batch = prepare_batch(rows, self.topics, self.codec, self.schema, now_ms())
+        await self._publish(batch.messages)
+        canonical = await self._canonical(conn, rows)
+        await self._publish(canonical)
+        if batch.dead_letters:
+            await self.dead_letters.publish(batch.dead_letters, timeout_s=self.config.publish_timeout_s)
+        crash_point("relay.after_publish")
+        await mark_published(conn, [row.id for row in rows])
+        crash_point("relay.after_mark")
+        self._count(canonical)
+        self._count(batch.messages)
+        self.published += len(rows)
+        return len(rows)
+
+    async def _publish(self, by_topic: Mapping[str, Sequence[EncodedMessage]]) -> None:
+        """Send every topic's messages; returns once Kafka acknowledged them all."""
         timeout = self.config.publish_timeout_s
         await asyncio.gather(
             *(
                 self.publisher.publish(topic, messages, timeout_s=timeout)
-                for topic, messages in batch.messages.items()
+                for topic, messages in by_topic.items()
             )
         )
-        canonical = await self._canonical(conn, rows)
-        await asyncio.gather(
-            *(
-                self.publisher.publish(topic, messages, timeout_s=timeout)
-                for topic, messages in canonical.items()
-            )
-        )
-        if batch.dead_letters:
-            await self.dead_letters.publish(batch.dead_letters, timeout_s=timeout)
-        crash_point("relay.after_publish")
-        await mark_published(conn, [row.id for row in rows])
-        crash_point("relay.after_mark")
-        for topic, messages in canonical.items():
+
+    def _count(self, by_topic: Mapping[str, Sequence[EncodedMessage]]) -> None:
+        for topic, messages in by_topic.items():
             self.metrics.published.labels(topic=topic).inc(len(messages))
-        for topic, messages in batch.messages.items():
-            self.metrics.published.labels(topic=topic).inc(len(messages))
-        self.published += len(rows)
-        return len(rows)
 
     async def _canonical(
         self, conn: psycopg.AsyncConnection[Any], rows: Sequence[OutboxRow]
@@ -450,16 +451,9 @@ class OutboxRelay:
         if not requests:
             return 0
         canonical = await self._canonical_of(conn, wanted_by_portal(requests))
-        timeout = self.config.publish_timeout_s
-        await asyncio.gather(
-            *(
-                self.publisher.publish(topic, messages, timeout_s=timeout)
-                for topic, messages in canonical.items()
-            )
-        )
+        await self._publish(canonical)
         await delete_republished(conn, [r.id for r in requests])
-        for topic, messages in canonical.items():
-            self.metrics.published.labels(topic=topic).inc(len(messages))
+        self._count(canonical)
         return len(requests)
 
     async def _canonical_of(
