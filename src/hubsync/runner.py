@@ -54,11 +54,9 @@ from typing import Any
 from mode import Service
 from prometheus_client import REGISTRY, CollectorRegistry, Counter
 
-from hubsync.avro.codec import AvroCodec, codec_from_settings
+from hubsync.avro.codec import AvroCodec
 from hubsync.backoff import Backoff, BackoffSchedule
-from hubsync.connectors.hubspot.sources.poller import PollerConfig
-from hubsync.connectors.hubspot.sources.portal_polling import PortalPoller
-from hubsync.connectors.hubspot.sources.publish import ChangeEventPublisher
+from hubsync.connectors.hubspot.sources.portal_polling import portal_poller
 from hubsync.connectors.hubspot.webhooks import DEFAULT_PATH
 from hubsync.connectors.hubspot.webhooks.receiver import WebhookReceiverConfig
 from hubsync.connectors.hubspot.webhooks.service import webhook_service
@@ -66,11 +64,8 @@ from hubsync.health import HealthChecks
 from hubsync.metrics import ConnectorMetrics, PerRegistry
 from hubsync.push.agents import shared_push_processor
 from hubsync.push.relay import relay_from_settings
-from hubsync.settings import Settings, hubspot_access_configured, require_database_url
-from hubsync.storage.pool import PoolConfig, open_async_pool
-from hubsync.streams.connection import kafka_connection
+from hubsync.settings import Settings, hubspot_access_configured
 from hubsync.streams.faust_app import AgentApp, assignment_check, consumer_not_started, run_app
-from hubsync.streams.producer import AsyncKafkaPublisher
 from hubsync.worker import build_app
 
 log = logging.getLogger(__name__)
@@ -257,44 +252,29 @@ def poller_component(
     (:class:`~hubsync.connectors.hubspot.sources.portal_polling.PortalPoller`). A portal that fails
     (revoked while polled, HubSpot down for it) is logged and polled again next round; the others
     go on."""
-    config = PollerConfig(
-        overlap_ms=settings.poll_overlap_ms, settle_ms=settings.poll_settle_ms, source="POLLER"
-    )
 
     async def run(stop: asyncio.Event) -> None:
         clients = (await shared_push_processor(app)).clients
-        pool = await open_async_pool(
-            require_database_url(settings), PoolConfig(max_size=4), name="hubsync-poller"
-        )
-        try:
-            async with AsyncKafkaPublisher(
-                kafka_connection(settings), codec_from_settings(settings)
-            ) as kafka:
-                events = ChangeEventPublisher(kafka, settings.topics, source="poller", metrics=metrics)
-                poller = PortalPoller(clients, pool, events, config, metrics=metrics)
-                while not stop.is_set():
-                    outcomes = await poller.round()
-                    for outcome in outcomes:
-                        for object_type, published in outcome.published.items():
-                            if published:
-                                log.info(
-                                    "poller: portal %s: %s: %d events published",
-                                    outcome.portal,
-                                    object_type,
-                                    published,
-                                )
-                    failed = [o for o in outcomes if o.error is not None]
-                    for outcome in failed:
-                        log.warning(
-                            "poller: portal %s not polled this round: %s", outcome.portal, outcome.error
-                        )
-                    if failed and len(failed) == len(outcomes) and not clients.many:
-                        assert failed[0].error is not None
-                        raise failed[0].error  # the one portal failed: the supervisor restarts with backoff
-                    if await _sleep(stop, options.poll_interval_s):
-                        return
-        finally:
-            await pool.close()
+        async with portal_poller(settings, clients, metrics=metrics) as poller:
+            while not stop.is_set():
+                outcomes = await poller.round()
+                for outcome in outcomes:
+                    for object_type, published in outcome.published.items():
+                        if published:
+                            log.info(
+                                "poller: portal %s: %s: %d events published",
+                                outcome.portal,
+                                object_type,
+                                published,
+                            )
+                failed = [o for o in outcomes if o.error is not None]
+                for outcome in failed:
+                    log.warning("poller: portal %s not polled this round: %s", outcome.portal, outcome.error)
+                if failed and len(failed) == len(outcomes) and not clients.many:
+                    assert failed[0].error is not None
+                    raise failed[0].error  # the one portal failed: the supervisor restarts with backoff
+                if await _sleep(stop, options.poll_interval_s):
+                    return
 
     return Component("poller", run)
 

@@ -20,7 +20,6 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from hubsync.avro.codec import codec_from_settings
 from hubsync.cli._common import (
     EXIT_FAILURE,
     configure_logging,
@@ -33,17 +32,13 @@ from hubsync.connectors.hubspot.http.errors import BLOCKED_ERRORS
 from hubsync.connectors.hubspot.oauth.clients import PortalClients
 from hubsync.connectors.hubspot.sources.backfill import Backfill
 from hubsync.connectors.hubspot.sources.poller import IncrementalPoller, PollerConfig
-from hubsync.connectors.hubspot.sources.portal_polling import PortalPoller
-from hubsync.connectors.hubspot.sources.publish import ChangeEventPublisher
+from hubsync.connectors.hubspot.sources.portal_polling import portal_poller
 from hubsync.connectors.hubspot.sources.pull import pull_ids
 from hubsync.connectors.hubspot.sources.runtime import ConnectorRuntime, connector_runtime
 from hubsync.errors import ConfigurationError, HubsyncError
 from hubsync.hubspot_model.objects import HubSpotObjectType
 from hubsync.metrics import ConnectorMetrics, HubSpotClientMetrics, serve_metrics
-from hubsync.settings import Settings, load_settings, public_app, require_database_url
-from hubsync.storage.pool import PoolConfig, open_async_pool
-from hubsync.streams.connection import kafka_connection
-from hubsync.streams.producer import AsyncKafkaPublisher
+from hubsync.settings import Settings, load_settings, public_app
 
 
 class ObjectChoice(StrEnum):
@@ -216,14 +211,8 @@ async def _every_portal(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping, stop)
     clients = PortalClients(settings, metrics=client_metrics)
-    pool = await open_async_pool(
-        require_database_url(settings), PoolConfig(max_size=4), name="hubsync-poller"
-    )
     try:
-        async with AsyncKafkaPublisher(kafka_connection(settings), codec_from_settings(settings)) as kafka:
-            events = ChangeEventPublisher(kafka, settings.topics, source="poller", metrics=connector_metrics)
-            config = _poller_config(settings, "POLLER")
-            poller = PortalPoller(clients, pool, events, config, metrics=connector_metrics, types=types)
+        async with portal_poller(settings, clients, metrics=connector_metrics, types=types) as poller:
             while not stop.is_set():
                 outcomes = await poller.round()
                 for outcome in outcomes:
@@ -244,7 +233,6 @@ async def _every_portal(
             console_err.print("poller stopped")
     finally:
         await clients.aclose()
-        await pool.close()
 
 
 def pull_command(

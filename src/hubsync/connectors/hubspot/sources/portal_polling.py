@@ -11,12 +11,14 @@ properties. A portal that fails (revoked while polled, HubSpot down for it) is r
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg_pool
 
+from hubsync.avro.codec import codec_from_settings
 from hubsync.connectors.hubspot.oauth.clients import ClientsByPortal
 from hubsync.connectors.hubspot.sources.cursors import CursorStore
 from hubsync.connectors.hubspot.sources.poller import IncrementalPoller, PollerConfig
@@ -24,6 +26,10 @@ from hubsync.connectors.hubspot.sources.publish import ChangeEventPublisher
 from hubsync.connectors.hubspot.sources.record_events import PortalProperties
 from hubsync.hubspot_model.objects import HubSpotObjectType
 from hubsync.metrics import ConnectorMetrics
+from hubsync.settings import Settings, require_database_url
+from hubsync.storage.pool import PoolConfig, open_async_pool
+from hubsync.streams.connection import kafka_connection
+from hubsync.streams.producer import AsyncKafkaPublisher
 
 POLL_TYPES: tuple[HubSpotObjectType, ...] = ("contacts", "companies")
 #: portals polled at once (each paced by its own rate limit)
@@ -86,3 +92,27 @@ class PortalPoller:
         """Every portal once, in portal order."""
         portals = await self.clients.portals()
         return list(await asyncio.gather(*(self.poll(p) for p in portals)))
+
+
+@contextlib.asynccontextmanager
+async def portal_poller(
+    settings: Settings,
+    clients: ClientsByPortal,
+    *,
+    metrics: ConnectorMetrics | None = None,
+    types: Sequence[HubSpotObjectType] = POLL_TYPES,
+) -> AsyncIterator[PortalPoller]:
+    """A :class:`PortalPoller` publishing ``source="poller"`` events, with its PostgreSQL pool and
+    Kafka producer, both closed on exit: ``hubsync run``'s poller and ``hubsync poller`` alike."""
+    pool = await open_async_pool(
+        require_database_url(settings), PoolConfig(max_size=4), name="hubsync-poller"
+    )
+    try:
+        async with AsyncKafkaPublisher(kafka_connection(settings), codec_from_settings(settings)) as kafka:
+            events = ChangeEventPublisher(kafka, settings.topics, source="poller", metrics=metrics)
+            config = PollerConfig(
+                overlap_ms=settings.poll_overlap_ms, settle_ms=settings.poll_settle_ms, source="POLLER"
+            )
+            yield PortalPoller(clients, pool, events, config, metrics=metrics, types=types)
+    finally:
+        await pool.close()
