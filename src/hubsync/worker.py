@@ -3,22 +3,16 @@ configured, the push agents."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
-from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry
-from psycopg_pool import ConnectionPool
 
 from hubsync.avro.codec import AvroCodec
 from hubsync.health import HealthChecks
-from hubsync.ingest.agents import add_ingest_agents
+from hubsync.ingest.agents import add_ingest_agents, shared_ingest_processor
 from hubsync.mapping.definitions import refresh_portal_definitions
 from hubsync.push.agents import add_push_agents, shared_push_processor
-from hubsync.settings import Settings, hubspot_access_configured, require_database_url
-from hubsync.storage.pool import PoolConfig, open_pool
+from hubsync.settings import Settings, hubspot_access_configured
 from hubsync.streams.faust_app import AgentApp, assignment_check, consumer_not_started, create_app, run_app
 
 log = logging.getLogger(__name__)
@@ -37,27 +31,17 @@ def build_app(settings: Settings, codec: AvroCodec, *, registry: CollectorRegist
     return app
 
 
-@contextlib.asynccontextmanager
-async def _definitions_pool(settings: Settings) -> AsyncIterator[ConnectionPool[Any]]:
-    pool = await asyncio.to_thread(
-        open_pool, require_database_url(settings), PoolConfig(min_size=1, max_size=1), name="definitions"
-    )
-    try:
-        yield pool
-    finally:
-        await asyncio.to_thread(pool.close)
-
-
 def add_definitions_refresh(app: AgentApp, interval_s: float) -> None:
     """Every ``interval_s``, read every portal's property definitions again through the push
-    agents' clients (each portal's own token and rate limit): a custom property made in HubSpot,
-    or a portal installed since the worker started, converts without a restart. The ingest agents
-    reload the cache within seconds (their context cache). A portal that fails is a warning."""
+    agents' clients (each portal's own token and rate limit), into the cache through the ingest
+    processor's pool: a custom property made in HubSpot, or a portal installed since the worker
+    started, converts without a restart. The ingest agents reload the cache within seconds (their
+    context cache). A portal that fails is a warning."""
 
     async def refresh() -> None:
         try:
             clients = (await shared_push_processor(app)).clients
-            pool = await app.resources.get("definitions", lambda: _definitions_pool(app.settings))
+            pool = (await shared_ingest_processor(app)).pool
             results = await refresh_portal_definitions(pool, clients)
         except Exception as exc:  # PostgreSQL down, say: the cached definitions stand, next time again
             log.warning("property definitions not refreshed: %s", exc)

@@ -77,14 +77,19 @@ async def ingest_processor(
         await asyncio.to_thread(pool.close)
 
 
+async def shared_ingest_processor(app: AgentApp) -> IngestProcessor:
+    """The app's one ingest processor (opened on first use), with its PostgreSQL pool, which other
+    parts of the worker (the property definitions' refresh) use too."""
+    return await app.resources.get(
+        "ingest", lambda: ingest_processor(app.settings, app.codec, registry=app.registry)
+    )
+
+
 def add_ingest_agents(app: AgentApp) -> None:
     """One ingest agent per ``hubspot.*.changes`` topic; they share one processor."""
-    settings, codec, registry = app.settings, app.codec, app.registry
+    settings, registry = app.settings, app.registry
     metrics = ingest_metrics(registry)
     within = settings.ingest_batch_wait_ms / 1000
-
-    def opener() -> contextlib.AbstractAsyncContextManager[IngestProcessor]:
-        return ingest_processor(settings, codec, registry=registry)
 
     kafka = kafka_connection(settings)
     reported: set[tuple[str, str]] = set()
@@ -117,7 +122,7 @@ def add_ingest_agents(app: AgentApp) -> None:
 
     async def refresh_context() -> None:
         """Keep this worker's mapping version current while it is idle (see ContextCache)."""
-        processor = await app.resources.get("ingest", opener)
+        processor = await shared_ingest_processor(app)
         await asyncio.to_thread(processor.contexts.refresh, processor.pool)
 
     app.timer(interval=CONTEXT_REFRESH_S)(refresh_context)
@@ -132,7 +137,7 @@ def add_ingest_agents(app: AgentApp) -> None:
         is_backfill = topic_name in backfill
 
         async def agent(stream: Any, is_backfill: bool = is_backfill) -> None:
-            processor = await app.resources.get("ingest", opener)
+            processor = await shared_ingest_processor(app)
 
             async def process(messages: Sequence[KafkaRecord]) -> object:
                 async with gate.backfill() if is_backfill else gate.realtime():
