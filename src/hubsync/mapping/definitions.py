@@ -116,9 +116,7 @@ def _store(
 ) -> int:
     if isinstance(pool_or_conn, ConnectionPool):
         with pool_or_conn.connection() as conn:
-            if portal is not None:
-                enter_portal(conn, portal)
-            return store_definitions(conn, object_type, bodies, replace=True)
+            return _store(conn, object_type, bodies, portal)
     if portal is not None:
         enter_portal(pool_or_conn, portal)
     return store_definitions(pool_or_conn, object_type, bodies, replace=True)
