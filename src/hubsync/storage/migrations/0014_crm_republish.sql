@@ -1,4 +1,4 @@
--- Canonical records to publish again (docs/topics.md#when-a-canonical-record-is-published).
+-- Canonical records to publish again (docs/subscribers.md, crm.contacts / crm.accounts).
 --
 -- A record's crm.* value lists its open potential duplicates. A pair flagged, dropped or dismissed outside
 -- an ingest batch (a platform-side write or merge, a push HubSpot refused with 409, "not a duplicate" in the
