@@ -8,11 +8,8 @@ one portal is cached for that portal only.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 
-import httpx
 import psycopg
 import pytest
 from pydantic import SecretStr
@@ -28,7 +25,12 @@ from hubsync.storage.portal_scope import enter_portal
 from hubsync.storage.portals import TokenPair
 from hubsync.storage.token_cipher import new_key
 from tests.ingest.worker_harness import WorkerProcess, prepare_worker
-from tests.sandbox.oauth_support import portal_tokens
+from tests.sandbox.oauth_support import (
+    create_contact_property,
+    install_portals,
+    portal_tokens,
+    refused_tokens,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -57,21 +59,6 @@ def _grant(base_url: str, portal: int) -> TokenPair:
     )
 
 
-def _custom_property(base_url: str, tokens: TokenPair, name: str) -> None:
-    answer = httpx.post(
-        f"{base_url}/crm/v3/properties/contacts",
-        headers={"Authorization": f"Bearer {tokens.access_token}"},
-        json={
-            "name": name,
-            "label": name,
-            "type": "string",
-            "fieldType": "text",
-            "groupName": "contactinformation",
-        },
-    )
-    assert answer.status_code == 201, answer.text
-
-
 def _cached(url: str, portal: int) -> set[str]:
     with psycopg.connect(url) as conn:
         enter_portal(conn, portal)
@@ -90,16 +77,11 @@ def test_every_portal_gets_its_own_definitions_and_a_failing_one_does_not_stop_t
         hubspot_base_url=sandbox.base_url,
         token_keys=SecretStr(new_key("k1")),
     )
-    store = portal_store(settings)
     grants = {portal: _grant(sandbox.base_url, portal) for portal in (A, B)}
-    _custom_property(sandbox.base_url, grants[A], "a_score")
-    _custom_property(sandbox.base_url, grants[B], "b_tier")
+    create_contact_property(sandbox.base_url, grants[A].access_token, "a_score")
+    create_contact_property(sandbox.base_url, grants[B].access_token, "b_tier")
     # C's tokens are refused (a grant HubSpot no longer honours): its refresh fails
-    refused = TokenPair("not-a-token", "not-a-refresh-token", datetime.now(UTC) + timedelta(hours=1))
-    for portal, tokens in (*grants.items(), (C, refused)):
-        asyncio.run(
-            store.install(portal, tokens, hub_domain=None, app_id=None, scopes=["crm.objects.contacts.read"])
-        )
+    install_portals(portal_store(settings), {**grants, C: refused_tokens()})
 
     refresh_property_definitions(settings)
 
@@ -141,18 +123,7 @@ def test_a_running_worker_picks_up_a_custom_property_made_in_hubspot_without_a_r
     worker = WorkerProcess(setup.env).start()  # --no-refresh: nothing read at start
     try:
         worker.wait_until(lambda: "metrics on http://" in worker.output(), "the worker to start", timeout=60)
-        made = httpx.post(
-            f"{sandbox.base_url}/crm/v3/properties/contacts",
-            headers={"Authorization": f"Bearer {PRIVATE_TOKEN}"},
-            json={
-                "name": "late_score",
-                "label": "Late",
-                "type": "string",
-                "fieldType": "text",
-                "groupName": "contactinformation",
-            },
-        )
-        assert made.status_code == 201, made.text
+        create_contact_property(sandbox.base_url, PRIVATE_TOKEN, "late_score")
 
         def cached() -> bool:
             with psycopg.connect(fresh_database_url) as conn:

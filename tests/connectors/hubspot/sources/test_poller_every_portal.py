@@ -7,13 +7,11 @@ user runs it (the Helm chart's poller Deployment runs it so).
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -28,7 +26,7 @@ from hubsync.storage.migrate import migrate
 from hubsync.storage.portals import TokenPair
 from hubsync.storage.token_cipher import new_key
 from tests.ingest.worker_harness import TopicDrain
-from tests.sandbox.oauth_support import portal_tokens
+from tests.sandbox.oauth_support import install_portals, portal_tokens, refused_tokens
 
 pytestmark = pytest.mark.integration
 
@@ -94,12 +92,7 @@ def test_the_poller_polls_every_installed_portal_and_reports_the_one_that_fails(
     _contact(sandbox.base_url, grants[A], "ann@a.example")
     _contact(sandbox.base_url, grants[A], "abe@a.example")
     _contact(sandbox.base_url, grants[B], "bea@b.example")
-    refused = TokenPair("not-a-token", "not-a-refresh-token", datetime.now(UTC) + timedelta(hours=1))
-    store = portal_store(settings)
-    for portal, tokens in (*grants.items(), (C, refused)):
-        asyncio.run(
-            store.install(portal, tokens, hub_domain=None, app_id=None, scopes=["crm.objects.contacts.read"])
-        )
+    install_portals(portal_store(settings), {**grants, C: refused_tokens()})
 
     done = subprocess.run(
         [sys.executable, "-m", "hubsync", "poller", "--once", "--type", "contacts"],
