@@ -21,6 +21,7 @@ from hubsync.testing import (
     kafka_release,
     wait_for,
 )
+from hubsync.testing._kafka_jvm import PORT_RACE_ATTEMPTS, on_fresh_ports
 
 
 @pytest.fixture
@@ -155,3 +156,35 @@ def test_kafka_release_parses_metadata_version_names(name: str, release: tuple[i
 def test_kafka_release_rejects_other_strings(name: str) -> None:
     with pytest.raises(ValueError, match=r"not a Kafka metadata\.version"):
         kafka_release(name)
+
+
+def test_a_start_that_lost_a_port_race_is_tried_again_and_other_failures_are_not() -> None:
+    """A port picked for a broker can be taken before the broker binds it; the single broker and
+    the cluster start again (on fresh ports) through on_fresh_ports, a bounded number of times."""
+    calls: list[int] = []
+
+    def lost_once() -> str:
+        calls.append(1)
+        if len(calls) == 1:
+            raise KafkaServerError("node 1 exited: Socket server failed to bind: Address already in use")
+        return "started"
+
+    assert on_fresh_ports(lost_once) == "started" and len(calls) == 2
+
+    def always_lost() -> str:
+        calls.append(1)
+        raise KafkaServerError("Address already in use")
+
+    calls.clear()
+    with pytest.raises(KafkaServerError):
+        on_fresh_ports(always_lost)
+    assert len(calls) == PORT_RACE_ATTEMPTS
+
+    def broken() -> str:
+        calls.append(1)
+        raise KafkaServerError("invalid configuration")
+
+    calls.clear()
+    with pytest.raises(KafkaServerError, match="invalid configuration"):
+        on_fresh_ports(broken)
+    assert len(calls) == 1
