@@ -217,7 +217,7 @@ def _contacts(url: str) -> int:
 def running_workers(bootstrap: str, url: str, settings: Settings, count: int) -> Iterator[Workers]:
     group = f"bench-ingest-{uuid.uuid4().hex[:8]}"
     with contextlib.ExitStack() as stack:
-        workers = Workers([], [], bootstrap, f"{group}.ingest")
+        workers = Workers([], [], bootstrap, f"{group}.ingest.changes")
         for _ in range(count):
             port = free_port()
             env = {

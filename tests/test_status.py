@@ -64,7 +64,7 @@ def test_status_reports_lag_backlog_errors_and_records(
     text = CliRunner().invoke(app, ["status"], env=dict(setup.env)).output
     assert "portals (public app): active 1, revoked 1" in text and "portal 2 revoked: HubSpot refused" in text
 
-    # the worker's group commits four of the six: lag 2
+    # the realtime lane's group commits four of the six: lag 2
     committer = Consumer({"bootstrap.servers": kafka_bootstrap_servers, "group.id": setup.ingest_group})
     ends: dict[int, int] = {}
     for p in produced:

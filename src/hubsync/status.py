@@ -14,6 +14,7 @@ from hubsync.settings import Settings
 from hubsync.storage.config_versions import mapping_version, worker_contexts
 from hubsync.streams.connection import KafkaConnection, as_connection
 from hubsync.streams.lag import PartitionLag, partition_lags
+from hubsync.streams.topics import consumer_groups
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,19 +129,12 @@ def database_status(conn: psycopg.Connection[Any]) -> dict[str, Any]:
 
 
 def kafka_status(settings: Settings, kafka: KafkaConnection | str) -> dict[str, Any]:
-    t = settings.topics
-    lag = consumer_lag(
-        kafka,
-        f"{settings.consumer_group}.ingest",
-        [
-            t.hubspot_contacts,
-            t.hubspot_companies,
-            t.hubspot_contacts_backfill,
-            t.hubspot_companies_backfill,
-            t.platform_contacts,
-            t.platform_accounts,
-        ],
-    )
+    t, groups = settings.topics, consumer_groups(settings)
+    lag = [
+        *consumer_lag(kafka, groups.changes, [t.hubspot_contacts, t.hubspot_companies]),
+        *consumer_lag(kafka, groups.backfill, [t.hubspot_contacts_backfill, t.hubspot_companies_backfill]),
+        *consumer_lag(kafka, groups.agents, [t.platform_contacts, t.platform_accounts]),
+    ]
     return {
         "consumer_lag": [
             {

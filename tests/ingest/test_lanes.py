@@ -45,3 +45,32 @@ def test_backfill_batches_run_at_once_when_no_realtime_batch_runs() -> None:
             return True
 
     assert asyncio.run(scenario())
+
+
+def test_the_backfill_lane_asks_for_a_batch_only_once_no_realtime_batch_runs() -> None:
+    async def scenario() -> list[str]:
+        gate = LaneGate()
+        order: list[str] = []
+        release = asyncio.Event()
+
+        async def realtime() -> None:
+            async with gate.realtime():
+                order.append("realtime starts")
+                await release.wait()
+                order.append("realtime ends")
+
+        async def backfill_lane() -> None:
+            await gate.cleared()  # run_batches' before_poll: no batch is held while it waits
+            order.append("backfill polls")
+
+        running = asyncio.create_task(realtime())
+        await asyncio.sleep(0)
+        polling = asyncio.create_task(backfill_lane())
+        await asyncio.sleep(0.01)
+        assert not polling.done()
+        release.set()
+        await asyncio.gather(running, polling)
+        await gate.cleared()  # nothing runs: at once
+        return order
+
+    assert asyncio.run(scenario()) == ["realtime starts", "realtime ends", "backfill polls"]

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from bench._change_events import contact_snapshot_events
+from confluent_kafka import Consumer, TopicPartition
 
 from hubsync._runtime.processes import free_port
 from hubsync.streams.dlq import (
@@ -175,6 +176,30 @@ def test_worker_applies_every_event_flags_planted_duplicates_and_publishes_canon
         record = latest[str(record_id)]
         assert (record["record_id"], record["hubspot_id"], record["email"]) == (record_id, hubspot_id, email)
         assert set(record["potential_duplicate_ids"]) == dups[record_id], f"contact {record_id}"
+
+
+def test_an_upgraded_worker_resumes_where_the_faust_group_committed(
+    kafka_bootstrap_servers: str, fresh_database_url: str
+) -> None:
+    """Ingest consumed ``hubspot.*.changes`` in the Faust app's group before its lanes had groups of
+    their own: an upgraded worker neither replays what that group committed nor skips the rest."""
+    setup = setup_for(kafka_bootstrap_servers, fresh_database_url, partitions=1)
+    events = list(contact_snapshot_events(300, seed=5, duplicate_ratio=0.0, start_id=1))
+    produced = produce_events(setup, events, partition=0)
+    topic = setup.topics.hubspot_contacts
+    old = Consumer({"bootstrap.servers": setup.bootstrap, "group.id": setup.agents_group})
+    old.commit(offsets=[TopicPartition(topic, 0, 200)], asynchronous=False)  # the old worker got this far
+    old.close()
+
+    with running_worker(setup.worker_env()) as worker:
+        worker.wait_until(
+            lambda: group_caught_up(setup), "the lane's group committed every offset", timeout=45
+        )
+        assert_exit_ok(worker)
+    applied = {r[0] for r in query(setup.database_url, "SELECT hubspot_id FROM hubsync.contacts")}
+    assert applied == {
+        value["object_id"] for (_, value), p in zip(events, produced, strict=True) if p.offset >= 200
+    }
 
 
 # --- 2. dead letters ------------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ from hubsync.settings import Settings, TopicNames
 from hubsync.storage.defaults import load_defaults, seed_defaults
 from hubsync.storage.migrate import migrate
 from hubsync.streams.admin import admin_client, ensure_topics
-from hubsync.streams.topics import topic_specs
+from hubsync.streams.topics import consumer_groups, topic_specs
 from hubsync.testing import wait_for
 from hubsync.testing.child_env import INHERITED_NAMES, INHERITED_PREFIXES, child_env
 
@@ -70,8 +70,13 @@ class WorkerSetup:
 
     @property
     def ingest_group(self) -> str:
-        """The Faust app's consumer group (``HUBSYNC_CONSUMER_GROUP`` + ``.ingest``)."""
-        return f"{self.settings.consumer_group}.ingest"
+        """The realtime ingest lane's consumer group (``hubspot.*.changes``)."""
+        return consumer_groups(self.settings).changes
+
+    @property
+    def agents_group(self) -> str:
+        """The Faust app's consumer group (the push agents')."""
+        return consumer_groups(self.settings).agents
 
     def worker_env(self, **extra: str) -> dict[str, str]:
         return {**self.env, **extra}

@@ -33,6 +33,7 @@ from hubsync.sandbox.config import SandboxConfig
 from hubsync.sandbox.server import SeedSpec, ThreadedSandbox
 from hubsync.settings import Settings, TopicNames
 from hubsync.streams.access import COMPONENTS, Operation, component_grants
+from hubsync.streams.topics import consumer_groups
 from hubsync.testing.secure_kafka import SecureKafkaServer
 from tests.connectors.hubspot.client_support import TOKEN
 from tests.ingest.worker_harness import (
@@ -73,7 +74,12 @@ def documented_acls(component: str, settings: Settings) -> list[tuple[str, str, 
     topic and group names it prints renamed as ``settings`` names them."""
     defaults = TopicNames()
     renamed = {getattr(defaults, role): getattr(settings.topics, role) for role in TopicNames.model_fields}
-    renamed["hubsync.ingest"] = f"{settings.consumer_group}.ingest"
+    groups = consumer_groups(settings)
+    renamed |= {
+        "hubsync.ingest": groups.agents,
+        "hubsync.ingest.changes": groups.changes,
+        "hubsync.ingest.backfill": groups.backfill,
+    }
     rows = []
     for line in DEPLOY_DOCS.read_text().splitlines():
         match = _ROW.match(line)
@@ -332,7 +338,7 @@ def test_a_missing_acl_names_what_is_missing(secure_kafka: SecureKafkaServer, se
     for future in admin.create_acls(bindings, request_timeout=30).values():
         future.result()
     output = _refused({**setup.env, **mtls_env(secure_kafka, principal)}, "worker", "--no-refresh")
-    assert f"lacks Read on Group {setup.ingest_group}" in output
+    assert f"lacks Read on Group {setup.agents_group}; Read on Group {setup.ingest_group}" in output
     assert "docs/deploy.md#kafka-acls" in output
 
 

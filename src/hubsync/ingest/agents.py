@@ -1,5 +1,8 @@
-"""The ingest agents: one per ``hubspot.*.changes`` and ``hubspot.*.backfill`` topic, each a thin loop over
-:class:`~hubsync.ingest.processor.IngestProcessor` (batches of ``HUBSYNC_INGEST_BATCH_MAX``)."""
+"""The ingest lanes: ``hubspot.*.changes`` (realtime) and ``hubspot.*.backfill``, each a librdkafka batch
+consumer in a group of its own (:class:`~hubsync.streams.batch_consumer.KafkaBatchConsumer`) and a thin
+loop over one shared :class:`~hubsync.ingest.processor.IngestProcessor`, run as a service of the
+worker's Faust app (whose agents push platform changes). Not Faust agents: Faust's per-message loop
+cost the whole per-event budget (docs/performance.md)."""
 
 from __future__ import annotations
 
@@ -7,25 +10,27 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from dataclasses import dataclass
 
-from confluent_kafka import KafkaException
+from confluent_kafka import KafkaException, Message
+from mode import Service
 from prometheus_client import REGISTRY, CollectorRegistry
 
+from hubsync._runtime.shutdown import EXIT_AGENT_FAILED, stop_process
 from hubsync.avro.codec import AvroCodec
 from hubsync.ingest.lanes import LaneGate
 from hubsync.ingest.metrics import ingest_metrics
 from hubsync.ingest.processor import IngestProcessor, IngestTopics
-from hubsync.records.kinds import ObjectKind
 from hubsync.settings import Settings, require_database_url
 from hubsync.storage.pool import PoolConfig, open_pool
 from hubsync.storage.portal_scope import PortalRouting
+from hubsync.streams.batch_consumer import BatchConsumerConfig, KafkaBatchConsumer, run_batches
 from hubsync.streams.connection import kafka_connection
-from hubsync.streams.decode import KafkaRecord
 from hubsync.streams.dlq import DeadLetterPublisher
-from hubsync.streams.faust_app import AgentApp, consume_batches
+from hubsync.streams.faust_app import AgentApp
 from hubsync.streams.lag import partition_lags
 from hubsync.streams.producer import AsyncKafkaPublisher
+from hubsync.streams.topics import consumer_groups
 
 log = logging.getLogger(__name__)
 
@@ -85,24 +90,115 @@ async def shared_ingest_processor(app: AgentApp) -> IngestProcessor:
     )
 
 
-def add_ingest_agents(app: AgentApp) -> None:
-    """One ingest agent per ``hubspot.*.changes`` topic; they share one processor."""
+@dataclass(frozen=True, slots=True)
+class IngestLane:
+    """One lane: its consumer and whether it is the backfill lane (which gives way, LaneGate)."""
+
+    name: str
+    consumer: KafkaBatchConsumer
+    backfill: bool
+
+
+def ingest_lane_configs(settings: Settings) -> tuple[BatchConsumerConfig, BatchConsumerConfig]:
+    """The realtime lane's and the backfill lane's consumer settings."""
+    t, groups = settings.topics, consumer_groups(settings)
+    within = settings.ingest_batch_wait_ms / 1000
+    realtime = BatchConsumerConfig(
+        group=groups.changes,
+        topics=(t.hubspot_contacts, t.hubspot_companies),
+        batch_max=settings.ingest_batch_max,
+        batch_wait_s=within,
+        seed_group=groups.agents,
+    )
+    backfill = BatchConsumerConfig(
+        group=groups.backfill,
+        topics=(t.hubspot_contacts_backfill, t.hubspot_companies_backfill),
+        batch_max=settings.ingest_backfill_batch_max,
+        batch_wait_s=within,
+        seed_group=groups.agents,
+    )
+    return realtime, backfill
+
+
+class IngestLanes(Service):
+    """Both lanes' loops, started and stopped with the worker's app. A stop lets each lane finish
+    (and commit) the batch it is applying; a batch that fails with an error no retry can fix stops
+    the process, its offsets uncommitted, so the batch is redelivered at once."""
+
+    def __init__(self, app: AgentApp, lanes: Sequence[IngestLane]) -> None:
+        super().__init__()
+        self.app = app
+        self.lanes = tuple(lanes)
+        self.gate = LaneGate()
+        self._stopping = asyncio.Event()
+        self._loops: list[asyncio.Task[None]] = []
+
+    async def on_start(self) -> None:
+        self._loops = [asyncio.ensure_future(self._run(lane)) for lane in self.lanes]
+
+    async def on_stop(self) -> None:
+        self._stopping.set()
+        await asyncio.gather(*self._loops, return_exceptions=True)
+        for lane in self.lanes:
+            await asyncio.to_thread(lane.consumer.close)
+
+    async def _run(self, lane: IngestLane) -> None:
+        processor = await shared_ingest_processor(self.app)
+        gate = self.gate
+
+        async def process(messages: Sequence[Message]) -> None:
+            async with gate.backfill() if lane.backfill else gate.realtime():
+                try:
+                    await processor.process(messages)
+                except Exception:
+                    log.critical(
+                        "an ingest batch failed with an error no retry can fix; the worker stops",
+                        exc_info=True,
+                    )
+                    stop_process(EXIT_AGENT_FAILED)
+
+        try:
+            await run_batches(
+                lane.consumer, process, self._stopping, before_poll=gate.cleared if lane.backfill else None
+            )
+        except Exception:
+            log.critical("the %s ingest lane failed; the worker stops", lane.name, exc_info=True)
+            stop_process(EXIT_AGENT_FAILED)
+
+
+def add_ingest_agents(app: AgentApp) -> IngestLanes:
+    """The two ingest lanes (a service of ``app``), the lag measurement and the mapping refresh."""
     settings, registry = app.settings, app.registry
     metrics = ingest_metrics(registry)
-    within = settings.ingest_batch_wait_ms / 1000
-
     kafka = kafka_connection(settings)
+    realtime, backfill = ingest_lane_configs(settings)
+    lanes = IngestLanes(
+        app,
+        [
+            IngestLane(
+                "realtime", KafkaBatchConsumer(kafka, realtime, client_id=f"{app.conf.id}-changes"), False
+            ),
+            IngestLane(
+                "backfill", KafkaBatchConsumer(kafka, backfill, client_id=f"{app.conf.id}-backfill"), True
+            ),
+        ],
+    )
+    app.add_dependency(lanes)
+    for lane in lanes.lanes:
+        app.consumer_checks.append(lane.consumer.ready)
     reported: set[tuple[str, str]] = set()
 
     def measure_lag() -> None:
         """The lag of the partitions this worker holds: each partition is measured by its owner only,
         so the broker sees one probe per partition, not one per partition and worker."""
-        consumer = app._consumer  # not app.consumer: that property would create one
-        assigned = {(tp.topic, int(tp.partition)) for tp in consumer.assignment()} if consumer else set()
         measured = set()
-        if assigned:
-            topics = list(ingest_topics(settings).sources)
-            for part in partition_lags(kafka, app.conf.id, topics, only=assigned):
+        for lane in lanes.lanes:
+            assigned = lane.consumer.assignment()
+            if not assigned:
+                continue
+            for part in partition_lags(
+                kafka, lane.consumer.config.group, lane.consumer.config.topics, only=assigned
+            ):
                 labels = (part.topic, str(part.partition))
                 metrics.consumer_lag.labels(*labels).set(part.lag)
                 measured.add(labels)
@@ -112,7 +208,7 @@ def add_ingest_agents(app: AgentApp) -> None:
         reported.update(measured)
 
     async def record_lag() -> None:
-        """The group's lag per partition, measured (see :mod:`hubsync.streams.lag`)."""
+        """The lanes' lag per partition, measured (see :mod:`hubsync.streams.lag`)."""
         try:
             await asyncio.to_thread(measure_lag)
         except KafkaException as exc:
@@ -126,24 +222,4 @@ def add_ingest_agents(app: AgentApp) -> None:
         await asyncio.to_thread(processor.contexts.refresh, processor.pool)
 
     app.timer(interval=CONTEXT_REFRESH_S)(refresh_context)
-
-    kinds: dict[str, ObjectKind] = dict(ingest_topics(settings).sources)
-    # the backfill lane's topics have agents of their own: a big backfill's batches are applied
-    # beside the webhook-driven ones, never ahead of them, and give way to them (LaneGate)
-    backfill = {settings.topics.hubspot_contacts_backfill, settings.topics.hubspot_companies_backfill}
-    gate = LaneGate()
-    for topic_name, kind in kinds.items():
-        topic = app.topic(topic_name, key_type=bytes, value_type=bytes)
-        is_backfill = topic_name in backfill
-
-        async def agent(stream: Any, is_backfill: bool = is_backfill) -> None:
-            processor = await shared_ingest_processor(app)
-
-            async def process(messages: Sequence[KafkaRecord]) -> object:
-                async with gate.backfill() if is_backfill else gate.realtime():
-                    return await processor.process(messages)
-
-            size = settings.ingest_backfill_batch_max if is_backfill else settings.ingest_batch_max
-            await consume_batches(stream, size, within, process)
-
-        app.agent(topic, name=f"ingest-{kind}{'-backfill' if is_backfill else ''}")(agent)
+    return lanes

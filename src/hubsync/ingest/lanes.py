@@ -1,8 +1,8 @@
 """Ingest's two lanes: webhook-driven changes before backfills (docs/portals.md#fair-sharing).
 
 The worker applies the ``hubspot.*.changes`` topics (webhooks, the incremental poll, pulls by id)
-and the ``hubspot.*.backfill`` topics (full reads) in agents of their own, so a big backfill
-never sits ahead of another portal's live changes in a partition. They share the process, though:
+and the ``hubspot.*.backfill`` topics (full reads) in lanes (and consumer groups) of their own, so a
+big backfill never sits ahead of another portal's live changes in a partition. They share the process, though:
 its PostgreSQL pool and, above all, its one interpreter. :class:`LaneGate` gives the realtime lane
 the right of way: a backfill batch starts only when no realtime batch is being applied or waits,
 and backfill batches are kept small (``HUBSYNC_INGEST_BACKFILL_BATCH_MAX``), so a realtime batch
@@ -38,6 +38,12 @@ class LaneGate:
             self._realtime -= 1
             if not self._realtime:
                 self._clear.set()
+
+    async def cleared(self) -> None:
+        """Return once no realtime batch runs or waits (the backfill lane asks before it takes a batch,
+        so it does not hold one while it waits)."""
+        while not self._clear.is_set():
+            await self._clear.wait()
 
     @contextlib.asynccontextmanager
     async def backfill(self) -> AsyncIterator[None]:

@@ -27,6 +27,7 @@ from confluent_kafka.admin import AclOperation, AdminClient
 from hubsync.errors import ConfigurationError, RetriableError
 from hubsync.settings import Settings
 from hubsync.streams.connection import KafkaConnection, as_connection
+from hubsync.streams.topics import consumer_groups
 
 #: errors librdkafka reports when the broker refuses who we are (not a network error)
 _AUTHENTICATION_CODES = frozenset({KafkaError._AUTHENTICATION, KafkaError._SSL})
@@ -99,13 +100,13 @@ def component_grants(component: str, settings: Settings) -> tuple[Grant, ...]:
     * ``webhook`` (``hubsync webhook``) and ``poller`` (``hubsync poller``, ``hubsync pull``)
       produce HubSpot change events; both check their topics' configs at start.
     * ``worker`` (``hubsync worker``; ``hubsync run`` needs the worker's, relay's and poller's)
-      consumes the change topics in its group and produces canonical records, push errors and
-      dead letters.
+      consumes the change topics in its three groups (:class:`~hubsync.streams.topics.ConsumerGroups`)
+      and produces canonical records, push errors and dead letters.
     * ``relay`` (``hubsync relay``) publishes the outbox: platform changes, canonical records of
       merges, and dead letters.
     * ``topics`` (``hubsync topics create``, the chart's pre-install Job) creates the topics and,
       with ``--apply``, changes their configs.
-    * ``status`` (``hubsync status``) reads the group's offsets and the topics' sizes.
+    * ``status`` (``hubsync status``) reads the groups' offsets and the topics' sizes.
     """
     t = settings.topics
     realtime = (t.hubspot_contacts, t.hubspot_companies)
@@ -113,7 +114,8 @@ def component_grants(component: str, settings: Settings) -> tuple[Grant, ...]:
     platform = (t.platform_contacts, t.platform_accounts)
     crm = (t.crm_contacts, t.crm_accounts)
     every = (*change, *platform, *crm, t.push_errors, t.dlq)
-    group = f"{settings.consumer_group}.ingest"
+    groups = consumer_groups(settings)
+    every_group = (groups.agents, *groups.ingest)
     r, w, d, dc = Operation.READ, Operation.WRITE, Operation.DESCRIBE, Operation.DESCRIBE_CONFIGS
     if component == "webhook":
         return _topics(realtime, w, dc)
@@ -121,7 +123,7 @@ def component_grants(component: str, settings: Settings) -> tuple[Grant, ...]:
         return _topics(change, w, dc)
     if component == "worker":
         return (
-            Grant(Resource.GROUP, group, (r,)),
+            *(Grant(Resource.GROUP, group, (r,)) for group in every_group),
             *_topics((*change, *platform), r, dc),
             *_topics((*crm, t.push_errors, t.dlq), w, dc),
         )
@@ -136,7 +138,7 @@ def component_grants(component: str, settings: Settings) -> tuple[Grant, ...]:
     if component == "status":
         # the lag reads each partition's last batch (Apache Kafka's end offset is exact, Tansu's is not)
         return (
-            Grant(Resource.GROUP, group, (d,)),
+            *(Grant(Resource.GROUP, group, (d,)) for group in every_group),
             *_topics((*change, *platform), r),
             *_topics((t.push_errors, t.dlq), d),
         )

@@ -1,14 +1,16 @@
-"""hubsync's Faust app, which the ingest and the push agents are each added to.
+"""hubsync's Faust app: the push agents, the worker's timers, and the ingest lanes as a service.
 
-:func:`create_app` makes the app with hubsync's consumer settings; :mod:`hubsync.ingest.agents`
-and :mod:`hubsync.push.agents` add their agents; :mod:`hubsync.worker` puts them together. Every
+:func:`create_app` makes the app with hubsync's consumer settings; :mod:`hubsync.push.agents` adds
+its agents and :mod:`hubsync.ingest.agents` its lanes (librdkafka consumers of their own, not Faust
+agents: :mod:`hubsync.streams.batch_consumer`); :mod:`hubsync.worker` puts them together. Every
 agent is the same thin loop, :func:`consume_batches`: take a batch without acknowledging it
 (``noack_take``), hand the raw messages to a processor, and acknowledge them only after it
 returned (its effects durable). Faust commits acknowledged offsets only, so a crash anywhere
 before that redelivers the batch: at-least-once.
 
-Scaling out is Kafka's: every worker joins one consumer group (``HUBSYNC_CONSUMER_GROUP`` +
-``.ingest``) and gets a share of the partitions.
+Scaling out is Kafka's: every worker joins the app's consumer group (``HUBSYNC_CONSUMER_GROUP`` +
+``.ingest``) and gets a share of the partitions; the ingest lanes have groups of their own
+(:class:`~hubsync.streams.topics.ConsumerGroups`).
 """
 
 from __future__ import annotations
@@ -109,10 +111,16 @@ class AgentApp(faust.App):
     codec: AvroCodec
     registry: CollectorRegistry
     resources: SharedResources
+    #: the readiness of the consumers the app runs beside Faust's own (the ingest lanes')
+    consumer_checks: list[Check]
 
     def on_init_dependencies(self) -> Iterable[ServiceT]:
         """As Faust's, without its Monitor sensor: it runs on every event (a dict update per event
-        and stream), a measurable share of the agent's time; hubsync records its metrics per batch."""
+        and stream), a measurable share of the agent's time; hubsync records its metrics per batch.
+        An app without agents (a worker that does not push) starts no Faust consumer: it would
+        subscribe to no topic, which aiokafka refuses."""
+        if not self.agents:
+            self.boot_strategy.enable_kafka_consumer = False
         dependencies = super().on_init_dependencies()
         self.sensors.remove(self.monitor)
         return dependencies
@@ -156,6 +164,7 @@ def create_app(settings: Settings, codec: AvroCodec, registry: CollectorRegistry
     )
     app.settings, app.codec, app.registry = settings, codec, registry
     app.resources = SharedResources()
+    app.consumer_checks = []
     return app
 
 
@@ -220,16 +229,21 @@ class _Worker(faust.Worker):
 
 
 def assignment_check(app: AgentApp) -> Check:
-    """The worker's consumer is started and not rebalancing (it holds its assignment; a worker of a
-    group with more members than partitions may hold none and is still ready)."""
+    """The worker's consumers are started and not rebalancing: Faust's (when the app has agents)
+    and each of ``app.consumer_checks``. Each holds its assignment; a worker of a group with more
+    members than partitions may hold none and is still ready."""
 
-    def check() -> str:
+    def faust_consumer() -> str:
         consumer = app._consumer  # not app.consumer: that property would create one
         if consumer is None or not app.started:
             raise RuntimeError("the consumer has not started")
         if app.rebalancing:
             raise RuntimeError("the consumer group is rebalancing")
         return f"{len(consumer.assignment())} partition(s) assigned"
+
+    def check() -> str:
+        checks = [*([faust_consumer] if app.agents else []), *app.consumer_checks]
+        return "; ".join(each() or "ok" for each in checks)
 
     return check
 

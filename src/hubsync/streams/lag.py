@@ -91,6 +91,17 @@ def partition_lags(
     return out
 
 
+def committed_offsets(
+    kafka: KafkaConnection | str, group: str, partitions: Sequence[TopicPartition], *, timeout: float = 30.0
+) -> list[TopicPartition]:
+    """``group``'s committed offsets of ``partitions`` (an offset below 0: none committed)."""
+    probe = Consumer(as_connection(kafka).client_config(**{"group.id": group, "enable.auto.commit": False}))
+    try:
+        return _committed(probe, [TopicPartition(tp.topic, tp.partition) for tp in partitions], timeout)
+    finally:
+        probe.close()
+
+
 def _committed(probe: Consumer, partitions: list[TopicPartition], timeout: float) -> list[TopicPartition]:
     """The group's committed offsets, asked again while the broker answers with a retriable error
     (a new group's coordinator still loading: NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS)."""

@@ -77,3 +77,30 @@ def spec_for(settings: Settings, role: str) -> TopicSpec:
         if spec.role == role:
             return spec
     raise KeyError(f"no topic with role {role!r}; roles: {', '.join(TopicNames.model_fields)}")
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerGroups:
+    """The worker's consumer groups, all named after ``HUBSYNC_CONSUMER_GROUP``.
+
+    * ``agents`` (``<group>.ingest``): the Faust app's, whose agents push platform changes; until
+      ingest moved to librdkafka it consumed the HubSpot change topics too, so the two ingest groups
+      start a partition they never committed at its offset there;
+    * ``changes`` (``<group>.ingest.changes``): ingest's realtime lane, ``hubspot.*.changes``;
+    * ``backfill`` (``<group>.ingest.backfill``): ingest's backfill lane, ``hubspot.*.backfill``
+      (a group of its own, so a backfill batch waiting for its turn never holds up a rebalance of
+      the realtime lane).
+    """
+
+    agents: str
+    changes: str
+    backfill: str
+
+    @property
+    def ingest(self) -> tuple[str, str]:
+        return self.changes, self.backfill
+
+
+def consumer_groups(settings: Settings) -> ConsumerGroups:
+    base = f"{settings.consumer_group}.ingest"
+    return ConsumerGroups(agents=base, changes=f"{base}.changes", backfill=f"{base}.backfill")
