@@ -228,6 +228,8 @@ async def run_batches(
     while not stopping.is_set():
         if before_poll is not None:
             await before_poll()
+            if stopping.is_set():
+                break
         messages = await asyncio.to_thread(consumer.poll_batch)
         if not messages:
             continue
