@@ -63,6 +63,9 @@ class BatchConsumerConfig:
     #: a member that has not asked for a batch for this long leaves the group (its batch is then
     #: applied again by the partitions' new owner); PostgreSQL away longer than this costs a rebalance
     max_poll_interval_s: float = 600.0
+    #: what librdkafka fetches ahead per consumer (its default, 64 MiB, made up a quarter of a
+    #: worker's memory); 8 MiB holds several batches of change events
+    prefetch_kbytes: int = 8_192
 
 
 class KafkaBatchConsumer:
@@ -84,6 +87,7 @@ class KafkaBatchConsumer:
                     "session.timeout.ms": int(config.session_timeout_s * 1000),
                     "heartbeat.interval.ms": int(config.heartbeat_interval_s * 1000),
                     "max.poll.interval.ms": int(config.max_poll_interval_s * 1000),
+                    "queued.max.messages.kbytes": config.prefetch_kbytes,
                 }
             )
         )
