@@ -189,11 +189,14 @@ def test_a_mapping_changed_in_the_console_autofills_a_pulled_record_in_hubspot(
     Select(browser.find_element(By.ID, "field")).select_by_value("email")
     browser.find_element(By.ID, "q").send_keys("LIN@initech.com")
     browser.find_element(By.CSS_SELECTOR, "#record-search button").click()
+    # the click returns before the answer's page has loaded: wait for it (CI once read the old page)
+    WebDriverWait(browser, 15).until(lambda d: d.find_elements(By.ID, "results"))
     assert "lin@initech.com" not in browser.current_url  # posted: never in a URL
     results = browser.find_element(By.ID, "results")
     assert "lin@initech.com" in results.text
     screenshot(browser, "records")
     results.find_element(By.CSS_SELECTOR, "a").click()
+    WebDriverWait(browser, 15).until(lambda d: d.find_elements(By.ID, "field-jobtitle"))
     jobtitle = browser.find_element(By.ID, "field-jobtitle").text
     assert "Head of Revenue Operations" in jobtitle and "autofill" in jobtitle
     assert "linked to HubSpot" in text_of(browser, "crm-status")
@@ -261,6 +264,7 @@ def test_a_failed_push_retried_from_the_error_log_leaves_it(stack: Stack, browse
     browser.get(f"{stack.console_url}/settings")
     browser.find_element(By.ID, "push_enabled").click()
     browser.find_element(By.ID, "save-settings").click()
+    assert "Settings saved" in notice(browser)  # saved before the next test's browser moves on
 
 
 def test_a_duplicate_pair_is_marked_not_a_duplicate(stack: Stack, browser: WebDriver) -> None:
