@@ -9,7 +9,7 @@ from prometheus_client import REGISTRY, CollectorRegistry
 
 from hubsync.avro.codec import AvroCodec
 from hubsync.health import HealthChecks
-from hubsync.ingest.agents import add_ingest_agents, shared_ingest_processor
+from hubsync.ingest.agents import add_ingest_lanes, shared_ingest_processor
 from hubsync.mapping.definitions import refresh_portal_definitions
 from hubsync.push.agents import add_push_agents, shared_push_processor
 from hubsync.settings import Settings, hubspot_access_configured
@@ -19,11 +19,11 @@ log = logging.getLogger(__name__)
 
 
 def build_app(settings: Settings, codec: AvroCodec, *, registry: CollectorRegistry = REGISTRY) -> AgentApp:
-    """The worker app: one ingest agent per ``hubspot.*.changes`` topic and, when
+    """The worker app: ingest's two lanes (``hubspot.*.changes``, ``hubspot.*.backfill``) and, when
     ``HUBSPOT_ACCESS_TOKEN`` is set, one push agent per ``platform.*.changes`` topic and the
     periodic refresh of the property definitions."""
     app = create_app(settings, codec, registry)
-    add_ingest_agents(app)
+    add_ingest_lanes(app)
     if hubspot_access_configured(settings):
         add_push_agents(app)
         if settings.definitions_refresh_s > 0:
@@ -35,7 +35,7 @@ def add_definitions_refresh(app: AgentApp, interval_s: float) -> None:
     """Every ``interval_s``, read every portal's property definitions again through the push
     agents' clients (each portal's own token and rate limit), into the cache through the ingest
     processor's pool: a custom property made in HubSpot, or a portal installed since the worker
-    started, converts without a restart. The ingest agents reload the cache within seconds (their
+    started, converts without a restart. The ingest lanes reload the cache within seconds (their
     context cache). A portal that fails is a warning."""
 
     async def refresh() -> None:

@@ -39,6 +39,7 @@ from hubsync.settings import Settings, TopicNames
 from hubsync.storage.defaults import load_defaults, seed_defaults
 from hubsync.storage.migrate import migrate
 from hubsync.streams.admin import admin_client, ensure_topics
+from hubsync.streams.lag import committed_offsets as group_offsets
 from hubsync.streams.topics import consumer_groups, topic_specs
 from hubsync.testing import wait_for
 from hubsync.testing.child_env import INHERITED_NAMES, INHERITED_PREFIXES, child_env
@@ -383,12 +384,8 @@ def end_offsets(bootstrap: str, topic: str, partitions: int) -> dict[int, int]:
 
 def committed_offsets(bootstrap: str, group: str, topic: str, partitions: int) -> dict[int, int]:
     """The offsets ``group`` committed on ``topic`` (negative: none committed)."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
-    try:
-        committed = consumer.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=10)
-        return {tp.partition: tp.offset for tp in committed}
-    finally:
-        consumer.close()
+    parts = [TopicPartition(topic, p) for p in range(partitions)]
+    return {tp.partition: tp.offset for tp in group_offsets(bootstrap, group, parts, timeout=10)}
 
 
 @dataclass

@@ -16,8 +16,8 @@ from confluent_kafka import Consumer, Message, Producer, TopicPartition
 from hubsync.streams.admin import admin_client, ensure_topics
 from hubsync.streams.batch_consumer import BatchConsumerConfig, KafkaBatchConsumer, run_batches
 from hubsync.streams.connection import as_connection
-from hubsync.streams.lag import committed_offsets
 from hubsync.streams.topics import TopicSpec
+from tests.ingest.worker_harness import committed_offsets
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -55,8 +55,7 @@ def _consumer(
 
 
 def _committed(bootstrap: str, group: str, topic: str) -> dict[int, int]:
-    parts = [TopicPartition(topic, p) for p in (0, 1)]
-    return {tp.partition: tp.offset for tp in committed_offsets(bootstrap, group, parts)}
+    return committed_offsets(bootstrap, group, topic, partitions=2)
 
 
 def _consume_all(consumer: KafkaBatchConsumer, *, expect: int, fail_batch: int | None = None) -> list[int]:

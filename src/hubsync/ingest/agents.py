@@ -148,25 +148,18 @@ class IngestLanes(Service):
 
         async def process(messages: Sequence[Message]) -> None:
             async with gate.backfill() if lane.backfill else gate.realtime():
-                try:
-                    await processor.process(messages)
-                except Exception:
-                    log.critical(
-                        "an ingest batch failed with an error no retry can fix; the worker stops",
-                        exc_info=True,
-                    )
-                    stop_process(EXIT_AGENT_FAILED)
+                await processor.process(messages)
 
         try:
             await run_batches(
                 lane.consumer, process, self._stopping, before_poll=gate.cleared if lane.backfill else None
             )
-        except Exception:
+        except Exception:  # a batch no retry can fix, or the consumer itself: its offsets stay uncommitted
             log.critical("the %s ingest lane failed; the worker stops", lane.name, exc_info=True)
             stop_process(EXIT_AGENT_FAILED)
 
 
-def add_ingest_agents(app: AgentApp) -> IngestLanes:
+def add_ingest_lanes(app: AgentApp) -> IngestLanes:
     """The two ingest lanes (a service of ``app``), the lag measurement and the mapping refresh."""
     settings, registry = app.settings, app.registry
     metrics = ingest_metrics(registry)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from hubsync.streams.connection import KafkaConnection
-from hubsync.streams.lag import committed_offsets
+from hubsync.streams.lag import committed_by, committed_offsets
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ class KafkaBatchConsumer:
     ) -> list[TopicPartition]:
         """Start each of ``partitions`` this group never committed at ``seed_group``'s offset;
         returns the offsets so carried over."""
-        own = {(tp.topic, tp.partition): tp.offset for tp in consumer.committed(partitions, timeout=30.0)}
+        own = {(tp.topic, tp.partition): tp.offset for tp in committed_by(consumer, partitions, 30.0)}
         fresh = [tp for tp in partitions if own.get((tp.topic, tp.partition), OFFSET_INVALID) < 0]
         if not fresh:
             return []

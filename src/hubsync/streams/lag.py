@@ -71,7 +71,7 @@ def partition_lags(
         ]
         if not partitions:
             return []
-        committed = {(tp.topic, tp.partition): tp.offset for tp in _committed(probe, partitions, timeout)}
+        committed = {(tp.topic, tp.partition): tp.offset for tp in committed_by(probe, partitions, timeout)}
         marks = {
             (tp.topic, tp.partition): probe.get_watermark_offsets(tp, timeout=timeout) for tp in partitions
         }
@@ -97,18 +97,21 @@ def committed_offsets(
     """``group``'s committed offsets of ``partitions`` (an offset below 0: none committed)."""
     probe = Consumer(as_connection(kafka).client_config(**{"group.id": group, "enable.auto.commit": False}))
     try:
-        return _committed(probe, [TopicPartition(tp.topic, tp.partition) for tp in partitions], timeout)
+        return committed_by(probe, [TopicPartition(tp.topic, tp.partition) for tp in partitions], timeout)
     finally:
         probe.close()
 
 
-def _committed(probe: Consumer, partitions: list[TopicPartition], timeout: float) -> list[TopicPartition]:
-    """The group's committed offsets, asked again while the broker answers with a retriable error
-    (a new group's coordinator still loading: NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS)."""
+def committed_by(
+    consumer: Consumer, partitions: list[TopicPartition], timeout: float
+) -> list[TopicPartition]:
+    """The committed offsets of ``consumer``'s group, asked again while the broker answers with a
+    retriable error (a new group's coordinator still loading: NOT_COORDINATOR,
+    COORDINATOR_LOAD_IN_PROGRESS)."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            return list(probe.committed(partitions, timeout=max(0.1, deadline - time.monotonic())))
+            return list(consumer.committed(partitions, timeout=max(0.1, deadline - time.monotonic())))
         except KafkaException as exc:
             error = exc.args[0] if exc.args else None
             if not (isinstance(error, KafkaError) and error.retriable()) or time.monotonic() >= deadline:
