@@ -54,6 +54,25 @@ def test_a_portal_sees_and_changes_only_its_own_rows(fresh_database_url: str) ->
             _contact(a, "1", "other@acme.com")  # a HubSpot id is still unique within its portal
 
 
+def test_every_portal_view_reads_the_current_portal_once_per_statement(fresh_database_url: str) -> None:
+    """Migration 0015: a view's filter and check option compare with the current portal computed once
+    per statement (an InitPlan), not with a function call per row (~2 µs each, ~20 per ingested
+    contact); the views still hide and refuse other portals' rows (the test above)."""
+    migrate(fresh_database_url)
+    with psycopg.connect(scoped_conninfo(fresh_database_url, A), autocommit=True) as conn:
+        views = conn.execute(
+            "SELECT v.viewname FROM pg_views v JOIN pg_tables t"
+            "  ON t.schemaname = v.schemaname AND t.tablename = v.viewname || '_all'"
+            " WHERE v.schemaname = 'hubsync' ORDER BY 1"
+        ).fetchall()
+        assert len(views) >= 15
+        for (view,) in views:
+            for statement in (f"SELECT * FROM hubsync.{view}", f"DELETE FROM hubsync.{view}"):
+                plan = "\n".join(str(row[0]) for row in conn.execute(f"EXPLAIN (COSTS off) {statement}"))
+                assert "InitPlan" in plan, f"{statement}: {plan}"
+                assert "current_portal()" not in plan, f"{statement} calls current_portal() per row:\n{plan}"
+
+
 def test_a_single_portal_database_moves_to_its_portal_without_a_resync(fresh_database_url: str) -> None:
     migrate(fresh_database_url)
     with psycopg.connect(fresh_database_url, autocommit=True) as conn:

@@ -171,6 +171,8 @@ def write_records(
     Contacts whose e-mail keys changed get their ``contact_emails`` rows replaced.
     """
     ids: dict[tuple[ObjectKind, str], int] = {}
+    if rows and portal is None:
+        portal = current_portal(conn)
     for kind in ("contact", "account"):
         mine = [r for r in rows if r.kind == kind]
         if not mine:
@@ -200,10 +202,13 @@ def write_records(
                     )
             erased_col = ", erased_at" if kind == "contact" else ""
             erased_new = ", CASE WHEN s.erased THEN now() END" if kind == "contact" else ""
+            # the portal given, not the column's default: that would be a function call per row
             cur.execute(
-                f"INSERT INTO {RECORD_TABLES[kind]} ({', '.join(columns)}, last_pulled_at{erased_col})"
-                f" SELECT {', '.join(_select_expr(c) for c in columns)}, now(){erased_new}"
-                f" FROM {stage} s WHERE s.id IS NULL RETURNING hubspot_id, id"
+                f"INSERT INTO {RECORD_TABLES[kind]}"
+                f" (portal_id, {', '.join(columns)}, last_pulled_at{erased_col})"
+                f" SELECT %s, {', '.join(_select_expr(c) for c in columns)}, now(){erased_new}"
+                f" FROM {stage} s WHERE s.id IS NULL RETURNING hubspot_id, id",
+                (portal,),
             )
             for hubspot_id, rid in cur.fetchall():
                 ids[(kind, hubspot_id)] = rid

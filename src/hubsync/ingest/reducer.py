@@ -147,67 +147,92 @@ def set_status(state: RecordState, status: str, at: int, event: ChangeEvent, act
 def merge_properties(
     state: RecordState, event: ChangeEvent, activities: list[Activity]
 ) -> dict[str, tuple[str | None, str | None]]:
-    """Apply the event's property values that are newer than the stored ones."""
+    """Apply the event's property values that are newer than the stored ones.
+
+    The hot path of ingest: a property HubSpot owns (its stored version a plain int, or none) is
+    decided inline; one the platform wrote goes through :func:`_platform_keeps`."""
     changed: dict[str, tuple[str | None, str | None]] = {}
+    versions = state.versions
+    properties = state.properties
+    stamps = event.property_timestamps
+    default_at = event.version
+    written = False
     for name, raw in event.properties.items():
-        value = _clean(raw)
-        at = event.property_version(name)
-        stored = state.versions.get(name)
-        current = state.properties.get(name)
+        value = None if raw == "" else raw
+        at = stamps.get(name, default_at)
+        stored = versions.get(name)
+        current = properties.get(name)
         if stored is not None:
-            stored_at, origin = version_of(stored)
-            if at < stored_at or (at == stored_at and _tie_key(value) <= _tie_key(current)):
-                if (
-                    origin != HUBSPOT_ORIGIN
-                    and value != current
-                    and at < stored_at
-                    and at > replaced_at(stored)
-                ):
-                    activities.append(
-                        Activity(
-                            state.hubspot_id,
-                            "conflict_lost",
-                            event.source,
-                            event.event_id,
-                            field=name,
-                            after=value,
-                            rule="mirror",
-                            detail={"winner": origin, "winner_at_ms": stored_at, "loser_at_ms": at},
-                        )
-                    )
+            if type(stored) is int:  # HubSpot's own: the later change wins, a tie the larger value
+                if at < stored or (at == stored and _tie_key(value) <= _tie_key(current)):
+                    continue
+            elif _platform_keeps(state, event, name, value, current, at, stored, activities):
                 continue
-            if (
-                origin != HUBSPOT_ORIGIN
-                and value != current
-                and (name not in event.property_timestamps or event.change_source in APP_WRITES)
-                and value in pending_values(stored)
-            ):
-                # a snapshot (its version is the record's updatedAt, not this property's change
-                # time) still holding a value the platform replaced: the platform's write has not
-                # reached HubSpot yet, and the record changed in another property. Or an app's
-                # write of such a value, later than the platform's: a push planned before the
-                # platform's latest write and sent after it (a 5xx retried), whose own push follows
-                continue
-            if origin != HUBSPOT_ORIGIN and value != current:
-                activities.append(
-                    Activity(
-                        state.hubspot_id,
-                        "conflict_lost",
-                        event.source,
-                        event.event_id,
-                        field=name,
-                        after=current,
-                        rule=origin if origin in ("autofill", "overwrite", "manual", "platform") else None,
-                        detail={"winner": HUBSPOT_ORIGIN, "winner_at_ms": at, "loser_at_ms": stored_at},
-                    )
-                )
-        state.versions[name] = at
-        state.dirty = True
-        if name in state.properties and current == value:
+        versions[name] = at
+        written = True
+        if current == value and name in properties:
             continue
-        state.properties[name] = value
+        properties[name] = value
         changed[name] = (current, value)
+    if written:
+        state.dirty = True
     return changed
+
+
+def _platform_keeps(
+    state: RecordState,
+    event: ChangeEvent,
+    name: str,
+    value: str | None,
+    current: str | None,
+    at: int,
+    stored: Any,
+    activities: list[Activity],
+) -> bool:
+    """Whether the stored value (versioned ``stored``, maybe the platform's) stays against HubSpot's
+    ``value`` changed ``at``; logs the conflict's loser either way."""
+    stored_at, origin = version_of(stored)
+    if at < stored_at or (at == stored_at and _tie_key(value) <= _tie_key(current)):
+        if origin != HUBSPOT_ORIGIN and value != current and at < stored_at and at > replaced_at(stored):
+            activities.append(
+                Activity(
+                    state.hubspot_id,
+                    "conflict_lost",
+                    event.source,
+                    event.event_id,
+                    field=name,
+                    after=value,
+                    rule="mirror",
+                    detail={"winner": origin, "winner_at_ms": stored_at, "loser_at_ms": at},
+                )
+            )
+        return True
+    if (
+        origin != HUBSPOT_ORIGIN
+        and value != current
+        and (name not in event.property_timestamps or event.change_source in APP_WRITES)
+        and value in pending_values(stored)
+    ):
+        # a snapshot (its version is the record's updatedAt, not this property's change
+        # time) still holding a value the platform replaced: the platform's write has not
+        # reached HubSpot yet, and the record changed in another property. Or an app's
+        # write of such a value, later than the platform's: a push planned before the
+        # platform's latest write and sent after it (a 5xx retried), whose own push follows
+        return True
+    if origin != HUBSPOT_ORIGIN and value != current:
+        activities.append(
+            Activity(
+                state.hubspot_id,
+                "conflict_lost",
+                event.source,
+                event.event_id,
+                field=name,
+                after=current,
+                rule=origin if origin in ("autofill", "overwrite", "manual", "platform") else None,
+                detail={"winner": HUBSPOT_ORIGIN, "winner_at_ms": at, "loser_at_ms": stored_at},
+            )
+        )
+    return False
 
 
 def _erase(state: RecordState, event: ChangeEvent) -> list[Activity]:
