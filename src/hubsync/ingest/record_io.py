@@ -86,10 +86,10 @@ def lock_records(
         return
     if portal is None:
         portal = current_portal(conn)
-    singles = [record_lock_id(kind, h, portal) for kind, ids in wanted.items() for h in ids]
-    if len(singles) > max_locks:
+    if sum(len(ids) for ids in wanted.values()) > max_locks:  # no lock ids to hash for a big batch
         take_locks(conn, exclusive=[kind_lock_id(kind, portal) for kind in wanted])
         return
+    singles = [record_lock_id(kind, h, portal) for kind, ids in wanted.items() for h in ids]
     take_locks(conn, shared=[kind_lock_id(kind, portal) for kind in wanted], single=singles)
 
 

@@ -156,6 +156,15 @@ def merge_properties(
     properties = state.properties
     stamps = event.property_timestamps
     default_at = event.version
+    if not versions and not properties:  # a new record (or a placeholder): every value is taken
+        for name, raw in event.properties.items():
+            value = None if raw == "" else raw
+            versions[name] = stamps.get(name, default_at)
+            properties[name] = value
+            changed[name] = (None, value)
+        if changed:
+            state.dirty = True
+        return changed
     written = False
     for name, raw in event.properties.items():
         value = None if raw == "" else raw
