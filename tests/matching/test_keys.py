@@ -16,6 +16,7 @@ from hubsync.matching import (
     person_key,
     root_domain,
 )
+from hubsync.matching.record_keys import contact_keys
 
 
 @pytest.mark.parametrize(
@@ -381,3 +382,10 @@ def test_every_single_character_normalizes_idempotently() -> None:
         if once is not None and normalize_name(once) != once:
             bad.append(hex(cp))
     assert bad == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(email=st.one_of(st.none(), _EMAILISH, _TEXT), extra=st.one_of(st.none(), _TEXT, _EMAILISH))
+def test_a_contact_s_keys_hold_exactly_its_email_keys(email: str | None, extra: str | None) -> None:
+    """contact_keys normalizes the primary address once and hands the normalized one to email_keys."""
+    assert contact_keys({"email": email, "hs_additional_emails": extra}).emails == email_keys(email, extra)
