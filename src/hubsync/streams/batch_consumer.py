@@ -11,7 +11,9 @@ the loop the ingest lanes use instead, with Faust's guarantees:
   ``consume()``, which is never called while a batch is being processed, so a partition is never
   taken away mid-batch. A batch whose partitions were lost meanwhile (the processing outlasted
   ``max.poll.interval.ms``) is not committed: its partitions' new owner applies it again, which the
-  version guards make a no-op;
+  version guards make a no-op. A commit that fails transiently (the group's coordinator moving, a
+  request timed out) is asked again for up to a minute (:func:`commit_outcome`); one that keeps failing,
+  or fails otherwise, fails the lane with the batch uncommitted;
 * a partition this group never committed starts where ``seed_group`` (the Faust group that consumed
   these topics before) committed it, so an upgrade neither replays nor skips history; without
   either, at the partition's beginning.
@@ -22,11 +24,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from hubsync.backoff import Backoff
 from hubsync.streams.connection import KafkaConnection
 from hubsync.streams.lag import committed_by, committed_offsets
 
@@ -43,6 +48,40 @@ _LOST_ASSIGNMENT = frozenset(
         KafkaError._STATE,
     }
 )
+#: commit failures a later attempt may not meet: the group's coordinator moving or loading, a request
+#: or a connection lost on the way (librdkafka waits out most coordinator moves itself)
+_TRANSIENT = frozenset(
+    {
+        KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+        KafkaError.COORDINATOR_NOT_AVAILABLE,
+        KafkaError.NOT_COORDINATOR,
+        KafkaError.REQUEST_TIMED_OUT,
+        KafkaError.NETWORK_EXCEPTION,
+        KafkaError._WAIT_COORD,
+        KafkaError._TIMED_OUT,
+        KafkaError._TRANSPORT,
+        KafkaError._ALL_BROKERS_DOWN,
+    }
+)
+#: how a failed commit is asked again: for this long at most, then the lane fails (and the worker
+#: stops, its batch uncommitted: redelivered, a no-op under the version guards)
+COMMIT_RETRY = Backoff(base_s=0.2, max_s=5.0)
+COMMIT_RETRY_FOR_S = 60.0
+
+CommitOutcome = Literal["lost", "retry", "fail"]
+
+
+def commit_outcome(error: KafkaError) -> CommitOutcome:
+    """What a failed offset commit means: ``lost`` (the partitions moved to another member: leave
+    the batch to it), ``retry`` (a transient failure: ask again), ``fail`` (anything else: authorization,
+    a fatal client error)."""
+    if error.fatal():
+        return "fail"
+    if error.code() in _LOST_ASSIGNMENT:
+        return "lost"
+    if error.code() in _TRANSIENT or error.retriable():
+        return "retry"
+    return "fail"
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,28 +226,37 @@ class KafkaBatchConsumer:
 
     def commit(self, messages: Sequence[Message]) -> bool:
         """Commit past ``messages`` (every partition's highest offset plus one); false when the
-        partitions were lost meanwhile, so the batch is left to their new owner."""
+        partitions were lost meanwhile, so the batch is left to their new owner. Transient failures are
+        retried with backoff for up to :data:`COMMIT_RETRY_FOR_S`; any other raises."""
         ends: dict[tuple[str, int], int] = {}
         for message in messages:
             key = (str(message.topic()), int(message.partition() or 0))
             ends[key] = max(ends.get(key, -1), int(message.offset() or 0) + 1)
         if not ends:
             return True
-        try:
-            self._consumer.commit(
-                offsets=[TopicPartition(t, p, o) for (t, p), o in ends.items()], asynchronous=False
-            )
-        except KafkaException as exc:
-            error = exc.args[0] if exc.args else None
-            if isinstance(error, KafkaError) and error.code() in _LOST_ASSIGNMENT:
-                log.warning(
-                    "%s: batch not committed (%s); its partitions' new owner applies it",
-                    self.config.group,
-                    error,
-                )
-                return False
-            raise
-        return True
+        offsets = [TopicPartition(t, p, o) for (t, p), o in ends.items()]
+        deadline = time.monotonic() + COMMIT_RETRY_FOR_S
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                self._consumer.commit(offsets=offsets, asynchronous=False)
+                return True
+            except KafkaException as exc:
+                error = exc.args[0] if exc.args else None
+                outcome = commit_outcome(error) if isinstance(error, KafkaError) else "fail"
+                if outcome == "lost":
+                    log.warning(
+                        "%s: batch not committed (%s); its partitions' new owner applies it",
+                        self.config.group,
+                        error,
+                    )
+                    return False
+                delay = COMMIT_RETRY(attempt)
+                if outcome == "fail" or time.monotonic() + delay > deadline:
+                    raise
+                log.warning("%s: commit failed (%s); retrying in %.1f s", self.config.group, error, delay)
+                time.sleep(delay)
 
     def close(self) -> None:
         """Leave the group (its partitions move to the other members at once)."""
