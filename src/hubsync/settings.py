@@ -180,6 +180,14 @@ class Settings(BaseSettings):
     ingest_batch_wait_ms: int = Field(default=50, ge=1, le=60_000)
     #: the backfill lane's batches are smaller, so a webhook-driven batch never waits long behind one
     ingest_backfill_batch_max: int = Field(default=500, ge=1, le=100_000)
+    #: a worker that stops heartbeating loses its partitions to the others after this long (the
+    #: ingest lanes' groups and the push agents'); Kafka's brokers accept 6-1,800 s by default
+    consumer_session_timeout_s: float = Field(default=10.0, ge=6.0, le=1_800.0)
+
+    @property
+    def consumer_heartbeat_interval_s(self) -> float:
+        """A third of the session timeout (Kafka's advice), at most 3 s."""
+        return min(3.0, self.consumer_session_timeout_s / 3)
 
     #: how often a worker with HubSpot access reads every portal's property definitions again (a
     #: custom property made in HubSpot, a portal installed since the start); 0: at start only

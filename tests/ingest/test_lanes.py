@@ -1,10 +1,19 @@
-"""Ingest's lanes: a backfill batch gives way to webhook-driven batches (hubsync.ingest.lanes)."""
+"""Ingest's lanes: a backfill batch gives way to webhook-driven batches (hubsync.ingest.lanes), and the
+lanes' consumer timings come from the settings."""
 
 from __future__ import annotations
 
 import asyncio
 
+import pytest
+from prometheus_client import CollectorRegistry
+
+from hubsync.avro.codec import SingleObjectCodec
+from hubsync.avro.schemas import SchemaRepository
+from hubsync.ingest.agents import ingest_lane_configs
 from hubsync.ingest.lanes import LaneGate
+from hubsync.settings import Settings
+from hubsync.streams.faust_app import create_app
 
 
 def test_a_backfill_batch_starts_only_once_no_realtime_batch_runs() -> None:
@@ -74,3 +83,22 @@ def test_the_backfill_lane_asks_for_a_batch_only_once_no_realtime_batch_runs() -
         return order
 
     assert asyncio.run(scenario()) == ["realtime starts", "realtime ends", "backfill polls"]
+
+
+def test_both_lanes_and_the_push_agents_use_the_configured_session_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """HUBSYNC_CONSUMER_SESSION_TIMEOUT_S: how long a silent worker keeps its partitions, in every group
+    it consumes in; heartbeats at a third of it, at most 3 s."""
+    monkeypatch.setenv("HUBSYNC_CONSUMER_SESSION_TIMEOUT_S", "45")
+    settings = Settings()
+    for config in ingest_lane_configs(settings):
+        assert (config.session_timeout_s, config.heartbeat_interval_s) == (45.0, 3.0)
+    app = create_app(settings, SingleObjectCodec(SchemaRepository()), CollectorRegistry())
+    assert app.conf.broker_session_timeout == 45.0
+    assert app.conf.broker_heartbeat_interval == 3.0
+    monkeypatch.setenv("HUBSYNC_CONSUMER_SESSION_TIMEOUT_S", "6")
+    assert Settings().consumer_heartbeat_interval_s == 2.0
+    monkeypatch.setenv("HUBSYNC_CONSUMER_SESSION_TIMEOUT_S", "5")
+    with pytest.raises(ValueError, match="consumer_session_timeout_s"):
+        Settings()

@@ -109,6 +109,8 @@ def ingest_lane_configs(settings: Settings) -> tuple[BatchConsumerConfig, BatchC
         batch_max=settings.ingest_batch_max,
         batch_wait_s=within,
         seed_group=groups.agents,
+        session_timeout_s=settings.consumer_session_timeout_s,
+        heartbeat_interval_s=settings.consumer_heartbeat_interval_s,
     )
     backfill = BatchConsumerConfig(
         group=groups.backfill,
@@ -116,6 +118,8 @@ def ingest_lane_configs(settings: Settings) -> tuple[BatchConsumerConfig, BatchC
         batch_max=settings.ingest_backfill_batch_max,
         batch_wait_s=within,
         seed_group=groups.agents,
+        session_timeout_s=settings.consumer_session_timeout_s,
+        heartbeat_interval_s=settings.consumer_heartbeat_interval_s,
     )
     return realtime, backfill
 

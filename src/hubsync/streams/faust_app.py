@@ -153,9 +153,9 @@ def create_app(settings: Settings, codec: AvroCodec, registry: CollectorRegistry
         consumer_auto_offset_reset="earliest",
         web_enabled=False,
         broker_commit_interval=1.0,
-        # a killed worker's partitions move to the others after 10 s, not Faust's default 60 s
-        broker_session_timeout=10.0,
-        broker_heartbeat_interval=3.0,
+        # a killed worker's partitions move to the others after 10 s by default, not Faust's 60 s
+        broker_session_timeout=settings.consumer_session_timeout_s,
+        broker_heartbeat_interval=settings.consumer_heartbeat_interval_s,
         stream_wait_empty=False,
         producer_acks=-1,
         # Faust keeps table state there; hubsync has no tables (memory store), so a temporary
