@@ -171,7 +171,9 @@ def write_records(
     Contacts whose e-mail keys changed get their ``contact_emails`` rows replaced.
     """
     ids: dict[tuple[ObjectKind, str], int] = {}
-    if rows and portal is None:
+    if not rows:
+        return ids
+    if portal is None:
         portal = current_portal(conn)
     for kind in ("contact", "account"):
         mine = [r for r in rows if r.kind == kind]
@@ -245,7 +247,7 @@ def _write_emails(
     conn: psycopg.Connection[Any],
     rows: Iterable[RecordRow],
     ids: Mapping[tuple[ObjectKind, str], int],
-    portal: int | None,
+    portal: int,
 ) -> None:
     rows = list(rows)
     if not rows:
@@ -254,8 +256,6 @@ def _write_emails(
     with conn.cursor() as cur:
         if existing:
             cur.execute("DELETE FROM hubsync.contact_emails WHERE contact_id = ANY(%s)", (existing,))
-        if portal is None:
-            portal = current_portal(conn)
         with cur.copy(
             "COPY hubsync.contact_emails_all (portal_id, contact_id, email_normalized, is_primary) FROM STDIN"
         ) as copy:

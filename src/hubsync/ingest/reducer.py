@@ -203,18 +203,7 @@ def _platform_keeps(
     stored_at, origin = version_of(stored)
     if at < stored_at or (at == stored_at and _tie_key(value) <= _tie_key(current)):
         if origin != HUBSPOT_ORIGIN and value != current and at < stored_at and at > replaced_at(stored):
-            activities.append(
-                Activity(
-                    state.hubspot_id,
-                    "conflict_lost",
-                    event.source,
-                    event.event_id,
-                    field=name,
-                    after=value,
-                    rule="mirror",
-                    detail={"winner": origin, "winner_at_ms": stored_at, "loser_at_ms": at},
-                )
-            )
+            activities.append(_conflict_lost(state, event, name, value, "mirror", origin, stored_at, at))
         return True
     if (
         origin != HUBSPOT_ORIGIN
@@ -229,19 +218,32 @@ def _platform_keeps(
         # platform's latest write and sent after it (a 5xx retried), whose own push follows
         return True
     if origin != HUBSPOT_ORIGIN and value != current:
-        activities.append(
-            Activity(
-                state.hubspot_id,
-                "conflict_lost",
-                event.source,
-                event.event_id,
-                field=name,
-                after=current,
-                rule=origin if origin in ("autofill", "overwrite", "manual", "platform") else None,
-                detail={"winner": HUBSPOT_ORIGIN, "winner_at_ms": at, "loser_at_ms": stored_at},
-            )
-        )
+        rule = origin if origin in ("autofill", "overwrite", "manual", "platform") else None
+        activities.append(_conflict_lost(state, event, name, current, rule, HUBSPOT_ORIGIN, at, stored_at))
     return False
+
+
+def _conflict_lost(
+    state: RecordState,
+    event: ChangeEvent,
+    name: str,
+    loser: str | None,
+    rule: str | None,
+    winner: str,
+    winner_at: int,
+    loser_at: int,
+) -> Activity:
+    """The ``conflict_lost`` row of property ``name``: the ``loser`` value, and who won when."""
+    return Activity(
+        state.hubspot_id,
+        "conflict_lost",
+        event.source,
+        event.event_id,
+        field=name,
+        after=loser,
+        rule=rule,
+        detail={"winner": winner, "winner_at_ms": winner_at, "loser_at_ms": loser_at},
+    )
 
 
 def _erase(state: RecordState, event: ChangeEvent) -> list[Activity]:

@@ -71,18 +71,14 @@ class DedupKey:
 def contact_keys(properties: Mapping[str, str | None]) -> ContactKeys:
     """Keys from HubSpot contact properties ``email``, ``hs_additional_emails`` (``;``-separated),
     ``firstname``, ``lastname`` and ``company``; missing properties count as empty."""
-    primary = normalize_email(properties.get("email"))
+    email = properties.get("email")
+    primary = normalize_email(email)
     # the domain alone, not the address, so root_domain's memo hits once per company
     domain_root = root_domain(primary.rpartition("@")[2]) if primary is not None else None
     if is_freemail(domain_root):
         domain_root = None
-    additional = properties.get("hs_additional_emails")
-    if additional:
-        emails = email_keys(primary, additional)  # a normalized address normalizes to itself
-    else:
-        emails = frozenset((primary,)) if primary is not None else frozenset()
     return ContactKeys(
-        emails=emails,
+        emails=email_keys(email, properties.get("hs_additional_emails")),
         primary_email=primary,
         name_normalized=person_key(properties.get("firstname"), properties.get("lastname")),
         company_name_key=company_name_key(properties.get("company")),
