@@ -17,8 +17,12 @@ from typing import Any
 import pytest
 from bench._change_events import contact_snapshot_events
 from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
 
 from hubsync._runtime.processes import free_port
+from hubsync._runtime.shutdown import EXIT_AGENT_FAILED
+from hubsync.storage.canonical import crm_key
+from hubsync.streams.admin import admin_client
 from hubsync.streams.dlq import (
     HEADER_ERROR,
     HEADER_SOURCE_OFFSET,
@@ -406,6 +410,50 @@ def test_kill_9_mid_load_then_restart_applies_every_event_exactly_once(
     pairs = scalar(db, "SELECT count(*) FROM hubsync.potential_duplicates")
     assert actions.get("flagged_duplicate", 0) == 2 * pairs  # each pair logged once, on both records
     assert_group_caught_up(setup)
+
+
+def test_a_batch_no_retry_can_fix_stops_the_worker_uncommitted_and_a_restart_finishes_it(
+    kafka_bootstrap_servers: str, fresh_database_url: str
+) -> None:
+    """``crm.contacts`` refuses the batch's canonical records (each is larger than the topic allows:
+    MSG_SIZE_TOO_LARGE, which no retry fixes). The worker stops with exit code 70 and commits no
+    offset, though PostgreSQL has the batch; once the topic is fixed, a restart republishes every
+    record and applies nothing twice."""
+    n = 200
+    setup = setup_for(kafka_bootstrap_servers, fresh_database_url, partitions=1)
+    crm = setup.topics.crm_contacts
+    admin = admin_client(setup.bootstrap)
+
+    def max_message_bytes(value: str, op: AlterConfigOpType) -> None:
+        entry = ConfigEntry("max.message.bytes", value, incremental_operation=op)
+        resource = ConfigResource(ResourceType.TOPIC, crm, incremental_configs=[entry])
+        for future in admin.incremental_alter_configs([resource]).values():
+            future.result()
+
+    max_message_bytes("64", AlterConfigOpType.SET)
+    events = list(contact_snapshot_events(n, seed=29, duplicate_ratio=0.0, start_id=1))
+    produce_events(setup, events, partition=0)
+    db = setup.database_url
+    topic = setup.topics.hubspot_contacts
+
+    with running_worker(setup.worker_env(), "worker-1") as first:
+        assert first.process is not None
+        code = first.process.wait(60)
+        assert code == EXIT_AGENT_FAILED, first.describe()
+        assert "ingest lane failed" in first.output(), first.describe()
+    # PostgreSQL committed the batch before crm.* was published; the offsets were not committed
+    assert contact_count(db) > 0
+    assert committed_offsets(setup.bootstrap, setup.ingest_group, topic, 1)[0] < 0
+
+    max_message_bytes("", AlterConfigOpType.DELETE)
+    with running_worker(setup.worker_env(), "worker-2") as second:
+        second.wait_until(lambda: group_caught_up(setup), "offsets committed up to the end", timeout=60)
+        with TopicDrain(setup.bootstrap, crm, setup.partitions) as drain:
+            published = {m.key() for m in drain.drain()}
+        assert_exit_ok(second)
+    assert query(db, "SELECT count(*), count(DISTINCT hubspot_id) FROM hubsync.contacts") == [(n, n)]
+    assert scalar(db, "SELECT count(*) FROM hubsync.activity_log WHERE action = 'created_from_hubspot'") == n
+    assert published == {crm_key(r[0]) for r in query(db, "SELECT id FROM hubsync.contacts")}
 
 
 # --- 5. metrics ---------------------------------------------------------------------------------------------
