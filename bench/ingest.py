@@ -22,7 +22,9 @@ Per scale, on real Apache Kafka and PostgreSQL (``bench._existing``):
    ``histogram_quantile``).
 
 Then, at the smallest scale, the same events on 6 partitions ingested by one worker and by two
-workers of one consumer group, with the CPU seconds each process used.
+workers of one consumer group, with the CPU seconds each process used (``--scaling-only``: that
+alone). The workers inherit the environment: ``HUBSYNC_INGEST_MAX_LOCKS=8000`` makes them lock
+every record and key of a batch one by one (the server needs a lock table big enough for it).
 
 Targets (SPEC section 6, issue 16): worker / raw >= 0.5 at every scale, the ratio at the largest
 scale >= 0.9 of the ratio at the smallest, p99 < 1 s at 1,000/s, peak RSS <= 300 MB.
@@ -371,16 +373,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=15.0, help="length of each latency phase")
     parser.add_argument("--no-scaling", action="store_true", help="skip the one- vs two-worker run")
     parser.add_argument(
+        "--scaling-only", action="store_true", help="only the one- vs two-worker run, at the first scale"
+    )
+    parser.add_argument(
         "--quick", action="store_true", help="10,000 existing, 18,000 + 2,000 events, 5 s phases"
     )
     args = parser.parse_args(argv)
     if args.quick:
         args.existing, args.new, args.updates, args.seconds = "10000", 18_000, 2_000, 5.0
+    if args.scaling_only and args.no_scaling:
+        parser.error("--scaling-only and --no-scaling exclude each other")
     scales = [int(x) for x in args.existing.split(",")]
     results: list[dict[str, Any]] = []
     scaling: dict[str, Any] | None = None
     with servers() as (bootstrap, server_url):
-        for existing in scales:
+        for existing in [] if args.scaling_only else scales:
             result = scale_trial(
                 bootstrap, server_url, existing, args.new, args.updates, args.rate, args.seconds
             )

@@ -54,6 +54,24 @@ def refresh_property_definitions(settings: Settings) -> None:
         console_err.print(f"cached {sum(r.stored for r in done)} HubSpot property definitions{portals}")
 
 
+def ingest_locks_fit(settings: Settings) -> None:
+    """Refuse ``HUBSYNC_INGEST_MAX_LOCKS`` when one batch could fill over a third of the PostgreSQL
+    server's lock table (:class:`~hubsync.storage.locks.LockBudgetError`, exit code 3). A server
+    that does not answer yet is left to the worker's own retries: its ingest lanes check again once
+    their pool is open."""
+    import psycopg
+
+    from hubsync.storage.locks import check_lock_budget
+
+    try:
+        conn = psycopg.connect(require_database_url(settings), connect_timeout=10)
+    except psycopg.OperationalError as exc:
+        log.warning("PostgreSQL not reached at start (%s): the lock budget is checked later", exc)
+        return
+    with conn:
+        check_lock_budget(conn, 2 * settings.ingest_max_locks, "HUBSYNC_INGEST_MAX_LOCKS")
+
+
 def worker_command(
     no_refresh: bool = typer.Option(
         False, "--no-refresh", help="Do not read HubSpot's property definitions at start (use the cache)."
@@ -69,6 +87,7 @@ def worker_command(
     settings = load_settings()
     configure_logging(settings)
     require_database_url(settings)
+    ingest_locks_fit(settings)
     kafka_ready(settings, "worker")
     if not no_refresh:
         refresh_property_definitions(settings)

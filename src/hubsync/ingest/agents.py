@@ -11,10 +11,12 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from confluent_kafka import KafkaException, Message
 from mode import Service
 from prometheus_client import REGISTRY, CollectorRegistry
+from psycopg_pool import ConnectionPool
 
 from hubsync._runtime.shutdown import EXIT_AGENT_FAILED, stop_process
 from hubsync.avro.codec import AvroCodec
@@ -22,6 +24,7 @@ from hubsync.ingest.lanes import LaneGate
 from hubsync.ingest.metrics import ingest_metrics
 from hubsync.ingest.processor import IngestProcessor, IngestTopics
 from hubsync.settings import Settings, require_database_url
+from hubsync.storage.locks import check_lock_budget
 from hubsync.storage.pool import PoolConfig, open_pool
 from hubsync.storage.portal_scope import PortalRouting
 from hubsync.streams.batch_consumer import BatchConsumerConfig, KafkaBatchConsumer, run_batches
@@ -62,6 +65,8 @@ async def ingest_processor(
         open_pool, require_database_url(settings), PoolConfig(min_size=1, max_size=4), name="ingest"
     )
     try:
+        # a batch locks up to this many records and as many matching keys
+        await asyncio.to_thread(_check_lock_budget, pool, 2 * settings.ingest_max_locks)
         async with AsyncKafkaPublisher(kafka_connection(settings), codec) as publisher:
             dlq = DeadLetterPublisher.from_settings(settings, publisher, codec, registry=registry)
             processor = IngestProcessor(
@@ -73,6 +78,7 @@ async def ingest_processor(
                 ingest_metrics(registry),
                 replay=replay,
                 routing=PortalRouting.from_settings(settings),
+                max_locks=settings.ingest_max_locks,
             )
             try:
                 yield processor
@@ -80,6 +86,11 @@ async def ingest_processor(
                 await asyncio.to_thread(processor.statistics.wait, 60.0)
     finally:
         await asyncio.to_thread(pool.close)
+
+
+def _check_lock_budget(pool: ConnectionPool[Any], most: int) -> None:
+    with pool.connection() as conn:
+        check_lock_budget(conn, most, "HUBSYNC_INGEST_MAX_LOCKS")
 
 
 async def shared_ingest_processor(app: AgentApp) -> IngestProcessor:
@@ -147,18 +158,20 @@ class IngestLanes(Service):
             await asyncio.to_thread(lane.consumer.close)
 
     async def _run(self, lane: IngestLane) -> None:
-        processor = await shared_ingest_processor(self.app)
         gate = self.gate
-
-        async def process(messages: Sequence[Message]) -> None:
-            async with gate.backfill() if lane.backfill else gate.realtime():
-                await processor.process(messages)
-
         try:
+            processor = await shared_ingest_processor(self.app)
+
+            async def process(messages: Sequence[Message]) -> None:
+                async with gate.backfill() if lane.backfill else gate.realtime():
+                    await processor.process(messages)
+
             await run_batches(
                 lane.consumer, process, self._stopping, before_poll=gate.cleared if lane.backfill else None
             )
-        except Exception:  # a batch no retry can fix, or the consumer itself: its offsets stay uncommitted
+        except (
+            Exception
+        ):  # a batch no retry can fix, the consumer, or its PostgreSQL pool: offsets stay uncommitted
             log.critical("the %s ingest lane failed; the worker stops", lane.name, exc_info=True)
             stop_process(EXIT_AGENT_FAILED)
 

@@ -26,7 +26,7 @@ import orjson
 import psycopg
 
 from hubsync.ingest.events import ChangeEvent
-from hubsync.ingest.record_io import RecordRow, load_records, lock_records, write_records
+from hubsync.ingest.record_io import MAX_RECORD_LOCKS, RecordRow, load_records, lock_records, write_records
 from hubsync.ingest.reducer import Activity, apply_event, apply_merged_away, placeholder
 from hubsync.mapping.rules import MappingDecision, decide, mapped_values_event
 from hubsync.mapping.store import MappingTable, load_prospects
@@ -48,6 +48,8 @@ class IngestContext:
     mappings: MappingTable
     definitions: Mapping[ObjectKind, Mapping[str, PropertyDefinition]]
     replay: bool = False
+    #: the most records, and matching keys, a batch locks one by one (``ingest_max_locks``)
+    max_locks: int = MAX_RECORD_LOCKS
 
 
 @dataclass(slots=True)
@@ -111,9 +113,11 @@ def _platform_record_ids(
     return wanted
 
 
-def _load(conn: psycopg.Connection[Any], events: Sequence[ChangeEvent], batch: _Batch, portal: int) -> None:
+def _load(
+    conn: psycopg.Connection[Any], events: Sequence[ChangeEvent], batch: _Batch, portal: int, max_locks: int
+) -> None:
     referenced = _referenced_ids(events)
-    lock_records(conn, referenced, portal=portal)
+    lock_records(conn, referenced, portal=portal, max_locks=max_locks)
     for kind, hubspot_ids in referenced.items():
         for row in load_records(conn, kind, hubspot_ids=sorted(hubspot_ids)):
             batch.states[(kind, row.state.hubspot_id)] = row.state
@@ -432,7 +436,7 @@ def apply_batch(
     batch = _Batch()
     # the portal the transaction works in, read once and handed to every writer that needs it
     portal = current_portal(conn)
-    _load(conn, events, batch, portal)
+    _load(conn, events, batch, portal, ctx.max_locks)
     _fold_mirrors(conn, events, batch, portal)
     _reduce(events, batch, result, ctx.replay)
     decisions = _run_mappings(conn, batch, ctx, result, now_ms)
@@ -474,7 +478,9 @@ def apply_batch(
                 elif k.domain_root:
                     domains.add(k.domain_root)
     for kind, record_ids in changed_keys.items():
-        pairs = flag_duplicates(conn, kind, sorted(record_ids), cause_source="ingest", portal=portal)
+        pairs = flag_duplicates(
+            conn, kind, sorted(record_ids), cause_source="ingest", max_key_locks=ctx.max_locks, portal=portal
+        )
         result.duplicates_flagged += len(pairs)
         for pair in pairs:
             result.touched[kind].update((pair.record_a, pair.record_b))

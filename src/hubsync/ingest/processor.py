@@ -37,6 +37,7 @@ from hubsync.errors import RetriableError
 from hubsync.ingest.apply import BatchResult, IngestContext, apply_batch
 from hubsync.ingest.events import ChangeEvent, change_event
 from hubsync.ingest.metrics import IngestMetrics
+from hubsync.ingest.record_io import MAX_RECORD_LOCKS
 from hubsync.ingest.statistics import StatisticsKeeper
 from hubsync.mapping.definitions import effective_definitions
 from hubsync.mapping.store import load_mappings
@@ -95,8 +96,16 @@ class ContextCache:
     ``hubsync status`` shows. Recording it from a batch would make every batch of the worker wait
     for the row lock of the others' (a backfill batch's transaction lasts a while)."""
 
-    def __init__(self, *, replay: bool = False, ttl_s: float = 5.0, worker_id: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        replay: bool = False,
+        ttl_s: float = 5.0,
+        worker_id: str | None = None,
+        max_locks: int = MAX_RECORD_LOCKS,
+    ) -> None:
         self.replay = replay
+        self.max_locks = max_locks
         self.ttl_s = ttl_s
         self.worker_id = worker_id
         #: the mapping version of the last load (0: none loaded yet)
@@ -115,6 +124,7 @@ class ContextCache:
             mappings=load_mappings(conn),
             definitions={kind: effective_definitions(conn, kind) for kind in ("contact", "account")},
             replay=self.replay,
+            max_locks=self.max_locks,
         )
         self._contexts[portal] = (context, now)
         return context
@@ -150,6 +160,7 @@ class IngestProcessor:
         publish_canonical: bool = True,
         backoff: Callable[[int], float] | None = None,
         routing: PortalRouting = SINGLE_PORTAL,
+        max_locks: int = MAX_RECORD_LOCKS,
     ) -> None:
         self.pool = pool
         self.codec = codec
@@ -159,7 +170,9 @@ class IngestProcessor:
         self.metrics = metrics
         self.publish_canonical = publish_canonical
         self.routing = routing
-        self.contexts = ContextCache(replay=replay, worker_id=None if replay else new_worker_id("ingest"))
+        self.contexts = ContextCache(
+            replay=replay, worker_id=None if replay else new_worker_id("ingest"), max_locks=max_locks
+        )
         self.statistics = StatisticsKeeper(pool)
         self.backoff = backoff or INGEST_BACKOFF
         self._event_schema = codec.repository.current(CHANGE_EVENT_SCHEMA)

@@ -13,11 +13,48 @@ from typing import Any
 
 import psycopg
 
+from hubsync.errors import ConfigurationError
+
 _TAKE = """
 SELECT CASE WHEN k.exclusive THEN pg_advisory_xact_lock(k.id) ELSE pg_advisory_xact_lock_shared(k.id) END
   FROM unnest(%(ids)s::bigint[], %(exclusive)s::boolean[]) WITH ORDINALITY AS k(id, exclusive, n)
  ORDER BY k.n
 """
+
+
+#: the share of the server's lock table one transaction may fill with single locks
+LOCK_TABLE_SHARE = 3
+
+_LOCK_TABLE = """
+SELECT current_setting('max_locks_per_transaction')::bigint
+       * (current_setting('max_connections')::bigint + current_setting('max_prepared_transactions')::bigint)
+"""
+
+
+class LockBudgetError(ConfigurationError):
+    """A transaction could take more advisory locks than the server's lock table has room for."""
+
+
+def lock_table_slots(conn: psycopg.Connection[Any]) -> int:
+    """The slots of the server's shared lock table: ``max_locks_per_transaction`` x
+    (``max_connections`` + ``max_prepared_transactions``). Every lock any session holds takes one;
+    when they run out, every transaction on the server that asks for a lock fails."""
+    row = conn.execute(_LOCK_TABLE).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def check_lock_budget(conn: psycopg.Connection[Any], most: int, setting: str) -> None:
+    """Refuse (:class:`LockBudgetError`) a transaction that may take ``most`` locks, ``setting``
+    allowing it, when that is over a third of the server's lock table."""
+    slots = lock_table_slots(conn)
+    if most * LOCK_TABLE_SHARE > slots:
+        raise LockBudgetError(
+            f"{setting} lets one transaction take {most:,} advisory locks, over a third of this"
+            f" PostgreSQL server's lock table ({slots:,} slots: max_locks_per_transaction x"
+            f" (max_connections + max_prepared_transactions)); lower {setting} or raise"
+            " max_locks_per_transaction (a server restart)"
+        )
 
 
 def advisory_lock_id(*parts: str) -> int:
