@@ -4,15 +4,19 @@ lanes' consumer timings come from the settings."""
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 
 import pytest
 from prometheus_client import CollectorRegistry
 
+from hubsync._runtime.shutdown import EXIT_AGENT_FAILED
 from hubsync.avro.codec import SingleObjectCodec
 from hubsync.avro.schemas import SchemaRepository
+from hubsync.ingest import agents
 from hubsync.ingest.agents import ingest_lane_configs
 from hubsync.ingest.lanes import LaneGate
 from hubsync.settings import Settings
+from hubsync.storage.locks import LockBudgetError
 from hubsync.streams.faust_app import create_app
 
 
@@ -102,3 +106,20 @@ def test_both_lanes_and_the_push_agents_use_the_configured_session_timeout(
     monkeypatch.setenv("HUBSYNC_CONSUMER_SESSION_TIMEOUT_S", "5")
     with pytest.raises(ValueError, match="consumer_session_timeout_s"):
         Settings()
+
+
+def test_a_lane_whose_processor_cannot_open_stops_the_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shared processor fails to open (here: the lock budget refused once PostgreSQL answers): the
+    lane stops the process with EXIT_AGENT_FAILED instead of dying alone while the worker runs on."""
+    stopped: list[int] = []
+    monkeypatch.setattr(agents, "stop_process", stopped.append)
+
+    class Resources:
+        async def get(self, name: str, factory: object) -> object:
+            raise LockBudgetError("HUBSYNC_INGEST_MAX_LOCKS lets one transaction take too many locks")
+
+    app = SimpleNamespace(resources=Resources())
+    lanes = agents.IngestLanes(app, [])  # type: ignore[arg-type]
+    lane = agents.IngestLane("realtime", consumer=None, backfill=False)  # type: ignore[arg-type]
+    asyncio.run(lanes._run(lane))
+    assert stopped == [EXIT_AGENT_FAILED]

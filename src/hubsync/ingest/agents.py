@@ -169,9 +169,8 @@ class IngestLanes(Service):
             await run_batches(
                 lane.consumer, process, self._stopping, before_poll=gate.cleared if lane.backfill else None
             )
-        except (
-            Exception
-        ):  # a batch no retry can fix, the consumer, or its PostgreSQL pool: offsets stay uncommitted
+        # a batch no retry can fix, the consumer, or the processor's pool: the offsets stay uncommitted
+        except Exception:
             log.critical("the %s ingest lane failed; the worker stops", lane.name, exc_info=True)
             stop_process(EXIT_AGENT_FAILED)
 
