@@ -14,9 +14,7 @@ from hubsync.ingest.apply import IngestContext, apply_batch
 from hubsync.mapping.definitions import effective_definitions
 from hubsync.mapping.store import load_mappings
 from hubsync.settings import Settings
-from hubsync.storage.defaults import load_defaults, seed_defaults
 from hubsync.storage.locks import LOCK_TABLE_SHARE, LockBudgetError, check_lock_budget, lock_table_slots
-from hubsync.storage.migrate import migrate
 from tests.ingest import events_factory as f
 
 pytestmark = pytest.mark.integration
@@ -26,11 +24,8 @@ CONTACTS = 6
 
 
 @pytest.fixture
-def db(fresh_database_url: str) -> str:
-    migrate(fresh_database_url)
-    with psycopg.connect(fresh_database_url) as conn:
-        seed_defaults(conn, load_defaults())
-    return fresh_database_url
+def db(seeded_database_url: str) -> str:
+    return seeded_database_url
 
 
 def _advisory_locks_of_a_batch(db: str, max_locks: int) -> dict[str, int]:

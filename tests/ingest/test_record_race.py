@@ -13,8 +13,6 @@ import pytest
 from hubsync.ingest.apply import IngestContext, apply_batch
 from hubsync.mapping.definitions import effective_definitions
 from hubsync.mapping.store import load_mappings
-from hubsync.storage.defaults import load_defaults, seed_defaults
-from hubsync.storage.migrate import migrate
 from hubsync.testing import wait_for
 from tests.ingest import events_factory as f
 
@@ -24,11 +22,8 @@ AT = 1_767_000_000_000
 
 
 @pytest.fixture
-def db(fresh_database_url: str) -> str:
-    migrate(fresh_database_url)
-    with psycopg.connect(fresh_database_url) as conn:
-        seed_defaults(conn, load_defaults())
-    return fresh_database_url
+def db(seeded_database_url: str) -> str:
+    return seeded_database_url
 
 
 def _contact_batch() -> list[Any]:
