@@ -30,6 +30,7 @@ DEFINITIONS: dict[str, dict[str, PropertyDefinition]] = {
         "jobtitle": PropertyDefinition("jobtitle", "string"),
         "phone": PropertyDefinition("phone", "string"),
         "city": PropertyDefinition("city", "string"),
+        "company": PropertyDefinition("company", "string"),
     },
     "account": {
         "industry": PropertyDefinition(
@@ -857,6 +858,31 @@ def test_non_empty_hubspot_field_is_not_autofilled(conn: psycopg.Connection[Any]
     assert row["properties"]["jobtitle"] == "CEO"
     assert activity(conn, row["id"], "autofilled") == []
     assert outbox(conn) == []
+
+
+def test_an_autofilled_matching_property_gives_the_record_its_new_keys(conn: psycopg.Connection[Any]) -> None:
+    """Autofill fills a contact's empty company: the company key stored, and duplicate detection, are
+    the filled value's, not the keys the record had before autofill ran."""
+    conn.execute("UPDATE hubsync.field_mappings SET mode = 'autofill' WHERE hubspot_property = 'company'")
+    conn.commit()
+    add_person(conn, "ann@acme.com", company="Initech")
+    run(
+        conn,
+        f.snapshot(
+            "2",
+            {"email": "a.lee@other.example", "firstname": "Ann", "lastname": "Lee", "company": "Initech"},
+            at=900,
+        ),
+    )
+    result = run(conn, f.snapshot("1", {**ANN, "company": ""}, at=1_000))
+    assert result.autofills == 1
+    row = contact(conn, "1")
+    assert (row["properties"]["company"], row["company_name_key"]) == ("Initech", "initech")
+    other = contact(conn, "2")["id"]
+    pairs = rows(conn, "SELECT record_a, record_b, signal FROM hubsync.potential_duplicates")
+    assert pairs == [
+        {"record_a": min(row["id"], other), "record_b": max(row["id"], other), "signal": "name_company"}
+    ]
 
 
 COMPANY = {"name": "Acme", "domain": "acme.com", "industry": "COMPUTER_SOFTWARE", "city": "X", "phone": "1"}
