@@ -85,11 +85,13 @@ def test_the_lock_table_is_read_off_the_server(database_url: str) -> None:
 
 def test_the_default_fits_a_default_server() -> None:
     """PostgreSQL's defaults: 64 locks per transaction, 100 connections, no prepared transactions."""
-    assert 2 * Settings().ingest_max_locks * LOCK_TABLE_SHARE <= 64 * 100
+    default = Settings.model_fields["ingest_max_locks"].default
+    assert 2 * default * LOCK_TABLE_SHARE <= 64 * 100
 
 
-def test_a_worker_whose_batches_could_fill_the_lock_table_refuses_to_start(
-    database_url: str, tmp_path: Path
+@pytest.mark.parametrize("command", [["worker", "--no-refresh"], ["replay"]], ids=["worker", "replay"])
+def test_a_command_whose_batches_could_fill_the_lock_table_refuses_to_start(
+    database_url: str, tmp_path: Path, command: list[str]
 ) -> None:
     env = {
         "PATH": "/usr/bin:/bin",
@@ -99,7 +101,7 @@ def test_a_worker_whose_batches_could_fill_the_lock_table_refuses_to_start(
         "HUBSYNC_INGEST_MAX_LOCKS": "1000000",
     }
     proc = subprocess.run(
-        [sys.executable, "-c", "from hubsync.cli import main; main()", "worker", "--no-refresh"],
+        [sys.executable, "-c", "from hubsync.cli import main; main()", *command],
         capture_output=True,
         text=True,
         env=env,
