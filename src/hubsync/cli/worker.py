@@ -61,7 +61,7 @@ def ingest_locks_fit(settings: Settings) -> None:
     their pool is open."""
     import psycopg
 
-    from hubsync.storage.locks import check_lock_budget
+    from hubsync.ingest.agents import check_ingest_lock_budget
 
     try:
         conn = psycopg.connect(require_database_url(settings), connect_timeout=10)
@@ -69,7 +69,7 @@ def ingest_locks_fit(settings: Settings) -> None:
         log.warning("PostgreSQL not reached at start (%s): the lock budget is checked later", exc)
         return
     with conn:
-        check_lock_budget(conn, 2 * settings.ingest_max_locks, "HUBSYNC_INGEST_MAX_LOCKS")
+        check_ingest_lock_budget(conn, settings)
 
 
 def worker_command(

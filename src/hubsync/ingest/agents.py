@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from confluent_kafka import KafkaException, Message
 from mode import Service
 from prometheus_client import REGISTRY, CollectorRegistry
@@ -65,8 +66,7 @@ async def ingest_processor(
         open_pool, require_database_url(settings), PoolConfig(min_size=1, max_size=4), name="ingest"
     )
     try:
-        # a batch locks up to this many records and as many matching keys
-        await asyncio.to_thread(_check_lock_budget, pool, 2 * settings.ingest_max_locks)
+        await asyncio.to_thread(_check_lock_budget, pool, settings)
         async with AsyncKafkaPublisher(kafka_connection(settings), codec) as publisher:
             dlq = DeadLetterPublisher.from_settings(settings, publisher, codec, registry=registry)
             processor = IngestProcessor(
@@ -88,9 +88,16 @@ async def ingest_processor(
         await asyncio.to_thread(pool.close)
 
 
-def _check_lock_budget(pool: ConnectionPool[Any], most: int) -> None:
+def check_ingest_lock_budget(conn: psycopg.Connection[Any], settings: Settings) -> None:
+    """Refuse (:class:`~hubsync.storage.locks.LockBudgetError`) an ``ingest_max_locks`` whose batches
+    could fill over a third of the server's lock table: a batch locks up to that many records and as
+    many matching keys."""
+    check_lock_budget(conn, 2 * settings.ingest_max_locks, "HUBSYNC_INGEST_MAX_LOCKS")
+
+
+def _check_lock_budget(pool: ConnectionPool[Any], settings: Settings) -> None:
     with pool.connection() as conn:
-        check_lock_budget(conn, most, "HUBSYNC_INGEST_MAX_LOCKS")
+        check_ingest_lock_budget(conn, settings)
 
 
 async def shared_ingest_processor(app: AgentApp) -> IngestProcessor:
