@@ -58,7 +58,8 @@ class PoolConfig:
     application_name: str = "hubsync"
 
     def connection_kwargs(self) -> dict[str, Any]:
-        """libpq options: TCP keepalives so a dead peer is noticed, and a connect timeout."""
+        """Connection options: TCP keepalives so a dead peer is noticed, a connect timeout, and
+        no prepared statements (``prepare_threshold=None``, see :data:`SESSION_OPTIONS`)."""
         return {
             "application_name": self.application_name,
             "connect_timeout": self.connect_timeout,
@@ -66,6 +67,7 @@ class PoolConfig:
             "keepalives_idle": 30,
             "keepalives_interval": 10,
             "keepalives_count": 3,
+            "prepare_threshold": None,
         }
 
 
@@ -94,16 +96,21 @@ def _pool_options(cfg: PoolConfig) -> dict[str, Any]:
 #: * ``jit=off``: hubsync's queries are sized for a batch and read through indexes, yet at
 #:   1,000,000 contacts the duplicate-detection statement's estimated cost crossed
 #:   ``jit_above_cost`` and compiling it took ~30 ms of a ~40 ms statement, every batch;
-#: * ``plan_cache_mode=force_custom_plan``: psycopg prepares a statement run five times, and
-#:   PostgreSQL's generic plan for it estimates ``unnest`` of the batch's id array at 10 rows.
-#:   For the canonical-record read that chose a nested loop re-reading the whole batch for every
+#: * no ``plan_cache_mode`` setting, but no prepared statements either (``prepare_threshold=None``
+#:   in :meth:`PoolConfig.connection_kwargs`): psycopg would prepare a statement run five times, and
+#:   PostgreSQL's generic plan for it estimates ``unnest`` of the batch's id array at 10 rows. For
+#:   the canonical-record read that chose a nested loop re-reading the whole batch for every
 #:   duplicate pair (1.3-1.6 s per batch of 2,000 at 1,000,000 contacts, against ~25 ms planned
-#:   with the batch's real size). Planning each statement costs well under a millisecond;
+#:   with the batch's real size). Unprepared, every statement is planned for its parameters (well
+#:   under a millisecond per batch statement). ``plan_cache_mode=force_custom_plan`` did the same
+#:   until session 13, but it also re-planned the server's own cached plans on every use: the
+#:   foreign-key check of each ``contact_emails`` row (15.5 µs a row instead of 6.5) and the
+#:   triggers' statements;
 #: * ``random_page_cost=1.1`` (PostgreSQL's default, 4.0, prices a random read as a disk seek): the
 #:   records and keys a batch looks up are cached, yet with 4.0 duplicate detection for a batch of
 #:   2,000 over ~30,000 contacts hashed the whole table three times instead of looking the batch up
 #:   in the indexes (74 ms against 31 ms per batch).
-SESSION_OPTIONS = "-c jit=off -c plan_cache_mode=force_custom_plan -c random_page_cost=1.1"
+SESSION_OPTIONS = "-c jit=off -c random_page_cost=1.1"
 
 
 def open_pool(
