@@ -36,6 +36,7 @@ from hubsync.matching.prospects import mark_prospects
 from hubsync.matching.record_keys import AccountKeys, ContactKeys, keys_of
 from hubsync.records.kinds import RECORD_ID_PROPERTY, RECORD_TABLES, ObjectKind
 from hubsync.records.state import SYNCED, RecordState, platform_version, version_of
+from hubsync.storage.arrays import bool_array, int_array
 from hubsync.storage.outbox import OutboxEvent, append_outbox
 from hubsync.storage.portal_scope import current_portal
 
@@ -363,7 +364,12 @@ def _write_links(
                 OR (l.changed_at = EXCLUDED.changed_at AND EXCLUDED.removed_at IS NOT NULL)
             RETURNING contact_id, account_id
             """,
-            ([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows]),
+            (
+                int_array(r[0] for r in rows),
+                int_array(r[1] for r in rows),
+                bool_array(r[2] for r in rows),
+                int_array(r[3] for r in rows),
+            ),
         )
         written = {(c, a) for c, a in cur.fetchall()}
         # a primary association moves the primary only when it was written (not older than the

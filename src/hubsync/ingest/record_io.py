@@ -18,6 +18,7 @@ import psycopg
 from hubsync.matching.record_keys import DERIVED_COLUMNS, ContactKeys, derived_values
 from hubsync.records.kinds import RECORD_TABLES, ObjectKind
 from hubsync.records.state import RecordState
+from hubsync.storage.arrays import int_array, text_array
 from hubsync.storage.locks import advisory_lock_id, take_locks
 from hubsync.storage.portal_scope import current_portal
 
@@ -109,7 +110,7 @@ def load_records(
     if not hubspot_ids and not record_ids:
         return []
     erased = "erased_at IS NOT NULL" if kind == "contact" else "false"
-    where = "hubspot_id = ANY(%s)" if hubspot_ids else "id = ANY(%s)"
+    where = "hubspot_id = ANY(%s::text[])" if hubspot_ids else "id = ANY(%s::bigint[])"
     if unlinked_only:
         where += " AND hubspot_id IS NULL AND merged_into_id IS NULL"
     cur = conn.execute(
@@ -117,7 +118,7 @@ def load_records(
         f" property_versions, {_ms('hubspot_updated_at')}, {_ms('hubspot_created_at')},"
         f" crm_merged_into_hubspot_id, {erased}"
         f" FROM {RECORD_TABLES[kind]} WHERE {where} ORDER BY id FOR UPDATE",
-        (list(hubspot_ids) if hubspot_ids else list(record_ids),),
+        (text_array(hubspot_ids) if hubspot_ids else int_array(record_ids),),
     )
     out = []
     for rid, hid, source, status, status_at, props, versions, updated, created, merged, is_erased in cur:
@@ -255,7 +256,10 @@ def _write_emails(
     existing = [r.state.record_id for r in rows if r.state.record_id is not None]
     with conn.cursor() as cur:
         if existing:
-            cur.execute("DELETE FROM hubsync.contact_emails WHERE contact_id = ANY(%s)", (existing,))
+            cur.execute(
+                "DELETE FROM hubsync.contact_emails WHERE contact_id = ANY(%s::bigint[])",
+                (int_array(existing),),
+            )
         with cur.copy(
             "COPY hubsync.contact_emails_all (portal_id, contact_id, email_normalized, is_primary) FROM STDIN"
         ) as copy:

@@ -38,6 +38,7 @@ from hubsync.matching.record_keys import (
     object_type_lock_id,
 )
 from hubsync.records.kinds import ObjectKind
+from hubsync.storage.arrays import int_array, text_array
 from hubsync.storage.portal_scope import current_portal
 
 __all__ = ["MAX_KEY_LOCKS", "DuplicatePair", "duplicates_of", "flag_duplicates", "open_duplicates"]
@@ -60,14 +61,14 @@ SELECT c.id, c.name_normalized, c.company_name_key, c.company_domain_root,
        coalesce(array_agg(e.email_normalized) FILTER (WHERE e.email_normalized IS NOT NULL), '{}')
   FROM hubsync.contacts c
   LEFT JOIN hubsync.contact_emails e ON e.contact_id = c.id
- WHERE c.id = ANY(%(ids)s) AND c.merged_into_id IS NULL AND c.erased_at IS NULL
+ WHERE c.id = ANY(%(ids)s::bigint[]) AND c.merged_into_id IS NULL AND c.erased_at IS NULL
  GROUP BY c.id, c.name_normalized, c.company_name_key, c.company_domain_root
 """
 
 _ACCOUNT_KEYS = """
 SELECT a.id, a.domain_root, a.name_normalized
   FROM hubsync.accounts a
- WHERE a.id = ANY(%(ids)s) AND a.merged_into_id IS NULL
+ WHERE a.id = ANY(%(ids)s::bigint[]) AND a.merged_into_id IS NULL
 """
 
 # The object type's lock first (shared, or exclusive when it stands in for the keys), then the
@@ -79,6 +80,9 @@ SELECT CASE WHEN k.n > 1 THEN pg_advisory_xact_lock(k.id)
   FROM unnest(%(locks)s::bigint[]) WITH ORDINALITY AS k(id, n)
  ORDER BY k.n
 """
+
+#: the free mailbox providers' domains, as the statements' ``text[]`` parameter
+_FREEMAIL = text_array(sorted(FREEMAIL_DOMAINS))
 
 #: above this many distinct keys a batch locks its whole object type instead of each key: every
 #: advisory lock takes a slot of the server's shared lock table (max_locks_per_transaction x
@@ -264,19 +268,21 @@ def flag_duplicates(
     if portal is None:  # the caller may know it (ingest does): a round trip saved per batch
         portal = current_portal(conn)
     key_locks = [] if exclusive else sorted({lock_id(key, portal) for key in keys})
+    batch = int_array(ids)
     conn.execute(
-        _LOCK, {"locks": [object_type_lock_id(object_type, portal), *key_locks], "exclusive": exclusive}
+        _LOCK,
+        {"locks": int_array([object_type_lock_id(object_type, portal), *key_locks]), "exclusive": exclusive},
     )
     conn.execute(
         _STALE_CONTACTS if object_type == "contact" else _STALE_ACCOUNTS,
-        {"ids": ids, "freemail": sorted(FREEMAIL_DOMAINS)},
+        {"ids": batch, "freemail": _FREEMAIL},
     )
     rows = conn.execute(
         _FLAG_CONTACTS if object_type == "contact" else _FLAG_ACCOUNTS,
         {
-            "ids": ids,
+            "ids": batch,
             "object_type": object_type,
-            "freemail": sorted(FREEMAIL_DOMAINS),
+            "freemail": _FREEMAIL,
             "cause_source": cause_source,
             "cause_event": cause_event,
         },
@@ -297,13 +303,13 @@ def _batch_keys(conn: psycopg.Connection[Any], object_type: ObjectKind, ids: lis
     """The dedup keys of the batch's live records, as stored (not recomputed from properties)."""
     keys: set[DedupKey] = set()
     if object_type == "contact":
-        for _id, name, company, domain, emails in conn.execute(_CONTACT_KEYS, {"ids": ids}):
+        for _id, name, company, domain, emails in conn.execute(_CONTACT_KEYS, {"ids": int_array(ids)}):
             if domain in FREEMAIL_DOMAINS:
                 domain = None
             contact = ContactKeys(frozenset(emails), None, name, company, domain)
             keys.update(dedup_keys("contact", contact))
     elif object_type == "account":
-        for _id, domain, name in conn.execute(_ACCOUNT_KEYS, {"ids": ids}):
+        for _id, domain, name in conn.execute(_ACCOUNT_KEYS, {"ids": int_array(ids)}):
             keys.update(dedup_keys("account", AccountKeys(domain, name)))
     else:
         raise ValueError(f"unknown object type {object_type!r}")

@@ -19,6 +19,8 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from hubsync.storage.arrays import text_array
+
 __all__ = ["ProspectMarks", "mark_prospects", "net_new_organizations", "net_new_people"]
 
 
@@ -107,7 +109,7 @@ def _mark(conn: psycopg.Connection[Any], statement: str, keys: Collection[str]) 
     if not values:
         return 0, 0
     marked = unmarked = 0
-    for was, now in conn.execute(statement, {"keys": values}):
+    for was, now in conn.execute(statement, {"keys": text_array(values)}):
         if now and not was:
             marked += 1
         elif was and not now:

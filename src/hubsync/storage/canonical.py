@@ -29,6 +29,8 @@ from typing import Any, LiteralString
 import psycopg
 from psycopg.rows import dict_row
 
+from hubsync.storage.arrays import int_array
+
 __all__ = [
     "ACCOUNTS_SQL",
     "CONTACTS_SQL",
@@ -179,8 +181,8 @@ def _finish(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def _params(record_ids: Sequence[int]) -> dict[str, list[int]]:
-    return {"ids": [int(i) for i in record_ids]}
+def _params(record_ids: Sequence[int]) -> dict[str, str]:
+    return {"ids": int_array(record_ids)}
 
 
 def canonical_contacts(conn: psycopg.Connection[Any], record_ids: Sequence[int]) -> list[dict[str, Any]]:

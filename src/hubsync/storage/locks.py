@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 
 from hubsync.errors import ConfigurationError
+from hubsync.storage.arrays import bool_array, int_array
 
 _TAKE = """
 SELECT CASE WHEN k.exclusive THEN pg_advisory_xact_lock(k.id) ELSE pg_advisory_xact_lock_shared(k.id) END
@@ -79,4 +80,6 @@ def take_locks(
     if not order:
         return
     exclusive_ids = set(exclusive) | set(single)
-    conn.execute(_TAKE, {"ids": order, "exclusive": [i in exclusive_ids for i in order]})
+    conn.execute(
+        _TAKE, {"ids": int_array(order), "exclusive": bool_array([i in exclusive_ids for i in order])}
+    )

@@ -21,6 +21,7 @@ from typing import Any, Literal, get_args
 import psycopg
 
 from hubsync.errors import SkippableRecordError
+from hubsync.storage.arrays import text_array
 
 OutboxObjectType = Literal["CONTACT", "ACCOUNT"]
 ChangeType = Literal["CREATED", "UPDATED", "DELETED", "MERGED", "PUSH_REQUESTED", "ENRICHED", "MAPPED_VALUES"]
@@ -100,6 +101,10 @@ def epoch_ms(moment: datetime) -> int:
     return (moment - _EPOCH) // _MS
 
 
+def _payload_json(event: OutboxEvent) -> str:
+    return json.dumps(event.to_payload(), separators=(",", ":"), ensure_ascii=False)
+
+
 def append_outbox(conn: psycopg.Connection[Any], events: abc.Sequence[OutboxEvent]) -> list[uuid.UUID]:
     """Insert ``events`` into ``hubsync.outbox`` in one statement, in order (``seq`` follows the
     list), within the caller's transaction; returns their ids (the Avro ``event_id``), in order.
@@ -115,11 +120,11 @@ def append_outbox(conn: psycopg.Connection[Any], events: abc.Sequence[OutboxEven
         " WITH ORDINALITY AS t(id, aggregatetype, aggregateid, type, payload, ord)"
         " ORDER BY t.ord",
         (
-            ids,
-            [e.aggregatetype for e in events],
-            [str(e.record_id) for e in events],
-            [e.change_type for e in events],
-            [json.dumps(e.to_payload(), separators=(",", ":"), ensure_ascii=False) for e in events],
+            text_array([str(i) for i in ids]),
+            text_array([e.aggregatetype for e in events]),
+            text_array([str(e.record_id) for e in events]),
+            text_array([e.change_type for e in events]),
+            text_array([_payload_json(e) for e in events]),
         ),
     )
     return ids
