@@ -58,6 +58,18 @@ def test_the_dockerfile_runs_a_real_command_as_a_non_root_user_with_real_setting
                 assert (ROOT / source).exists(), f"COPY {source}: not in the repository"
 
 
+def test_the_image_installs_the_compiled_avro_codec_it_builds() -> None:
+    """Without it the image would run ingest on fastavro alone (docs/decisions.md)."""
+    lines = _dockerfile()
+    builds = [a for ins, a in lines if ins == "RUN" and "maturin build" in a]
+    assert len(builds) == 1 and "--manifest-path native/avro/Cargo.toml --out /wheels" in builds[0]
+    assert ("COPY", "--from=native /wheels /wheels") in lines
+    installs = [a for ins, a in lines if ins == "RUN" and "/opt/hubsync/bin/pip install" in a]
+    assert installs and "/wheels/hubsync_avro_native-*.whl" in installs[0]
+    name = re.search(r'^name = "(.+)"$', (ROOT / "native/avro/Cargo.toml").read_text(), re.MULTILINE)
+    assert name is not None and name.group(1).replace("-", "_") == "hubsync_avro_native"
+
+
 def _compose() -> dict[str, Any]:
     document: dict[str, Any] = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
     return document

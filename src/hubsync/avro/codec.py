@@ -24,6 +24,7 @@ from typing import Any
 
 import fastavro
 
+from hubsync.avro.native import REFUSED, NativeCodec
 from hubsync.avro.registry import SchemaRegistryClient
 from hubsync.avro.schemas import AvroSchema, SchemaRepository
 from hubsync.errors import UndecodableMessageError
@@ -36,9 +37,25 @@ CONFLUENT_HEADER_LEN = 5
 
 
 def _write_body(schema: AvroSchema, record: Mapping[str, Any]) -> bytes:
+    native = schema.native
+    if native is not None:
+        try:
+            return native.encode(record)
+        except REFUSED:
+            pass  # fastavro encodes what the compiled codec does not take (a datetime), or says why not
     buf = io.BytesIO()
     fastavro.schemaless_writer(buf, schema.parsed, record)
     return buf.getvalue()
+
+
+def _read_native(native: NativeCodec, data: bytes, start: int, what: str) -> dict[str, Any]:
+    try:
+        record = native.decode(data, start)
+    except ValueError as exc:
+        raise UndecodableMessageError(f"{what}: Avro body does not decode: {exc}") from exc
+    if not isinstance(record, dict):
+        raise UndecodableMessageError(f"{what}: decoded to {type(record).__name__}, not a record")
+    return record
 
 
 def _read_body(body: memoryview, writer: Any, reader: Any | None, what: str) -> dict[str, Any]:
@@ -96,6 +113,8 @@ class SingleObjectCodec(AvroCodec):
                 f"{topic}: written with schema {writer.full_name}, expected {schema.full_name}"
             )
         same = writer.fingerprint == schema.fingerprint
+        if plain and same and schema.native is not None and isinstance(data, bytes):
+            return _read_native(schema.native, data, SINGLE_OBJECT_HEADER_LEN, topic)
         if plain:
             reader = None if same else schema.parsed_plain
             return _read_body(memoryview(data)[SINGLE_OBJECT_HEADER_LEN:], writer.parsed_plain, reader, topic)

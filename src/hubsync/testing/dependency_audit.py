@@ -41,8 +41,9 @@ class AuditReport:
     not_audited: list[tuple[str, str, str]] = field(default_factory=list)
 
 
-def installed(skip: Iterable[str] = ("hubsync",)) -> dict[str, str]:
-    """Installed distributions (canonical name -> version), without ``skip``."""
+def installed(skip: Iterable[str] = ("hubsync", "hubsync-avro-native")) -> dict[str, str]:
+    """Installed distributions (canonical name -> version), without ``skip`` (by default hubsync's own
+    two, which are not on the index)."""
     skipped = {canonicalize_name(s) for s in skip}
     out: dict[str, str] = {}
     for dist in metadata.distributions():
