@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from hubsync.avro.codec import SingleObjectCodec
 from hubsync.avro.schemas import SchemaRepository
 from hubsync.cli import app
+from hubsync.cli import replay as replay_command_module
 from hubsync.ingest.agents import ingest_processor
 from hubsync.ingest.replay import replay
 from tests.ingest.events_factory import snapshot
@@ -48,7 +49,7 @@ def _outbox(url: str) -> list[dict[str, Any]]:
 
 
 def test_replay_applies_a_mapping_changed_after_the_pull_once(
-    kafka_bootstrap_servers: str, fresh_database_url: str
+    kafka_bootstrap_servers: str, fresh_database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     setup = prepare_worker(kafka_bootstrap_servers, fresh_database_url, partitions=2)
     url = fresh_database_url
@@ -73,9 +74,12 @@ def test_replay_applies_a_mapping_changed_after_the_pull_once(
         conn.execute(
             "UPDATE hubsync.field_mappings SET mode = 'autofill' WHERE hubspot_property = 'jobtitle'"
         )
+    tuned: list[bool] = []  # the command tunes the garbage collector (not this test process's)
+    monkeypatch.setattr(replay_command_module, "tune_collector", lambda: tuned.append(True))
     runner = CliRunner()
     result = runner.invoke(app, ["replay", "contacts", "--json"], env=dict(setup.env))
     assert result.exit_code == 0, result.output
+    assert tuned == [True]
     assert '"autofills": 1' in result.output and '"messages": 3' in result.output
 
     ada = query(url, "SELECT id, properties FROM hubsync.contacts WHERE hubspot_id = '1'")[0]

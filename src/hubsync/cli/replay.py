@@ -8,6 +8,7 @@ from datetime import datetime
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from hubsync._runtime.collector import tune_collector
 from hubsync.avro.codec import codec_from_settings
 from hubsync.cli._common import EXIT_USAGE, JsonOption, console, console_err, print_json
 from hubsync.cli.connectors import ObjectChoice
@@ -68,6 +69,7 @@ def replay_command(
 
                 return await replay(processor, bootstrap, topics, since=start, progress=advance)
 
+    tune_collector()
     report = asyncio.run(main())
     r = report.result
     summary = {

@@ -28,6 +28,7 @@ import faust
 from mode import ServiceT
 from prometheus_client import CollectorRegistry
 
+from hubsync._runtime.collector import tune_collector
 from hubsync._runtime.shutdown import EXIT_AGENT_FAILED, arm_shutdown_deadline, stop_process
 from hubsync.avro.codec import AvroCodec
 from hubsync.health import Check
@@ -200,6 +201,7 @@ def run_app(build: Callable[[], AgentApp]) -> None:
     else:
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     app = build()
+    tune_collector()  # what the app loaded is long-lived; batches allocate much short-lived garbage
     # hubsync's logging (configure_logging) stays; stdout/stderr are not redirected into a logger
     # without handlers, which swallowed every warning and error of the worker
     worker = _Worker(
