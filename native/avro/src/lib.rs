@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString};
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
 enum Schema {
     Null,
@@ -321,27 +321,29 @@ fn write_long(out: &mut Vec<u8>, v: i64) {
     out.push(n as u8);
 }
 
-fn matches(obj: &Bound<'_, PyAny>, s: &Schema) -> bool {
+/// An int that is not a bool (fastavro refuses a bool where a union wants a number).
+fn int_of(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
+    if obj.is_instance_of::<PyBool>() || !obj.is_instance_of::<PyInt>() {
+        return Err(PyTypeError::new_err("expected an int"));
+    }
+    obj.extract::<i64>()
+}
+
+/// An int (not a bool) or a float.
+fn number_of<'a, 'py>(obj: &'a Bound<'py, PyAny>) -> PyResult<&'a Bound<'py, PyAny>> {
+    if obj.is_instance_of::<PyBool>()
+        || !(obj.is_instance_of::<PyInt>() || obj.is_instance_of::<PyFloat>())
+    {
+        return Err(PyTypeError::new_err("expected a number"));
+    }
+    Ok(obj)
+}
+
+fn nullable(s: &Schema) -> bool {
     match s {
-        Schema::Null => obj.is_none(),
-        Schema::Boolean => obj.is_instance_of::<PyBool>(),
-        Schema::Int | Schema::Long => {
-            obj.is_instance_of::<PyInt>() && !obj.is_instance_of::<PyBool>()
-        }
-        Schema::Float | Schema::Double => {
-            obj.is_instance_of::<PyFloat>() || obj.is_instance_of::<PyInt>()
-        }
-        Schema::Bytes => obj.is_instance_of::<PyBytes>(),
-        Schema::Str => obj.is_instance_of::<PyString>(),
-        Schema::Enum(_, idx) => obj
-            .extract::<&str>()
-            .map(|s| idx.contains_key(s))
-            .unwrap_or(false),
-        Schema::Array(_) => {
-            obj.is_instance_of::<PyList>() || obj.is_instance_of::<pyo3::types::PyTuple>()
-        }
-        Schema::Map(_) | Schema::Record(_) => obj.is_instance_of::<PyDict>(),
-        Schema::Union(_) => false,
+        Schema::Null => true,
+        Schema::Union(branches) => branches.iter().any(|b| matches!(**b, Schema::Null)),
+        _ => false,
     }
 }
 
@@ -352,10 +354,17 @@ fn write(py: Python<'_>, obj: &Bound<'_, PyAny>, s: &Schema, out: &mut Vec<u8>) 
                 return Err(PyTypeError::new_err("expected None"));
             }
         }
-        Schema::Boolean => out.push(obj.is_truthy()? as u8),
-        Schema::Int | Schema::Long => write_long(out, obj.extract::<i64>()?),
-        Schema::Float => out.extend_from_slice(&obj.extract::<f32>()?.to_le_bytes()),
-        Schema::Double => out.extend_from_slice(&obj.extract::<f64>()?.to_le_bytes()),
+        Schema::Boolean => out.push(obj.downcast::<PyBool>()?.is_true() as u8),
+        Schema::Int => {
+            let v = int_of(obj)?;
+            if i32::try_from(v).is_err() {
+                return Err(PyValueError::new_err("out of the int range"));
+            }
+            write_long(out, v)
+        }
+        Schema::Long => write_long(out, int_of(obj)?),
+        Schema::Float => out.extend_from_slice(&number_of(obj)?.extract::<f32>()?.to_le_bytes()),
+        Schema::Double => out.extend_from_slice(&number_of(obj)?.extract::<f64>()?.to_le_bytes()),
         Schema::Bytes => {
             let b = obj.downcast::<PyBytes>()?.as_bytes();
             write_long(out, b.len() as i64);
@@ -367,26 +376,33 @@ fn write(py: Python<'_>, obj: &Bound<'_, PyAny>, s: &Schema, out: &mut Vec<u8>) 
             out.extend_from_slice(st.as_bytes());
         }
         Schema::Enum(_, idx) => {
-            let st: &str = obj.extract()?;
+            let st = obj.downcast::<PyString>()?.to_str()?;
             let i = idx
                 .get(st)
                 .ok_or_else(|| PyValueError::new_err(format!("{st} is not a symbol")))?;
             write_long(out, *i as i64);
         }
         Schema::Union(branches) => {
+            // null and at most one other type (checked at construction): None takes the null
+            // branch, anything else the other one, written strictly; what does not fit is refused
+            let null = obj.is_none();
             let i = branches
                 .iter()
-                .position(|b| matches(obj, b))
-                .ok_or_else(|| PyValueError::new_err("no union branch matches"))?;
+                .position(|b| matches!(**b, Schema::Null) == null)
+                .ok_or_else(|| PyValueError::new_err("no union branch for the value"))?;
             write_long(out, i as i64);
             write(py, obj, &branches[i], out)?;
         }
         Schema::Array(items) => {
-            let n = obj.len()?;
-            if n > 0 {
-                write_long(out, n as i64);
-                for item in obj.try_iter()? {
-                    write(py, &item?, items, out)?;
+            let seq: Vec<Bound<'_, PyAny>> = if let Ok(list) = obj.downcast::<PyList>() {
+                list.iter().collect()
+            } else {
+                obj.downcast::<PyTuple>()?.iter().collect()
+            };
+            if !seq.is_empty() {
+                write_long(out, seq.len() as i64);
+                for item in &seq {
+                    write(py, item, items, out)?;
                 }
             }
             out.push(0);
@@ -410,7 +426,17 @@ fn write(py: Python<'_>, obj: &Bound<'_, PyAny>, s: &Schema, out: &mut Vec<u8>) 
                 match d.get_item(f.name.bind(py))? {
                     Some(v) => write(py, &v, &f.schema, out)?,
                     None => {
-                        let dv = f.default.clone().unwrap_or(serde_json::Value::Null);
+                        // fastavro: the default, else null where the type allows it, else an error
+                        let dv = match &f.default {
+                            Some(dv) => dv.clone(),
+                            None if nullable(&f.schema) => serde_json::Value::Null,
+                            None => {
+                                return Err(PyValueError::new_err(format!(
+                                    "no value and no default for {}",
+                                    f.name
+                                )))
+                            }
+                        };
                         let pyv = default_to_py(py, &dv)?;
                         write(py, pyv.bind(py), &f.schema, out)?;
                     }

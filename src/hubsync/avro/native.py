@@ -9,9 +9,11 @@ Ingest decodes every change event and encodes every canonical record; fastavro s
 * unions of null and at most one other type (every union in ``schemas/``);
 * a body written with the reader's own schema (no schema resolution).
 
-Everything else goes to fastavro, as does every value the compiled codec refuses to encode (an
-aware datetime for a timestamp, a value of the wrong type: fastavro then encodes it or says why
-not). Without the package installed, hubsync runs on fastavro alone, as before it existed.
+Everything else goes to fastavro, as does every value the compiled codec refuses to encode and
+every body it refuses to decode. It refuses strictly (a bool where a number goes, an int outside an
+``int``'s range, a missing field without a default, a string where an array goes, a negative union
+index): fastavro then encodes or decodes it, or says why not, so both give one behaviour. Without
+the package installed, hubsync runs on fastavro alone, as before it existed.
 """
 
 from __future__ import annotations
