@@ -44,16 +44,21 @@ class AvroSchema:
         return fastavro.parse_schema(self.definition)
 
     @cached_property
+    def plain_definition(self) -> dict[str, Any]:
+        """The definition without logical types: the same binary layout, timestamps as ints."""
+        return dict(_without_logical_types(self.definition))
+
+    @cached_property
     def parsed_plain(self) -> Any:
         """The schema without logical types: the same binary layout, but timestamps decode as
         plain ints (Unix ms), which is over twice as fast as building datetimes (hot paths)."""
-        return fastavro.parse_schema(_without_logical_types(self.definition))
+        return fastavro.parse_schema(self.plain_definition)
 
     @cached_property
     def native(self) -> NativeCodec | None:
-        """The compiled codec of :attr:`parsed_plain`'s layout, if installed and the schema fits it
+        """The compiled codec of :attr:`plain_definition`, if installed and the schema fits it
         (:mod:`hubsync.avro.native`)."""
-        return native_codec(_without_logical_types(self.definition))
+        return native_codec(self.plain_definition)
 
     @property
     def full_name(self) -> str:

@@ -260,15 +260,15 @@ def flag_duplicates(
     ids = sorted(set(record_ids))
     if not ids:
         return []
+    batch = int_array(ids)
     if len(ids) > max_key_locks:  # more keys than that for sure: no need to read them
         exclusive, keys = True, set()
     else:
-        keys = _batch_keys(conn, object_type, ids)
+        keys = _batch_keys(conn, object_type, batch)
         exclusive = len(keys) > max_key_locks
     if portal is None:  # the caller may know it (ingest does): a round trip saved per batch
         portal = current_portal(conn)
     key_locks = [] if exclusive else sorted({lock_id(key, portal) for key in keys})
-    batch = int_array(ids)
     conn.execute(
         _LOCK,
         {"locks": int_array([object_type_lock_id(object_type, portal), *key_locks]), "exclusive": exclusive},
@@ -299,17 +299,18 @@ def _check_transaction(conn: psycopg.Connection[Any]) -> None:
         raise ValueError("flag_duplicates must run inside the transaction that wrote the records")
 
 
-def _batch_keys(conn: psycopg.Connection[Any], object_type: ObjectKind, ids: list[int]) -> set[DedupKey]:
-    """The dedup keys of the batch's live records, as stored (not recomputed from properties)."""
+def _batch_keys(conn: psycopg.Connection[Any], object_type: ObjectKind, batch: str) -> set[DedupKey]:
+    """The dedup keys of the batch's live records (``batch``: their ids as an array literal), as
+    stored (not recomputed from properties)."""
     keys: set[DedupKey] = set()
     if object_type == "contact":
-        for _id, name, company, domain, emails in conn.execute(_CONTACT_KEYS, {"ids": int_array(ids)}):
+        for _id, name, company, domain, emails in conn.execute(_CONTACT_KEYS, {"ids": batch}):
             if domain in FREEMAIL_DOMAINS:
                 domain = None
             contact = ContactKeys(frozenset(emails), None, name, company, domain)
             keys.update(dedup_keys("contact", contact))
     elif object_type == "account":
-        for _id, domain, name in conn.execute(_ACCOUNT_KEYS, {"ids": int_array(ids)}):
+        for _id, domain, name in conn.execute(_ACCOUNT_KEYS, {"ids": batch}):
             keys.update(dedup_keys("account", AccountKeys(domain, name)))
     else:
         raise ValueError(f"unknown object type {object_type!r}")
