@@ -123,3 +123,15 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "original_timestamp": T0,
     },
 }
+
+
+def as_ms(value: Any) -> Any:
+    """``value`` with every aware datetime as Unix ms: what ``plain`` decoding gives, and what the
+    compiled codec encodes."""
+    if isinstance(value, datetime):
+        return round(value.timestamp() * 1000)
+    if isinstance(value, dict):
+        return {k: as_ms(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [as_ms(v) for v in value]
+    return value
