@@ -5,11 +5,17 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from hubsync.ingest.apply import IngestContext, apply_batch
 from hubsync.ingest.statistics import StatisticsKeeper
+from hubsync.mapping.definitions import effective_definitions
+from hubsync.mapping.store import load_mappings
 from hubsync.storage.migrate import migrate
 from hubsync.storage.pool import open_pool
+from tests.ingest import events_factory as f
 
 pytestmark = pytest.mark.integration
+
+AT = 1_767_000_000_000
 
 
 def last_analyze(url: str) -> object:
@@ -34,3 +40,43 @@ def test_analyze_runs_in_the_background_when_the_tables_have_grown(fresh_databas
         assert keeper.note(1) is True
         keeper.wait(30)
         assert keeper.runs == 2
+
+
+def test_analyze_reads_the_columns_ingest_plans_on_and_leaves_the_rest_to_autovacuum(
+    seeded_database_url: str,
+) -> None:
+    events = f.ces(
+        [
+            f.snapshot(str(i), {"email": f"p{i}@example.org", "firstname": f"P{i}", "lastname": "L"}, at=AT)
+            for i in range(1, 21)
+        ]
+    )
+    with psycopg.connect(seeded_database_url) as conn:
+        ctx = IngestContext(
+            mappings=load_mappings(conn),
+            definitions={k: effective_definitions(conn, k) for k in ("contact", "account")},
+        )
+        apply_batch(conn, events, ctx)
+        conn.commit()
+    with open_pool(seeded_database_url) as pool:
+        keeper = StatisticsKeeper(pool, minimum=1)
+        assert keeper.note(20) is True
+        keeper.wait(30)
+        assert keeper.runs == 1
+    with psycopg.connect(seeded_database_url) as conn:
+        analyzed = {
+            (table, column)
+            for table, column in conn.execute(
+                "SELECT tablename, attname FROM pg_stats WHERE schemaname = 'hubsync'"
+            ).fetchall()
+        }
+        activity = conn.execute(
+            "SELECT last_analyze FROM pg_stat_user_tables WHERE schemaname = 'hubsync'"
+            " AND relname = 'activity_log_all'"
+        ).fetchone()
+    for column in ("id", "hubspot_id", "name_normalized", "company_name_key", "merged_into_id"):
+        assert ("contacts_all", column) in analyzed, column
+    assert ("contact_emails_all", "email_normalized") in analyzed
+    assert ("contacts_all", "properties") not in analyzed
+    assert ("contacts_all", "property_versions") not in analyzed
+    assert activity is not None and activity[0] is None

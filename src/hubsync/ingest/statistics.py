@@ -23,10 +23,15 @@ class StatisticsKeeper:
     background, batches keep the old statistics for the second it takes.
     """
 
-    #: the tables under the per-portal views (a view has no statistics of its own)
+    #: what ingest's statements join and filter on, in the tables under the per-portal views (a view
+    #: has no statistics of its own). Only those columns: without the HubSpot values (``jsonb``,
+    #: whose statistics no plan reads) the contacts' ANALYZE takes 106 ms instead of 303 at 46,000
+    #: contacts. The activity log is only appended to here (149 ms): autovacuum analyzes it.
     TABLES = (
-        "hubsync.contacts_all, hubsync.contact_emails_all, hubsync.accounts_all,"
-        " hubsync.contact_account_links_all, hubsync.potential_duplicates_all, hubsync.activity_log_all"
+        "hubsync.contacts_all (id, portal_id, hubspot_id, email, name_normalized, company_name_key,"
+        " company_domain_root, merged_into_id, erased_at),"
+        " hubsync.accounts_all (id, portal_id, hubspot_id, domain_root, name_normalized, merged_into_id),"
+        " hubsync.contact_emails_all, hubsync.contact_account_links_all, hubsync.potential_duplicates_all"
     )
 
     def __init__(
