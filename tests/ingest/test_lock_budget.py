@@ -56,15 +56,17 @@ def _advisory_locks_of_a_batch(db: str, max_locks: int) -> dict[str, int]:
 
 def test_a_batch_within_the_setting_locks_each_record_and_key(db: str) -> None:
     held = _advisory_locks_of_a_batch(db, max_locks=1_024)
-    # shared: the contacts kind and their detection; exclusive: each record and each key (an
-    # e-mail per contact, at least)
-    assert held.get("ShareLock") == 2, held
+    # shared: the contacts' detection as a whole; exclusive: each record and each key (an e-mail per
+    # contact, at least)
+    assert held.get("ShareLock") == 1, held
     assert held.get("ExclusiveLock", 0) >= 2 * CONTACTS, held
 
 
-def test_a_batch_over_the_setting_locks_the_whole_kind_instead(db: str) -> None:
+def test_a_batch_over_the_setting_locks_no_record_and_the_whole_detection_instead(db: str) -> None:
     held = _advisory_locks_of_a_batch(db, max_locks=CONTACTS - 1)
-    assert held == {"ExclusiveLock": 2}, held  # the contacts kind and their detection, as wholes
+    # the records are left to their row locks and the unique constraint (record_io.lock_records);
+    # the contacts' detection is locked as a whole
+    assert held == {"ExclusiveLock": 1}, held
 
 
 def test_the_lock_table_is_read_off_the_server(database_url: str) -> None:

@@ -1,5 +1,6 @@
-"""A contact's batch creating its company's placeholder and the companies' batch inserting that
-company, at the same time on two connections: neither fails, and one account results."""
+"""Two batches naming one record at the same time, on two connections: a contact's batch creating its
+company's placeholder while the companies' batch inserts that company (record locks: neither fails, one
+account results), and batches too big for record locks (row locks and the unique constraint)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from hubsync.ingest.apply import IngestContext, apply_batch
 from hubsync.mapping.definitions import effective_definitions
 from hubsync.mapping.store import load_mappings
+from hubsync.storage.retriable import RETRIABLE_DB_ERRORS
 from hubsync.testing import wait_for
 from tests.ingest import events_factory as f
 
@@ -38,10 +40,11 @@ def _company_batch() -> list[Any]:
     )
 
 
-def _apply(conn: psycopg.Connection[Any], events: list[Any]) -> None:
+def _apply(conn: psycopg.Connection[Any], events: list[Any], max_locks: int = 1_024) -> None:
     ctx = IngestContext(
         mappings=load_mappings(conn),
         definitions={k: effective_definitions(conn, k) for k in ("contact", "account")},
+        max_locks=max_locks,
     )
     apply_batch(conn, events, ctx)
 
@@ -52,19 +55,21 @@ def _waiting_on_a_lock(db: str, pid: int) -> bool:
     return row is not None and row[0] == "Lock"
 
 
-def _race(db: str, first: Callable[[], list[Any]], second: Callable[[], list[Any]]) -> None:
+def _race(
+    db: str, first: Callable[[], list[Any]], second: Callable[[], list[Any]], max_locks: int = 1_024
+) -> list[BaseException]:
     """``first`` applied and not yet committed while ``second`` is applied on another connection;
-    then ``first`` commits. ``second`` must wait for it and then succeed."""
+    then ``first`` commits. ``second`` must wait for it; what it raised is returned."""
     errors: list[BaseException] = []
     with psycopg.connect(db) as one, psycopg.connect(db) as two:
         two_pid = two.info.backend_pid
         with one.transaction():
-            _apply(one, first())
+            _apply(one, first(), max_locks)
 
             def run_second() -> None:
                 try:
                     with two.transaction():
-                        _apply(two, second())
+                        _apply(two, second(), max_locks)
                 except BaseException as exc:  # reported to the test thread
                     errors.append(exc)
 
@@ -79,7 +84,7 @@ def _race(db: str, first: Callable[[], list[Any]], second: Callable[[], list[Any
 
             wait_for(second_waits, timeout=20, interval=0.02, what="the second batch to wait for the first")
         thread.join(timeout=30)
-    assert not errors, errors
+    return errors
 
 
 def _state(db: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
@@ -98,24 +103,27 @@ def _state(db: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
 @pytest.mark.parametrize("contact_first", [True, False], ids=["contact-first", "company-first"])
 def test_both_paths_at_once_make_one_account(db: str, contact_first: bool) -> None:
     first, second = (_contact_batch, _company_batch) if contact_first else (_company_batch, _contact_batch)
-    _race(db, first, second)
+    assert not _race(db, first, second)
     accounts, links = _state(db)
     assert accounts == [("77", "Analytical Engines", "engines.example")]
     assert links == [("11", "77")]
 
 
-def test_a_batch_over_the_lock_cap_locks_the_whole_kind(db: str) -> None:
+def test_a_batch_over_the_lock_cap_locks_the_kinds_that_fit(db: str) -> None:
     from hubsync.ingest.record_io import lock_records
 
     with psycopg.connect(db) as big, psycopg.connect(db) as small:
         small_pid = small.info.backend_pid
         with big.transaction():
-            lock_records(big, {"account": ["1", "2", "3"]}, max_locks=2)  # in place of three record locks
+            # the one contact fits in two locks, the three accounts after it do not
+            lock_records(big, {"account": ["1", "2", "3"], "contact": ["1"]}, max_locks=2)
+            with small.transaction():
+                lock_records(small, {"account": ["1"]})  # not locked by the big batch: no wait
             done = threading.Event()
 
             def run_small() -> None:
                 with small.transaction():
-                    lock_records(small, {"account": ["99"]})  # another record, same kind
+                    lock_records(small, {"contact": ["1"]})
                 done.set()
 
             thread = threading.Thread(target=run_small)
@@ -124,16 +132,49 @@ def test_a_batch_over_the_lock_cap_locks_the_whole_kind(db: str) -> None:
             def small_waits() -> bool:
                 if _waiting_on_a_lock(db, small_pid):
                     return True
-                assert not done.is_set(), "a record lock passed a kind held exclusively"
+                assert not done.is_set(), "a record lock passed one held by another batch"
                 return False
 
-            wait_for(
-                small_waits, timeout=20, interval=0.02, what="the small batch to wait for the kind's lock"
-            )
+            wait_for(small_waits, timeout=20, interval=0.02, what="the small batch to wait for the record")
         thread.join(timeout=30)
         assert done.is_set()
-        # record locks of other kinds and other records never wait for each other
-        with big.transaction():
-            lock_records(big, {"account": ["1"]})
-            with small.transaction():
-                lock_records(small, {"account": ["2"], "contact": ["1"]})
+
+
+def _contacts(db: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(db) as conn:
+        return conn.execute(
+            "SELECT hubspot_id, properties->>'firstname', properties->>'lastname' FROM hubsync.contacts"
+            " ORDER BY id"
+        ).fetchall()
+
+
+def test_big_batches_creating_one_record_fail_retriably_and_the_retry_applies_on_top(db: str) -> None:
+    """No record lock (``max_locks=0``): the second insert of contact 11 waits for the first batch,
+    then fails on the unique constraint, a retriable error; applied again, it loads the committed row."""
+
+    def first() -> list[Any]:
+        return f.ces([f.snapshot("11", {"email": "ada@example.org", "firstname": "Ada"}, at=AT)])
+
+    def second() -> list[Any]:
+        return f.ces([f.snapshot("11", {"lastname": "Lovelace"}, at=AT + 1)])
+
+    errors = _race(db, first, second, max_locks=0)
+    assert len(errors) == 1 and isinstance(errors[0], RETRIABLE_DB_ERRORS), errors
+    assert _contacts(db) == [("11", "Ada", None)]
+    with psycopg.connect(db) as conn, conn.transaction():
+        _apply(conn, second(), max_locks=0)
+    assert _contacts(db) == [("11", "Ada", "Lovelace")]
+
+
+def test_big_batches_updating_one_record_wait_for_each_others_row_lock(db: str) -> None:
+    with psycopg.connect(db) as conn, conn.transaction():
+        _apply(conn, f.ces([f.snapshot("11", {"email": "ada@example.org"}, at=AT)]))
+
+    def first() -> list[Any]:
+        return f.ces([f.snapshot("11", {"firstname": "Ada"}, at=AT + 1)])
+
+    def second() -> list[Any]:
+        return f.ces([f.snapshot("11", {"lastname": "Lovelace"}, at=AT + 2)])
+
+    assert not _race(db, first, second, max_locks=0)
+    assert _contacts(db) == [("11", "Ada", "Lovelace")]

@@ -50,20 +50,14 @@ class RecordRow:
     keys: Any  # ContactKeys | AccountKeys
 
 
-#: above this many distinct records a batch locks their whole kinds instead of each record: every
-#: advisory lock takes a slot of the server's shared lock table (6,400 by default)
+#: a batch locks at most this many records one by one (every advisory lock takes a slot of the
+#: server's shared lock table, 6,400 by default); see :func:`lock_records` for the rest
 MAX_RECORD_LOCKS = 1024
 
 
 def record_lock_id(kind: ObjectKind, hubspot_id: str, portal: int = 0) -> int:
     """The advisory lock of the mirrored record of HubSpot id ``hubspot_id`` in ``portal``."""
     return advisory_lock_id("hubsync.record", str(portal), kind, hubspot_id)
-
-
-def kind_lock_id(kind: ObjectKind, portal: int = 0) -> int:
-    """The advisory lock standing for every record of ``kind`` of ``portal`` at once (so one
-    portal's big batch never waits for, nor holds up, another portal's)."""
-    return advisory_lock_id("hubsync.record", str(portal), kind, "*")
 
 
 def lock_records(
@@ -79,19 +73,33 @@ def lock_records(
     company while the companies' batch inserts that company): the second waits here for the first
     to commit, then loads the committed row and applies its events on top, where it would
     otherwise insert the same HubSpot id again and fail on the unique constraint. Call before
-    :func:`load_records`. The locks are the current portal's. Each kind's lock is taken shared,
-    or exclusive in place of more than ``max_locks`` record locks.
+    :func:`load_records`. The locks are the current portal's.
+
+    At most ``max_locks`` records are locked one by one: the kinds naming the fewest records first,
+    whole kinds only. The records of a kind left over (a big batch's own contacts, say) take no
+    advisory lock, and two batches naming one of them stay exact all the same, only slower:
+
+    * an existing record is locked by :func:`load_records` (``FOR UPDATE``): the second batch
+      waits for the first to commit and loads the committed row;
+    * a new one is inserted by both: the second insert waits for the first to commit and then
+      fails on the unique constraint, a retriable error, so the second batch is applied again
+      from the start, loading the committed row.
+
+    Neither happens unless two batches name one record: Kafka keys a change event by its record,
+    so a record's events are one partition's, applied by one consumer at a time. What crosses
+    partitions (association placeholders, merges) names few records, locked one by one.
     """
-    wanted = {kind: ids for kind, ids in hubspot_ids.items() if ids}
+    wanted = sorted(((kind, ids) for kind, ids in hubspot_ids.items() if ids), key=lambda kv: len(kv[1]))
     if not wanted:
         return
     if portal is None:
         portal = current_portal(conn)
-    if sum(len(ids) for ids in wanted.values()) > max_locks:  # no lock ids to hash for a big batch
-        take_locks(conn, exclusive=[kind_lock_id(kind, portal) for kind in wanted])
-        return
-    singles = [record_lock_id(kind, h, portal) for kind, ids in wanted.items() for h in ids]
-    take_locks(conn, shared=[kind_lock_id(kind, portal) for kind in wanted], single=singles)
+    singles: list[int] = []
+    for kind, ids in wanted:
+        if len(singles) + len(ids) > max_locks:
+            break
+        singles.extend(record_lock_id(kind, h, portal) for h in ids)
+    take_locks(conn, single=singles)
 
 
 def _ms(column: str) -> str:
