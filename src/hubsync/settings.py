@@ -180,6 +180,10 @@ class Settings(BaseSettings):
     ingest_batch_wait_ms: int = Field(default=50, ge=1, le=60_000)
     #: the backfill lane's batches are smaller, so a webhook-driven batch never waits long behind one
     ingest_backfill_batch_max: int = Field(default=500, ge=1, le=100_000)
+    #: each ingest lane runs this many consumers in its group, each applying its own partitions'
+    #: batches in a thread and on a connection of its own, so one batch's Python work runs while
+    #: another's statements run in PostgreSQL
+    ingest_consumers: int = Field(default=3, ge=1, le=32)
     #: an ingest batch locks its records one by one, and then its matching keys, up to this many of
     #: each; a batch naming more locks their whole kind instead (exact, but it holds off the other
     #: workers' batches of that kind until it commits). Each lock takes a slot of PostgreSQL's shared

@@ -4,6 +4,8 @@ lanes' consumer timings come from the settings."""
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -123,3 +125,87 @@ def test_a_lane_whose_processor_cannot_open_stops_the_worker(monkeypatch: pytest
     lane = agents.IngestLane("realtime", consumer=None, backfill=False)  # type: ignore[arg-type]
     asyncio.run(lanes._run(lane))
     assert stopped == [EXIT_AGENT_FAILED]
+
+
+def test_each_lane_runs_the_configured_number_of_consumers_in_its_group(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HUBSYNC_INGEST_CONSUMERS", "2")
+    settings = Settings()
+    app = create_app(settings, SingleObjectCodec(SchemaRepository()), CollectorRegistry())
+    lanes = agents.add_ingest_lanes(app)
+    assert [(lane.name, lane.backfill) for lane in lanes.lanes] == [
+        ("realtime-1", False),
+        ("realtime-2", False),
+        ("backfill-1", True),
+        ("backfill-2", True),
+    ]
+    realtime, backfill = ingest_lane_configs(settings)
+    assert [lane.consumer.config for lane in lanes.lanes] == [realtime, realtime, backfill, backfill]
+    # a connection for each consumer's batch, one for ANALYZE and one for the mapping refresh
+    assert agents.ingest_pool_config(settings).max_size == 6
+    monkeypatch.setenv("HUBSYNC_INGEST_CONSUMERS", "0")
+    with pytest.raises(ValueError, match="ingest_consumers"):
+        Settings()
+
+
+class _OneBatchConsumer:
+    """A lane consumer that hands out one batch, then nothing."""
+
+    def __init__(self) -> None:
+        self.batches = [["message"]]
+        self.committed: list[object] = []
+
+    def subscribe(self) -> None:
+        pass
+
+    def poll_batch(self) -> list[str]:
+        time.sleep(0.01)
+        return self.batches.pop() if self.batches else []
+
+    def commit(self, messages: object) -> bool:
+        self.committed.append(messages)
+        return True
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_lanes_consumers_apply_their_batches_at_once_each_in_a_thread_of_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two realtime consumers' batches are applied at the same time (each waits for the other to
+    start), in two threads, neither the event loop's."""
+    started = threading.Barrier(2, timeout=10)
+    threads: list[str] = []
+
+    class Processor:
+        async def process(self, messages: object, *, executor: object = None) -> None:
+            def work() -> None:
+                threads.append(threading.current_thread().name)
+                started.wait()
+
+            await asyncio.get_running_loop().run_in_executor(executor, work)  # type: ignore[arg-type]
+
+    async def shared(app: object) -> Processor:
+        return Processor()
+
+    monkeypatch.setattr(agents, "shared_ingest_processor", shared)
+    consumers = [_OneBatchConsumer(), _OneBatchConsumer()]
+
+    async def scenario() -> None:
+        lanes = agents.IngestLanes(
+            SimpleNamespace(),  # type: ignore[arg-type]
+            [agents.IngestLane(f"realtime-{n}", c, False) for n, c in enumerate(consumers, 1)],  # type: ignore[arg-type]
+        )
+        await lanes.on_start()
+        while not all(c.committed for c in consumers):
+            await asyncio.sleep(0.01)
+        await lanes.on_stop()
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))
+    assert sorted(name.rsplit("_", 1)[0] for name in threads) == [
+        "hubsync-ingest-realtime-1",
+        "hubsync-ingest-realtime-2",
+    ]
+    assert all(c.committed == [["message"]] for c in consumers)

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,7 +64,7 @@ async def ingest_processor(
 ) -> AsyncIterator[IngestProcessor]:
     """An :class:`IngestProcessor` with its PostgreSQL pool and Kafka producer, closed on exit."""
     pool = await asyncio.to_thread(
-        open_pool, require_database_url(settings), PoolConfig(min_size=1, max_size=4), name="ingest"
+        open_pool, require_database_url(settings), ingest_pool_config(settings), name="ingest"
     )
     try:
         await asyncio.to_thread(_check_lock_budget, pool, settings)
@@ -88,6 +89,12 @@ async def ingest_processor(
         await asyncio.to_thread(pool.close)
 
 
+def ingest_pool_config(settings: Settings) -> PoolConfig:
+    """The ingest pool: a connection for each lane consumer's batch (a realtime and a backfill batch
+    may run at once), one for the statistics' ANALYZE and one for the mapping refresh."""
+    return PoolConfig(min_size=1, max_size=2 * settings.ingest_consumers + 2)
+
+
 def check_ingest_lock_budget(conn: psycopg.Connection[Any], settings: Settings) -> None:
     """Refuse (:class:`~hubsync.storage.locks.LockBudgetError`) an ``ingest_max_locks`` whose batches
     could fill over a third of the server's lock table: a batch locks up to that many records and as
@@ -110,7 +117,8 @@ async def shared_ingest_processor(app: AgentApp) -> IngestProcessor:
 
 @dataclass(frozen=True, slots=True)
 class IngestLane:
-    """One lane: its consumer and whether it is the backfill lane (which gives way, LaneGate)."""
+    """One consumer of a lane: its consumer and whether it is the backfill lane's (which gives way,
+    LaneGate). A lane runs ``ingest_consumers`` of them, each its own loop and thread."""
 
     name: str
     consumer: KafkaBatchConsumer
@@ -166,20 +174,29 @@ class IngestLanes(Service):
 
     async def _run(self, lane: IngestLane) -> None:
         gate = self.gate
+        # the consumer's, the decoding's and the batch's blocking calls: one at a time, in a thread
+        # of the lane consumer's own (the loop's default executor is shared, and small)
+        executor = ThreadPoolExecutor(1, thread_name_prefix=f"hubsync-ingest-{lane.name}")
         try:
             processor = await shared_ingest_processor(self.app)
 
             async def process(messages: Sequence[Message]) -> None:
                 async with gate.backfill() if lane.backfill else gate.realtime():
-                    await processor.process(messages)
+                    await processor.process(messages, executor=executor)
 
             await run_batches(
-                lane.consumer, process, self._stopping, before_poll=gate.cleared if lane.backfill else None
+                lane.consumer,
+                process,
+                self._stopping,
+                before_poll=gate.cleared if lane.backfill else None,
+                executor=executor,
             )
         # a batch no retry can fix, the consumer, or the processor's pool: the offsets stay uncommitted
         except Exception:
             log.critical("the %s ingest lane failed; the worker stops", lane.name, exc_info=True)
             stop_process(EXIT_AGENT_FAILED)
+        finally:
+            executor.shutdown(wait=False)
 
 
 def add_ingest_lanes(app: AgentApp) -> IngestLanes:
@@ -192,11 +209,15 @@ def add_ingest_lanes(app: AgentApp) -> IngestLanes:
         app,
         [
             IngestLane(
-                "realtime", KafkaBatchConsumer(kafka, realtime, client_id=f"{app.conf.id}-changes"), False
-            ),
-            IngestLane(
-                "backfill", KafkaBatchConsumer(kafka, backfill, client_id=f"{app.conf.id}-backfill"), True
-            ),
+                f"{name}-{n}",
+                KafkaBatchConsumer(kafka, config, client_id=f"{app.conf.id}-{suffix}-{n}"),
+                backfill,
+            )
+            for name, suffix, config, backfill in (
+                ("realtime", "changes", realtime, False),
+                ("backfill", "backfill", backfill, True),
+            )
+            for n in range(1, settings.ingest_consumers + 1)
         ],
     )
     app.add_dependency(lanes)

@@ -24,6 +24,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -293,14 +294,18 @@ class IngestProcessor:
 
     # -- the batch --------------------------------------------------------------------------
 
-    async def process(self, messages: Sequence[KafkaRecord]) -> BatchReport:
-        """Apply ``messages``; returns once their effects are durable (PostgreSQL and Kafka)."""
+    async def process(
+        self, messages: Sequence[KafkaRecord], *, executor: Executor | None = None
+    ) -> BatchReport:
+        """Apply ``messages``; returns once their effects are durable (PostgreSQL and Kafka). The
+        work runs in ``executor`` (None: the event loop's default one), off the event loop: it serves
+        the webhook receiver, the other lanes and the agents meanwhile."""
         started = time.monotonic()
-        # off the event loop: it serves the webhook receiver and the other agents meanwhile
-        events, dead = await asyncio.to_thread(self.decode, messages)
+        loop = asyncio.get_running_loop()
+        events, dead = await loop.run_in_executor(executor, self.decode, messages)
 
         async def attempt() -> tuple[BatchResult, list[DeadLetterMessage], int]:
-            result, apply_dead, canonical = await asyncio.to_thread(self._apply_and_read, events)
+            result, apply_dead, canonical = await loop.run_in_executor(executor, self._apply_and_read, events)
             letters = dead + apply_dead
             await self.dlq.publish(letters)
             return result, letters, await self._publish_canonical(canonical)

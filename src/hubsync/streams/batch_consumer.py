@@ -26,6 +26,7 @@ import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Literal
 
@@ -273,17 +274,20 @@ async def run_batches(
     stopping: asyncio.Event,
     *,
     before_poll: Callable[[], Awaitable[None]] | None = None,
+    executor: Executor | None = None,
 ) -> None:
     """Until ``stopping`` is set: a batch, ``process`` it, commit it. ``before_poll`` (awaited
-    before each batch is asked for) lets a lane wait for its turn without holding a batch."""
+    before each batch is asked for) lets a lane wait for its turn without holding a batch. The
+    consumer's blocking calls run in ``executor`` (None: the event loop's default one)."""
     consumer.subscribe()
+    loop = asyncio.get_running_loop()
     while not stopping.is_set():
         if before_poll is not None:
             await before_poll()
             if stopping.is_set():
                 break
-        messages = await asyncio.to_thread(consumer.poll_batch)
+        messages = await loop.run_in_executor(executor, consumer.poll_batch)
         if not messages:
             continue
         await process(messages)
-        await asyncio.to_thread(consumer.commit, messages)
+        await loop.run_in_executor(executor, consumer.commit, messages)
