@@ -40,6 +40,8 @@ def test_a_drain_that_outlives_the_grace_period_ends_the_process_with_code_1() -
     )
     assert result.returncode == 1
     assert "the stuck component did not stop within its 0 s grace period" in result.stderr
+    # where it was stuck, for whoever reads the log
+    assert "line 6 in <module>" in result.stderr and "Current thread" in result.stderr
     assert time.monotonic() - started < 20  # the first deadline counts, not the later 60 s one
 
 

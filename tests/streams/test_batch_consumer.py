@@ -158,3 +158,26 @@ def test_a_batch_held_past_the_poll_interval_is_not_committed_and_the_loop_rejoi
     holder.close()
     with pytest.raises(RuntimeError, match="closed"):
         holder.ready()
+
+
+def test_an_assignment_served_by_close_is_taken_without_seeding_it(kafka_bootstrap_servers: str) -> None:
+    """librdkafka may serve a rebalance inside ``close()`` (another member of the group left or joined
+    meanwhile). The consumer reads nothing more, so it takes the assignment as it is: asking the
+    closing consumer for committed offsets, to seed them, blocked the worker's stop for 30 s."""
+    consumer = _consumer(kafka_bootstrap_servers, "unused", f"g.{uuid.uuid4().hex[:8]}", seed="older")
+    consumer.close()
+    partitions = [TopicPartition("unused", 0)]
+
+    class Closing:
+        assigned: list[TopicPartition] = []
+
+        def assign(self, partitions: list[TopicPartition]) -> None:
+            self.assigned = partitions
+
+        def committed(self, *_args: object, **_kw: object) -> object:
+            raise AssertionError("a closing consumer was asked for its committed offsets")
+
+    closing = Closing()
+    consumer._on_assign(closing, partitions)  # type: ignore[arg-type]
+    assert closing.assigned == partitions
+    assert consumer.assignment() == frozenset()  # not taken for a live assignment either

@@ -12,8 +12,10 @@ they cover is durable.
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import os
+import sys
 import threading
 
 __all__ = ["EXIT_AGENT_FAILED", "EXIT_DRAIN_TIMEOUT", "arm_shutdown_deadline", "stop_process"]
@@ -33,7 +35,13 @@ def arm_shutdown_deadline(grace_s: float, what: str) -> None:
     _armed.set()
 
     def expire() -> None:
-        log.error("%s did not stop within its %.0f s grace period; exiting now", what, grace_s)
+        log.error(
+            "%s did not stop within its %.0f s grace period; exiting now (where each thread was: on"
+            " standard error)",
+            what,
+            grace_s,
+        )
+        faulthandler.dump_traceback(sys.stderr, all_threads=True)
         stop_process(EXIT_DRAIN_TIMEOUT)
 
     timer = threading.Timer(grace_s, expire)

@@ -147,6 +147,13 @@ class KafkaBatchConsumer:
         )
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        with self._lock:
+            closing = self._closed
+        if closing:
+            # a rebalance served by close() itself: the consumer leaves and reads nothing more, so
+            # nothing is seeded (asking a closing consumer for offsets blocked close for 30 s)
+            consumer.assign(partitions)
+            return
         carried: list[TopicPartition] = []
         if partitions and self.config.seed_group is not None:
             carried = self._seed(consumer, partitions, self.config.seed_group)
