@@ -15,6 +15,7 @@ from psycopg.rows import dict_row
 
 from hubsync.mapping.rules import Mapping, prospect_values
 from hubsync.records.kinds import ObjectKind
+from hubsync.storage.arrays import text_array
 from hubsync.storage.defaults import MappingMode
 
 _ACTIVE_MODES = frozenset({MappingMode.AUTOFILL, MappingMode.OVERWRITE})
@@ -74,16 +75,16 @@ def load_prospects(
         if emails:
             cur.execute(
                 "SELECT email_normalized, first_name, last_name, attributes FROM hubsync.prospect_people"
-                " WHERE email_normalized = ANY(%s)",
-                (sorted(set(emails)),),
+                " WHERE email_normalized = ANY(%s::text[])",
+                (text_array(sorted(set(emails))),),
             )
             for row in cur.fetchall():
                 people[row["email_normalized"]] = prospect_values("people", row)
         if domain_roots:
             cur.execute(
                 "SELECT domain_root, name, domain, attributes FROM hubsync.prospect_organizations"
-                " WHERE domain_root = ANY(%s)",
-                (sorted(set(domain_roots)),),
+                " WHERE domain_root = ANY(%s::text[])",
+                (text_array(sorted(set(domain_roots))),),
             )
             for row in cur.fetchall():
                 organizations[row["domain_root"]] = prospect_values("organizations", row)

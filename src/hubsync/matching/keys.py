@@ -71,12 +71,16 @@ def normalize_email(value: str | None) -> str | None:
 _ADDRESS_SEPARATORS = re.compile(r"[;,\s]+")
 
 
-def email_keys(email: str | None, additional_emails: str | None = None) -> frozenset[str]:
+def email_keys(
+    email: str | None, additional_emails: str | None = None, *, primary: str | None = None
+) -> frozenset[str]:
     """The normalized primary ``email`` plus every address of HubSpot's ``hs_additional_emails``
     (semicolon-separated; commas and whitespace are tolerated as separators too); invalid or empty
-    ones are dropped, so a contact without a usable address has no key."""
+    ones are dropped, so a contact without a usable address has no key. ``primary``: ``email``
+    already normalized, by a caller that needed it too."""
     keys: set[str] = set()
-    primary = normalize_email(email)
+    if primary is None:
+        primary = normalize_email(email)
     if primary is not None:
         keys.add(primary)
     if additional_emails:

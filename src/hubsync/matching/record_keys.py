@@ -78,7 +78,7 @@ def contact_keys(properties: Mapping[str, str | None]) -> ContactKeys:
     if is_freemail(domain_root):
         domain_root = None
     return ContactKeys(
-        emails=email_keys(email, properties.get("hs_additional_emails")),
+        emails=email_keys(email, properties.get("hs_additional_emails"), primary=primary),
         primary_email=primary,
         name_normalized=person_key(properties.get("firstname"), properties.get("lastname")),
         company_name_key=company_name_key(properties.get("company")),
