@@ -229,13 +229,15 @@ def add_ingest_lanes(app: AgentApp) -> IngestLanes:
         """The lag of the partitions this worker holds: each partition is measured by its owner only,
         so the broker sees one probe per partition, not one per partition and worker."""
         measured = set()
+        # one probe per group: a lane's consumers share theirs, each holding some of its partitions
+        held: dict[tuple[str, tuple[str, ...]], set[tuple[str, int]]] = {}
         for lane in lanes.lanes:
-            assigned = lane.consumer.assignment()
+            config = lane.consumer.config
+            held.setdefault((config.group, config.topics), set()).update(lane.consumer.assignment())
+        for (group, topics), assigned in held.items():
             if not assigned:
                 continue
-            for part in partition_lags(
-                kafka, lane.consumer.config.group, lane.consumer.config.topics, only=assigned
-            ):
+            for part in partition_lags(kafka, group, topics, only=frozenset(assigned)):
                 labels = (part.topic, str(part.partition))
                 metrics.consumer_lag.labels(*labels).set(part.lag)
                 measured.add(labels)
