@@ -185,10 +185,11 @@ class Settings(BaseSettings):
     #: another's statements run in PostgreSQL
     ingest_consumers: int = Field(default=3, ge=1, le=32)
     #: an ingest batch locks its records one by one, and then its matching keys, up to this many of
-    #: each; a batch naming more locks their whole kind instead (exact, but it holds off the other
-    #: workers' batches of that kind until it commits). Each lock takes a slot of PostgreSQL's shared
-    #: lock table: a worker refuses to start when a batch could take over a third of it
-    ingest_max_locks: int = Field(default=1_024, ge=0, le=1_000_000)
+    #: each; records over it are left to row locks and the unique constraint, keys over it lock their
+    #: kind's detection as a whole (exact, but it holds off the other batches' detection of that kind
+    #: until it commits). Each lock takes a slot of PostgreSQL's shared lock table: a worker refuses to
+    #: start when its batches at once (2 x ingest_consumers) could take over a third of it
+    ingest_max_locks: int = Field(default=128, ge=0, le=1_000_000)
     #: a worker that stops heartbeating loses its partitions to the others after this long (the
     #: ingest lanes' groups and the push agents'); Kafka's brokers accept 6-1,800 s by default
     consumer_session_timeout_s: float = Field(default=10.0, ge=6.0, le=1_800.0)

@@ -10,6 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from hubsync.ingest.agents import ingest_lock_demand
 from hubsync.ingest.apply import IngestContext, apply_batch
 from hubsync.mapping.definitions import effective_definitions
 from hubsync.mapping.store import load_mappings
@@ -86,9 +87,13 @@ def test_the_lock_table_is_read_off_the_server(database_url: str) -> None:
 
 
 def test_the_default_fits_a_default_server() -> None:
-    """PostgreSQL's defaults: 64 locks per transaction, 100 connections, no prepared transactions."""
-    default = Settings.model_fields["ingest_max_locks"].default
-    assert 2 * default * LOCK_TABLE_SHARE <= 64 * 100
+    """PostgreSQL's defaults: 64 locks per transaction, 100 connections, no prepared transactions.
+    A worker's batches at once count: each lane's consumers, both lanes."""
+    settings = Settings()
+    assert settings.ingest_consumers == 3
+    assert ingest_lock_demand(settings) == 2 * settings.ingest_max_locks * 2 * 3
+    assert ingest_lock_demand(settings) * LOCK_TABLE_SHARE <= 64 * 100
+    assert ingest_lock_demand(Settings(ingest_consumers=1)) == ingest_lock_demand(settings) // 3
 
 
 @pytest.mark.parametrize("command", [["worker", "--no-refresh"], ["replay"]], ids=["worker", "replay"])
@@ -111,5 +116,8 @@ def test_a_command_whose_batches_could_fill_the_lock_table_refuses_to_start(
     )
     assert proc.returncode == 3, proc.stderr
     said = " ".join(proc.stderr.split())  # as printed, wrapped to the terminal
-    assert "HUBSYNC_INGEST_MAX_LOCKS lets one transaction take 2,000,000 advisory locks" in said
+    assert (
+        "HUBSYNC_INGEST_MAX_LOCKS lets a worker's batches (3 per lane) take 12,000,000 advisory locks at once"
+        in said
+    )
     assert "Traceback" not in proc.stderr

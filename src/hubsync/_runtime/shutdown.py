@@ -41,8 +41,12 @@ def arm_shutdown_deadline(grace_s: float, what: str) -> None:
             what,
             grace_s,
         )
-        faulthandler.dump_traceback(sys.stderr, all_threads=True)
-        stop_process(EXIT_DRAIN_TIMEOUT)
+        try:
+            faulthandler.dump_traceback(sys.stderr.fileno(), all_threads=True)
+        except (AttributeError, OSError, ValueError):  # no standard error to write to: exit all the same
+            pass
+        finally:
+            stop_process(EXIT_DRAIN_TIMEOUT)
 
     timer = threading.Timer(grace_s, expire)
     timer.daemon = True

@@ -55,8 +55,8 @@ def refresh_property_definitions(settings: Settings) -> None:
 
 
 def ingest_locks_fit(settings: Settings) -> None:
-    """Refuse ``HUBSYNC_INGEST_MAX_LOCKS`` when one batch could fill over a third of the PostgreSQL
-    server's lock table (:class:`~hubsync.storage.locks.LockBudgetError`, exit code 3). A server
+    """Refuse ``HUBSYNC_INGEST_MAX_LOCKS`` when a worker's batches at once could fill over a third of the
+    PostgreSQL server's lock table (:class:`~hubsync.storage.locks.LockBudgetError`, exit code 3). A server
     that does not answer yet is left to the worker's own retries: its ingest lanes check again once
     their pool is open."""
     import psycopg

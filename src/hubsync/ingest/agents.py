@@ -95,11 +95,22 @@ def ingest_pool_config(settings: Settings) -> PoolConfig:
     return PoolConfig(min_size=1, max_size=2 * settings.ingest_consumers + 2)
 
 
+def ingest_lock_demand(settings: Settings) -> int:
+    """The most advisory locks one worker's batches hold at once: a batch locks up to
+    ``ingest_max_locks`` records and as many matching keys, and each lane runs ``ingest_consumers``
+    batches at once (a realtime batch may start while backfill batches run: both lanes count)."""
+    return 2 * settings.ingest_max_locks * 2 * settings.ingest_consumers
+
+
 def check_ingest_lock_budget(conn: psycopg.Connection[Any], settings: Settings) -> None:
     """Refuse (:class:`~hubsync.storage.locks.LockBudgetError`) an ``ingest_max_locks`` whose batches
-    could fill over a third of the server's lock table: a batch locks up to that many records and as
-    many matching keys."""
-    check_lock_budget(conn, 2 * settings.ingest_max_locks, "HUBSYNC_INGEST_MAX_LOCKS")
+    could fill over a third of the server's lock table (:func:`ingest_lock_demand`)."""
+    check_lock_budget(
+        conn,
+        ingest_lock_demand(settings),
+        "HUBSYNC_INGEST_MAX_LOCKS",
+        holder=f"a worker's batches ({settings.ingest_consumers} per lane)",
+    )
 
 
 def _check_lock_budget(pool: ConnectionPool[Any], settings: Settings) -> None:
@@ -169,8 +180,14 @@ class IngestLanes(Service):
     async def on_stop(self) -> None:
         self._stopping.set()
         await asyncio.gather(*self._loops, return_exceptions=True)
-        for lane in self.lanes:
-            await asyncio.to_thread(lane.consumer.close)
+        # all at once: one closing leaves the group, and the others, no longer polling, would each
+        # serve the rebalance that starts inside their own close() in turn
+        if self.lanes:
+            loop = asyncio.get_running_loop()
+            with ThreadPoolExecutor(len(self.lanes), thread_name_prefix="hubsync-ingest-close") as closing:
+                await asyncio.gather(
+                    *(loop.run_in_executor(closing, lane.consumer.close) for lane in self.lanes)
+                )
 
     async def _run(self, lane: IngestLane) -> None:
         gate = self.gate

@@ -1,8 +1,9 @@
 """PostgreSQL advisory locks by name: stable ids, taken in one statement, in one order.
 
-Every writer takes its locks through :func:`take_locks`: the "whole kind" locks first (shared, or
-exclusive when one stands in for many single locks), then the single locks, each group in id
-order. Every transaction asking in that order cannot deadlock with another on these locks.
+Every writer takes its locks through :func:`take_locks`: the group locks first (shared, or
+exclusive when one stands in for many single locks, as duplicate detection's does), then the single
+locks, each group in id order. Every transaction asking in that order cannot deadlock with another
+on these locks.
 """
 
 from __future__ import annotations
@@ -45,13 +46,15 @@ def lock_table_slots(conn: psycopg.Connection[Any]) -> int:
     return int(row[0])
 
 
-def check_lock_budget(conn: psycopg.Connection[Any], most: int, setting: str) -> None:
-    """Refuse (:class:`LockBudgetError`) a transaction that may take ``most`` locks, ``setting``
+def check_lock_budget(
+    conn: psycopg.Connection[Any], most: int, setting: str, *, holder: str = "one transaction"
+) -> None:
+    """Refuse (:class:`LockBudgetError`) ``most`` locks held at once by ``holder``, ``setting``
     allowing it, when that is over a third of the server's lock table."""
     slots = lock_table_slots(conn)
     if most * LOCK_TABLE_SHARE > slots:
         raise LockBudgetError(
-            f"{setting} lets one transaction take {most:,} advisory locks, over a third of this"
+            f"{setting} lets {holder} take {most:,} advisory locks at once, over a third of this"
             f" PostgreSQL server's lock table ({slots:,} slots: max_locks_per_transaction x"
             f" (max_connections + max_prepared_transactions)); lower {setting} or raise"
             " max_locks_per_transaction (a server restart)"
