@@ -82,12 +82,14 @@ def lock_records(
     * an existing record is locked by :func:`load_records` (``FOR UPDATE``): the second batch
       waits for the first to commit and loads the committed row;
     * a new one is inserted by both: the second insert waits for the first to commit and then
-      fails on the unique constraint, a retriable error, so the second batch is applied again
-      from the start, loading the committed row.
+      fails on the unique constraint (or, several such records inserted in different orders, on a
+      deadlock PostgreSQL detects), retriable errors, so the second batch is applied again from the
+      start, loading the committed row.
 
-    Neither happens unless two batches name one record: Kafka keys a change event by its record,
-    so a record's events are one partition's, applied by one consumer at a time. What crosses
-    partitions (association placeholders, merges) names few records, locked one by one.
+    Both cost a batch's work and need two batches in flight naming one record. Kafka keys a change
+    event by its record, so within a topic a record's events are one consumer's at a time; the
+    realtime and backfill topics may both carry a new record, and a contacts batch names the
+    companies it links to, whose own events are in the companies' topics (docs/ingest.md#delivery).
     """
     wanted = sorted(((kind, ids) for kind, ids in hubspot_ids.items() if ids), key=lambda kv: len(kv[1]))
     if not wanted:

@@ -26,7 +26,8 @@ class StatisticsKeeper:
     #: what ingest's statements join and filter on, in the tables under the per-portal views (a view
     #: has no statistics of its own). Only those columns: without the HubSpot values (``jsonb``,
     #: whose statistics no plan reads) the contacts' ANALYZE takes 106 ms instead of 303 at 46,000
-    #: contacts. The activity log is only appended to here (149 ms): autovacuum analyzes it.
+    #: contacts. The activity log (149 ms) is appended to, and updated only by a privacy
+    #: deletion; no ingest plan reads its statistics, and autovacuum analyzes it.
     TABLES = (
         "hubsync.contacts_all (id, portal_id, hubspot_id, email, name_normalized, company_name_key,"
         " company_domain_root, merged_into_id, erased_at),"

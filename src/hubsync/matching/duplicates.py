@@ -39,6 +39,7 @@ from hubsync.matching.record_keys import (
 )
 from hubsync.records.kinds import ObjectKind
 from hubsync.storage.arrays import int_array, text_array
+from hubsync.storage.locks import take_locks
 from hubsync.storage.portal_scope import current_portal
 
 __all__ = ["MAX_KEY_LOCKS", "DuplicatePair", "duplicates_of", "flag_duplicates", "open_duplicates"]
@@ -69,16 +70,6 @@ _ACCOUNT_KEYS = """
 SELECT a.id, a.domain_root, a.name_normalized
   FROM hubsync.accounts a
  WHERE a.id = ANY(%(ids)s::bigint[]) AND a.merged_into_id IS NULL
-"""
-
-# The object type's lock first (shared, or exclusive when it stands in for the keys), then the
-# key locks in the array's (sorted) order.
-_LOCK = """
-SELECT CASE WHEN k.n > 1 THEN pg_advisory_xact_lock(k.id)
-            WHEN %(exclusive)s THEN pg_advisory_xact_lock(k.id)
-            ELSE pg_advisory_xact_lock_shared(k.id) END
-  FROM unnest(%(locks)s::bigint[]) WITH ORDINALITY AS k(id, n)
- ORDER BY k.n
 """
 
 #: the free mailbox providers' domains, as the statements' ``text[]`` parameter
@@ -268,11 +259,12 @@ def flag_duplicates(
         exclusive = len(keys) > max_key_locks
     if portal is None:  # the caller may know it (ingest does): a round trip saved per batch
         portal = current_portal(conn)
-    key_locks = [] if exclusive else sorted({lock_id(key, portal) for key in keys})
-    conn.execute(
-        _LOCK,
-        {"locks": int_array([object_type_lock_id(object_type, portal), *key_locks]), "exclusive": exclusive},
-    )
+    # the object type's lock first (shared, or exclusive when it stands in for the keys), then the keys'
+    type_lock = [object_type_lock_id(object_type, portal)]
+    if exclusive:
+        take_locks(conn, exclusive=type_lock)
+    else:
+        take_locks(conn, shared=type_lock, single={lock_id(key, portal) for key in keys})
     conn.execute(
         _STALE_CONTACTS if object_type == "contact" else _STALE_ACCOUNTS,
         {"ids": batch, "freemail": _FREEMAIL},
