@@ -10,6 +10,7 @@ from hubsync.matching.record_keys import (
     AccountKeys,
     ContactKeys,
     DedupKey,
+    KeyMemo,
     account_keys,
     contact_keys,
     dedup_keys,
@@ -135,3 +136,21 @@ def test_lock_id_is_stable_signed_64_bit_and_distinct() -> None:
 
 
 PINNED_LOCK_ID = -6217881318929766975
+
+
+def test_key_memo_follows_the_properties_it_is_given() -> None:
+    """A batch's memo gives each record's keys once per set of key values, and new keys once the
+    reducer or autofill changed a key property in place; other properties do not count."""
+    memo = KeyMemo()
+    props: dict[str, str | None] = {"email": "Jane@Acme.com", "firstname": "Jane", "lastname": "Doe"}
+    first = memo("contact", props)
+    assert first == contact_keys(props)
+    props["jobtitle"] = "CTO"  # not a key property: the same keys, the same object
+    assert memo("contact", props) is first
+    props["company"] = "Acme Inc."
+    changed = memo("contact", props)
+    assert changed == contact_keys(props) and changed.company_name_key == "acme" != first.company_name_key
+    company: dict[str, str | None] = {"domain": "www.acme.com", "name": "Acme GmbH"}
+    assert memo("account", company) == account_keys(company) == AccountKeys("acme.com", "acme")
+    company["domain"] = "acme.io"
+    assert memo("account", company).domain_root == "acme.io"

@@ -33,7 +33,7 @@ from hubsync.mapping.store import MappingTable, load_prospects
 from hubsync.mapping.values import PropertyDefinition
 from hubsync.matching.duplicates import flag_duplicates
 from hubsync.matching.prospects import mark_prospects
-from hubsync.matching.record_keys import AccountKeys, ContactKeys, keys_of
+from hubsync.matching.record_keys import AccountKeys, ContactKeys, KeyMemo
 from hubsync.records.kinds import RECORD_ID_PROPERTY, RECORD_TABLES, ObjectKind
 from hubsync.records.state import SYNCED, RecordState, platform_version, version_of
 from hubsync.storage.arrays import bool_array, int_array
@@ -80,6 +80,8 @@ class _Batch:
     links: list[tuple[str, str, bool, int, bool]] = field(default_factory=list)
     #: mirrors folded into the platform record they turned out to mirror (see _fold_mirrors)
     folded: dict[ObjectKind, list[int]] = field(default_factory=lambda: {"contact": [], "account": []})
+    #: the matching keys of the batch's records, each computed once per set of values
+    keys_of: KeyMemo = field(default_factory=KeyMemo)
 
 
 def _referenced_ids(events: Sequence[ChangeEvent]) -> dict[ObjectKind, set[str]]:
@@ -122,7 +124,7 @@ def _load(
     for kind, hubspot_ids in referenced.items():
         for row in load_records(conn, kind, hubspot_ids=sorted(hubspot_ids)):
             batch.states[(kind, row.state.hubspot_id)] = row.state
-            batch.loaded_keys[(kind, row.state.hubspot_id)] = keys_of(kind, row.state.properties)
+            batch.loaded_keys[(kind, row.state.hubspot_id)] = batch.keys_of(kind, row.state.properties)
             batch.loaded_status[(kind, row.state.hubspot_id)] = row.state.crm_status
     for kind, by_record in _platform_record_ids(events, set(batch.states)).items():
         if not by_record:
@@ -130,7 +132,7 @@ def _load(
         for row in load_records(conn, kind, record_ids=sorted(by_record), unlinked_only=True):
             hubspot_id = by_record[row.state.record_id or 0]
             state = row.state
-            batch.loaded_keys[(kind, hubspot_id)] = keys_of(kind, state.properties)
+            batch.loaded_keys[(kind, hubspot_id)] = batch.keys_of(kind, state.properties)
             state.hubspot_id = hubspot_id
             state.crm_status = SYNCED
             state.dirty = True
@@ -194,7 +196,7 @@ def _fold_mirrors(
                 ),
             )
             batch.folded[kind].append(int(mirror.record_id or 0))
-            batch.loaded_keys[(kind, hubspot_id)] = keys_of(kind, owner.properties)
+            batch.loaded_keys[(kind, hubspot_id)] = batch.keys_of(kind, owner.properties)
             batch.loaded_status[(kind, hubspot_id)] = owner.crm_status
             owner.hubspot_id, owner.crm_status, owner.dirty = hubspot_id, SYNCED, True
             batch.states[(kind, hubspot_id)] = owner
@@ -265,7 +267,7 @@ def _run_mappings(
     """Autofill / overwrite for the eligible records; their decisions are applied to the states."""
     if not batch.eligible:
         return {}
-    keys = {key: keys_of(key[0], batch.states[key].properties) for key in batch.eligible}
+    keys = {key: batch.keys_of(key[0], batch.states[key].properties) for key in batch.eligible}
     emails = {k.primary_email for k in keys.values() if isinstance(k, ContactKeys) and k.primary_email}
     domains = {k.domain_root for k in keys.values() if isinstance(k, AccountKeys) and k.domain_root}
     prospects = load_prospects(conn, emails=emails, domain_roots=domains)
@@ -448,7 +450,7 @@ def apply_batch(
     decisions = _run_mappings(conn, batch, ctx, result, now_ms)
 
     dirty = [(kind, state) for (kind, _), state in batch.states.items() if state.dirty]
-    rows = [RecordRow(kind, state, keys_of(kind, state.properties)) for kind, state in dirty]
+    rows = [RecordRow(kind, state, batch.keys_of(kind, state.properties)) for kind, state in dirty]
     ids = write_records(conn, rows, old_keys=batch.loaded_keys, portal=portal)
     for (kind, hubspot_id), state in batch.states.items():
         if state.record_id is not None:

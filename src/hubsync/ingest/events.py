@@ -109,6 +109,15 @@ def _association(value: Mapping[str, Any] | None) -> Association | None:
     )
 
 
+def _stamps_ms(stamps: Mapping[str, Any]) -> Mapping[str, int]:
+    """``property_timestamps`` in Unix ms: as decoded when they are ints already (ingest decodes
+    logical types as their underlying type, and a per-value conversion was ~3% of its time)."""
+    for stamp in stamps.values():
+        if type(stamp) is not int:
+            return {k: to_ms(v) or 0 for k, v in stamps.items()}
+    return stamps
+
+
 def change_event(value: Mapping[str, Any]) -> ChangeEvent:
     """The :class:`ChangeEvent` of a decoded ``HubSpotChangeEvent`` value."""
     occurred_at = to_ms(value["occurred_at"])
@@ -128,7 +137,7 @@ def change_event(value: Mapping[str, Any]) -> ChangeEvent:
         archived=bool(value.get("archived")),
         partial=bool(value.get("partial")),
         properties=value.get("properties") or {},
-        property_timestamps={k: to_ms(v) or 0 for k, v in stamps.items()},
+        property_timestamps=_stamps_ms(stamps),
         change_source=value.get("change_source"),
         source_id=value.get("source_id"),
         associated_company_ids=tuple(str(i) for i in value.get("associated_company_ids") or ()),

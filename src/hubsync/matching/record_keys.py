@@ -9,7 +9,6 @@ other records sharing them.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -25,6 +24,7 @@ __all__ = [
     "ContactKeys",
     "DedupKey",
     "DedupSignal",
+    "KeyMemo",
     "ObjectKind",
     "account_keys",
     "contact_keys",
@@ -141,28 +141,44 @@ def object_type_lock_id(object_type: ObjectKind, portal: int = 0) -> int:
     return advisory_lock_id("hubsync.dedup", str(portal), object_type, "*")
 
 
-_CONTACT_KEY_PROPERTIES = ("email", "hs_additional_emails", "firstname", "lastname", "company")
-_ACCOUNT_KEY_PROPERTIES = ("domain", "name")
-
-
-@functools.lru_cache(maxsize=32_768)
-def _contact_keys(values: tuple[str | None, ...]) -> ContactKeys:
-    return contact_keys(dict(zip(_CONTACT_KEY_PROPERTIES, values, strict=True)))
-
-
-@functools.lru_cache(maxsize=32_768)
-def _account_keys(values: tuple[str | None, ...]) -> AccountKeys:
-    return account_keys(dict(zip(_ACCOUNT_KEY_PROPERTIES, values, strict=True)))
-
-
 def keys_of(kind: ObjectKind, properties: Mapping[str, str | None]) -> ContactKeys | AccountKeys:
-    """The matching keys of a record's properties (memoised: a batch asks several times)."""
-    get = properties.get  # a tuple display, not a generator: this runs several times per record
-    if kind == "contact":
-        return _contact_keys(
-            (get("email"), get("hs_additional_emails"), get("firstname"), get("lastname"), get("company"))
-        )
-    return _account_keys((get("domain"), get("name")))
+    """The matching keys of a record's properties (:func:`contact_keys` or :func:`account_keys`)."""
+    return contact_keys(properties) if kind == "contact" else account_keys(properties)
+
+
+class KeyMemo:
+    """:func:`keys_of` for the records of one batch, remembered by the values the keys are made
+    of: a batch asks for a record's keys several times (as loaded, for the mappings, as written),
+    and its properties may change in between (the reducer, autofill), which a new value tuple
+    sees. Kept for one batch only, so nothing outlives it (a process-wide ``lru_cache`` of 32,768
+    entries cost ~3 µs of bookkeeping per miss, the common case in a backfill where every contact
+    is new, and kept its entries in the collector's sight). One thread uses it."""
+
+    __slots__ = ("_accounts", "_contacts")
+
+    def __init__(self) -> None:
+        self._contacts: dict[tuple[str | None, ...], ContactKeys] = {}
+        self._accounts: dict[tuple[str | None, str | None], AccountKeys] = {}
+
+    def __call__(self, kind: ObjectKind, properties: Mapping[str, str | None]) -> ContactKeys | AccountKeys:
+        get = properties.get  # a tuple display, not a generator: this runs several times per record
+        if kind == "contact":
+            values = (
+                get("email"),
+                get("hs_additional_emails"),
+                get("firstname"),
+                get("lastname"),
+                get("company"),
+            )
+            found = self._contacts.get(values)
+            if found is None:
+                found = self._contacts[values] = contact_keys(properties)
+            return found
+        pair = (get("domain"), get("name"))
+        known = self._accounts.get(pair)
+        if known is None:
+            known = self._accounts[pair] = account_keys(properties)
+        return known
 
 
 #: columns derived from the properties and keys, per kind (platform-side writes use them too)

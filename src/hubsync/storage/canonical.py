@@ -177,7 +177,11 @@ def _property_text(value: Any) -> str | None:
 
 def _finish(row: dict[str, Any]) -> dict[str, Any]:
     properties: Mapping[str, Any] = row["properties"] or {}
-    row["properties"] = {str(k): _property_text(v) for k, v in properties.items()}
+    for value in properties.values():
+        if value is not None and type(value) is not str:  # a JSON number, boolean, object or array
+            row["properties"] = {str(k): _property_text(v) for k, v in properties.items()}
+            return row
+    row["properties"] = properties  # HubSpot's values are strings: the parsed object as it is
     return row
 
 
