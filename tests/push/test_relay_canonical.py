@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 from hubsync.console.actions import dismiss_duplicate
 from hubsync.platform import create_record, delete_record, merge_records
 from hubsync.push.relay import relay_from_settings
-from hubsync.storage.canonical import publishes_canonical
+from hubsync.storage.canonical import alock_canonical, publishes_canonical
 from hubsync.storage.defaults import load_defaults, seed_defaults
 from tests.push.test_relay import CODEC, Setup, setup  # noqa: F401 - the setup fixture
 
@@ -122,3 +122,30 @@ def test_ingest_asks_only_for_the_pairs_it_drops(setup: Setup) -> None:  # noqa:
         assert conn.execute("SELECT count(*) FROM hubsync.crm_republish_all").fetchone() == (0,)
         conn.execute("DELETE FROM hubsync.potential_duplicates WHERE record_a = %s", (a,))
         assert conn.execute("SELECT count(*) FROM hubsync.crm_republish_all").fetchone() == (2,)
+
+
+def test_the_relay_publishes_canonical_records_under_the_portals_lock(setup: Setup) -> None:  # noqa: F811
+    """While another publisher (an ingest batch) holds the portal's canonical lock between its read
+    and Kafka's acknowledgement, the relay neither reads nor publishes the records; it does once the
+    lock is released, so the two cannot publish one record's states in the wrong order."""
+    with psycopg.connect(setup.database_url) as conn:
+        seed_defaults(conn, load_defaults())
+        ada = create_record(conn, "contact", {"email": "ada@engines.co.uk", "firstname": "Ada"})
+
+    async def run() -> tuple[bool, int | None]:
+        async with (
+            await psycopg.AsyncConnection.connect(setup.database_url) as holder,
+            relay_from_settings(setup.settings, CODEC, registry=CollectorRegistry()) as relay,
+        ):
+            await holder.execute("SELECT 1")  # a transaction is open from here
+            await alock_canonical(holder)
+            round_ = asyncio.create_task(relay.run_once())
+            done, _ = await asyncio.wait({round_}, timeout=3.0)
+            waited = not done
+            await holder.rollback()  # the lock goes with the transaction
+            return waited, await asyncio.wait_for(round_, 60)
+
+    waited, published = asyncio.run(run())
+    assert waited, "the relay published while another publisher held the portal's canonical lock"
+    assert published == 1
+    assert set(_latest(setup, setup.topics.crm_contacts, 1)) == {ada}

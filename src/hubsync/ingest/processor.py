@@ -43,7 +43,13 @@ from hubsync.ingest.statistics import StatisticsKeeper
 from hubsync.mapping.definitions import effective_definitions
 from hubsync.mapping.store import load_mappings
 from hubsync.records.kinds import ObjectKind
-from hubsync.storage.canonical import canonical_accounts, canonical_contacts, crm_key, publishes_canonical
+from hubsync.storage.canonical import (
+    canonical_accounts,
+    canonical_contacts,
+    crm_key,
+    lock_canonical,
+    publishes_canonical,
+)
 from hubsync.storage.config_versions import (
     forget_gone_workers,
     mapping_version,
@@ -260,37 +266,44 @@ class IngestProcessor:
             log.warning("batch of %d events failed (%s); applying them one by one", len(events), exc)
             return self._apply_isolated(events)
 
-    def _canonical(
-        self, results: Mapping[int | None, BatchResult]
-    ) -> list[tuple[ObjectKind, dict[str, Any]]]:
-        out: list[tuple[ObjectKind, dict[str, Any]]] = []
-        portals = [(p, r.touched) for p, r in results.items() if any(r.touched.values())]
-        if not portals:
-            return out
-        with self.pool.connection() as conn, conn.transaction():
-            for portal, touched in portals:
-                self.routing.enter(conn, portal)
-                for kind, ids in touched.items():
-                    if ids:
-                        read = canonical_contacts if kind == "contact" else canonical_accounts
-                        out.extend((kind, record) for record in read(conn, sorted(ids)))
-        return out
-
-    def _apply_and_read(
+    def _commit(
         self, events: Sequence[tuple[KafkaRecord, ChangeEvent]]
-    ) -> tuple[BatchResult, list[DeadLetterMessage], dict[str, list[EncodedMessage]]]:
+    ) -> tuple[dict[int | None, BatchResult], list[DeadLetterMessage]]:
+        """Apply and commit ``events``; their dead letters, and what each portal's part did."""
         results, dead = self._apply(events)
         crash_point("ingest.after_commit")
-        result = BatchResult()
-        for part in results.values():
-            add_results(result, part)
         committed = time.time()
         self.metrics.commit_latency.observe_many(
             max(0.0, committed - e.received_at / 1000) for _, e in events
         )
         self.metrics.last_commit.set(committed)
-        canonical = self._encode_canonical(self._canonical(results)) if self.publish_canonical else {}
-        return result, dead, canonical
+        return results, dead
+
+    def _publish_canonical_in_order(
+        self, results: Mapping[int | None, BatchResult], loop: asyncio.AbstractEventLoop
+    ) -> int:
+        """Read, encode and publish the canonical records of every record the batch named, holding
+        each portal's canonical lock (:func:`~hubsync.storage.canonical.lock_canonical`, portals in
+        id order) from the read until Kafka acknowledged them: records reach ``crm.*`` in the
+        order they were read, whatever the other consumers and workers publish meanwhile. Runs in
+        the batch's thread; the messages are sent by ``loop``, the one :meth:`process` runs in."""
+        portals = sorted(
+            ((p, r.touched) for p, r in results.items() if any(r.touched.values())),
+            key=lambda item: -1 if item[0] is None else item[0],
+        )
+        if not portals:
+            return 0
+        canonical: list[tuple[ObjectKind, dict[str, Any]]] = []
+        with self.pool.connection() as conn, conn.transaction():
+            for portal, touched in portals:
+                self.routing.enter(conn, portal)
+                lock_canonical(conn)
+                for kind, ids in touched.items():
+                    if ids:
+                        read = canonical_contacts if kind == "contact" else canonical_accounts
+                        canonical.extend((kind, record) for record in read(conn, sorted(ids)))
+            encoded = self._encode_canonical(canonical)
+            return asyncio.run_coroutine_threadsafe(self._publish_canonical(encoded), loop).result()
 
     # -- the batch --------------------------------------------------------------------------
 
@@ -305,10 +318,18 @@ class IngestProcessor:
         events, dead = await loop.run_in_executor(executor, self.decode, messages)
 
         async def attempt() -> tuple[BatchResult, list[DeadLetterMessage], int]:
-            result, apply_dead, canonical = await loop.run_in_executor(executor, self._apply_and_read, events)
+            results, apply_dead = await loop.run_in_executor(executor, self._commit, events)
             letters = dead + apply_dead
             await self.dlq.publish(letters)
-            return result, letters, await self._publish_canonical(canonical)
+            published = 0
+            if self.publish_canonical:
+                published = await loop.run_in_executor(
+                    executor, self._publish_canonical_in_order, results, loop
+                )
+            result = BatchResult()
+            for part in results.values():
+                add_results(result, part)
+            return result, letters, published
 
         (result, letters, published), attempts = await retry_until_done(
             attempt,

@@ -52,7 +52,7 @@ from hubsync.errors import RetriableError
 from hubsync.metrics import PerRegistry
 from hubsync.push.republish import delete_republished, fetch_republish, wanted_by_portal
 from hubsync.settings import Settings, require_database_url
-from hubsync.storage.canonical import acanonical_accounts, acanonical_contacts, crm_key
+from hubsync.storage.canonical import acanonical_accounts, acanonical_contacts, alock_canonical, crm_key
 from hubsync.storage.outbox import InvalidOutboxPayloadError, payload_to_avro
 from hubsync.storage.portal_scope import enter_portal_async, group_by_portal
 from hubsync.streams.connection import kafka_connection
@@ -404,8 +404,7 @@ class OutboxRelay:
             return 0
         batch = prepare_batch(rows, self.topics, self.codec, self.schema, now_ms())
         await self._publish(batch.messages)
-        canonical = await self._canonical(conn, rows)
-        await self._publish(canonical)
+        canonical = await self._publish_canonical(conn, rows)
         if batch.dead_letters:
             await self.dead_letters.publish(batch.dead_letters, timeout_s=self.config.publish_timeout_s)
         crash_point("relay.after_publish")
@@ -430,12 +429,13 @@ class OutboxRelay:
         for topic, messages in by_topic.items():
             self.metrics.published.labels(topic=topic).inc(len(messages))
 
-    async def _canonical(
+    async def _publish_canonical(
         self, conn: psycopg.AsyncConnection[Any], rows: Sequence[OutboxRow]
     ) -> dict[str, list[EncodedMessage]]:
-        """The ``crm.*`` records of the records these rows changed platform-side: a platform-made
-        record is on ``crm.*`` as soon as it is written, not only once HubSpot echoed its push."""
-        return await self._canonical_of(
+        """Publish the ``crm.*`` records of the records these rows changed platform-side: a
+        platform-made record is on ``crm.*`` as soon as it is written, not only once HubSpot echoed
+        its push."""
+        return await self._publish_canonical_of(
             conn,
             {
                 portal: platform_changed_records(portal_rows)
@@ -450,22 +450,26 @@ class OutboxRelay:
         requests = await fetch_republish(conn, self.config.batch_size)
         if not requests:
             return 0
-        canonical = await self._canonical_of(conn, wanted_by_portal(requests))
-        await self._publish(canonical)
+        canonical = await self._publish_canonical_of(conn, wanted_by_portal(requests))
         await delete_republished(conn, [r.id for r in requests])
         self._count(canonical)
         return len(requests)
 
-    async def _canonical_of(
+    async def _publish_canonical_of(
         self, conn: psycopg.AsyncConnection[Any], wanted_by: Mapping[int | None, Mapping[str, set[int]]]
     ) -> dict[str, list[EncodedMessage]]:
-        """The encoded ``crm.*`` records of the wanted record ids, per portal and kind."""
+        """Read and publish the ``crm.*`` records of the wanted record ids, a portal at a time, each
+        in a transaction holding the portal's canonical lock until Kafka acknowledged them
+        (:func:`~hubsync.storage.canonical.alock_canonical`: the ingest workers publish the same
+        records); returns what was published, by topic."""
         out: dict[str, list[EncodedMessage]] = {}
         for portal, wanted in wanted_by.items():
             if not any(wanted.values()):
                 continue
-            async with conn.transaction():  # the portal's views, for this transaction only
+            mine: dict[str, list[EncodedMessage]] = {}
+            async with conn.transaction():  # the portal's views and lock, for this transaction only
                 await enter_portal_async(conn, portal)
+                await alock_canonical(conn)
                 for kind, topic, read in (
                     ("contact", self.topics.crm_contact, acanonical_contacts),
                     ("account", self.topics.crm_account, acanonical_accounts),
@@ -474,10 +478,13 @@ class OutboxRelay:
                         continue
                     schema = self._crm_schemas[kind]
                     records = await read(conn, sorted(wanted[kind]))
-                    out.setdefault(topic, []).extend(
+                    mine.setdefault(topic, []).extend(
                         EncodedMessage(crm_key(r["record_id"]), self.codec.encode(topic, schema, r))
                         for r in records
                     )
+                await self._publish(mine)
+            for topic, messages in mine.items():
+                out.setdefault(topic, []).extend(messages)
         return out
 
     async def drain(self, conn: psycopg.AsyncConnection[Any], stop: asyncio.Event | None = None) -> int:

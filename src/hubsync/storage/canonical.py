@@ -36,9 +36,11 @@ __all__ = [
     "CONTACTS_SQL",
     "acanonical_accounts",
     "acanonical_contacts",
+    "alock_canonical",
     "canonical_accounts",
     "canonical_contacts",
     "crm_key",
+    "lock_canonical",
     "publishes_canonical",
 ]
 
@@ -150,6 +152,31 @@ LEFT JOIN links l ON l.id = a.id
 LEFT JOIN dups d ON d.id = a.id
 ORDER BY a.id
 """
+
+
+# the portal's own lock, hashed by the server so every publisher (ingest, the relay) names it alike
+_LOCK_CANONICAL: LiteralString = (
+    "SELECT pg_advisory_xact_lock("
+    "hashtextextended('hubsync.canonical:' || hubsync.current_portal()::text, 0))"
+)
+
+
+def lock_canonical(conn: psycopg.Connection[Any]) -> None:
+    """Hold the current portal's canonical-publishing lock until the transaction ends.
+
+    Whoever publishes canonical records reads them in a transaction holding this lock and keeps it
+    until Kafka has acknowledged them, so a portal's records reach ``crm.*`` in the order they were
+    read, and the last message of a key is the newest state read. Without it two publishers (two
+    consumers of a worker, two workers, ingest and the relay) could read a record one after the
+    other and be acknowledged the other way round: a batch that read an account before another
+    batch linked a contact to it, then was slower to publish, would leave the compacted topic with
+    the older account until the account changed again."""
+    conn.execute(_LOCK_CANONICAL)
+
+
+async def alock_canonical(conn: psycopg.AsyncConnection[Any]) -> None:
+    """:func:`lock_canonical` on an asyncio connection."""
+    await conn.execute(_LOCK_CANONICAL)
 
 
 def publishes_canonical(conn: psycopg.Connection[Any]) -> None:
