@@ -12,8 +12,10 @@ import pytest
 
 from hubsync.ingest.agents import ingest_lock_demand
 from hubsync.ingest.apply import IngestContext, apply_batch
+from hubsync.ingest.record_io import MAX_RECORD_LOCKS
 from hubsync.mapping.definitions import effective_definitions
 from hubsync.mapping.store import load_mappings
+from hubsync.matching.duplicates import MAX_KEY_LOCKS
 from hubsync.settings import Settings
 from hubsync.storage.locks import LOCK_TABLE_SHARE, LockBudgetError, check_lock_budget, lock_table_slots
 from tests.ingest import events_factory as f
@@ -94,6 +96,11 @@ def test_the_default_fits_a_default_server() -> None:
     assert ingest_lock_demand(settings) == 2 * settings.ingest_max_locks * 2 * 3
     assert ingest_lock_demand(settings) * LOCK_TABLE_SHARE <= 64 * 100
     assert ingest_lock_demand(Settings(ingest_consumers=1)) == ingest_lock_demand(settings) // 3
+
+
+def test_code_built_without_settings_locks_like_a_default_worker() -> None:
+    """The processor's, the record locks' and duplicate detection's own defaults are the setting's."""
+    assert MAX_RECORD_LOCKS == MAX_KEY_LOCKS == Settings().ingest_max_locks
 
 
 @pytest.mark.parametrize("command", [["worker", "--no-refresh"], ["replay"]], ids=["worker", "replay"])

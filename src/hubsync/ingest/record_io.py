@@ -51,8 +51,9 @@ class RecordRow:
 
 
 #: a batch locks at most this many records one by one (every advisory lock takes a slot of the
-#: server's shared lock table, 6,400 by default); see :func:`lock_records` for the rest
-MAX_RECORD_LOCKS = 1024
+#: server's shared lock table, 6,400 by default); see :func:`lock_records` for the rest. The same
+#: as ``HUBSYNC_INGEST_MAX_LOCKS``' default, so code built without settings behaves like a worker
+MAX_RECORD_LOCKS = 128
 
 
 def record_lock_id(kind: ObjectKind, hubspot_id: str, portal: int = 0) -> int:

@@ -77,8 +77,9 @@ _FREEMAIL = text_array(sorted(FREEMAIL_DOMAINS))
 
 #: above this many distinct keys a batch locks its whole object type instead of each key: every
 #: advisory lock takes a slot of the server's shared lock table (max_locks_per_transaction x
-#: max_connections, 6,400 by default), and running out fails every transaction on the server
-MAX_KEY_LOCKS = 1024
+#: max_connections, 6,400 by default), and running out fails every transaction on the server.
+#: The same as ``HUBSYNC_INGEST_MAX_LOCKS``' default
+MAX_KEY_LOCKS = 128
 
 # ---- finding, storing and logging the pairs: one statement ----------------------------------------
 
