@@ -396,8 +396,10 @@ def _write_activities(
     ids: Mapping[tuple[ObjectKind, str], int],
     portal: int,
 ) -> None:
+    dumps = orjson.dumps
+
     def js(value: Any) -> str | None:
-        return None if value is None else orjson.dumps(value).decode()
+        return None if value is None else dumps(value).decode()
 
     with (
         conn.cursor() as cur,
@@ -419,7 +421,7 @@ def _write_activities(
                     a.rule,
                     a.cause_source,
                     a.cause_event,
-                    orjson.dumps(dict(a.detail)).decode(),
+                    dumps(a.detail if type(a.detail) is dict else dict(a.detail)).decode(),
                 )
             )
 

@@ -268,25 +268,14 @@ def apply_event(state: RecordState | None, event: ChangeEvent) -> tuple[RecordSt
     those parts (:func:`apply_merged_away`). Returns the (possibly new) state and what changed.
     """
     activities: list[Activity] = []
-    created = False
+    created = mirrored = False
     if state is None:
         created = True
         if event.change_type in ("SNAPSHOT", "CREATION", "PROPERTY_CHANGE"):
             state = RecordState(
                 hubspot_id=event.object_id, creation_source=creation_source_of(event), dirty=True
             )
-            activities.append(
-                Activity(
-                    event.object_id,
-                    "created_from_hubspot",
-                    event.source,
-                    event.event_id,
-                    # unsorted: jsonb keeps no key order (sorting was ~3 µs per new record)
-                    after={k: None if v == "" else v for k, v in event.properties.items()},
-                    rule="mirror",
-                    detail={"change_type": event.change_type},
-                )
-            )
+            mirrored = True  # its created_from_hubspot row holds the values merged below
         else:
             state, first = placeholder(event.object_id, event, event.change_type.lower())
             activities.append(first)
@@ -298,6 +287,19 @@ def apply_event(state: RecordState | None, event: ChangeEvent) -> tuple[RecordSt
         return state, Applied(activities, {}, created, False, ignored=True)
 
     changed = merge_properties(state, event, activities)
+    if mirrored:
+        # a new record took every value of the event ("" as None): a copy of them, as mirrored
+        # (autofill may change the record's own afterwards)
+        created_row = Activity(
+            event.object_id,
+            "created_from_hubspot",
+            event.source,
+            event.event_id,
+            after=dict(state.properties),
+            rule="mirror",
+            detail={"change_type": event.change_type},
+        )
+        activities.insert(0, created_row)
     if not created:
         activities.extend(
             Activity(
