@@ -11,15 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
+import psycopg
 import pytest
 
+from hubsync.errors import RetriableError
 from hubsync.ingest.agents import ingest_processor
+from hubsync.ingest.apply import BatchResult
 from hubsync.ingest.processor import IngestProcessor
 from hubsync.records.kinds import ObjectKind
-from hubsync.streams.producer import EncodedMessage
+from hubsync.storage.canonical import lock_canonical
+from hubsync.storage.pool import PoolConfig, open_pool
+from hubsync.streams.producer import EncodedMessage, SinkConfig
 from hubsync.testing import FakeKafkaRecord
 from tests.ingest.events_factory import snapshot
 from tests.ingest.worker_harness import TopicDrain, change_event_codec, prepare_worker, scalar
@@ -43,7 +48,7 @@ def _hold_after_read(processor: IngestProcessor, read: threading.Event, go: thre
     """Make ``processor`` stop between its canonical read and its publish until ``go`` is set."""
     encode = processor._encode_canonical
 
-    def held(canonical: Sequence[tuple[ObjectKind, dict[str, Any]]]) -> Mapping[str, list[EncodedMessage]]:
+    def held(canonical: Sequence[tuple[ObjectKind, dict[str, Any]]]) -> dict[str, list[EncodedMessage]]:
         read.set()
         assert go.wait(60), "the test never let the first batch go on"
         return encode(canonical)
@@ -92,3 +97,40 @@ def test_a_slower_publisher_never_leaves_an_older_canonical_record_last(
     published = [codec.decode(crm, schema, m.value())["contact_ids"] for m in mine]
     assert len(published) == 2, published
     assert published[-1] == contacts, f"the last crm.accounts message of the company: {published}"
+
+
+def test_a_publish_that_never_runs_gives_up_retriably_and_releases_the_lock(
+    kafka_bootstrap_servers: str, fresh_database_url: str
+) -> None:
+    """A batch's thread waits for the event loop to publish its canonical records; if that loop no
+    longer runs (a stopping process), it gives up after the delivery timeout and a margin, with a
+    retriable error, and its transaction ends, so the portal's lock goes to the next publisher."""
+    setup = prepare_worker(kafka_bootstrap_servers, fresh_database_url, partitions=1)
+
+    async def make() -> IngestProcessor:
+        codec, _ = change_event_codec()
+        async with ingest_processor(setup.settings, codec) as processor:
+            return processor
+
+    processor = asyncio.run(make())  # closed: only its pool is reopened below
+    processor.pool = open_pool(setup.database_url, PoolConfig(min_size=1, max_size=2), name="test")
+    processor.publisher = _SlowPublisher()  # type: ignore[assignment]
+    processor.publish_margin_s = 0.2
+    stopped = asyncio.new_event_loop()  # never run: nothing will ever publish
+    try:
+        results: dict[int | None, BatchResult] = {
+            None: BatchResult(touched={"contact": {1}, "account": set()})
+        }
+        with pytest.raises(RetriableError, match="not published in time"):
+            processor._publish_canonical_in_order(results, stopped)
+        with psycopg.connect(setup.database_url) as conn:
+            conn.execute("SET lock_timeout = '2s'")
+            lock_canonical(conn)  # LockNotAvailable if the thread's transaction still held it
+    finally:
+        stopped.run_until_complete(asyncio.sleep(0))  # the coroutine given up on, closed unawaited
+        stopped.close()
+        processor.pool.close()
+
+
+class _SlowPublisher:
+    config = SinkConfig(delivery_timeout_s=0.1)

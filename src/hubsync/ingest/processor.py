@@ -154,6 +154,10 @@ class ContextCache:
 class IngestProcessor:
     """Applies batches of ``hubspot.*.changes`` messages; see the module docstring."""
 
+    #: how much longer than the publisher's own delivery timeout a batch's thread waits for its
+    #: canonical records to be published before it gives up (retriably)
+    publish_margin_s = 30.0
+
     def __init__(
         self,
         pool: psycopg_pool.ConnectionPool[Any],
@@ -303,7 +307,14 @@ class IngestProcessor:
                         read = canonical_contacts if kind == "contact" else canonical_accounts
                         canonical.extend((kind, record) for record in read(conn, sorted(ids)))
             encoded = self._encode_canonical(canonical)
-            return asyncio.run_coroutine_threadsafe(self._publish_canonical(encoded), loop).result()
+            sent = asyncio.run_coroutine_threadsafe(self._publish_canonical(encoded), loop)
+            try:
+                # the publisher gives up by itself after its delivery timeout; this bounds a loop
+                # that stopped running the coroutine (a stopping process), so the thread never hangs
+                return sent.result(self.publisher.config.delivery_timeout_s + self.publish_margin_s)
+            except TimeoutError:
+                sent.cancel()
+                raise RetriableError("the canonical records were not published in time") from None
 
     # -- the batch --------------------------------------------------------------------------
 
