@@ -127,7 +127,7 @@ def test_a_publish_that_never_runs_gives_up_retriably_and_releases_the_lock(
             conn.execute("SET lock_timeout = '2s'")
             lock_canonical(conn)  # LockNotAvailable if the thread's transaction still held it
     finally:
-        stopped.run_until_complete(asyncio.sleep(0))  # the coroutine given up on, closed unawaited
+        stopped.run_until_complete(asyncio.sleep(0.05))  # the publish given up on ends, cancelled
         stopped.close()
         processor.pool.close()
 

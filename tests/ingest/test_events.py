@@ -18,6 +18,7 @@ def test_property_timestamps_as_ints_are_kept_as_decoded() -> None:
     value = base("1", "UPDATE", at=AT, property_timestamps={"email": AT - 5, "lastname": AT - 7})
     event = change_event(value)
     assert event.property_timestamps == {"email": AT - 5, "lastname": AT - 7}
+    assert event.property_timestamps is value["property_timestamps"]  # not converted one by one
     assert event.property_version("email") == AT - 5 and event.property_version("company") == AT
 
 

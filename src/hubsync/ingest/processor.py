@@ -56,7 +56,7 @@ from hubsync.storage.config_versions import (
     new_worker_id,
     record_worker_context,
 )
-from hubsync.storage.portal_scope import SINGLE_PORTAL, PortalRouting, group_by_portal
+from hubsync.storage.portal_scope import SINGLE_PORTAL, PortalRouting, current_portal, group_by_portal
 from hubsync.storage.retriable import RETRIABLE_DB_ERRORS
 from hubsync.streams.consumer import decode_by_topic, retry_until_done
 from hubsync.streams.decode import KafkaRecord, dead_letter_for
@@ -287,34 +287,49 @@ class IngestProcessor:
         self, results: Mapping[int | None, BatchResult], loop: asyncio.AbstractEventLoop
     ) -> int:
         """Read, encode and publish the canonical records of every record the batch named, holding
-        each portal's canonical lock (:func:`~hubsync.storage.canonical.lock_canonical`, portals in
-        id order) from the read until Kafka acknowledged them: records reach ``crm.*`` in the
-        order they were read, whatever the other consumers and workers publish meanwhile. Runs in
-        the batch's thread; the messages are sent by ``loop``, the one :meth:`process` runs in."""
-        portals = sorted(
-            ((p, r.touched) for p, r in results.items() if any(r.touched.values())),
-            key=lambda item: -1 if item[0] is None else item[0],
-        )
-        if not portals:
+        each portal's canonical lock (:func:`~hubsync.storage.canonical.lock_canonical`) from the
+        read until Kafka acknowledged them: records reach ``crm.*`` in the order they were read,
+        whatever the other consumers and workers publish meanwhile. Runs in the batch's thread; the
+        messages are sent by ``loop``, the one :meth:`process` runs in.
+
+        A transaction locks at most ``max_locks`` portals (a batch of the public app may name
+        thousands; each lock takes a slot of the server's lock table), in id order."""
+        touched = {p: r.touched for p, r in results.items() if any(r.touched.values())}
+        if not touched:
             return 0
-        canonical: list[tuple[ObjectKind, dict[str, Any]]] = []
-        with self.pool.connection() as conn, conn.transaction():
-            for portal, touched in portals:
-                self.routing.enter(conn, portal)
-                lock_canonical(conn)
-                for kind, ids in touched.items():
-                    if ids:
-                        read = canonical_contacts if kind == "contact" else canonical_accounts
-                        canonical.extend((kind, record) for record in read(conn, sorted(ids)))
-            encoded = self._encode_canonical(canonical)
-            sent = asyncio.run_coroutine_threadsafe(self._publish_canonical(encoded), loop)
-            try:
-                # the publisher gives up by itself after its delivery timeout; this bounds a loop
-                # that stopped running the coroutine (a stopping process), so the thread never hangs
-                return sent.result(self.publisher.config.delivery_timeout_s + self.publish_margin_s)
-            except TimeoutError:
-                sent.cancel()
-                raise RetriableError("the canonical records were not published in time") from None
+        published = 0
+        with self.pool.connection() as conn:
+            home: int | None = None
+            if None in touched and len(touched) > 1:  # None is the home portal: its lock's place
+                with conn.transaction():
+                    home = current_portal(conn)
+            for group in canonical_lock_order(list(touched), home, max(1, self.contexts.max_locks)):
+                canonical: list[tuple[ObjectKind, dict[str, Any]]] = []
+                with conn.transaction():
+                    for portal in group:
+                        self.routing.enter(conn, portal)
+                        lock_canonical(conn)
+                        for kind, ids in touched[portal].items():
+                            if ids:
+                                read = canonical_contacts if kind == "contact" else canonical_accounts
+                                canonical.extend((kind, record) for record in read(conn, sorted(ids)))
+                    published += self._wait_published(self._encode_canonical(canonical), loop)
+        return published
+
+    def _wait_published(
+        self, encoded: Mapping[str, Sequence[EncodedMessage]], loop: asyncio.AbstractEventLoop
+    ) -> int:
+        """Have ``loop`` publish ``encoded`` and wait for Kafka's acknowledgement, in this thread."""
+        sent = asyncio.run_coroutine_threadsafe(self._publish_canonical(encoded), loop)
+        try:
+            # every topic's messages go at once and the publisher gives up by itself after its
+            # delivery timeout; the margin bounds a loop that no longer runs the coroutine. A
+            # cancelled publish (the process stopping) raises CancelledError: the batch stops,
+            # uncommitted, and is redelivered
+            return sent.result(self.publisher.config.delivery_timeout_s + self.publish_margin_s)
+        except TimeoutError:
+            sent.cancel()
+            raise RetriableError("the canonical records were not published in time") from None
 
     # -- the batch --------------------------------------------------------------------------
 
@@ -366,10 +381,11 @@ class IngestProcessor:
         return out
 
     async def _publish_canonical(self, canonical: Mapping[str, Sequence[EncodedMessage]]) -> int:
-        sent = 0
-        for topic, messages in canonical.items():
-            sent += await self.publisher.publish(topic, messages)
-        return sent
+        """Publish every topic's messages at once (one delivery timeout for all); how many."""
+        sent = await asyncio.gather(
+            *(self.publisher.publish(topic, messages) for topic, messages in canonical.items())
+        )
+        return sum(sent)
 
     def _record(
         self,
@@ -406,6 +422,17 @@ class IngestProcessor:
         ):
             if count:
                 m.mapped_values.labels(object_type=kind, rule=rule).inc(count)
+
+
+def canonical_lock_order(
+    portals: Sequence[int | None], home: int | None, per_transaction: int
+) -> list[list[int | None]]:
+    """The portals of a batch's canonical records in the order their locks are taken, in groups
+    of at most ``per_transaction`` (one transaction each). None, the connection's own portal, is
+    placed as ``home``, the portal whose lock it takes: every transaction takes its locks in
+    ascending order of the portals they belong to, so no two can wait for each other."""
+    ordered = sorted(portals, key=lambda p: (home if p is None else p) or 0)
+    return [ordered[i : i + per_transaction] for i in range(0, len(ordered), per_transaction)]
 
 
 def add_results(total: BatchResult, part: BatchResult) -> None:
