@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from hubsync.matching import is_freemail, root_domain
 from hubsync.matching.freemail import FREEMAIL_DOMAINS
 from hubsync.matching.record_keys import (
+    ACCOUNT_KEY_PROPERTIES,
+    CONTACT_KEY_PROPERTIES,
     AccountKeys,
     ContactKeys,
     DedupKey,
     KeyMemo,
+    ObjectKind,
     account_keys,
     contact_keys,
     dedup_keys,
@@ -153,4 +158,48 @@ def test_key_memo_follows_the_properties_it_is_given() -> None:
     company: dict[str, str | None] = {"domain": "www.acme.com", "name": "Acme GmbH"}
     assert memo("account", company) == account_keys(company) == AccountKeys("acme.com", "acme")
     company["domain"] = "acme.io"
-    assert memo("account", company).domain_root == "acme.io"
+    assert memo("account", company) == AccountKeys("acme.io", "acme")
+
+
+class _Reads(dict[str, str | None]):
+    """Properties that remember which names were asked for."""
+
+    def __init__(self, values: dict[str, str | None]) -> None:
+        super().__init__(values)
+        self.asked: set[str] = set()
+
+    def get(self, key: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        self.asked.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: str) -> str | None:
+        self.asked.add(key)
+        return super().__getitem__(key)
+
+
+@pytest.mark.parametrize(
+    ("kind", "names", "keys"),
+    [("contact", CONTACT_KEY_PROPERTIES, contact_keys), ("account", ACCOUNT_KEY_PROPERTIES, account_keys)],
+)
+def test_the_memo_tells_records_apart_by_every_property_the_keys_read(
+    kind: ObjectKind, names: tuple[str, ...], keys: Any
+) -> None:
+    """The keys read only the named properties, and the memo sees a change of each of them: a key
+    property added to one but not the other would give a record another's keys."""
+    values: dict[str, str | None] = {
+        "email": "jane@acme.com",
+        "hs_additional_emails": "j@acme.io",
+        "firstname": "Jane",
+        "lastname": "Doe",
+        "company": "Acme",
+        "domain": "acme.com",
+        "name": "Acme",
+        "jobtitle": "CTO",
+    }
+    read = _Reads(values)
+    keys(read)
+    assert read.asked <= set(names)
+    memo = KeyMemo()
+    first = memo(kind, dict(values))
+    for name in names:
+        assert memo(kind, {**values, name: "changed@other.org"}) is not first, name
