@@ -42,7 +42,7 @@ def test_analyze_runs_in_the_background_when_the_tables_have_grown(fresh_databas
         assert keeper.runs == 2
 
 
-def test_analyze_reads_the_columns_ingest_plans_on_and_leaves_the_rest_to_autovacuum(
+def test_analyze_reads_the_columns_ingest_plans_on_with_a_small_sample_and_leaves_the_rest_to_autovacuum(
     seeded_database_url: str,
 ) -> None:
     events = f.ces(
@@ -70,6 +70,11 @@ def test_analyze_reads_the_columns_ingest_plans_on_and_leaves_the_rest_to_autova
                 "SELECT tablename, attname FROM pg_stats WHERE schemaname = 'hubsync'"
             ).fetchall()
         }
+        # 20 distinct ids: a histogram of all 20 at the server's target, 11 bounds at the keeper's 10
+        id_bounds = conn.execute(
+            "SELECT array_length(histogram_bounds::text::bigint[], 1) FROM pg_stats"
+            " WHERE schemaname = 'hubsync' AND tablename = 'contacts_all' AND attname = 'id'"
+        ).fetchone()
         activity = conn.execute(
             "SELECT last_analyze FROM pg_stat_user_tables WHERE schemaname = 'hubsync'"
             " AND relname = 'activity_log_all'"
@@ -80,3 +85,4 @@ def test_analyze_reads_the_columns_ingest_plans_on_and_leaves_the_rest_to_autova
     assert ("contacts_all", "properties") not in analyzed
     assert ("contacts_all", "property_versions") not in analyzed
     assert activity is not None and activity[0] is None
+    assert id_bounds == (StatisticsKeeper.statistics_target + 1,)

@@ -272,9 +272,10 @@ def _run_mappings(
     domains = {k.domain_root for k in keys.values() if isinstance(k, AccountKeys) and k.domain_root}
     prospects = load_prospects(conn, emails=emails, domain_roots=domains)
     out: dict[tuple[ObjectKind, str], list[MappingDecision]] = {}
+    active_of = {kind: ctx.mappings.active(kind) for kind in RECORD_TABLES}
     for key, event in batch.eligible.items():
         kind, hubspot_id = key
-        active = ctx.mappings.active(kind)
+        active = active_of[kind]
         if not active:
             continue
         k = keys[key]

@@ -35,6 +35,14 @@ class StatisticsKeeper:
         " hubsync.contact_emails_all, hubsync.contact_account_links_all, hubsync.potential_duplicates_all"
     )
 
+    #: the statistics target of these runs (PostgreSQL's default is 100): ANALYZE samples 300 rows
+    #: per point, so 3,000 rows here instead of 30,000. What the plans need from a backfill's
+    #: ANALYZE is the tables' size and how distinct the keys are, which a 3,000-row sample gives;
+    #: finer histograms and common-value lists come with autovacuum's own ANALYZE, at the server's
+    #: target, once the tables settle. Measured at 28,000 contacts: 26 ms instead of 160 a run, and
+    #: a backfill from 10,000 to 100,000 contacts runs five of them
+    statistics_target = 10
+
     def __init__(
         self, pool: psycopg_pool.ConnectionPool[Any], *, minimum: int = 1_000, growth: float = 0.5
     ) -> None:
@@ -74,6 +82,8 @@ class StatisticsKeeper:
     def _analyze(self) -> None:
         try:
             with self.pool.connection() as conn:
+                # SET LOCAL: the pooled connection goes back with the server's target
+                conn.execute(f"SET LOCAL default_statistics_target = {int(self.statistics_target)}")
                 conn.execute(f"ANALYZE {self.TABLES}")
                 conn.commit()
             self.runs += 1
