@@ -12,6 +12,7 @@ import psycopg
 import pytest
 
 from hubsync.matching.duplicates import DuplicatePair, duplicates_of, flag_duplicates, open_duplicates
+from hubsync.matching.record_keys import AccountKeys, ContactKeys
 from hubsync.storage.migrate import migrate
 from hubsync.testing import wait_for
 
@@ -465,3 +466,90 @@ def test_the_name_company_lookups_are_exact_index_lookups(conn: psycopg.Connecti
             else "contacts_name_company_domain_idx"
         )
         assert index in plan, plan
+
+
+# ---- keys given by the caller that inserted the records ----------------------------------------------
+
+
+def contact_keys_of(
+    *emails: str, name: str | None = None, company: str | None = None, domain: str | None = None
+) -> ContactKeys:
+    return ContactKeys(frozenset(emails), emails[0] if emails else None, name, company, domain)
+
+
+def test_given_keys_flag_what_the_stored_keys_flag(conn: psycopg.Connection[Any]) -> None:
+    """A batch whose new records' keys are given (ingest's inserts) flags exactly the pairs it
+    flags when every key is read back, old records of the batch read as stored beside them."""
+    old = [
+        add_contact(conn, "jane@acme.com"),
+        add_contact(conn, "x@other.com", name="john roe", company="acme"),
+        add_contact(conn, "y@beta.com", name="ann lee", domain="beta.com"),
+        add_contact(conn, "gone@acme.com", erased=True),
+    ]
+    in_batch_old = add_contact(conn, "z@gamma.com", "shared@gamma.com", name="max mu", company="gamma")
+    given = {
+        add_contact(conn, *emails, name=name, company=company, domain=domain): contact_keys_of(
+            *emails, name=name, company=company, domain=domain
+        )
+        for emails, name, company, domain in (
+            (("jane@acme.com", "j2@acme.com"), None, None, None),
+            (("q@elsewhere.com",), "john roe", "acme", None),
+            (("r@beta.com",), "ann lee", None, "beta.com"),
+            (("gone@acme.com",), None, None, None),
+            (("shared@gamma.com",), "max mu", "gamma", None),
+            (("solo@delta.com",), "nobody", "delta", "delta.com"),
+        )
+    }
+    batch = [in_batch_old, *given]
+    with conn.transaction(force_rollback=True):
+        read_back = flag(conn, batch)
+    with conn.transaction(force_rollback=True):
+        from_given = flag_duplicates(conn, "contact", batch, inserted=given)
+    assert from_given == read_back
+    assert {(p.record_a, p.signal) for p in read_back} == {
+        (old[0], "email"),
+        (old[1], "name_company"),
+        (old[2], "name_company"),
+        (in_batch_old, "email"),
+        (in_batch_old, "name_company"),
+    }
+
+
+def test_given_account_keys_flag_what_the_stored_keys_flag(conn: psycopg.Connection[Any]) -> None:
+    old = add_account(conn, domain="acme.com", name="acme")
+    given = {
+        add_account(conn, domain=domain, name=name): AccountKeys(domain, name)
+        for domain, name in (("acme.com", "other"), ("zeta.com", "acme"), (None, None))
+    }
+    with conn.transaction(force_rollback=True):
+        read_back = flag(conn, list(given), "account")
+    with conn.transaction(force_rollback=True):
+        from_given = flag_duplicates(conn, "account", list(given), inserted=given)
+    assert from_given == read_back
+    assert sorted(p.signal for p in read_back) == ["domain", "name_company"]
+    assert {p.record_a for p in read_back} == {old}
+
+
+def test_given_keys_are_taken_as_given(conn: psycopg.Connection[Any]) -> None:
+    """The given keys are not read back: a caller that says a record has a key is matched on it
+    (which is why only the transaction that inserted the records with those keys may give them)."""
+    other = add_contact(conn, "shared@acme.com")
+    record = add_contact(conn, "own@acme.com")
+    given = {record: contact_keys_of("shared@acme.com")}
+    with conn.transaction(force_rollback=True):
+        assert flag(conn, [record]) == []
+    assert flag_duplicates(conn, "contact", [record], inserted=given) == [pair(other, record, "email")]
+
+
+def test_keys_of_the_wrong_kind_are_refused(conn: psycopg.Connection[Any]) -> None:
+    """Refused whether the keys are locked one by one or the object type as a whole."""
+    record = add_contact(conn, "a@acme.com")
+    for max_key_locks in (128, 0):
+        with pytest.raises(ValueError, match="account keys given for object type 'contact'"):
+            flag_duplicates(
+                conn,
+                "contact",
+                [record],
+                inserted={record: AccountKeys("acme.com", None)},
+                max_key_locks=max_key_locks,
+            )

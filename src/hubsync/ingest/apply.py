@@ -467,6 +467,8 @@ def apply_batch(
     )
 
     changed_keys: dict[ObjectKind, list[int]] = defaultdict(list)
+    # the keys of the records this batch inserted, which duplicate detection need not read back
+    inserted: dict[ObjectKind, dict[int, Any]] = defaultdict(dict)
     for kind, folded in batch.folded.items():  # their open pairs go, the merged-away record with them
         changed_keys[kind].extend(folded)
         result.touched[kind].update(folded)
@@ -479,6 +481,8 @@ def apply_batch(
         keys_changed = old != row.keys or row.state.record_id is None
         if keys_changed:
             changed_keys[row.kind].append(rid)
+        if row.state.record_id is None and not row.state.erased:
+            inserted[row.kind][rid] = row.keys
         # prospects follow the keys and the CRM status (a deletion offers the prospect again)
         if keys_changed or batch.loaded_status.get((row.kind, row.state.hubspot_id)) != row.state.crm_status:
             for k in (old, row.keys):
@@ -490,7 +494,13 @@ def apply_batch(
                     domains.add(k.domain_root)
     for kind, record_ids in changed_keys.items():
         pairs = flag_duplicates(
-            conn, kind, sorted(record_ids), cause_source="ingest", max_key_locks=ctx.max_locks, portal=portal
+            conn,
+            kind,
+            sorted(record_ids),
+            cause_source="ingest",
+            max_key_locks=ctx.max_locks,
+            portal=portal,
+            inserted=inserted[kind],
         )
         result.duplicates_flagged += len(pairs)
         for pair in pairs:

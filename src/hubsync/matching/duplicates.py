@@ -18,7 +18,7 @@ status counts otherwise: a platform-created record duplicates a HubSpot-created 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,16 +91,29 @@ MAX_KEY_LOCKS = 128
 # Written as ``id = ANY(array)`` filters instead, a freshly loaded table whose statistics are not
 # analyzed yet (a backfill) gets nested loops re-checking the whole array for every row of the
 # table: measured 100 s for one batch of 2,000 against 40,000 contacts, against ~20 ms this way.
+# The batch's keys come from two places: ``given``, the keys of the records the caller inserted in
+# this transaction (arrays, not read back: a backfill batch is mostly new records), and ``stored``,
+# the other records' keys as stored (``ids``: their ids).
 _CONTACT_PAIRS = """
-WITH batch AS MATERIALIZED (
+WITH stored AS MATERIALIZED (
     SELECT c.id, c.name_normalized, c.company_name_key, c.company_domain_root
       FROM unnest(%(ids)s::bigint[]) AS b(id)
       JOIN hubsync.contacts c ON c.id = b.id
      WHERE c.merged_into_id IS NULL AND c.erased_at IS NULL
 ),
+batch AS MATERIALIZED (
+    SELECT g.id, g.name_normalized, g.company_name_key, g.company_domain_root
+      FROM unnest(%(given_ids)s::bigint[], %(given_names)s::text[], %(given_companies)s::text[],
+                  %(given_domains)s::text[]) AS g(id, name_normalized, company_name_key, company_domain_root)
+    UNION ALL
+    SELECT * FROM stored
+),
 mine AS MATERIALIZED (
+    SELECT g.contact_id, g.email_normalized
+      FROM unnest(%(given_email_ids)s::bigint[], %(given_emails)s::text[]) AS g(contact_id, email_normalized)
+    UNION ALL
     SELECT e.contact_id, e.email_normalized
-      FROM batch b JOIN hubsync.contact_emails e ON e.contact_id = b.id
+      FROM stored b JOIN hubsync.contact_emails e ON e.contact_id = b.id
 )
 SELECT m.contact_id AS id, o.contact_id AS other, 'email' AS signal
   FROM mine m
@@ -125,6 +138,10 @@ SELECT s.id, o.id, 'name_company'
 
 _ACCOUNT_PAIRS = """
 WITH batch AS MATERIALIZED (
+    SELECT g.id, g.domain_root, g.name_normalized
+      FROM unnest(%(given_ids)s::bigint[], %(given_domains)s::text[], %(given_names)s::text[])
+           AS g(id, domain_root, name_normalized)
+    UNION ALL
     SELECT a.id, a.domain_root, a.name_normalized
       FROM unnest(%(ids)s::bigint[]) AS b(id)
       JOIN hubsync.accounts a ON a.id = b.id
@@ -216,8 +233,15 @@ def flag_duplicates(
     cause_event: str | None = None,
     max_key_locks: int = MAX_KEY_LOCKS,
     portal: int | None = None,
+    inserted: Mapping[int, ContactKeys | AccountKeys] | None = None,
 ) -> list[DuplicatePair]:
     """Flag every potential duplicate of ``record_ids`` and return the pairs flagged for the first time.
+
+    ``inserted``: the matching keys of records of ``record_ids`` that this transaction inserted
+    with exactly these keys (key columns and ``contact_emails``) and that are live (not erased),
+    by id. Their keys are taken from here instead of read back, which a backfill batch, mostly
+    new records, would otherwise do for all of them; the other records' keys are read as stored
+    (a record stored before this transaction may have been merged away in the platform since).
 
     Runs in the caller's transaction, the one that wrote the records' keys, and in three
     statements whatever the batch size: read the batch's keys, lock them, then find, store and
@@ -252,11 +276,16 @@ def flag_duplicates(
     ids = sorted(set(record_ids))
     if not ids:
         return []
-    batch = int_array(ids)
+    if object_type not in ("contact", "account"):
+        raise ValueError(f"unknown object type {object_type!r}")
+    given = {i: inserted[i] for i in ids if i in inserted} if inserted else {}
+    stored = int_array([i for i in ids if i not in given])
     if len(ids) > max_key_locks:  # more keys than that for sure: no need to read them
         exclusive, keys = True, set()
     else:
-        keys = _batch_keys(conn, object_type, batch)
+        keys = {key for k in given.values() for key in dedup_keys(object_type, k)}
+        if len(given) < len(ids):
+            keys |= _batch_keys(conn, object_type, stored)
         exclusive = len(keys) > max_key_locks
     if portal is None:  # the caller may know it (ingest does): a round trip saved per batch
         portal = current_portal(conn)
@@ -268,12 +297,13 @@ def flag_duplicates(
         take_locks(conn, shared=type_lock, single={lock_id(key, portal) for key in keys})
     conn.execute(
         _STALE_CONTACTS if object_type == "contact" else _STALE_ACCOUNTS,
-        {"ids": batch, "freemail": _FREEMAIL},
+        {"ids": int_array(ids), "freemail": _FREEMAIL},
     )
     rows = conn.execute(
         _FLAG_CONTACTS if object_type == "contact" else _FLAG_ACCOUNTS,
         {
-            "ids": batch,
+            "ids": stored,
+            **_given_keys(object_type, given),
             "object_type": object_type,
             "freemail": _FREEMAIL,
             "cause_source": cause_source,
@@ -281,6 +311,40 @@ def flag_duplicates(
         },
     ).fetchall()
     return [DuplicatePair(object_type, int(a), int(b), signal) for a, b, signal in rows]
+
+
+def _given_keys(object_type: ObjectKind, given: Mapping[int, ContactKeys | AccountKeys]) -> dict[str, str]:
+    """The pairs statement's ``given_*`` arrays for the keys of ``given`` (see :func:`flag_duplicates`)."""
+    ids = sorted(given)
+    if object_type == "contact":
+        contacts = [_contact(given[i]) for i in ids]
+        emails = [(i, email) for i, k in zip(ids, contacts, strict=True) for email in sorted(k.emails)]
+        return {
+            "given_ids": int_array(ids),
+            "given_names": text_array([k.name_normalized for k in contacts]),
+            "given_companies": text_array([k.company_name_key for k in contacts]),
+            "given_domains": text_array([k.company_domain_root for k in contacts]),
+            "given_email_ids": int_array([i for i, _ in emails]),
+            "given_emails": text_array([email for _, email in emails]),
+        }
+    accounts = [_account(given[i]) for i in ids]
+    return {
+        "given_ids": int_array(ids),
+        "given_domains": text_array([k.domain_root for k in accounts]),
+        "given_names": text_array([k.name_normalized for k in accounts]),
+    }
+
+
+def _contact(keys: ContactKeys | AccountKeys) -> ContactKeys:
+    if not isinstance(keys, ContactKeys):
+        raise ValueError("account keys given for object type 'contact'")
+    return keys
+
+
+def _account(keys: ContactKeys | AccountKeys) -> AccountKeys:
+    if not isinstance(keys, AccountKeys):
+        raise ValueError("contact keys given for object type 'account'")
+    return keys
 
 
 def _check_transaction(conn: psycopg.Connection[Any]) -> None:
