@@ -542,7 +542,8 @@ def test_given_keys_are_taken_as_given(conn: psycopg.Connection[Any]) -> None:
 
 
 def test_keys_of_the_wrong_kind_are_refused(conn: psycopg.Connection[Any]) -> None:
-    """Refused whether the keys are locked one by one or the object type as a whole."""
+    """Refused before any lock is taken, whether the keys would be locked one by one or the object
+    type as a whole."""
     record = add_contact(conn, "a@acme.com")
     for max_key_locks in (128, 0):
         with pytest.raises(ValueError, match="account keys given for object type 'contact'"):
@@ -553,3 +554,4 @@ def test_keys_of_the_wrong_kind_are_refused(conn: psycopg.Connection[Any]) -> No
                 inserted={record: AccountKeys("acme.com", None)},
                 max_key_locks=max_key_locks,
             )
+        assert advisory_locks_held(conn) == 0

@@ -279,6 +279,7 @@ def flag_duplicates(
     if object_type not in ("contact", "account"):
         raise ValueError(f"unknown object type {object_type!r}")
     given = {i: inserted[i] for i in ids if i in inserted} if inserted else {}
+    given_arrays = _given_keys(object_type, given)  # checks their kind before any lock is taken
     stored = int_array([i for i in ids if i not in given])
     if len(ids) > max_key_locks:  # more keys than that for sure: no need to read them
         exclusive, keys = True, set()
@@ -303,7 +304,7 @@ def flag_duplicates(
         _FLAG_CONTACTS if object_type == "contact" else _FLAG_ACCOUNTS,
         {
             "ids": stored,
-            **_given_keys(object_type, given),
+            **given_arrays,
             "object_type": object_type,
             "freemail": _FREEMAIL,
             "cause_source": cause_source,
