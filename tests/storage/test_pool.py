@@ -7,7 +7,7 @@ import asyncio
 import psycopg
 import pytest
 
-from hubsync.matching.duplicates import _CONTACT_PAIRS
+from hubsync.matching.duplicates import _CONTACT_PAIRS, _given_keys
 from hubsync.matching.freemail import FREEMAIL_DOMAINS
 from hubsync.storage.migrate import migrate
 from hubsync.storage.pool import PoolConfig, open_async_pool, open_pool
@@ -90,7 +90,8 @@ def test_pooled_sessions_find_a_batch_s_duplicates_through_the_indexes(fresh_dat
         plan = "\n".join(
             str(row[0])
             for row in conn.execute(
-                "EXPLAIN " + _CONTACT_PAIRS, {"ids": ids, "freemail": sorted(FREEMAIL_DOMAINS)}
+                "EXPLAIN " + _CONTACT_PAIRS,
+                {"ids": ids, "freemail": sorted(FREEMAIL_DOMAINS), **_given_keys("contact", {})},
             )
         )
     assert "Seq Scan on contacts_all" not in plan, plan
