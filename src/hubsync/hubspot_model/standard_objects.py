@@ -263,6 +263,7 @@ STANDARD_OBJECTS: tuple[StandardObject, ...] = (
                 "DEFERRED",
             ),
             _enum("hs_task_priority", "Priority", "task", "NONE", "LOW", "MEDIUM", "HIGH"),
+            # "TODO" is one of HubSpot's own hs_task_type options (a to-do task), not a marker
             _enum("hs_task_type", "Task type", "task", "EMAIL", "CALL", "TODO"),
         ),
     ),

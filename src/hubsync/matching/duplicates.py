@@ -243,10 +243,11 @@ def flag_duplicates(
     new records, would otherwise do for all of them; the other records' keys are read as stored
     (a record stored before this transaction may have been merged away in the platform since).
 
-    Runs in the caller's transaction, the one that wrote the records' keys, and in three
-    statements whatever the batch size: read the batch's keys, lock them, then find, store and
-    log the pairs. Pairs already stored (resolved or not) are left alone and not returned, so a
-    redelivered batch changes nothing; :func:`duplicates_of` lists a record's open pairs.
+    Runs in the caller's transaction, the one that wrote the records' keys, and in a few
+    statements whatever the batch size: read the keys not given (none when all are), lock them,
+    drop the batch's stale pairs, then find, store and log the pairs. Pairs already stored
+    (resolved or not) are left alone and not returned, so a redelivered batch changes nothing;
+    :func:`duplicates_of` lists a record's open pairs.
 
     **Why the locks come first.** Two workers may commit records sharing a key at the same time
     (different partitions, a HubSpot-created and a platform-created record, ...). Each
@@ -367,11 +368,9 @@ def _batch_keys(conn: psycopg.Connection[Any], object_type: ObjectKind, batch: s
                 domain = None
             contact = ContactKeys(frozenset(emails), None, name, company, domain)
             keys.update(dedup_keys("contact", contact))
-    elif object_type == "account":
+    else:  # an account: flag_duplicates refused any other object type
         for _id, domain, name in conn.execute(_ACCOUNT_KEYS, {"ids": batch}):
             keys.update(dedup_keys("account", AccountKeys(domain, name)))
-    else:
-        raise ValueError(f"unknown object type {object_type!r}")
     return keys
 
 
