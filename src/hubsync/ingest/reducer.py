@@ -34,11 +34,9 @@ what makes at-least-once delivery, replays and shuffled redeliveries safe:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from dataclasses import field as dc_field
-from typing import Any
+from typing import Any, NamedTuple
 
-from hubsync.ingest.events import ChangeEvent
+from hubsync.ingest.events import NO_VALUES, ChangeEvent
 from hubsync.records.state import (
     DELETED,
     HUBSPOT_ORIGIN,
@@ -57,9 +55,9 @@ _TERMINAL = frozenset({MERGED_IN_CRM, MERGED_IN_PLATFORM})
 _STATUS_RANK = {NOT_LINKED: 0, SYNCED: 1, DELETED: 2, MERGED_IN_CRM: 3, MERGED_IN_PLATFORM: 3}
 
 
-@dataclass(frozen=True, slots=True)
-class Activity:
-    """One activity-log row for the record ``hubspot_id`` (``record_id`` is resolved on write)."""
+class Activity(NamedTuple):
+    """One activity-log row for the record ``hubspot_id`` (``record_id`` is resolved on write).
+    A named tuple, as :class:`~hubsync.ingest.events.ChangeEvent` is: one or more per event."""
 
     hubspot_id: str
     action: str
@@ -69,11 +67,10 @@ class Activity:
     before: Any = None
     after: Any = None
     rule: str | None = None
-    detail: Mapping[str, Any] = dc_field(default_factory=dict)
+    detail: Mapping[str, Any] = NO_VALUES
 
 
-@dataclass(frozen=True, slots=True)
-class Applied:
+class Applied(NamedTuple):
     """What one event did: the activities, the properties it changed (name -> (before, after)),
     whether the record is new, and whether autofill/overwrite should look at it."""
 
@@ -290,28 +287,22 @@ def apply_event(state: RecordState | None, event: ChangeEvent) -> tuple[RecordSt
     if mirrored:
         # a new record took every value of the event ("" as None): a copy of them, as mirrored
         # (autofill may change the record's own afterwards)
+        # positional, as the per-field rows below: this runs once or more per event
         created_row = Activity(
             event.object_id,
             "created_from_hubspot",
             event.source,
             event.event_id,
-            after=dict(state.properties),
-            rule="mirror",
-            detail={"change_type": event.change_type},
+            None,
+            None,
+            dict(state.properties),
+            "mirror",
+            {"change_type": event.change_type},
         )
         activities.insert(0, created_row)
     if not created:
         activities.extend(
-            Activity(
-                state.hubspot_id,
-                "updated",
-                event.source,
-                event.event_id,
-                field=name,
-                before=before,
-                after=after,
-                rule="mirror",
-            )
+            Activity(state.hubspot_id, "updated", event.source, event.event_id, name, before, after, "mirror")
             for name, (before, after) in sorted(changed.items())
         )
     if event.created_at is not None and state.hubspot_created_at is None:
