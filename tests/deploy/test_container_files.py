@@ -58,16 +58,18 @@ def test_the_dockerfile_runs_a_real_command_as_a_non_root_user_with_real_setting
                 assert (ROOT / source).exists(), f"COPY {source}: not in the repository"
 
 
-def test_the_image_installs_the_compiled_avro_codec_it_builds() -> None:
-    """Without it the image would run ingest on fastavro alone (docs/decisions.md)."""
+@pytest.mark.parametrize("crate", ["avro", "matching"])
+def test_the_image_installs_the_compiled_modules_it_builds(crate: str) -> None:
+    """Without them the image would run ingest on fastavro and Python alone (docs/decisions.md)."""
     lines = _dockerfile()
     builds = [a for ins, a in lines if ins == "RUN" and "maturin build" in a]
-    assert len(builds) == 1 and "--manifest-path native/avro/Cargo.toml --out /wheels" in builds[0]
+    assert len(builds) == 1 and f"--manifest-path native/{crate}/Cargo.toml --out /wheels" in builds[0]
+    assert ("COPY", f"native/{crate} ./native/{crate}") in lines
     assert ("COPY", "--from=native /wheels /wheels") in lines
+    name = re.search(r'^name = "(.+)"$', (ROOT / f"native/{crate}/Cargo.toml").read_text(), re.MULTILINE)
+    assert name is not None
     installs = [a for ins, a in lines if ins == "RUN" and "/opt/hubsync/bin/pip install" in a]
-    assert installs and "/wheels/hubsync_avro_native-*.whl" in installs[0]
-    name = re.search(r'^name = "(.+)"$', (ROOT / "native/avro/Cargo.toml").read_text(), re.MULTILINE)
-    assert name is not None and name.group(1).replace("-", "_") == "hubsync_avro_native"
+    assert installs and f"/wheels/{name.group(1).replace('-', '_')}-*.whl" in installs[0]
 
 
 def _compose() -> dict[str, Any]:
