@@ -14,3 +14,7 @@ class Codec:
     def encode(self, record: Any) -> bytes:
         """``record``'s Avro binary encoding; ``TypeError`` or ``ValueError`` when it does not fit the
         schema (the caller then lets fastavro say why)."""
+
+    def encode_fields(self, values: tuple[Any, ...]) -> bytes:
+        """``encode`` of the record whose fields' values ``values`` holds, in the schema's order;
+        ``ValueError`` for a schema that is not a record or a tuple of another length."""

@@ -94,6 +94,26 @@ def test_the_same_bytes_and_values_as_fastavro(schema: AvroSchema, data: st.Data
     body = _fastavro_bytes(schema, record)
     assert native.encode(record) == body
     assert native.decode(body) == _fastavro_value(schema, body)
+    if schema.field_names:  # a record: given as its fields' values in order, the same bytes
+        assert native.encode_fields(tuple(record[name] for name in schema.field_names)) == body
+
+
+@pytest.mark.parametrize("stem", sorted(SAMPLES))
+def test_encode_fields_writes_what_encode_writes(stem: str) -> None:
+    """The samples' aware datetimes are refused by the compiled codec: encode_fields then encodes
+    the dict of the fields, as encode does; a tuple of another length is refused by both."""
+    schema = REPO.current(stem)
+    values = tuple(SAMPLES[stem][name] for name in schema.field_names)
+    assert CODEC.encode_fields("t", schema, values) == CODEC.encode("t", schema, SAMPLES[stem])
+    plain = as_ms(SAMPLES[stem])
+    plain_values = tuple(plain[name] for name in schema.field_names)
+    assert CODEC.encode_fields("t", schema, plain_values) == CODEC.encode("t", schema, plain)
+    native = schema.native
+    assert native is not None
+    with pytest.raises(ValueError, match="values for"):
+        native.encode_fields(plain_values[:-1])
+    with pytest.raises(ValueError, match="shorter"):
+        CODEC.encode_fields("t", schema, plain_values[:-1])
 
 
 @pytest.mark.parametrize("stem", sorted(SAMPLES))

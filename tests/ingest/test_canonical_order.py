@@ -48,7 +48,7 @@ def _hold_after_read(processor: IngestProcessor, read: threading.Event, go: thre
     """Make ``processor`` stop between its canonical read and its publish until ``go`` is set."""
     encode = processor._encode_canonical
 
-    def held(canonical: Sequence[tuple[ObjectKind, dict[str, Any]]]) -> dict[str, list[EncodedMessage]]:
+    def held(canonical: Sequence[tuple[ObjectKind, tuple[Any, ...]]]) -> dict[str, list[EncodedMessage]]:
         read.set()
         assert go.wait(60), "the test never let the first batch go on"
         return encode(canonical)

@@ -13,9 +13,13 @@ import pytest
 from hubsync.avro.codec import SingleObjectCodec
 from hubsync.avro.schemas import SchemaRepository
 from hubsync.storage.canonical import (
+    ACCOUNTS_SQL,
+    CONTACTS_SQL,
     acanonical_accounts,
     acanonical_contacts,
+    canonical_account_values,
     canonical_accounts,
+    canonical_contact_values,
     canonical_contacts,
     crm_key,
 )
@@ -202,6 +206,46 @@ def test_values_round_trip_through_the_crm_schemas(conn: psycopg.Connection[Any]
     for stem, values in (("crm_contact", contacts), ("crm_account", accounts)):
         for value in values:
             assert _round_trip(stem, value) == value
+
+
+@pytest.mark.parametrize(("stem", "sql"), [("crm_contact", CONTACTS_SQL), ("crm_account", ACCOUNTS_SQL)])
+def test_the_columns_are_the_schemas_fields_in_order(
+    conn: psycopg.Connection[Any], stem: str, sql: str
+) -> None:
+    """What lets ingest encode a row as it comes (AvroCodec.encode_fields)."""
+    with conn.cursor() as cur:
+        cur.execute(sql, {"ids": "{}"})
+        assert cur.description is not None
+        assert tuple(c.name for c in cur.description) == REPO.current(stem).field_names
+
+
+def test_values_are_the_records_fields_and_encode_to_the_same_bytes(conn: psycopg.Connection[Any]) -> None:
+    """Ingest reads tuples and encodes them field by field; the relay reads dicts: one message."""
+    for stem, topic, records, values in (
+        (
+            "crm_contact",
+            "crm.contacts",
+            canonical_contacts(conn, [C1, C2, C3, C4, C5]),
+            canonical_contact_values(conn, [C1, C2, C3, C4, C5]),
+        ),
+        (
+            "crm_account",
+            "crm.accounts",
+            canonical_accounts(conn, [A1, A2, A3]),
+            canonical_account_values(conn, [A1, A2, A3]),
+        ),
+    ):
+        schema = REPO.current(stem)
+        assert [dict(zip(schema.field_names, row, strict=True)) for row in values] == records
+        for row, record in zip(values, records, strict=True):
+            assert CODEC.encode_fields(topic, schema, row) == CODEC.encode(topic, schema, record)
+    # the account's numeric property is made text in both (the map holds strings)
+    (a1,) = canonical_account_values(conn, [A1])
+    assert a1[REPO.current("crm_account").field_names.index("properties")] == {
+        "industry": "SOFTWARE",
+        "numberofemployees": "250",
+    }
+    assert canonical_contact_values(conn, []) == canonical_account_values(conn, []) == []
 
 
 def test_missing_ids_wrong_types_and_empty_batches(conn: psycopg.Connection[Any]) -> None:

@@ -523,6 +523,31 @@ impl Codec {
         write(py, record, &self.schema, &mut out)?;
         Ok(PyBytes::new(py, &out))
     }
+
+    /// The encoding of a record given as its fields' values in the schema's order (a database
+    /// row, say): what `encode` writes for the dict of those fields, without making the dict.
+    /// ValueError for a schema that is not a record or a tuple of another length.
+    fn encode_fields<'py>(
+        &self,
+        py: Python<'py>,
+        values: &Bound<'py, PyTuple>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let Schema::Record(fields) = &*self.schema else {
+            return Err(PyValueError::new_err("the schema is not a record"));
+        };
+        if values.len() != fields.len() {
+            return Err(PyValueError::new_err(format!(
+                "{} values for {} fields",
+                values.len(),
+                fields.len()
+            )));
+        }
+        let mut out = Vec::with_capacity(256);
+        for (f, v) in fields.iter().zip(values.iter()) {
+            write(py, &v, &f.schema, &mut out)?;
+        }
+        Ok(PyBytes::new(py, &out))
+    }
 }
 
 #[pymodule]

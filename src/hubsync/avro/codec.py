@@ -79,7 +79,24 @@ class AvroCodec(ABC):
         self.repository = repository
 
     @abstractmethod
-    def encode(self, topic: str, schema: AvroSchema, record: Mapping[str, Any]) -> bytes: ...
+    def header(self, topic: str, schema: AvroSchema) -> bytes:
+        """What precedes the Avro body of a message of ``schema`` on ``topic`` (the framing)."""
+
+    def encode(self, topic: str, schema: AvroSchema, record: Mapping[str, Any]) -> bytes:
+        return self.header(topic, schema) + _write_body(schema, record)
+
+    def encode_fields(self, topic: str, schema: AvroSchema, values: tuple[Any, ...]) -> bytes:
+        """:meth:`encode` of the record whose fields' values ``values`` holds, in the schema's
+        order (a database row): the compiled codec writes it without making a dict (~3 µs a
+        canonical record less); without it, or when it refuses a value, the dict of those fields is
+        encoded as :meth:`encode` does, which then says why not."""
+        native = schema.native
+        if native is not None:
+            try:
+                return self.header(topic, schema) + native.encode_fields(values)
+            except REFUSED:
+                pass
+        return self.encode(topic, schema, dict(zip(schema.field_names, values, strict=True)))
 
     @abstractmethod
     def decode(
@@ -92,8 +109,8 @@ class AvroCodec(ABC):
 class SingleObjectCodec(AvroCodec):
     """Avro single-object encoding; writer schemas are found by fingerprint in the repository."""
 
-    def encode(self, topic: str, schema: AvroSchema, record: Mapping[str, Any]) -> bytes:  # noqa: ARG002
-        return SINGLE_OBJECT_MAGIC + schema.fingerprint + _write_body(schema, record)
+    def header(self, topic: str, schema: AvroSchema) -> bytes:  # noqa: ARG002
+        return SINGLE_OBJECT_MAGIC + schema.fingerprint
 
     def decode(
         self, topic: str, schema: AvroSchema, data: bytes | None, *, plain: bool = False
@@ -139,9 +156,8 @@ class ConfluentCodec(AvroCodec):
             self._ids[key] = self.registry.register(f"{topic}-value", schema.json)
         return self._ids[key]
 
-    def encode(self, topic: str, schema: AvroSchema, record: Mapping[str, Any]) -> bytes:
-        header = CONFLUENT_MAGIC + self.schema_id(topic, schema).to_bytes(4, "big")
-        return header + _write_body(schema, record)
+    def header(self, topic: str, schema: AvroSchema) -> bytes:
+        return CONFLUENT_MAGIC + self.schema_id(topic, schema).to_bytes(4, "big")
 
     def decode(
         self, topic: str, schema: AvroSchema, data: bytes | None, *, plain: bool = False

@@ -60,6 +60,11 @@ class AvroSchema:
         (:mod:`hubsync.avro.native`)."""
         return native_codec(self.plain_definition)
 
+    @cached_property
+    def field_names(self) -> tuple[str, ...]:
+        """A record schema's field names, in order (empty for other schemas)."""
+        return tuple(str(f["name"]) for f in self.definition.get("fields", ()))
+
     @property
     def full_name(self) -> str:
         return str(self.parsed["name"])

@@ -44,8 +44,8 @@ from hubsync.mapping.definitions import effective_definitions
 from hubsync.mapping.store import load_mappings
 from hubsync.records.kinds import ObjectKind
 from hubsync.storage.canonical import (
-    canonical_accounts,
-    canonical_contacts,
+    canonical_account_values,
+    canonical_contact_values,
     crm_key,
     lock_canonical,
     publishes_canonical,
@@ -67,6 +67,8 @@ log = logging.getLogger(__name__)
 
 CHANGE_EVENT_SCHEMA = "hubspot_change_event"
 CRM_SCHEMAS: Mapping[ObjectKind, str] = {"contact": "crm_contact", "account": "crm_account"}
+#: each kind's canonical read, as the crm schema's field values
+CANONICAL_VALUES = {"contact": canonical_contact_values, "account": canonical_account_values}
 #: how long a failed batch waits before it is applied again
 INGEST_BACKOFF = Backoff(base_s=0.5, max_s=30.0)
 _RETRIABLE: tuple[type[BaseException], ...] = (RetriableError, *RETRIABLE_DB_ERRORS)
@@ -304,15 +306,15 @@ class IngestProcessor:
                 with conn.transaction():
                     home = current_portal(conn)
             for group in canonical_lock_order(list(touched), home, max(1, self.contexts.max_locks)):
-                canonical: list[tuple[ObjectKind, dict[str, Any]]] = []
+                canonical: list[tuple[ObjectKind, tuple[Any, ...]]] = []
                 with conn.transaction():
                     for portal in group:
                         self.routing.enter(conn, portal)
                         lock_canonical(conn)
                         for kind, ids in touched[portal].items():
                             if ids:
-                                read = canonical_contacts if kind == "contact" else canonical_accounts
-                                canonical.extend((kind, record) for record in read(conn, sorted(ids)))
+                                read = CANONICAL_VALUES[kind]
+                                canonical.extend((kind, values) for values in read(conn, sorted(ids)))
                     published += self._wait_published(self._encode_canonical(canonical), loop)
         return published
 
@@ -369,15 +371,15 @@ class IngestProcessor:
         return BatchReport(len(messages), len(letters), result, published, attempts)
 
     def _encode_canonical(
-        self, canonical: Sequence[tuple[ObjectKind, dict[str, Any]]]
+        self, canonical: Sequence[tuple[ObjectKind, tuple[Any, ...]]]
     ) -> dict[str, list[EncodedMessage]]:
-        """The ``crm.*`` messages of ``canonical`` by topic (encoded in the worker thread, not on
-        the event loop)."""
+        """The ``crm.*`` messages of ``canonical`` (each record its schema's field values, the
+        record id first) by topic, encoded in the worker thread, not on the event loop."""
         out: dict[str, list[EncodedMessage]] = {}
-        for kind, record in canonical:
+        for kind, values in canonical:
             topic = self.topics.crm[kind]
-            encoded = self.codec.encode(topic, self._crm_schemas[kind], record)
-            out.setdefault(topic, []).append(EncodedMessage(crm_key(record["record_id"]), encoded))
+            encoded = self.codec.encode_fields(topic, self._crm_schemas[kind], values)
+            out.setdefault(topic, []).append(EncodedMessage(crm_key(values[0]), encoded))
         return out
 
     async def _publish_canonical(self, canonical: Mapping[str, Sequence[EncodedMessage]]) -> int:

@@ -37,14 +37,18 @@ __all__ = [
     "acanonical_accounts",
     "acanonical_contacts",
     "alock_canonical",
+    "canonical_account_values",
     "canonical_accounts",
+    "canonical_contact_values",
     "canonical_contacts",
     "crm_key",
     "lock_canonical",
     "publishes_canonical",
 ]
 
-# Each CTE reads only the rows of the batch, driven by the unnested ids through the indexes (a
+# The columns are the Avro schemas' fields, in their order (crm_contact.avsc, crm_account.avsc), so
+# a row encodes as it comes (canonical_contact_values; tests/storage/test_canonical.py holds the two
+# to each other). Each CTE reads only the rows of the batch, driven by the unnested ids through the indexes (a
 # filter like ``record_a IN (SELECT id FROM wanted)`` let a planner with stale statistics scan every
 # pair per batch row: 49 ms per batch of 100 at 100,000 contacts), and aggregates them per record,
 # so the query costs one index lookup per record and table whatever the tables' size. Array order
@@ -82,11 +86,9 @@ dups AS (
     SELECT id, array_agg(other ORDER BY other) AS ids FROM dup_pairs GROUP BY id
 )
 SELECT c.id AS record_id,
-       c.portal_id,
        c.hubspot_id,
        upper(c.crm_status) AS crm_status,
        upper(c.creation_source) AS creation_source,
-       c.erased_at IS NOT NULL AS erased,
        CASE WHEN c.erased_at IS NULL THEN c.email END AS email,
        CASE WHEN c.erased_at IS NULL THEN coalesce(x.emails, '{}') ELSE '{}' END AS additional_emails,
        CASE WHEN c.erased_at IS NULL THEN c.first_name END AS first_name,
@@ -96,9 +98,11 @@ SELECT c.id AS record_id,
        l.primary_account_id,
        coalesce(d.ids, '{}') AS potential_duplicate_ids,
        c.merged_into_id,
+       c.erased_at IS NOT NULL AS erased,
        floor(extract(epoch FROM c.hubspot_updated_at) * 1000)::bigint AS hubspot_updated_at,
        floor(extract(epoch FROM c.updated_at) * 1000)::bigint AS updated_at,
-       floor(extract(epoch FROM c.deleted_at) * 1000)::bigint AS deleted_at
+       floor(extract(epoch FROM c.deleted_at) * 1000)::bigint AS deleted_at,
+       c.portal_id
 FROM hubsync.contacts c
 JOIN wanted w ON w.id = c.id
 LEFT JOIN extra_emails x ON x.id = c.id
@@ -132,7 +136,6 @@ dups AS (
     SELECT id, array_agg(other ORDER BY other) AS ids FROM dup_pairs GROUP BY id
 )
 SELECT a.id AS record_id,
-       a.portal_id,
        a.hubspot_id,
        upper(a.crm_status) AS crm_status,
        upper(a.creation_source) AS creation_source,
@@ -145,7 +148,8 @@ SELECT a.id AS record_id,
        a.merged_into_id,
        floor(extract(epoch FROM a.hubspot_updated_at) * 1000)::bigint AS hubspot_updated_at,
        floor(extract(epoch FROM a.updated_at) * 1000)::bigint AS updated_at,
-       floor(extract(epoch FROM a.deleted_at) * 1000)::bigint AS deleted_at
+       floor(extract(epoch FROM a.deleted_at) * 1000)::bigint AS deleted_at,
+       a.portal_id
 FROM hubsync.accounts a
 JOIN wanted w ON w.id = a.id
 LEFT JOIN links l ON l.id = a.id
@@ -212,6 +216,21 @@ def _finish(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+#: where ``properties`` is in a row of CONTACTS_SQL / ACCOUNTS_SQL
+CONTACT_PROPERTIES_AT = 8
+ACCOUNT_PROPERTIES_AT = 7
+
+
+def _finish_values(row: tuple[Any, ...], at: int) -> tuple[Any, ...]:
+    """:func:`_finish` of a row as a tuple, whose properties are at ``at``."""
+    properties: Mapping[str, Any] = row[at] or {}
+    for value in properties.values():
+        if value is not None and type(value) is not str:
+            fixed = {str(k): _property_text(v) for k, v in properties.items()}
+            return (*row[:at], fixed, *row[at + 1 :])
+    return row if row[at] is not None else (*row[:at], {}, *row[at + 1 :])
+
+
 def _params(record_ids: Sequence[int]) -> dict[str, str]:
     return {"ids": int_array(record_ids)}
 
@@ -223,6 +242,30 @@ def canonical_contacts(conn: psycopg.Connection[Any], record_ids: Sequence[int])
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(CONTACTS_SQL, _params(record_ids))
         return [_finish(row) for row in cur.fetchall()]
+
+
+def canonical_contact_values(
+    conn: psycopg.Connection[Any], record_ids: Sequence[int]
+) -> list[tuple[Any, ...]]:
+    """:func:`canonical_contacts` as tuples of ``CrmContact``'s field values in the schema's order
+    (:meth:`~hubsync.avro.codec.AvroCodec.encode_fields` writes them as they are): ingest's hot path,
+    where making a dict of each row cost ~3 µs a record."""
+    if not record_ids:
+        return []
+    with conn.cursor() as cur:
+        cur.execute(CONTACTS_SQL, _params(record_ids))
+        return [_finish_values(row, CONTACT_PROPERTIES_AT) for row in cur.fetchall()]
+
+
+def canonical_account_values(
+    conn: psycopg.Connection[Any], record_ids: Sequence[int]
+) -> list[tuple[Any, ...]]:
+    """:func:`canonical_accounts` as tuples of ``CrmAccount``'s field values in the schema's order."""
+    if not record_ids:
+        return []
+    with conn.cursor() as cur:
+        cur.execute(ACCOUNTS_SQL, _params(record_ids))
+        return [_finish_values(row, ACCOUNT_PROPERTIES_AT) for row in cur.fetchall()]
 
 
 def canonical_accounts(conn: psycopg.Connection[Any], record_ids: Sequence[int]) -> list[dict[str, Any]]:
