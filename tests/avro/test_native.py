@@ -127,6 +127,45 @@ def test_the_samples_encode_as_fastavro_encodes_them(stem: str) -> None:
     )
 
 
+def test_encode_fields_without_a_compiled_encode_fields_encodes_the_dict() -> None:
+    """A compiled codec built before ``encode_fields`` (installed separately) still encodes rows."""
+    current = REPO.current("crm_contact")
+    schema = AvroSchema(current.stem, None, current.definition)
+    compiled = current.native
+    assert compiled is not None
+
+    class Older:
+        def decode(self, data: bytes, start: int = 0) -> Any:
+            return compiled.decode(data, start)
+
+        def encode(self, record: Any) -> bytes:
+            return compiled.encode(record)
+
+    schema.__dict__["native"] = Older()  # what the cached property would hold
+    record = as_ms(SAMPLES["crm_contact"])
+    values = tuple(record[name] for name in schema.field_names)
+    assert CODEC.encode_fields("t", schema, values) == CODEC.encode("t", current, record)
+
+
+def test_a_framing_error_is_not_taken_for_a_refused_value() -> None:
+    """The header (a registry's schema id, for the Confluent framing) is asked for once: its error
+    is raised as it is, not caught as the compiled codec's refusal and asked for again."""
+
+    class FailingHeader(SingleObjectCodec):
+        calls = 0
+
+        def header(self, topic: str, schema: AvroSchema) -> bytes:
+            self.calls += 1
+            raise ValueError("the registry answered something that is not JSON")
+
+    codec = FailingHeader(REPO)
+    schema = REPO.current("crm_contact")
+    record = as_ms(SAMPLES["crm_contact"])
+    with pytest.raises(ValueError, match="not JSON"):
+        codec.encode_fields("t", schema, tuple(record[name] for name in schema.field_names))
+    assert codec.calls == 1
+
+
 def _outcome(encode: Any) -> Any:
     try:
         return encode()

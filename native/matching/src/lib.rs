@@ -1,6 +1,6 @@
 //! Compiled duplicate-detection keys of hubsync's contacts, for ASCII values. Ingest computes the keys
 //! of every new contact, and Python spent ~6 µs a contact on them (~9% of the worker's interpreter
-//! time in a backfill); this computes the same in well under a microsecond (docs/performance.md).
+//! time in a backfill); this computes the same in about a third of that, the value included (docs/performance.md).
 //!
 //! Scope, on purpose narrow: the five properties the keys read (`email`, `hs_additional_emails`,
 //! `firstname`, `lastname`, `company`) when each is None or an ASCII `str`. Anything else (a

@@ -19,7 +19,7 @@ from __future__ import annotations
 import io
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import fastavro
@@ -88,15 +88,17 @@ class AvroCodec(ABC):
     def encode_fields(self, topic: str, schema: AvroSchema, values: tuple[Any, ...]) -> bytes:
         """:meth:`encode` of the record whose fields' values ``values`` holds, in the schema's
         order (a database row): the compiled codec writes it without making a dict (~3 µs a
-        canonical record less); without it, or when it refuses a value, the dict of those fields is
-        encoded as :meth:`encode` does, which then says why not."""
-        native = schema.native
-        if native is not None:
+        canonical record less); without it (or with a build older than ``encode_fields``), or when
+        it refuses a value, the dict of those fields is encoded as :meth:`encode` does, which then
+        says why not. A tuple of another length than the schema's fields raises ``ValueError``."""
+        header = self.header(topic, schema)  # outside the try: a registry's error is not a refusal
+        compiled: Callable[[tuple[Any, ...]], bytes] | None = getattr(schema.native, "encode_fields", None)
+        if compiled is not None:
             try:
-                return self.header(topic, schema) + native.encode_fields(values)
+                return header + compiled(values)
             except REFUSED:
                 pass
-        return self.encode(topic, schema, dict(zip(schema.field_names, values, strict=True)))
+        return header + _write_body(schema, dict(zip(schema.field_names, values, strict=True)))
 
     @abstractmethod
     def decode(

@@ -47,7 +47,8 @@ class ContactKeys(NamedTuple):
     mailbox provider's address (gmail.com says nothing about the person's company).
 
     A named tuple (as :class:`AccountKeys`): ingest makes one per new record, and a frozen
-    dataclass's ``__init__`` cost three times as much. Compared by value, as before.
+    dataclass's ``__init__`` cost three times as much. Compared by value, as before (and, being tuples,
+    equal to a plain tuple of the same values: compare keys with keys).
     """
 
     emails: frozenset[str]
@@ -121,7 +122,7 @@ def _compiled_contact_keys() -> Callable[..., ContactKeys | None] | None:
 
 
 #: the compiled contact keys (``native/matching``, the ``hubsync-matching-native`` package) when
-#: installed: :func:`contact_keys_of` of ASCII values in ~0.6 µs instead of ~6 (docs/performance.md),
+#: installed: :func:`contact_keys_of` of ASCII values in ~1.6 µs instead of ~5 (docs/performance.md),
 #: None for any other value, which Python then keys
 COMPILED_CONTACT_KEYS = _compiled_contact_keys()
 
