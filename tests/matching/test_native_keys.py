@@ -158,7 +158,7 @@ def test_contact_keys_keys_non_ascii_values_in_python() -> None:
     )
 
 
-def test_a_hosts_company_domain_is_asked_of_python_once(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_hosts_company_domain_is_asked_of_python_once() -> None:
     from hubsync_matching_native import ContactKeyMaker
 
     asked: list[str] = []

@@ -206,13 +206,19 @@ def _property_text(value: Any) -> str | None:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
 
-def _finish(row: dict[str, Any]) -> dict[str, Any]:
-    properties: Mapping[str, Any] = row["properties"] or {}
+def _property_map(properties: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """A record's ``properties`` as the schema's map of strings: the parsed object as it is when
+    every value is a string or null (HubSpot's are), else a copy with the others as text."""
+    if properties is None:
+        return {}
     for value in properties.values():
         if value is not None and type(value) is not str:  # a JSON number, boolean, object or array
-            row["properties"] = {str(k): _property_text(v) for k, v in properties.items()}
-            return row
-    row["properties"] = properties  # HubSpot's values are strings: the parsed object as it is
+            return {str(k): _property_text(v) for k, v in properties.items()}
+    return properties
+
+
+def _finish(row: dict[str, Any]) -> dict[str, Any]:
+    row["properties"] = _property_map(row["properties"])
     return row
 
 
@@ -223,16 +229,22 @@ ACCOUNT_PROPERTIES_AT = 7
 
 def _finish_values(row: tuple[Any, ...], at: int) -> tuple[Any, ...]:
     """:func:`_finish` of a row as a tuple, whose properties are at ``at``."""
-    properties: Mapping[str, Any] = row[at] or {}
-    for value in properties.values():
-        if value is not None and type(value) is not str:
-            fixed = {str(k): _property_text(v) for k, v in properties.items()}
-            return (*row[:at], fixed, *row[at + 1 :])
-    return row if row[at] is not None else (*row[:at], {}, *row[at + 1 :])
+    properties = _property_map(row[at])
+    return row if properties is row[at] else (*row[:at], properties, *row[at + 1 :])
 
 
 def _params(record_ids: Sequence[int]) -> dict[str, str]:
     return {"ids": int_array(record_ids)}
+
+
+def _read_values(
+    conn: psycopg.Connection[Any], sql: LiteralString, properties_at: int, record_ids: Sequence[int]
+) -> list[tuple[Any, ...]]:
+    if not record_ids:
+        return []
+    with conn.cursor() as cur:
+        cur.execute(sql, _params(record_ids))
+        return [_finish_values(row, properties_at) for row in cur.fetchall()]
 
 
 def canonical_contacts(conn: psycopg.Connection[Any], record_ids: Sequence[int]) -> list[dict[str, Any]]:
@@ -250,22 +262,14 @@ def canonical_contact_values(
     """:func:`canonical_contacts` as tuples of ``CrmContact``'s field values in the schema's order
     (:meth:`~hubsync.avro.codec.AvroCodec.encode_fields` writes them as they are): ingest's hot path,
     where making a dict of each row cost ~3 µs a record."""
-    if not record_ids:
-        return []
-    with conn.cursor() as cur:
-        cur.execute(CONTACTS_SQL, _params(record_ids))
-        return [_finish_values(row, CONTACT_PROPERTIES_AT) for row in cur.fetchall()]
+    return _read_values(conn, CONTACTS_SQL, CONTACT_PROPERTIES_AT, record_ids)
 
 
 def canonical_account_values(
     conn: psycopg.Connection[Any], record_ids: Sequence[int]
 ) -> list[tuple[Any, ...]]:
     """:func:`canonical_accounts` as tuples of ``CrmAccount``'s field values in the schema's order."""
-    if not record_ids:
-        return []
-    with conn.cursor() as cur:
-        cur.execute(ACCOUNTS_SQL, _params(record_ids))
-        return [_finish_values(row, ACCOUNT_PROPERTIES_AT) for row in cur.fetchall()]
+    return _read_values(conn, ACCOUNTS_SQL, ACCOUNT_PROPERTIES_AT, record_ids)
 
 
 def canonical_accounts(conn: psycopg.Connection[Any], record_ids: Sequence[int]) -> list[dict[str, Any]]:
