@@ -11,7 +11,15 @@ from typing import Any
 import psycopg
 import pytest
 
-from hubsync.matching.duplicates import DuplicatePair, duplicates_of, flag_duplicates, open_duplicates
+from hubsync.matching.duplicates import (
+    _ACCOUNT_PAIRS,
+    _CONTACT_PAIRS,
+    DuplicatePair,
+    _given_keys,
+    duplicates_of,
+    flag_duplicates,
+    open_duplicates,
+)
 from hubsync.matching.record_keys import AccountKeys, ContactKeys
 from hubsync.storage.migrate import migrate
 from hubsync.testing import wait_for
@@ -466,6 +474,62 @@ def test_the_name_company_lookups_are_exact_index_lookups(conn: psycopg.Connecti
             else "contacts_name_company_domain_idx"
         )
         assert index in plan, plan
+
+
+def _plan(conn: psycopg.Connection[Any], statement: str, params: dict[str, Any]) -> str:
+    return "\n".join(str(row[0]) for row in conn.execute("EXPLAIN " + statement, params))
+
+
+def test_a_batch_s_keys_are_looked_up_one_by_one_whatever_the_table_s_size(
+    conn: psycopg.Connection[Any],
+) -> None:
+    """Each key of the batch is an index lookup (``LATERAL ... OFFSET 0``): as joins, a batch of
+    2,000 over a few thousand records hashed the whole contacts and e-mail tables, a cost that grew
+    with the tables (docs/performance.md, session 18)."""
+    portal = conn.execute("SELECT hubsync.current_portal()").fetchone()
+    assert portal is not None
+    conn.execute(
+        "INSERT INTO hubsync.contacts_all (portal_id, creation_source, name_normalized, company_name_key,"
+        " company_domain_root) SELECT %s, 'hubspot', 'name ' || g, 'company ' || (g %% 500),"
+        " 'd' || (g %% 500) || '.example' FROM generate_series(1, 4000) g",
+        portal,
+    )
+    conn.execute(
+        "INSERT INTO hubsync.contact_emails_all (portal_id, contact_id, email_normalized, is_primary)"
+        " SELECT portal_id, id, 'p' || id || '@d.example', true FROM hubsync.contacts_all"
+    )
+    conn.execute(
+        "INSERT INTO hubsync.accounts_all (portal_id, creation_source, name_normalized, domain_root)"
+        " SELECT %s, 'hubspot', 'company ' || g, 'a' || g || '.example' FROM generate_series(1, 4000) g",
+        portal,
+    )
+    conn.execute("ANALYZE hubsync.contacts_all, hubsync.contact_emails_all, hubsync.accounts_all")
+    stored = [r for (r,) in conn.execute("SELECT id FROM hubsync.contacts ORDER BY id LIMIT 200")]
+    new = {
+        10_000_000 + i: contact_keys_of(f"n{i}@x.example", name=f"name {i}", company=f"company {i % 500}")
+        for i in range(2_000)
+    }
+    contacts = _plan(
+        conn, _CONTACT_PAIRS, {"ids": stored, "freemail": ["gmail.com"], **_given_keys("contact", new)}
+    )
+    accounts = _plan(
+        conn,
+        _ACCOUNT_PAIRS,
+        {
+            "ids": [],
+            **_given_keys(
+                "account",
+                {10_000_000 + i: AccountKeys(f"a{i}.example", f"company {i}") for i in range(2_000)},
+            ),
+        },
+    )
+    for plan, table in (
+        (contacts, "contacts_all"),
+        (contacts, "contact_emails_all"),
+        (accounts, "accounts_all"),
+    ):
+        assert f"Seq Scan on {table}" not in plan, plan
+    assert "Hash Join" not in contacts + accounts
 
 
 # ---- keys given by the caller that inserted the records ----------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -254,6 +255,31 @@ def test_missing_ids_wrong_types_and_empty_batches(conn: psycopg.Connection[Any]
     # an account id is not a contact, unknown ids are left out, repeated ids come once, order by id
     assert [r["record_id"] for r in canonical_contacts(conn, [C3, A1, 999_999, C1, C3])] == [C1, C3]
     assert [r["record_id"] for r in canonical_accounts(conn, [A2, C1, A1])] == [A1, A2]
+
+
+def test_a_batch_s_records_are_read_through_their_ids(conn: psycopg.Connection[Any]) -> None:
+    """The records are found by their ids (``id = ANY(...)``, one index lookup each): joined to the
+    batch's ids instead, a read of 2,000 over a few thousand records walked the whole primary key
+    (a merge join), a cost that grew with the table (docs/performance.md, session 18). Planned as
+    a worker's connections plan (``random_page_cost`` 1.1, :data:`hubsync.storage.pool.SESSION_OPTIONS`)."""
+    conn.execute("SET random_page_cost = 1.1")
+    for table in ("contacts_all", "accounts_all"):
+        conn.execute(
+            f"INSERT INTO hubsync.{table} (id, portal_id, creation_source)"
+            " SELECT 10000 + g, hubsync.current_portal(), 'hubspot' FROM generate_series(1, 20000) g"
+        )
+    conn.execute("ANALYZE hubsync.contacts_all, hubsync.accounts_all")
+    ids = list(range(12_001, 14_001))
+    for sql, table in ((CONTACTS_SQL, "contacts_all"), (ACCOUNTS_SQL, "accounts_all")):
+        # the plan without the 2,000 ids it spells out
+        lines = [
+            re.sub(r"'\{[0-9,]*\}'", "'{...}'", str(row[0]))
+            for row in conn.execute("EXPLAIN " + sql, {"ids": ids})
+        ]
+        scans = [i for i, line in enumerate(lines) if f" on {table}" in line]
+        assert scans, lines
+        for i in scans:
+            assert "Index Cond: (id = ANY" in lines[i + 1], "\n".join(lines)
 
 
 def test_async_variants_match(conn: psycopg.Connection[Any], fresh_database_url: str) -> None:

@@ -83,11 +83,15 @@ MAX_KEY_LOCKS = 128
 
 # ---- finding, storing and logging the pairs: one statement ----------------------------------------
 
-# The batch is unnested into a materialized table that drives every join through an index
-# lookup (contact_emails.email_normalized, contacts (name, company key) and (name, company domain),
-# accounts.domain_root ...). The contacts' name_company signal is two exact lookups, one per
-# company key, rather than the name alone filtered on either company key: at 1,000,000 contacts
-# a name matched ~40 rows, a name and company one or two (migration 0012).
+# The batch is unnested into a materialized table, and each of its keys is looked up on its own
+# (``LATERAL ... OFFSET 0``, which the planner cannot flatten into a join): one index lookup per key
+# of the batch (contact_emails.email_normalized, contacts (name, company key) and (name, company
+# domain), accounts.domain_root ...), whatever the tables' size. As plain joins, the planner hashed
+# the whole contacts and e-mail tables for a batch of 2,000 over 12,000-19,000 contacts (13-14 ms
+# of a 25 ms statement, growing with the tables until the plan flipped), where the lookups take
+# ~2 µs each. The contacts' name_company signal is two exact lookups, one per company key, rather
+# than the name alone filtered on either company key: at 1,000,000 contacts a name matched ~40
+# rows, a name and company one or two (migration 0012).
 # Written as ``id = ANY(array)`` filters instead, a freshly loaded table whose statistics are not
 # analyzed yet (a backfill) gets nested loops re-checking the whole array for every row of the
 # table: measured 100 s for one batch of 2,000 against 40,000 contacts, against ~20 ms this way.
@@ -98,8 +102,11 @@ _CONTACT_PAIRS = """
 WITH stored AS MATERIALIZED (
     SELECT c.id, c.name_normalized, c.company_name_key, c.company_domain_root
       FROM unnest(%(ids)s::bigint[]) AS b(id)
-      JOIN hubsync.contacts c ON c.id = b.id
-     WHERE c.merged_into_id IS NULL AND c.erased_at IS NULL
+     CROSS JOIN LATERAL (
+           SELECT c.id, c.name_normalized, c.company_name_key, c.company_domain_root
+             FROM hubsync.contacts c
+            WHERE c.id = b.id AND c.merged_into_id IS NULL AND c.erased_at IS NULL
+           OFFSET 0) AS c
 ),
 batch AS MATERIALIZED (
     SELECT g.id, g.name_normalized, g.company_name_key, g.company_domain_root
@@ -112,28 +119,37 @@ mine AS MATERIALIZED (
     SELECT g.contact_id, g.email_normalized
       FROM unnest(%(given_email_ids)s::bigint[], %(given_emails)s::text[]) AS g(contact_id, email_normalized)
     UNION ALL
-    SELECT e.contact_id, e.email_normalized
-      FROM stored b JOIN hubsync.contact_emails e ON e.contact_id = b.id
+    SELECT b.id, e.email_normalized
+      FROM stored b
+     CROSS JOIN LATERAL (SELECT x.email_normalized FROM hubsync.contact_emails x
+                          WHERE x.contact_id = b.id OFFSET 0) AS e
 )
-SELECT m.contact_id AS id, o.contact_id AS other, 'email' AS signal
+SELECT m.contact_id AS id, o.id AS other, 'email' AS signal
   FROM mine m
-  JOIN hubsync.contact_emails o ON o.email_normalized = m.email_normalized AND o.contact_id <> m.contact_id
-  JOIN hubsync.contacts oc ON oc.id = o.contact_id
- WHERE oc.merged_into_id IS NULL AND oc.erased_at IS NULL
+ CROSS JOIN LATERAL (
+       SELECT oc.id
+         FROM hubsync.contact_emails x
+         JOIN hubsync.contacts oc ON oc.id = x.contact_id
+        WHERE x.email_normalized = m.email_normalized AND x.contact_id <> m.contact_id
+          AND oc.merged_into_id IS NULL AND oc.erased_at IS NULL
+       OFFSET 0) AS o
 UNION
 SELECT s.id, o.id, 'name_company'
   FROM batch s
-  JOIN hubsync.contacts o
-    ON o.name_normalized = s.name_normalized AND o.company_name_key = s.company_name_key AND o.id <> s.id
- WHERE o.merged_into_id IS NULL AND o.erased_at IS NULL
+ CROSS JOIN LATERAL (
+       SELECT c.id FROM hubsync.contacts c
+        WHERE c.name_normalized = s.name_normalized AND c.company_name_key = s.company_name_key
+          AND c.id <> s.id AND c.merged_into_id IS NULL AND c.erased_at IS NULL
+       OFFSET 0) AS o
 UNION
 SELECT s.id, o.id, 'name_company'
   FROM batch s
-  JOIN hubsync.contacts o
-    ON o.name_normalized = s.name_normalized AND o.company_domain_root = s.company_domain_root
-   AND o.id <> s.id
- WHERE o.merged_into_id IS NULL AND o.erased_at IS NULL
-   AND s.company_domain_root <> ALL(%(freemail)s::text[])
+ CROSS JOIN LATERAL (
+       SELECT c.id FROM hubsync.contacts c
+        WHERE c.name_normalized = s.name_normalized AND c.company_domain_root = s.company_domain_root
+          AND c.id <> s.id AND c.merged_into_id IS NULL AND c.erased_at IS NULL
+       OFFSET 0) AS o
+ WHERE s.company_domain_root <> ALL(%(freemail)s::text[])
 """
 
 _ACCOUNT_PAIRS = """
@@ -144,18 +160,24 @@ WITH batch AS MATERIALIZED (
     UNION ALL
     SELECT a.id, a.domain_root, a.name_normalized
       FROM unnest(%(ids)s::bigint[]) AS b(id)
-      JOIN hubsync.accounts a ON a.id = b.id
-     WHERE a.merged_into_id IS NULL
+     CROSS JOIN LATERAL (
+           SELECT a.id, a.domain_root, a.name_normalized FROM hubsync.accounts a
+            WHERE a.id = b.id AND a.merged_into_id IS NULL
+           OFFSET 0) AS a
 )
 SELECT s.id, o.id AS other, 'domain' AS signal
   FROM batch s
-  JOIN hubsync.accounts o ON o.domain_root = s.domain_root AND o.id <> s.id
- WHERE o.merged_into_id IS NULL
+ CROSS JOIN LATERAL (
+       SELECT a.id FROM hubsync.accounts a
+        WHERE a.domain_root = s.domain_root AND a.id <> s.id AND a.merged_into_id IS NULL
+       OFFSET 0) AS o
 UNION
 SELECT s.id, o.id, 'name_company'
   FROM batch s
-  JOIN hubsync.accounts o ON o.name_normalized = s.name_normalized AND o.id <> s.id
- WHERE o.merged_into_id IS NULL
+ CROSS JOIN LATERAL (
+       SELECT a.id FROM hubsync.accounts a
+        WHERE a.name_normalized = s.name_normalized AND a.id <> s.id AND a.merged_into_id IS NULL
+       OFFSET 0) AS o
 """
 
 # Unresolved pairs of the batch's records that no longer match on their signal (a key was
