@@ -153,3 +153,46 @@ def test_publish_needs_start() -> None:
             await publisher.close(timeout_s=0.2)
 
     asyncio.run(scenario())
+
+
+def test_a_batch_the_producer_queue_cannot_hold_is_sent_whole(kafka_bootstrap_servers: str) -> None:
+    """Messages without headers are queued in one call (``produce_batch``); the ones a full queue
+    refused are produced one by one as the queue drains, and every message arrives once."""
+    topic = new_topic(kafka_bootstrap_servers)
+    batch = [EncodedMessage(f"k{i}".encode(), f"v{i}".encode()) for i in range(1_000)]
+    small_queue = SinkConfig(linger_ms=2, extra={"queue.buffering.max.messages": 100})
+
+    async def scenario() -> int:
+        async with AsyncKafkaPublisher(kafka_bootstrap_servers, config=small_queue) as publisher:
+            return await publisher.publish(topic, batch, timeout_s=20)
+
+    assert asyncio.run(scenario()) == 1_000
+    found = consume_all(kafka_bootstrap_servers, topic, 1_000)
+    assert sorted(found) == sorted((m.key, m.value) for m in batch if m.key is not None)
+
+
+def test_messages_with_headers_keep_them(kafka_bootstrap_servers: str) -> None:
+    """A batch with headers (dead letters) is produced message by message: the batch call drops headers."""
+    topic = new_topic(kafka_bootstrap_servers)
+    batch = [EncodedMessage(b"k", b"v", (("stage", b"DECODE"),)), EncodedMessage(b"k2", b"v2")]
+
+    async def scenario() -> int:
+        async with AsyncKafkaPublisher(kafka_bootstrap_servers) as publisher:
+            return await publisher.publish(topic, batch, timeout_s=20)
+
+    assert asyncio.run(scenario()) == 2
+    consumer = Consumer({"bootstrap.servers": kafka_bootstrap_servers, "group.id": f"g-{uuid.uuid4().hex}"})
+    consumer.assign([TopicPartition(topic, p, 0) for p in range(PARTITIONS)])
+    headers: dict[bytes, object] = {}
+
+    def both() -> bool:
+        message = consumer.poll(0.2)
+        if message is not None and message.error() is None and message.key() is not None:
+            headers[message.key()] = message.headers()
+        return len(headers) == 2
+
+    try:
+        wait_for(both, timeout=20, interval=0, what="both messages")
+    finally:
+        consumer.close()
+    assert headers == {b"k": [("stage", b"DECODE")], b"k2": None}
