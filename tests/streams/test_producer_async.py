@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections import Counter
+from typing import Any
 
 import pytest
 from confluent_kafka import Consumer, Message, TopicPartition
@@ -155,20 +157,65 @@ def test_publish_needs_start() -> None:
     asyncio.run(scenario())
 
 
+class CountingProducer:
+    """The publisher's confluent-kafka producer, counting how it is asked to queue messages."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.calls: Counter[str] = Counter()
+
+    def produce_batch(self, *args: Any, **kwargs: Any) -> int:
+        self.calls["produce_batch"] += 1
+        return int(self.inner.produce_batch(*args, **kwargs))
+
+    def produce(self, *args: Any, **kwargs: Any) -> None:
+        self.calls["produce"] += 1
+        self.inner.produce(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def counted(publisher: AsyncKafkaPublisher) -> CountingProducer:
+    counting = CountingProducer(publisher._producer)
+    publisher._producer = counting  # type: ignore[assignment]
+    return counting
+
+
 def test_a_batch_the_producer_queue_cannot_hold_is_sent_whole(kafka_bootstrap_servers: str) -> None:
     """Messages without headers are queued in one call (``produce_batch``); the ones a full queue
-    refused are produced one by one as the queue drains, and every message arrives once."""
+    refused (900 of 1,000 with room for 100) are produced one by one as the queue drains."""
     topic = new_topic(kafka_bootstrap_servers)
     batch = [EncodedMessage(f"k{i}".encode(), f"v{i}".encode()) for i in range(1_000)]
     small_queue = SinkConfig(linger_ms=2, extra={"queue.buffering.max.messages": 100})
 
-    async def scenario() -> int:
-        async with AsyncKafkaPublisher(kafka_bootstrap_servers, config=small_queue) as publisher:
-            return await publisher.publish(topic, batch, timeout_s=20)
+    async def scenario() -> tuple[int, Counter[str]]:
+        publisher = AsyncKafkaPublisher(kafka_bootstrap_servers, config=small_queue)
+        calls = counted(publisher)
+        async with publisher:
+            return await publisher.publish(topic, batch, timeout_s=20), calls.calls
 
-    assert asyncio.run(scenario()) == 1_000
+    sent, calls = asyncio.run(scenario())
+    assert sent == 1_000
+    assert calls["produce_batch"] == 1
+    assert calls["produce"] >= 900  # the refused ones, each retried until the queue takes it
     found = consume_all(kafka_bootstrap_servers, topic, 1_000)
     assert sorted(found) == sorted((m.key, m.value) for m in batch if m.key is not None)
+
+
+def test_a_batch_without_headers_is_queued_in_one_call(kafka_bootstrap_servers: str) -> None:
+    topic = new_topic(kafka_bootstrap_servers)
+    batch = [EncodedMessage(f"k{i}".encode(), f"v{i}".encode()) for i in range(50)]
+
+    async def scenario() -> Counter[str]:
+        publisher = AsyncKafkaPublisher(kafka_bootstrap_servers)
+        calls = counted(publisher)
+        async with publisher:
+            assert await publisher.publish(topic, batch, timeout_s=20) == 50
+        return calls.calls
+
+    assert asyncio.run(scenario()) == Counter({"produce_batch": 1})
+    assert len(consume_all(kafka_bootstrap_servers, topic, 50)) == 50
 
 
 def test_messages_with_headers_keep_them(kafka_bootstrap_servers: str) -> None:
@@ -176,11 +223,13 @@ def test_messages_with_headers_keep_them(kafka_bootstrap_servers: str) -> None:
     topic = new_topic(kafka_bootstrap_servers)
     batch = [EncodedMessage(b"k", b"v", (("stage", b"DECODE"),)), EncodedMessage(b"k2", b"v2")]
 
-    async def scenario() -> int:
-        async with AsyncKafkaPublisher(kafka_bootstrap_servers) as publisher:
-            return await publisher.publish(topic, batch, timeout_s=20)
+    async def scenario() -> tuple[int, Counter[str]]:
+        publisher = AsyncKafkaPublisher(kafka_bootstrap_servers)
+        calls = counted(publisher)
+        async with publisher:
+            return await publisher.publish(topic, batch, timeout_s=20), calls.calls
 
-    assert asyncio.run(scenario()) == 2
+    assert asyncio.run(scenario()) == (2, Counter({"produce": 2}))
     consumer = Consumer({"bootstrap.servers": kafka_bootstrap_servers, "group.id": f"g-{uuid.uuid4().hex}"})
     consumer.assign([TopicPartition(topic, p, 0) for p in range(PARTITIONS)])
     headers: dict[bytes, object] = {}

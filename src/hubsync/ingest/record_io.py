@@ -168,9 +168,9 @@ def _ensure_stage(conn: psycopg.Connection[Any], kind: ObjectKind) -> None:
 
 
 def _select_expr(column: str) -> str:
-    # float8, not numeric (``/ 1000.0``): both give the double nearest the exact quotient, which
-    # to_timestamp takes (tests/ingest/test_record_io.py), and numeric arithmetic cost ~0.26 µs more
-    # per value, three per record written
+    # float8, not numeric (``/ 1000.0``): for any |ms| up to 2^53 (year ~287,000) both give the double
+    # nearest the exact quotient, which to_timestamp takes (tests/ingest/test_record_io.py), and numeric
+    # arithmetic cost ~0.26 µs more per value, three per record written
     return f"to_timestamp(s.{column}::float8 / 1000)" if column in _TIMES else f"s.{column}"
 
 
