@@ -196,8 +196,11 @@ class Settings(BaseSettings):
 
     @property
     def consumer_heartbeat_interval_s(self) -> float:
-        """A third of the session timeout (Kafka's advice), at most 3 s."""
-        return min(3.0, self.consumer_session_timeout_s / 3)
+        """A third of the session timeout (Kafka's advice), at most 1 s: a member learns that its group
+        is rebalancing from a heartbeat's answer, and the rebalance (with the members waiting for their
+        partitions) waits for it: at 3 s, a worker's lane consumers joining one after another left one
+        of them applying alone for ~3.2 s (docs/ingest.md#consumer-groups)."""
+        return min(1.0, self.consumer_session_timeout_s / 3)
 
     #: how often a worker with HubSpot access reads every portal's property definitions again (a
     #: custom property made in HubSpot, a portal installed since the start); 0: at start only

@@ -95,16 +95,19 @@ def test_both_lanes_and_the_push_agents_use_the_configured_session_timeout(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """HUBSYNC_CONSUMER_SESSION_TIMEOUT_S: how long a silent worker keeps its partitions, in every group
-    it consumes in; heartbeats at a third of it, at most 3 s."""
+    it consumes in; heartbeats at a third of it, at most every second (a member learns of a rebalance
+    from a heartbeat's answer, and the rest of its group waits for it)."""
     monkeypatch.setenv("HUBSYNC_CONSUMER_SESSION_TIMEOUT_S", "45")
     settings = Settings()
     for config in ingest_lane_configs(settings):
-        assert (config.session_timeout_s, config.heartbeat_interval_s) == (45.0, 3.0)
+        assert (config.session_timeout_s, config.heartbeat_interval_s) == (45.0, 1.0)
     app = create_app(settings, SingleObjectCodec(SchemaRepository()), CollectorRegistry())
     assert app.conf.broker_session_timeout == 45.0
-    assert app.conf.broker_heartbeat_interval == 3.0
+    assert app.conf.broker_heartbeat_interval == 1.0
     monkeypatch.setenv("HUBSYNC_CONSUMER_SESSION_TIMEOUT_S", "6")
-    assert Settings().consumer_heartbeat_interval_s == 2.0
+    assert Settings().consumer_heartbeat_interval_s == 1.0
+    monkeypatch.delenv("HUBSYNC_CONSUMER_SESSION_TIMEOUT_S")
+    assert Settings().consumer_heartbeat_interval_s == 1.0  # the default 10 s: a third would be 3.3 s
     monkeypatch.setenv("HUBSYNC_CONSUMER_SESSION_TIMEOUT_S", "5")
     with pytest.raises(ValueError, match="consumer_session_timeout_s"):
         Settings()
