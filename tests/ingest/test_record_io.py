@@ -61,7 +61,7 @@ def test_timestamps_round_trip_to_the_millisecond(conn: psycopg.Connection[Any])
     assert len(ids) == len(EDGE_MS)
     loaded = {
         r.state.hubspot_id: r.state
-        for r in load_records(conn, "contact", hubspot_ids=sorted(ids_ for _, ids_ in ids))
+        for r in load_records(conn, "contact", hubspot_ids=sorted(hubspot_id for _, hubspot_id in ids))
     }
     for i, ms in enumerate(EDGE_MS):
         state = loaded[f"h{i}"]

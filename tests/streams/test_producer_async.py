@@ -38,15 +38,16 @@ def new_topic(bootstrap: str) -> str:
     return name
 
 
-def consume_all(bootstrap: str, topic: str, expected: int) -> list[tuple[bytes, bytes]]:
+def consume_messages(bootstrap: str, topic: str, expected: int) -> list[Message]:
+    """The first ``expected`` messages of ``topic``, from its beginning."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"g-{uuid.uuid4().hex}"})
     consumer.assign([TopicPartition(topic, p, 0) for p in range(PARTITIONS)])
-    found: list[tuple[bytes, bytes]] = []
+    found: list[Message] = []
 
     def enough() -> bool:
         message: Message | None = consumer.poll(0.2)
         if message is not None and message.error() is None:
-            found.append((message.key(), message.value()))
+            found.append(message)
         return len(found) >= expected
 
     try:
@@ -59,6 +60,10 @@ def consume_all(bootstrap: str, topic: str, expected: int) -> list[tuple[bytes, 
     finally:
         consumer.close()
     return found
+
+
+def consume_all(bootstrap: str, topic: str, expected: int) -> list[tuple[bytes, bytes]]:
+    return [(m.key(), m.value()) for m in consume_messages(bootstrap, topic, expected)]
 
 
 def test_concurrent_batches_are_acknowledged_without_blocking_the_loop(kafka_bootstrap_servers: str) -> None:
@@ -230,18 +235,5 @@ def test_messages_with_headers_keep_them(kafka_bootstrap_servers: str) -> None:
             return await publisher.publish(topic, batch, timeout_s=20), calls.calls
 
     assert asyncio.run(scenario()) == (2, Counter({"produce": 2}))
-    consumer = Consumer({"bootstrap.servers": kafka_bootstrap_servers, "group.id": f"g-{uuid.uuid4().hex}"})
-    consumer.assign([TopicPartition(topic, p, 0) for p in range(PARTITIONS)])
-    headers: dict[bytes, object] = {}
-
-    def both() -> bool:
-        message = consumer.poll(0.2)
-        if message is not None and message.error() is None and message.key() is not None:
-            headers[message.key()] = message.headers()
-        return len(headers) == 2
-
-    try:
-        wait_for(both, timeout=20, interval=0, what="both messages")
-    finally:
-        consumer.close()
+    headers = {m.key(): m.headers() for m in consume_messages(kafka_bootstrap_servers, topic, 2)}
     assert headers == {b"k": [("stage", b"DECODE")], b"k2": None}
