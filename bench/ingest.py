@@ -21,6 +21,12 @@ Per scale, on real Apache Kafka and PostgreSQL (``bench._existing``):
    gives p50/p99 of received -> committed (interpolated within buckets, as Prometheus'
    ``histogram_quantile``).
 
+The broker started here runs with Kafka's default ``group.initial.rebalance.delay.ms`` (3 s), as a
+production broker: a new consumer group's coordinator waits for more members before its first
+assignment, so the worker's consumers start together (neither loader's clock counts the join). With a
+broker from ``$KAFKA_BOOTSTRAP_SERVERS`` the report names its setting, and a note says when it differs:
+the test broker's 0 gives the first consumer to join all partitions until the others have.
+
 Then, at the smallest scale, the same events on 6 partitions ingested by one worker and by two
 workers of one consumer group, with the CPU seconds each process used (``--scaling-only``: that
 alone). The workers inherit the environment: ``HUBSYNC_INGEST_MAX_LOCKS=8000`` makes them lock
@@ -48,6 +54,7 @@ from typing import Any
 
 import psycopg
 from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import ConfigResource, ResourceType
 
 from bench._change_events import contact_snapshot_events, produce_events
 from bench._existing import check_against_oracle, copy_of, drop, scale_events, seeded_template
@@ -58,6 +65,7 @@ from hubsync._runtime.processes import free_port
 from hubsync.avro.codec import SingleObjectCodec
 from hubsync.avro.schemas import SchemaRepository
 from hubsync.settings import Settings
+from hubsync.streams.admin import admin_client
 from hubsync.testing import ApacheKafkaServer, PostgresServer
 
 RATIO_TARGET = 0.5
@@ -69,16 +77,36 @@ MAX_RATE_SHARE = 0.9
 _DEADLINE_S = 1_800
 
 
+#: Kafka's own default for ``group.initial.rebalance.delay.ms``, which a production broker runs with: the
+#: coordinator of a new consumer group waits this long for more members before the first assignment, so a
+#: worker's lane consumers start together. The test broker's 0 (tests join at once) hands the first consumer
+#: to join all six partitions until the others join a heartbeat later: 1.2 s with one consumer of three in
+#: a ~10 s bulk phase (docs/performance.md, session 19). Neither loader's clock counts the join itself.
+GROUP_JOIN_DELAY_MS = 3_000
+
+
 @contextlib.contextmanager
 def servers() -> Iterator[tuple[str, str]]:
-    """``(bootstrap servers, PostgreSQL server URL)``: from the environment, else started here."""
+    """``(bootstrap servers, PostgreSQL server URL)``: from the environment, else started here (the
+    broker with :data:`GROUP_JOIN_DELAY_MS`, as a production broker)."""
     with contextlib.ExitStack() as stack:
         bootstrap = (
             os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-            or stack.enter_context(ApacheKafkaServer()).bootstrap_servers
+            or stack.enter_context(
+                ApacheKafkaServer(properties={"group.initial.rebalance.delay.ms": str(GROUP_JOIN_DELAY_MS)})
+            ).bootstrap_servers
         )
         server_url = os.environ.get("DATABASE_URL") or stack.enter_context(PostgresServer()).url
         yield bootstrap, server_url
+
+
+def group_join_delay_ms(bootstrap: str) -> int:
+    """The broker's ``group.initial.rebalance.delay.ms`` (of the first broker the metadata names)."""
+    admin = admin_client(bootstrap)
+    broker = min(admin.list_topics(timeout=10).brokers)
+    resource = ConfigResource(ResourceType.BROKER, str(broker))
+    entries = admin.describe_configs([resource], request_timeout=10)[resource].result(30)
+    return int(entries["group.initial.rebalance.delay.ms"].value)
 
 
 def _scrape(port: int) -> dict[str, float]:
@@ -387,6 +415,14 @@ def main(argv: list[str] | None = None) -> None:
     results: list[dict[str, Any]] = []
     scaling: dict[str, Any] | None = None
     with servers() as (bootstrap, server_url):
+        join_delay_ms = group_join_delay_ms(bootstrap)
+        if join_delay_ms != GROUP_JOIN_DELAY_MS:
+            print(
+                f"note: the broker's group.initial.rebalance.delay.ms is {join_delay_ms}, not Kafka's default"
+                f" {GROUP_JOIN_DELAY_MS}: the worker's consumers may join one after another, and the first"
+                " to join applies alone until the others have",
+                flush=True,
+            )
         for existing in [] if args.scaling_only else scales:
             result = scale_trial(
                 bootstrap, server_url, existing, args.new, args.updates, args.rate, args.seconds
@@ -396,7 +432,7 @@ def main(argv: list[str] | None = None) -> None:
         if not args.no_scaling:
             scaling = scaling_trial(bootstrap, server_url, scales[0], args.new, args.updates)
             print(f"scaling: {scaling}", flush=True)
-    write_report(args, results, scaling)
+    write_report(args, results, scaling, join_delay_ms)
     failed = [r for r in results if r["oracle_problems"]]
     if scaling:
         failed += [w for k, w in scaling.items() if k.startswith("workers_") and w["oracle_problems"]]
@@ -405,7 +441,10 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def write_report(
-    args: argparse.Namespace, results: list[dict[str, Any]], scaling: dict[str, Any] | None
+    args: argparse.Namespace,
+    results: list[dict[str, Any]],
+    scaling: dict[str, Any] | None,
+    join_delay_ms: int,
 ) -> None:
     rows: list[dict[str, Any]] = []
 
@@ -435,6 +474,7 @@ def write_report(
             f"<= {RSS_TARGET_MB:.0f}",
             r["peak_rss_mb"] <= RSS_TARGET_MB,
         )
+    row("broker: group.initial.rebalance.delay.ms", join_delay_ms, "ms")
     if len(results) > 1:
         flat = results[-1]["ratio"] / results[0]["ratio"]
         row(
@@ -456,7 +496,13 @@ def write_report(
         "ingest",
         f"Ingest: {args.new:,} new + {args.updates:,} updated contacts, {PARTITIONS} partitions, one worker",
         rows,
-        extra={"scales": results, "scaling": scaling, "new": args.new, "updates": args.updates},
+        extra={
+            "scales": results,
+            "scaling": scaling,
+            "new": args.new,
+            "updates": args.updates,
+            "group_initial_rebalance_delay_ms": join_delay_ms,
+        },
     )
 
 
