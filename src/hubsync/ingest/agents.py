@@ -25,6 +25,7 @@ from hubsync.avro.codec import AvroCodec
 from hubsync.ingest.lanes import LaneGate
 from hubsync.ingest.metrics import ingest_metrics
 from hubsync.ingest.processor import IngestProcessor, IngestTopics
+from hubsync.matching.domains import load_suffix_lists
 from hubsync.settings import Settings, require_database_url
 from hubsync.storage.locks import check_lock_budget
 from hubsync.storage.pool import PoolConfig, open_pool
@@ -219,6 +220,7 @@ class IngestLanes(Service):
 def add_ingest_lanes(app: AgentApp) -> IngestLanes:
     """The two ingest lanes (a service of ``app``), the lag measurement and the mapping refresh."""
     settings, registry = app.settings, app.registry
+    load_suffix_lists()
     metrics = ingest_metrics(registry)
     kafka = kafka_connection(settings)
     realtime, backfill = ingest_lane_configs(settings)

@@ -26,7 +26,7 @@ from functools import cache, lru_cache
 
 from publicsuffixlist import PublicSuffixList
 
-__all__ = ["canonical_host", "root_domain"]
+__all__ = ["canonical_host", "load_suffix_lists", "root_domain"]
 
 #: an ASCII host of LDH labels (underscore tolerated: it occurs in real DNS names), two or more
 _HOST = re.compile(r"[a-z0-9_-]{1,63}(?:\.[a-z0-9_-]{1,63})+")
@@ -49,6 +49,13 @@ def _psl() -> PublicSuffixList:
 def _psl_icann() -> PublicSuffixList:
     """The bundled list, ICANN rules only: the fallback for hosts that are private suffixes."""
     return PublicSuffixList(accept_unknown=True, only_icann=True)
+
+
+def load_suffix_lists() -> None:
+    """Parse both lists now (~70 ms), not in the first batch that names a company domain: a worker
+    calls this while it starts, so its first batch's latency does not carry the parsing."""
+    _psl()
+    _psl_icann()
 
 
 def canonical_host(host: str) -> str | None:
