@@ -118,4 +118,33 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _stats() -> Iterator[tuple[int, str, list[str]]]:
+    """``(pid, command, the fields after it)`` of every process; the ones gone meanwhile left out."""
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as stat:
+                head, tail = stat.read().rsplit(")", 1)
+        except OSError:
+            continue
+        yield int(entry.name), head.split("(", 1)[1], tail.split()
+
+
+def cpu_of_command(command: str) -> float:
+    """CPU seconds used by the processes named ``command`` (``postgres``, ``java``) and, through the
+    oldest of them (a postmaster), by the ones that have exited: the difference of two calls is what
+    they used in between, backends and autovacuum workers that came and went included."""
+    ticks = 0
+    procs = {pid: (name, fields) for pid, name, fields in _stats()}
+    for name, fields in procs.values():
+        if name != command:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+        parent = procs.get(int(fields[1]))
+        if parent is None or parent[0] != command:  # the tree's root: its reaped children too
+            ticks += int(fields[13]) + int(fields[14])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 # ---- the worker (a child process) ------------------------------------------------------------

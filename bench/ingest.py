@@ -18,7 +18,10 @@ Per scale, on real Apache Kafka and PostgreSQL (``bench._existing``):
    raw loader's; its final state is then checked against the oracle (``check_against_oracle``);
    Steps 2-4 run ``--repeat`` times (3; ``--quick``: 1), each pair from a fresh topic into fresh
    copies: single pairs on this shared 2-core machine spread by +-10% or more. The table gives the
-   pairs' min / median / max, and the ratio target holds for the median of the pairs' ratios;
+   pairs' min / median / max, and the ratio target holds for the median of the pairs' ratios. Each
+   pair also gives the CPU an event of every process involved (the loader's, PostgreSQL's and the
+   broker's: the machine's ``postgres`` and ``java`` processes, so run it on a machine to itself), a
+   measure that moves less than rates when the machine's speed does;
 5. with the last worker still running, events are produced at ``--rate`` (1,000/s) and then at 90% of
    the throughput the worker just reached (its maximum sustained rate), each for ``--seconds``,
    stamped with the time they are sent; the worker's ``hubsync_ingest_commit_latency_seconds``
@@ -53,7 +56,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,7 +68,7 @@ from bench._change_events import contact_snapshot_events, produce_events
 from bench._existing import ScaleEvents, check_against_oracle, copy_of, drop, scale_events, seeded_template
 from bench._raw_loader import raw_load
 from bench._report import report, summarize
-from bench._services import PARTITIONS, cpu_seconds, fresh_topics, messages_in
+from bench._services import PARTITIONS, cpu_of_command, cpu_seconds, fresh_topics, messages_in
 from hubsync._runtime.processes import free_port
 from hubsync.avro.codec import SingleObjectCodec
 from hubsync.avro.schemas import SchemaRepository
@@ -221,11 +224,15 @@ class Workers:
         return total
 
     def wait_for(
-        self, events: int, deadline: float, rows: tuple[str, int] | None = None
+        self,
+        events: int,
+        deadline: float,
+        rows: tuple[str, int] | None = None,
+        on_first: Callable[[], None] | None = None,
     ) -> tuple[float, int]:
         """Poll until the group is done with ``events`` events (and, with ``rows`` = ``(database URL,
         n)``, the database holds ``n`` contacts: a batch counted twice across a rebalance does not end
-        the wait early); ``(first progress time, count then)``."""
+        the wait early); ``(first progress time, count then)``. ``on_first`` is called then."""
         first: tuple[float, int] | None = None
         while True:
             for proc in self.procs:
@@ -234,6 +241,8 @@ class Workers:
             done = _ingested(self.samples())
             if done and first is None:
                 first = (time.perf_counter(), done)
+                if on_first is not None:
+                    on_first()
             if done >= events and (rows is None or _contacts(rows[0]) >= rows[1]):
                 assert first is not None
                 return first
@@ -374,13 +383,21 @@ def _load_pair(
     events = produce_events(bootstrap, topic, scale.events, PARTITIONS)
     raw_db, worker_db = f"{template}_raw", f"{template}_worker"
     try:
-        raw = raw_load(bootstrap, topic, copy_of(server_url, template, raw_db), events)
+        raw_url = copy_of(server_url, template, raw_db)
+        before = _CpuSample.take(os.getpid())
+        raw = raw_load(bootstrap, topic, raw_url, events)
+        raw_cpu = _CpuSample.take(os.getpid()).per_event_us(before, events)
         drop(server_url, raw_db)
         url = copy_of(server_url, template, worker_db)
         with running_workers(bootstrap, url, settings, 1) as workers:
             want = (url, scale.existing + len(scale.new_ids))
-            first_at, first_count = workers.wait_for(events, time.monotonic() + _DEADLINE_S, want)
+            pid = workers.procs[0].pid
+            at_first: list[_CpuSample] = []
+            first_at, first_count = workers.wait_for(
+                events, time.monotonic() + _DEADLINE_S, want, lambda: at_first.append(_CpuSample.take(pid))
+            )
             throughput = (events - first_count) / max(time.perf_counter() - first_at, 1e-9)
+            worker_cpu = _CpuSample.take(pid).per_event_us(at_first[0], events - first_count)
             rss = _peak_rss_mb(workers.procs[0].pid)
             workers.committed_all(topic, time.monotonic() + 120)
             problems = check_against_oracle(url, scale, messages_in(bootstrap, settings.topics.crm_contacts))
@@ -401,10 +418,37 @@ def _load_pair(
         "raw_events_per_s": raw.events_per_s,
         "events_per_s": throughput,
         "ratio": throughput / raw.events_per_s,
+        "raw_cpu_us": raw_cpu,
+        "worker_cpu_us": worker_cpu,
         "oracle_problems": problems,
         "peak_rss_mb": rss,
         **phases,
     }
+
+
+@dataclass(frozen=True, slots=True)
+class _CpuSample:
+    """CPU seconds so far of a loader's process, of PostgreSQL's processes and of the Kafka broker's
+    (the machine's ``postgres`` and ``java`` processes: run the benchmark on a machine to itself)."""
+
+    process: float
+    postgres: float
+    kafka: float
+
+    @classmethod
+    def take(cls, pid: int) -> _CpuSample:
+        return cls(cpu_seconds(pid), cpu_of_command("postgres"), cpu_of_command("java"))
+
+    def per_event_us(self, before: _CpuSample, events: int) -> dict[str, float]:
+        """µs of CPU an event since ``before``, by who used it, and their ``total``."""
+        parts = {
+            "process": self.process - before.process,
+            "postgres": self.postgres - before.postgres,
+            "kafka": self.kafka - before.kafka,
+        }
+        out = {name: seconds * 1e6 / max(events, 1) for name, seconds in parts.items()}
+        out["total"] = sum(out.values())
+        return out
 
 
 def scaling_trial(bootstrap: str, server_url: str, existing: int, new: int, updates: int) -> dict[str, Any]:
@@ -525,6 +569,11 @@ def write_report(
             f">= {RATIO_TARGET} (median)",
             r["ratio"] >= RATIO_TARGET,
         )
+        # CPU of every process involved, per event: steadier than rates on a machine whose speed moves
+        row(f"{at}: CPU an event, raw loader (all processes)", [p["raw_cpu_us"]["total"] for p in runs], "us")
+        row(f"{at}: CPU an event, worker (all processes)", [p["worker_cpu_us"]["total"] for p in runs], "us")
+        row(f"{at}: of which the worker process", [p["worker_cpu_us"]["process"] for p in runs], "us")
+        row(f"{at}: of which PostgreSQL", [p["worker_cpu_us"]["postgres"] for p in runs], "us")
         row(f"{at}: latency p50 at {args.rate}/s", r["p50_s"], "s")
         row(
             f"{at}: latency p99 at {args.rate}/s",
