@@ -112,10 +112,22 @@ def stop(proc: subprocess.Popen[Any]) -> None:
         proc.wait()
 
 
+def _parse_stat(raw: str) -> tuple[str, list[str]]:
+    """``(command, the fields after it)`` of a ``/proc/<pid>/stat`` line (a command may hold spaces
+    and parentheses itself)."""
+    head, tail = raw.rsplit(")", 1)
+    return head.split("(", 1)[1], tail.split()
+
+
+def _cpu_ticks(fields: list[str]) -> int:
+    """utime + stime of the fields after the command."""
+    return int(fields[11]) + int(fields[12])
+
+
 def cpu_seconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        _, fields = _parse_stat(stat.read())
+    return _cpu_ticks(fields) / os.sysconf("SC_CLK_TCK")
 
 
 def _stats() -> Iterator[tuple[int, str, list[str]]]:
@@ -125,26 +137,27 @@ def _stats() -> Iterator[tuple[int, str, list[str]]]:
             continue
         try:
             with open(f"/proc/{entry.name}/stat") as stat:
-                head, tail = stat.read().rsplit(")", 1)
+                raw = stat.read()
         except OSError:
             continue
-        yield int(entry.name), head.split("(", 1)[1], tail.split()
+        yield (int(entry.name), *_parse_stat(raw))
 
 
-def cpu_of_command(command: str) -> float:
-    """CPU seconds used by the processes named ``command`` (``postgres``, ``java``) and, through the
-    oldest of them (a postmaster), by the ones that have exited: the difference of two calls is what
-    they used in between, backends and autovacuum workers that came and went included."""
-    ticks = 0
+def cpu_by_command(*commands: str) -> dict[str, float]:
+    """CPU seconds used by the processes named each of ``commands`` (``postgres``, ``java``) and,
+    through the root of their tree (a postmaster), by the ones that have exited: the difference of
+    two calls is what they used in between, backends and autovacuum workers that came and went
+    included. One pass over ``/proc`` for all of them."""
     procs = {pid: (name, fields) for pid, name, fields in _stats()}
+    ticks = dict.fromkeys(commands, 0)
     for name, fields in procs.values():
-        if name != command:
+        if name not in ticks:
             continue
-        ticks += int(fields[11]) + int(fields[12])
+        ticks[name] += _cpu_ticks(fields)
         parent = procs.get(int(fields[1]))
-        if parent is None or parent[0] != command:  # the tree's root: its reaped children too
-            ticks += int(fields[13]) + int(fields[14])
-    return ticks / os.sysconf("SC_CLK_TCK")
+        if parent is None or parent[0] != name:  # the tree's root: its reaped children too
+            ticks[name] += int(fields[13]) + int(fields[14])
+    return {name: n / os.sysconf("SC_CLK_TCK") for name, n in ticks.items()}
 
 
 # ---- the worker (a child process) ------------------------------------------------------------

@@ -68,7 +68,7 @@ from bench._change_events import contact_snapshot_events, produce_events
 from bench._existing import ScaleEvents, check_against_oracle, copy_of, drop, scale_events, seeded_template
 from bench._raw_loader import raw_load
 from bench._report import report, summarize
-from bench._services import PARTITIONS, cpu_of_command, cpu_seconds, fresh_topics, messages_in
+from bench._services import PARTITIONS, cpu_by_command, cpu_seconds, fresh_topics, messages_in
 from hubsync._runtime.processes import free_port
 from hubsync.avro.codec import SingleObjectCodec
 from hubsync.avro.schemas import SchemaRepository
@@ -398,7 +398,7 @@ def _load_pair(
             )
             throughput = (events - first_count) / max(time.perf_counter() - first_at, 1e-9)
             worker_cpu = _CpuSample.take(pid).per_event_us(at_first[0], events - first_count)
-            rss = _peak_rss_mb(workers.procs[0].pid)
+            rss = _peak_rss_mb(pid)
             workers.committed_all(topic, time.monotonic() + 120)
             problems = check_against_oracle(url, scale, messages_in(bootstrap, settings.topics.crm_contacts))
             phases: dict[str, float] = {}
@@ -410,7 +410,7 @@ def _load_pair(
                 phases["p50_max_s"], phases["p99_max_s"] = _latency(
                     workers, bootstrap, topic, next_id + 10_000_000, phases["max_rate"], seconds
                 )
-                rss = max(rss, _peak_rss_mb(workers.procs[0].pid))
+                rss = max(rss, _peak_rss_mb(pid))
     finally:
         drop(server_url, raw_db, worker_db)
     return {
@@ -437,7 +437,8 @@ class _CpuSample:
 
     @classmethod
     def take(cls, pid: int) -> _CpuSample:
-        return cls(cpu_seconds(pid), cpu_of_command("postgres"), cpu_of_command("java"))
+        servers = cpu_by_command("postgres", "java")
+        return cls(cpu_seconds(pid), servers["postgres"], servers["java"])
 
     def per_event_us(self, before: _CpuSample, events: int) -> dict[str, float]:
         """µs of CPU an event since ``before``, by who used it, and their ``total``."""
