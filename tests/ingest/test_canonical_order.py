@@ -121,11 +121,8 @@ def test_a_publish_that_never_runs_gives_up_retriably_and_releases_the_lock(
         results: dict[int | None, BatchResult] = {
             None: BatchResult(touched={"contact": {1}, "account": set()})
         }
-        with (
-            processor.pool.connection() as conn,
-            pytest.raises(RetriableError, match="not published in time"),
-        ):
-            processor._publish_canonical_in_order(conn, results, stopped)
+        with pytest.raises(RetriableError, match="not published in time"):
+            processor._publish_canonical_in_order(results, stopped)
         with psycopg.connect(setup.database_url) as conn:
             conn.execute("SET lock_timeout = '2s'")
             lock_canonical(conn)  # LockNotAvailable if the thread's transaction still held it

@@ -37,7 +37,6 @@ from hubsync.matching.record_keys import AccountKeys, ContactKeys, KeyMemo
 from hubsync.records.kinds import RECORD_ID_PROPERTY, RECORD_TABLES, ObjectKind
 from hubsync.records.state import SYNCED, RecordState, platform_version, version_of
 from hubsync.storage.arrays import bool_array, int_array
-from hubsync.storage.canonical import new_contact_values
 from hubsync.storage.outbox import OutboxEvent, append_outbox
 from hubsync.storage.portal_scope import current_portal
 
@@ -67,11 +66,6 @@ class BatchResult:
     rejected_values: int = 0
     outbox_events: int = 0
     touched: dict[ObjectKind, set[int]] = field(default_factory=lambda: {"contact": set(), "account": set()})
-    #: the portal the batch was applied in
-    portal: int | None = None
-    #: contacts this batch inserted whose canonical record is what it wrote (no links, pairs, merge
-    #: or erasure), by record id: :func:`fresh_canonical` builds it without reading it back
-    fresh: dict[int, tuple[RecordState, ContactKeys]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -452,7 +446,7 @@ def apply_batch(
     result = BatchResult(events=len(events))
     batch = _Batch()
     # the portal the transaction works in, read once and handed to every writer that needs it
-    portal = result.portal = current_portal(conn)
+    portal = current_portal(conn)
     _load(conn, events, batch, portal, ctx.max_locks)
     _fold_mirrors(conn, events, batch, portal)
     _reduce(events, batch, result, ctx.replay)
@@ -480,7 +474,6 @@ def apply_batch(
         result.touched[kind].update(folded)
     emails: set[str] = set()
     domains: set[str] = set()
-    linked = {contact for contact, *_ in batch.links}
     for row in rows:
         rid = ids[(row.kind, row.state.hubspot_id)]
         result.touched[row.kind].add(rid)
@@ -490,13 +483,6 @@ def apply_batch(
             changed_keys[row.kind].append(rid)
         if row.state.record_id is None and not row.state.erased:
             inserted[row.kind][rid] = row.keys
-            if (
-                row.kind == "contact"
-                and row.state.crm_status == SYNCED
-                and row.state.merged_into_hubspot_id is None
-                and row.state.hubspot_id not in linked
-            ):
-                result.fresh[rid] = (row.state, row.keys)
         # prospects follow the keys and the CRM status (a deletion offers the prospect again)
         if keys_changed or batch.loaded_status.get((row.kind, row.state.hubspot_id)) != row.state.crm_status:
             for k in (old, row.keys):
@@ -519,8 +505,6 @@ def apply_batch(
         result.duplicates_flagged += len(pairs)
         for pair in pairs:
             result.touched[kind].update((pair.record_a, pair.record_b))
-            result.fresh.pop(pair.record_a, None)
-            result.fresh.pop(pair.record_b, None)
     if emails or domains:
         mark_prospects(conn, emails=emails, domain_roots=domains)
 
@@ -535,29 +519,3 @@ def apply_batch(
         append_outbox(conn, outbox)
         result.outbox_events = len(outbox)
     return result
-
-
-def fresh_canonical(result: BatchResult, updated_at: int) -> list[tuple[Any, ...]]:
-    """The canonical records (``crm_contact``'s field values) of ``result.fresh``, the contacts the
-    batch inserted, as :func:`~hubsync.storage.canonical.canonical_contact_values` would read them
-    right after the batch's commit; ``updated_at``: the batch's transaction time (Unix ms). A
-    contact whose values do not allow it is left out (read it)."""
-    out: list[tuple[Any, ...]] = []
-    portal = result.portal
-    assert portal is not None
-    for rid, (state, keys) in result.fresh.items():
-        primary = keys.primary_email
-        values = new_contact_values(
-            rid,
-            state.hubspot_id,
-            state.crm_status,
-            state.creation_source,
-            state.properties,
-            [e for e in keys.emails if e != primary],
-            state.hubspot_updated_at,
-            updated_at,
-            portal,
-        )
-        if values is not None:
-            out.append(values)
-    return out

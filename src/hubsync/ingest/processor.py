@@ -35,7 +35,7 @@ from hubsync._runtime.crashpoints import crash_point
 from hubsync.avro.codec import AvroCodec
 from hubsync.backoff import Backoff
 from hubsync.errors import RetriableError
-from hubsync.ingest.apply import BatchResult, IngestContext, apply_batch, fresh_canonical
+from hubsync.ingest.apply import BatchResult, IngestContext, apply_batch
 from hubsync.ingest.events import ChangeEvent, change_event
 from hubsync.ingest.metrics import IngestMetrics
 from hubsync.ingest.record_io import MAX_RECORD_LOCKS
@@ -49,8 +49,6 @@ from hubsync.storage.canonical import (
     crm_key,
     lock_canonical,
     publishes_canonical,
-    release_canonical,
-    try_hold_canonical,
 )
 from hubsync.storage.config_versions import (
     forget_gone_workers,
@@ -226,116 +224,69 @@ class IngestProcessor:
         self.routing.enter(conn, portal)
         return self.contexts.get(conn, portal)
 
-    def _apply_all(
-        self, conn: psycopg.Connection[Any], events: Sequence[ChangeEvent]
-    ) -> tuple[dict[int | None, BatchResult], _Held | None]:
-        """One transaction for the batch; each portal's events applied with that portal entered.
-
-        A batch of one portal that inserted contacts takes the portal's canonical lock for the
-        session before it commits, if no one holds it (never waiting for it: see
-        :func:`~hubsync.storage.canonical.try_hold_canonical`), and builds those contacts'
-        canonical records from what it wrote instead of reading them back after the commit. The
-        caller publishes them and must release the lock (:meth:`_release`)."""
+    def _apply_all(self, events: Sequence[ChangeEvent]) -> dict[int | None, BatchResult]:
+        """One transaction for the batch; each portal's events applied with that portal entered."""
         results: dict[int | None, BatchResult] = {}
-        held: _Held | None = None
-        try:
-            with conn.transaction():
-                if self.publish_canonical:
-                    publishes_canonical(conn)
-                groups = self._by_portal(events)
-                for portal, group in groups.items():
-                    results[portal] = apply_batch(conn, group, self._enter(conn, portal))
-                if self.publish_canonical and len(results) == 1:
-                    (result,) = results.values()
-                    taken = try_hold_canonical(conn) if result.fresh else None
-                    if taken is not None:
-                        held = _Held(taken[0], [])  # first: released whatever happens next
-                        held.built.extend(fresh_canonical(result, updated_at=taken[1]))
-                crash_point("ingest.before_commit")
-        except BaseException:
-            if held is not None:
-                self._release(conn, held)
-            raise
+        with self.pool.connection() as conn, conn.transaction():
+            if self.publish_canonical:
+                publishes_canonical(conn)
+            for portal, group in self._by_portal(events).items():
+                results[portal] = apply_batch(conn, group, self._enter(conn, portal))
+            crash_point("ingest.before_commit")
         self.statistics.note(sum(r.created for r in results.values()))
-        return results, held
-
-    def _release(self, conn: psycopg.Connection[Any], held: _Held) -> None:
-        """Release the session's canonical lock; a connection that cannot is closed, which releases
-        it too (the pool replaces a closed connection)."""
-        try:
-            with conn.transaction():
-                release_canonical(conn, held.lock_id)
-        except psycopg.Error as exc:
-            log.warning("closing a connection that could not release its canonical lock: %s", exc)
-            conn.close()
+        return results
 
     def _apply_isolated(
-        self, conn: psycopg.Connection[Any], events: Sequence[tuple[KafkaRecord, ChangeEvent]]
+        self, events: Sequence[tuple[KafkaRecord, ChangeEvent]]
     ) -> tuple[dict[int | None, BatchResult], list[DeadLetterMessage]]:
         """Apply one event per transaction; the ones that fail (not retriably) become dead letters."""
         totals: dict[int | None, BatchResult] = {}
         dead: list[DeadLetterMessage] = []
-        for message, event in events:
-            portal = self.routing.portal_of(event.portal_id)
-            try:
-                with conn.transaction():
-                    if self.publish_canonical:
-                        publishes_canonical(conn)
-                    result = apply_batch(conn, [event], self._enter(conn, portal))
-            except RETRIABLE_DB_ERRORS:
-                raise
-            except Exception as exc:  # a record this code cannot apply: park it, go on
-                log.warning("change event %s could not be applied: %s", event.event_id, exc)
-                dead.append(dead_letter_for(message, FailureStage.APPLY, exc, now_ms=now_ms()))
-                continue
-            add_results(totals.setdefault(portal, BatchResult()), result)
+        with self.pool.connection() as conn:
+            for message, event in events:
+                portal = self.routing.portal_of(event.portal_id)
+                try:
+                    with conn.transaction():
+                        if self.publish_canonical:
+                            publishes_canonical(conn)
+                        result = apply_batch(conn, [event], self._enter(conn, portal))
+                except RETRIABLE_DB_ERRORS:
+                    raise
+                except Exception as exc:  # a record this code cannot apply: park it, go on
+                    log.warning("change event %s could not be applied: %s", event.event_id, exc)
+                    dead.append(dead_letter_for(message, FailureStage.APPLY, exc, now_ms=now_ms()))
+                    continue
+                add_results(totals.setdefault(portal, BatchResult()), result)
         return totals, dead
 
     def _apply(
-        self, conn: psycopg.Connection[Any], events: Sequence[tuple[KafkaRecord, ChangeEvent]]
-    ) -> tuple[dict[int | None, BatchResult], list[DeadLetterMessage], _Held | None]:
+        self, events: Sequence[tuple[KafkaRecord, ChangeEvent]]
+    ) -> tuple[dict[int | None, BatchResult], list[DeadLetterMessage]]:
         if not events:
-            return {}, [], None
+            return {}, []
         try:
-            results, held = self._apply_all(conn, [e for _, e in events])
+            return self._apply_all([e for _, e in events]), []
         except RETRIABLE_DB_ERRORS:
             raise
         except Exception as exc:
             log.warning("batch of %d events failed (%s); applying them one by one", len(events), exc)
-            return (*self._apply_isolated(conn, events), None)
-        return results, [], held
+            return self._apply_isolated(events)
 
-    def _commit_and_publish(
-        self, events: Sequence[tuple[KafkaRecord, ChangeEvent]], loop: asyncio.AbstractEventLoop
-    ) -> tuple[dict[int | None, BatchResult], list[DeadLetterMessage], int]:
-        """Apply and commit ``events``, then publish the canonical records of every record they
-        named (:meth:`_publish_canonical_in_order`), on one connection; their dead letters, what
-        each portal's part did, and how many canonical records were published."""
-        with self.pool.connection() as conn:
-            results, dead, held = self._apply(conn, events)
-            try:
-                crash_point("ingest.after_commit")
-                committed = time.time()
-                self.metrics.commit_latency.observe_many(
-                    max(0.0, committed - e.received_at / 1000) for _, e in events
-                )
-                self.metrics.last_commit.set(committed)
-                published = 0
-                if self.publish_canonical:
-                    published = self._publish_canonical_in_order(
-                        conn, results, loop, held.built if held is not None else ()
-                    )
-            finally:
-                if held is not None:
-                    self._release(conn, held)
-        return results, dead, published
+    def _commit(
+        self, events: Sequence[tuple[KafkaRecord, ChangeEvent]]
+    ) -> tuple[dict[int | None, BatchResult], list[DeadLetterMessage]]:
+        """Apply and commit ``events``; their dead letters, and what each portal's part did."""
+        results, dead = self._apply(events)
+        crash_point("ingest.after_commit")
+        committed = time.time()
+        self.metrics.commit_latency.observe_many(
+            max(0.0, committed - e.received_at / 1000) for _, e in events
+        )
+        self.metrics.last_commit.set(committed)
+        return results, dead
 
     def _publish_canonical_in_order(
-        self,
-        conn: psycopg.Connection[Any],
-        results: Mapping[int | None, BatchResult],
-        loop: asyncio.AbstractEventLoop,
-        built: Sequence[tuple[Any, ...]] = (),
+        self, results: Mapping[int | None, BatchResult], loop: asyncio.AbstractEventLoop
     ) -> int:
         """Read, encode and publish the canonical records of every record the batch named, holding
         each portal's canonical lock (:func:`~hubsync.storage.canonical.lock_canonical`) from the
@@ -343,34 +294,28 @@ class IngestProcessor:
         whatever the other consumers and workers publish meanwhile. Runs in the batch's thread; the
         messages are sent by ``loop``, the one :meth:`process` runs in.
 
-        ``built``: canonical contacts the batch built from what it wrote, under the lock its
-        session has held since before it committed (:meth:`_apply_all`); they are published with
-        the rest and not read again.
-
         A transaction locks at most ``max_locks`` portals (a batch of the public app may name
         thousands; each lock takes a slot of the server's lock table), in id order."""
         touched = {p: r.touched for p, r in results.items() if any(r.touched.values())}
         if not touched:
             return 0
-        built_ids = {values[0] for values in built}
         published = 0
-        home: int | None = None
-        if None in touched and len(touched) > 1:  # None is the home portal: its lock's place
-            with conn.transaction():
-                home = current_portal(conn)
-        for group in canonical_lock_order(list(touched), home, max(1, self.contexts.max_locks)):
-            canonical: list[tuple[ObjectKind, tuple[Any, ...]]] = [("contact", values) for values in built]
-            built = ()  # one portal's: published with the first (the only) group
-            with conn.transaction():
-                for portal in group:
-                    self.routing.enter(conn, portal)
-                    lock_canonical(conn)
-                    for kind, ids in touched[portal].items():
-                        wanted = ids - built_ids if kind == "contact" and built_ids else ids
-                        if wanted:
-                            read = CANONICAL_VALUES[kind]
-                            canonical.extend((kind, values) for values in read(conn, sorted(wanted)))
-                published += self._wait_published(self._encode_canonical(canonical), loop)
+        with self.pool.connection() as conn:
+            home: int | None = None
+            if None in touched and len(touched) > 1:  # None is the home portal: its lock's place
+                with conn.transaction():
+                    home = current_portal(conn)
+            for group in canonical_lock_order(list(touched), home, max(1, self.contexts.max_locks)):
+                canonical: list[tuple[ObjectKind, tuple[Any, ...]]] = []
+                with conn.transaction():
+                    for portal in group:
+                        self.routing.enter(conn, portal)
+                        lock_canonical(conn)
+                        for kind, ids in touched[portal].items():
+                            if ids:
+                                read = CANONICAL_VALUES[kind]
+                                canonical.extend((kind, values) for values in read(conn, sorted(ids)))
+                    published += self._wait_published(self._encode_canonical(canonical), loop)
         return published
 
     def _wait_published(
@@ -401,11 +346,14 @@ class IngestProcessor:
         events, dead = await loop.run_in_executor(executor, self.decode, messages)
 
         async def attempt() -> tuple[BatchResult, list[DeadLetterMessage], int]:
-            results, apply_dead, published = await loop.run_in_executor(
-                executor, self._commit_and_publish, events, loop
-            )
+            results, apply_dead = await loop.run_in_executor(executor, self._commit, events)
             letters = dead + apply_dead
             await self.dlq.publish(letters)
+            published = 0
+            if self.publish_canonical:
+                published = await loop.run_in_executor(
+                    executor, self._publish_canonical_in_order, results, loop
+                )
             result = BatchResult()
             for part in results.values():
                 add_results(result, part)
@@ -476,14 +424,6 @@ class IngestProcessor:
         ):
             if count:
                 m.mapped_values.labels(object_type=kind, rule=rule).inc(count)
-
-
-@dataclass(frozen=True, slots=True)
-class _Held:
-    """The canonical lock a batch's session holds (its id), and the records it built under it."""
-
-    lock_id: int
-    built: list[tuple[Any, ...]]
 
 
 def canonical_lock_order(

@@ -43,10 +43,7 @@ __all__ = [
     "canonical_contacts",
     "crm_key",
     "lock_canonical",
-    "new_contact_values",
     "publishes_canonical",
-    "release_canonical",
-    "try_hold_canonical",
 ]
 
 # The columns are the Avro schemas' fields, in their order (crm_contact.avsc, crm_account.avsc), so
@@ -63,7 +60,7 @@ WITH wanted AS (
     SELECT DISTINCT unnest(%(ids)s::bigint[]) AS id
 ),
 extra_emails AS (
-    SELECT e.contact_id AS id, array_agg(e.email_normalized ORDER BY e.email_normalized COLLATE "C") AS emails
+    SELECT e.contact_id AS id, array_agg(e.email_normalized ORDER BY e.email_normalized) AS emails
     FROM hubsync.contact_emails e
     WHERE e.contact_id IN (SELECT id FROM wanted) AND NOT e.is_primary
     GROUP BY e.contact_id
@@ -164,14 +161,9 @@ ORDER BY a.id
 
 
 # the portal's own lock, hashed by the server so every publisher (ingest, the relay) names it alike
-_CANONICAL_LOCK_ID: LiteralString = (
-    "hashtextextended('hubsync.canonical:' || hubsync.current_portal()::text, 0)"
-)
-_LOCK_CANONICAL: LiteralString = "SELECT pg_advisory_xact_lock(" + _CANONICAL_LOCK_ID + ")"
-# the same lock for the session, if free, with the transaction's time (the updated_at it writes)
-_TRY_HOLD_CANONICAL: LiteralString = (
-    "SELECT k.id, pg_try_advisory_lock(k.id), floor(extract(epoch FROM now()) * 1000)::bigint"
-    " FROM (SELECT " + _CANONICAL_LOCK_ID + " AS id) k"
+_LOCK_CANONICAL: LiteralString = (
+    "SELECT pg_advisory_xact_lock("
+    "hashtextextended('hubsync.canonical:' || hubsync.current_portal()::text, 0))"
 )
 
 
@@ -186,29 +178,6 @@ def lock_canonical(conn: psycopg.Connection[Any]) -> None:
     batch linked a contact to it, then was slower to publish, would leave the compacted topic with
     the older account until the account changed again."""
     conn.execute(_LOCK_CANONICAL)
-
-
-def try_hold_canonical(conn: psycopg.Connection[Any]) -> tuple[int, int] | None:
-    """Take the current portal's canonical-publishing lock (:func:`lock_canonical`) for the
-    session, if no one holds it: ``(lock id, the transaction's time in Unix ms)``, or None when
-    another session holds it (nothing is waited for).
-
-    A writer takes it before it commits and holds it across the commit until Kafka has
-    acknowledged the canonical records it built from what it wrote, without reading them back: no
-    other publisher can read a newer state of those records and publish it before them (a later
-    writer of them commits after this one, and reads or builds under the lock after this one
-    released it). Never waited for inside a transaction: whoever holds the lock may be waiting for
-    Kafka, and this transaction holds row and key locks the platform's writers need. Release it
-    with :func:`release_canonical`, on the same connection, whatever happens."""
-    row = conn.execute(_TRY_HOLD_CANONICAL).fetchone()
-    assert row is not None
-    lock_id, taken, now_ms = row
-    return (int(lock_id), int(now_ms)) if taken else None
-
-
-def release_canonical(conn: psycopg.Connection[Any], lock_id: int) -> None:
-    """Release the session lock :func:`try_hold_canonical` took (outside any transaction block)."""
-    conn.execute("SELECT pg_advisory_unlock(%s)", (lock_id,))
 
 
 async def alock_canonical(conn: psycopg.AsyncConnection[Any]) -> None:
@@ -258,68 +227,6 @@ def _finish(row: dict[str, Any]) -> dict[str, Any]:
 #: where ``properties`` is in a row of CONTACTS_SQL / ACCOUNTS_SQL
 CONTACT_PROPERTIES_AT = 8
 ACCOUNT_PROPERTIES_AT = 7
-
-
-#: property names in the order ``jsonb`` keeps them, by their order in a record (a batch's records
-#: share a few orders); cleared when it holds this many
-_JSONB_ORDERS: dict[tuple[str, ...], tuple[str, ...]] = {}
-_JSONB_ORDERS_MAX = 4096
-
-
-def _jsonb_key_order(keys: tuple[str, ...]) -> tuple[str, ...]:
-    """``keys`` in the order a ``jsonb`` object keeps them, which a read returns: shorter keys
-    first (their UTF-8 length), then by their UTF-8 bytes."""
-    order = _JSONB_ORDERS.get(keys)
-    if order is None:
-        if len(_JSONB_ORDERS) >= _JSONB_ORDERS_MAX:
-            _JSONB_ORDERS.clear()
-        order = _JSONB_ORDERS[keys] = tuple(sorted(keys, key=lambda k: (len(b := k.encode("utf-8")), b)))
-    return order
-
-
-def new_contact_values(
-    record_id: int,
-    hubspot_id: str,
-    crm_status: str,
-    creation_source: str,
-    properties: Mapping[str, str | None],
-    additional_emails: list[str],
-    hubspot_updated_at: int | None,
-    updated_at: int,
-    portal_id: int,
-) -> tuple[Any, ...] | None:
-    """The row :data:`CONTACTS_SQL` reads for a contact written with these values (``email``,
-    ``first_name`` and ``last_name`` are its ``email``, ``firstname`` and ``lastname`` properties)
-    that has no account links, no potential duplicates, no platform merge or deletion and no
-    erasure (a contact that a transaction has just inserted as such), built without reading it:
-    the same values in the same order (``properties`` as ``jsonb`` orders its keys, additional
-    addresses by their bytes). None when a property value is not a string or null (a ``jsonb``
-    number would not come back as written): read that one."""
-    for value in properties.values():
-        if value is not None and type(value) is not str:
-            return None
-    get = properties.get
-    additional_emails.sort()
-    return (
-        record_id,
-        hubspot_id,
-        crm_status.upper(),
-        creation_source.upper(),
-        get("email"),
-        additional_emails,
-        get("firstname"),
-        get("lastname"),
-        {k: properties[k] for k in _jsonb_key_order(tuple(properties))},
-        [],
-        None,
-        [],
-        None,
-        False,
-        hubspot_updated_at,
-        updated_at,
-        None,
-        portal_id,
-    )
 
 
 def _finish_values(row: tuple[Any, ...], at: int) -> tuple[Any, ...]:
