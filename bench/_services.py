@@ -17,6 +17,7 @@ from typing import Any
 from confluent_kafka import Consumer, TopicPartition
 from prometheus_client import CollectorRegistry
 
+from hubsync._runtime.processes import parse_proc_stat
 from hubsync.settings import Settings, TopicNames
 from hubsync.storage.migrate import migrate
 from hubsync.streams.admin import ensure_change_topics
@@ -112,13 +113,6 @@ def stop(proc: subprocess.Popen[Any]) -> None:
         proc.wait()
 
 
-def _parse_stat(raw: str) -> tuple[str, list[str]]:
-    """``(command, the fields after it)`` of a ``/proc/<pid>/stat`` line (a command may hold spaces
-    and parentheses itself)."""
-    head, tail = raw.rsplit(")", 1)
-    return head.split("(", 1)[1], tail.split()
-
-
 def _cpu_ticks(fields: list[str]) -> int:
     """utime + stime of the fields after the command."""
     return int(fields[11]) + int(fields[12])
@@ -126,7 +120,7 @@ def _cpu_ticks(fields: list[str]) -> int:
 
 def cpu_seconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as stat:
-        _, fields = _parse_stat(stat.read())
+        _, fields = parse_proc_stat(stat.read())
     return _cpu_ticks(fields) / os.sysconf("SC_CLK_TCK")
 
 
@@ -140,7 +134,7 @@ def _stats() -> Iterator[tuple[int, str, list[str]]]:
                 raw = stat.read()
         except OSError:
             continue
-        yield (int(entry.name), *_parse_stat(raw))
+        yield (int(entry.name), *parse_proc_stat(raw))
 
 
 def cpu_by_command(*commands: str) -> dict[str, float]:

@@ -16,6 +16,7 @@ from hubsync._runtime.errors import ServiceError
 from hubsync._runtime.processes import (
     ProcessRef,
     free_port,
+    parse_proc_stat,
     pid_alive,
     port_is_free,
     port_open,
@@ -28,6 +29,14 @@ from hubsync._runtime.processes import (
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="start times come from /proc")
 # Ignores SIGTERM, says so (so the test knows the handler is installed), then sleeps.
 STUBBORN = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(60)"
+
+
+def test_a_stat_line_splits_around_a_command_holding_spaces_and_parentheses() -> None:
+    raw = "4242 (post (gres) x) S 1 4242 4242 0 -1 4194560 10 0 0 0 7 3 5 2\n"
+    command, fields = parse_proc_stat(raw)
+    assert command == "post (gres) x"
+    assert fields[:2] == ["S", "1"]
+    assert (fields[11], fields[12], fields[13], fields[14]) == ("7", "3", "5", "2")
 
 
 def test_a_running_process_is_running() -> None:

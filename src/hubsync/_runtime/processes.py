@@ -27,6 +27,7 @@ __all__ = [
     "LOOPBACK",
     "ProcessRef",
     "free_port",
+    "parse_proc_stat",
     "pid_alive",
     "port_is_free",
     "port_open",
@@ -55,14 +56,20 @@ os._exit(0)
 """
 
 
+def parse_proc_stat(raw: str) -> tuple[str, list[str]]:
+    """``(command, the fields from the state on)`` of a ``/proc/<pid>/stat`` line."""
+    # The command name is in parentheses and may itself contain spaces or parentheses.
+    head, tail = raw.rsplit(")", 1)
+    return head.split("(", 1)[1], tail.split()
+
+
 def _stat_fields(pid: int) -> list[str] | None:
     """Fields of ``/proc/<pid>/stat`` from the state on, or None without such a process (or /proc)."""
     try:
         raw = (_PROC / str(pid) / "stat").read_text()
     except OSError:
         return None
-    # The command name is in parentheses and may itself contain spaces or parentheses.
-    return raw[raw.rindex(")") + 2 :].split()
+    return parse_proc_stat(raw)[1]
 
 
 def _ps(pid: int, field: str) -> str:
