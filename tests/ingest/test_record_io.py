@@ -66,3 +66,70 @@ def test_timestamps_round_trip_to_the_millisecond(conn: psycopg.Connection[Any])
     for i, ms in enumerate(EDGE_MS):
         state = loaded[f"h{i}"]
         assert (state.crm_status_at, state.hubspot_updated_at, state.hubspot_created_at) == (ms, ms, ms - 1)
+
+
+def _email_rows(conn: psycopg.Connection[Any], record_id: int) -> list[tuple[str, bool, str]]:
+    """A contact's ``contact_emails`` rows with the transaction that wrote each (``xmin``)."""
+    return [
+        (str(email), bool(primary), str(xmin))
+        for email, primary, xmin in conn.execute(
+            "SELECT email_normalized, is_primary, xmin::text FROM hubsync.contact_emails_all"
+            " WHERE contact_id = %s ORDER BY email_normalized",
+            (record_id,),
+        )
+    ]
+
+
+def _rewrite(conn: psycopg.Connection[Any], record_id: int, old: RecordState, **properties: str) -> None:
+    state = RecordState(
+        hubspot_id=old.hubspot_id,
+        record_id=record_id,
+        properties={**old.properties, **properties},
+        versions=dict(old.versions),
+        dirty=True,
+    )
+    old_keys = {("contact", old.hubspot_id): keys_of("contact", old.properties)}
+    write_records(
+        conn, [RecordRow("contact", state, keys_of("contact", state.properties))], old_keys=old_keys
+    )
+    conn.commit()
+
+
+def test_email_keys_are_rewritten_only_when_the_addresses_change(conn: psycopg.Connection[Any]) -> None:
+    """A contact's new name or company leaves its ``contact_emails`` rows alone (the same rows, written
+    by the first transaction); another address, an added one or another primary replaces them."""
+    first = {"email": "Ann@Acme.com", "hs_additional_emails": "ann.lee@acme.com", "lastname": "Lee"}
+    state = RecordState(hubspot_id="h1", properties=dict(first), versions={"email": 1}, dirty=True)
+    rid = write_records(conn, [RecordRow("contact", state, keys_of("contact", first))], old_keys={})[
+        ("contact", "h1")
+    ]
+    conn.commit()
+    written = _email_rows(conn, rid)
+    assert [(e, p) for e, p, _ in written] == [("ann.lee@acme.com", False), ("ann@acme.com", True)]
+
+    _rewrite(conn, rid, state, lastname="Lee-Smith", company="Acme Corp")
+    assert _email_rows(conn, rid) == written  # not rewritten: the same rows of the same transaction
+    renamed = RecordState(
+        hubspot_id="h1", properties={**first, "lastname": "Lee-Smith", "company": "Acme Corp"}
+    )
+
+    _rewrite(conn, rid, renamed, hs_additional_emails="ann.lee@acme.com;a.lee@acme.com")
+    added = _email_rows(conn, rid)
+    assert [(e, p) for e, p, _ in added] == [
+        ("a.lee@acme.com", False),
+        ("ann.lee@acme.com", False),
+        ("ann@acme.com", True),
+    ]
+    assert {x for _, _, x in added} != {x for _, _, x in written}
+    more = RecordState(
+        hubspot_id="h1",
+        properties={**renamed.properties, "hs_additional_emails": "ann.lee@acme.com;a.lee@acme.com"},
+    )
+
+    _rewrite(conn, rid, more, email="ann.lee@acme.com", hs_additional_emails="ann@acme.com;a.lee@acme.com")
+    swapped = _email_rows(conn, rid)  # the same three addresses, another primary
+    assert [(e, p) for e, p, _ in swapped] == [
+        ("a.lee@acme.com", False),
+        ("ann.lee@acme.com", True),
+        ("ann@acme.com", False),
+    ]

@@ -183,7 +183,8 @@ def write_records(
 ) -> dict[tuple[ObjectKind, str], int]:
     """Insert or update ``rows``; return the platform id of each ``(kind, hubspot_id)`` written.
 
-    Contacts whose e-mail keys changed get their ``contact_emails`` rows replaced.
+    Contacts whose e-mail addresses changed (``old_keys``: their keys as loaded) get their
+    ``contact_emails`` rows replaced.
     """
     ids: dict[tuple[ObjectKind, str], int] = {}
     if not rows:
@@ -253,15 +254,22 @@ def write_records(
         if kind == "contact":
             _write_emails(
                 conn,
-                [
-                    r
-                    for r in mine
-                    if old_keys.get(("contact", r.state.hubspot_id)) != r.keys or r.state.record_id is None
-                ],
+                [r for r in mine if _emails_changed(old_keys.get(("contact", r.state.hubspot_id)), r)],
                 ids,
                 portal,
             )
     return ids
+
+
+def _emails_changed(old: ContactKeys | None, row: RecordRow) -> bool:
+    """Whether ``row``'s ``contact_emails`` rows must be replaced: a new or erased contact, or other
+    addresses or another primary one than loaded. A change of name or company alone (the other
+    matching keys, in the contact's own columns) leaves them as they are: rewriting them cost an
+    update a delete and a copy of its keys, each row's foreign-key check and index entries."""
+    if row.state.record_id is None or row.state.erased or old is None:
+        return True
+    keys: ContactKeys = row.keys
+    return old.emails != keys.emails or old.primary_email != keys.primary_email
 
 
 def _write_emails(
