@@ -133,3 +133,30 @@ def test_email_keys_are_rewritten_only_when_the_addresses_change(conn: psycopg.C
         ("ann.lee@acme.com", True),
         ("ann@acme.com", False),
     ]
+
+
+def test_loading_parses_both_jsonb_columns_as_the_jsonb_loader_does(conn: psycopg.Connection[Any]) -> None:
+    """``load_records`` reads ``properties`` and ``property_versions`` as text and parses them itself, with
+    the values psycopg's jsonb loader gives (``hubsync.storage.pool.json_loads``): a number past a double's
+    range, which orjson refuses (a platform writer may store one), falls back to the standard library; a
+    number over 64 bits is a float either way. Each column comes back as a dict of its own."""
+    state = RecordState(
+        hubspot_id="big", properties={"email": "b@example.com"}, versions={"email": 1}, dirty=True
+    )
+    rid = write_records(
+        conn, [RecordRow("contact", state, keys_of("contact", state.properties))], old_keys={}
+    )[("contact", "big")]
+    conn.execute(
+        "UPDATE hubsync.contacts SET properties = properties || %s::jsonb,"
+        " property_versions = property_versions || %s::jsonb WHERE id = %s",
+        ('{"score": 1e400, "rank": 123456789012345678901234567890}', '{"score": 18446744073709551616}', rid),
+    )
+    stored = conn.execute(
+        "SELECT properties, property_versions FROM hubsync.contacts WHERE id = %s", (rid,)
+    ).fetchone()
+    assert stored is not None
+    (loaded,) = load_records(conn, "contact", hubspot_ids=["big"])
+    assert (loaded.state.properties, loaded.state.versions) == stored
+    assert loaded.state.properties["score"] == 10**400  # jsonb writes it out in digits
+    assert loaded.state.versions == {"email": 1, "score": float(2**64)}
+    assert type(loaded.state.properties) is dict and loaded.state.properties is not loaded.state.versions

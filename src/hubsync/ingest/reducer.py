@@ -166,7 +166,10 @@ def merge_properties(
         current = properties.get(name)
         if stored is not None:
             if type(stored) is int:  # HubSpot's own: the later change wins, a tie the larger value
-                if at < stored or (at == stored and _tie_key(value) <= _tie_key(current)):
+                # (an unchanged value at the stored time, a snapshot's usual case, ties without keys)
+                if at < stored or (
+                    at == stored and (value == current or _tie_key(value) <= _tie_key(current))
+                ):
                     continue
             elif _platform_keeps(state, event, name, value, current, at, stored, activities):
                 continue

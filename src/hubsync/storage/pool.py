@@ -22,7 +22,7 @@ from hubsync.settings import with_options
 log = logging.getLogger(__name__)
 
 
-def _json_loads(data: bytes | bytearray | memoryview | str) -> Any:
+def json_loads(data: bytes | bytearray | memoryview | str) -> Any:
     """jsonb and json columns parsed with orjson (about three times faster than the standard
     library on records' properties, a hot path of ingest and the canonical reads); a document
     orjson refuses (a number outside 64 bits) falls back to the standard library."""
@@ -33,7 +33,7 @@ def _json_loads(data: bytes | bytearray | memoryview | str) -> Any:
 
 
 # process-wide: every connection hubsync opens (pools and direct connections) parses JSON this way
-set_json_loads(_json_loads)
+set_json_loads(json_loads)
 
 
 @dataclass(frozen=True, slots=True)
