@@ -127,7 +127,7 @@ def load_records(
         where += " AND hubspot_id IS NULL AND merged_into_id IS NULL"
     # the two jsonb columns as text, parsed here with orjson: through psycopg's jsonb loader each value
     # took two Python calls more (~0.5 µs); and fetchall, not iterating the cursor (a Python call a row).
-    # 6.6-6.9 -> 5.1-5.3 µs of CPU a record loaded (docs/performance.md, session 21)
+    # 6.4-6.9 -> 4.4-4.8 µs of CPU a record loaded (docs/performance.md, session 21)
     rows = conn.execute(
         f"SELECT id, hubspot_id, creation_source, crm_status, {_ms('crm_status_at')}, properties::text,"
         f" property_versions::text, {_ms('hubspot_updated_at')}, {_ms('hubspot_created_at')},"
@@ -140,7 +140,7 @@ def load_records(
     for rid, hid, source, status, status_at, props, versions, updated, created, merged, erased_ in rows:
         try:  # the two columns' text, parsed
             props, versions = loads(props), loads(versions)
-        except orjson.JSONDecodeError:  # a number orjson refuses (over 64 bits): the shared fallback
+        except orjson.JSONDecodeError:  # a number past a double's range, which orjson refuses
             props, versions = json_loads(props), json_loads(versions)
         out.append(
             LoadedRecord(

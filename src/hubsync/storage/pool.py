@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 def json_loads(data: bytes | bytearray | memoryview | str) -> Any:
     """jsonb and json columns parsed with orjson (about three times faster than the standard
     library on records' properties, a hot path of ingest and the canonical reads); a document
-    orjson refuses (a number outside 64 bits) falls back to the standard library."""
+    orjson refuses (a number past a double's range; it reads an integer over 64 bits as a float, as
+    the standard library would not) falls back to the standard library."""
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
