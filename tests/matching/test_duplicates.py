@@ -443,7 +443,8 @@ def test_an_exclusive_batch_holds_off_a_concurrent_small_one(db: str) -> None:
 
 def test_the_name_company_lookups_are_exact_index_lookups(conn: psycopg.Connection[Any]) -> None:
     """A name matched by many contacts at other companies is looked up by name and company
-    together (migration 0012): the cost of the name_company signal does not grow with the table."""
+    together (migration 0012): the cost of the name_company signal does not grow with the table.
+    The company domain has one index, for detection's lookup and the console's search alike (0017)."""
     portal = conn.execute("SELECT hubsync.current_portal()").fetchone()
     assert portal is not None
     with (
@@ -469,11 +470,22 @@ def test_the_name_company_lookups_are_exact_index_lookups(conn: psycopg.Connecti
             )
         )
         index = (
-            "contacts_name_company_key_idx"
-            if column == "company_name_key"
-            else "contacts_name_company_domain_idx"
+            "contacts_name_company_key_idx" if column == "company_name_key" else "contacts_domain_name_idx"
         )
         assert index in plan, plan
+    # the console's search by company domain alone reads the same index's prefix (migration 0017)
+    plan = "\n".join(
+        row[0]
+        for row in conn.execute(
+            "EXPLAIN SELECT id FROM hubsync.contacts WHERE company_domain_root = %s", ("d7.example",)
+        )
+    )
+    assert "contacts_domain_name_idx" in plan, plan
+    indexes = conn.execute(
+        "SELECT array_agg(indexname::text ORDER BY indexname) FROM pg_indexes"
+        " WHERE schemaname = 'hubsync' AND tablename = 'contacts_all' AND indexdef LIKE '%company_domain_root%'"
+    ).fetchone()
+    assert indexes == (["contacts_domain_name_idx"],), "one index of the company domain, no more"
 
 
 def _plan(conn: psycopg.Connection[Any], statement: str, params: dict[str, Any]) -> str:
