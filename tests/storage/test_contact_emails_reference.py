@@ -116,6 +116,7 @@ def test_keys_of_contacts_the_transaction_wrote_take_no_lock_others_do(url: str)
         conn.execute("UPDATE hubsync.contacts SET last_name = 'Changed' WHERE id = %s", (updated,))
         _copy_keys(conn, "".join(f"{c}\t{c}@acme.com\tt\n" for c in (new, updated, existing)).encode())
         assert not _locked_by_a_transaction(conn, new)
+        assert not _locked_by_a_transaction(conn, updated)  # its new row version, written by this transaction
         assert _locked_by_a_transaction(conn, existing)
         conn.rollback()
 
