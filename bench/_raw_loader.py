@@ -23,6 +23,7 @@ import orjson
 import psycopg
 from confluent_kafka import Consumer
 
+from bench._rates import steady_rate
 from hubsync.avro.codec import SINGLE_OBJECT_HEADER_LEN
 from hubsync.avro.schemas import SchemaRepository
 
@@ -64,6 +65,13 @@ class RawLoadResult:
     seconds: float
     events_per_s: float
     startup_seconds: float = 0.0
+    #: ``(time, events loaded)`` after each commit, from the first batch received (at 0 events)
+    progress: tuple[tuple[float, int], ...] = ()
+
+    @property
+    def steady_events_per_s(self) -> float:
+        """The rate over the steady window (``bench._rates``), as the worker's is measured."""
+        return steady_rate(self.progress, self.events)
 
 
 def raw_load(
@@ -94,6 +102,7 @@ def raw_load(
         }
     )
     loaded = 0
+    progress: list[tuple[float, int]] = []
     subscribed = time.perf_counter()
     started: float | None = None
     try:
@@ -114,8 +123,10 @@ def raw_load(
                 last_seen = now
                 if started is None:
                     started = now
+                    progress.append((now, 0))
                 loaded += _load_batch(conn, writer, messages)
                 consumer.commit(asynchronous=False)
+                progress.append((time.perf_counter(), loaded))
             ended = time.perf_counter()
     finally:
         consumer.close()
@@ -125,6 +136,7 @@ def raw_load(
         seconds=seconds,
         events_per_s=loaded / seconds if seconds > 0 else 0.0,
         startup_seconds=(started if started is not None else ended) - subscribed,
+        progress=tuple(progress),
     )
 
 

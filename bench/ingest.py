@@ -14,8 +14,14 @@ Per scale, on real Apache Kafka and PostgreSQL (``bench._existing``):
    ``hubsync.contacts``, no logic) loads them into one copy of the seeded database;
 4. one **``hubsync worker``** process (every rule on: version guards, activity log, duplicate
    detection, prospect marking, autofill, canonical records to ``crm.contacts``) ingests the same
-   topic into another copy. Its events/s run from the first committed batch to the last, as the
-   raw loader's; its final state is then checked against the oracle (``check_against_oracle``);
+   topic into another copy; its final state is then checked against the oracle
+   (``check_against_oracle``). Both loaders' events/s are their **steady rate**
+   (``bench._rates``): events done between the first sample showing 10% of the events and the first
+   showing 90%, over the time between them (the raw loader samples after each commit, the worker's
+   metrics are polled every 50 ms); the CPU an event of the worker's side is taken over the same
+   window, the raw loader's over its whole run. Until session 23 the worker's rate ran from its
+   first commit to its last, which counted the batches other consumers had in flight at the first
+   commit without their time (the JSON keeps that rate too, as ``events_per_s_from_first_commit``);
    Steps 2-4 run ``--repeat`` times (3; ``--quick``: 1), each pair from a fresh topic into fresh
    copies: single pairs on this shared 2-core machine spread by +-10% or more. The table gives the
    pairs' min / median / max, and the ratio target holds for the median of the pairs' ratios. Each
@@ -58,7 +64,7 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import psycopg
 from confluent_kafka import Consumer, Producer, TopicPartition
@@ -66,6 +72,7 @@ from confluent_kafka.admin import ConfigResource, ResourceType
 
 from bench._change_events import contact_snapshot_events, produce_events
 from bench._existing import ScaleEvents, check_against_oracle, copy_of, drop, scale_events, seeded_template
+from bench._rates import HIGH, LOW, steady_rate
 from bench._raw_loader import raw_load
 from bench._report import report, summarize
 from bench._services import PARTITIONS, cpu_by_command, cpu_seconds, fresh_topics, messages_in
@@ -82,6 +89,8 @@ P99_TARGET_S = 1.0
 RSS_TARGET_MB = 300.0
 SCALING_PARTITIONS = 6
 MAX_RATE_SHARE = 0.9
+T = TypeVar("T")
+
 _DEADLINE_S = 1_800
 
 
@@ -228,24 +237,24 @@ class Workers:
         events: int,
         deadline: float,
         rows: tuple[str, int] | None = None,
-        on_first: Callable[[], None] | None = None,
-    ) -> tuple[float, int]:
+        on_sample: Callable[[float, int], None] | None = None,
+    ) -> list[tuple[float, int]]:
         """Poll until the group is done with ``events`` events (and, with ``rows`` = ``(database URL,
         n)``, the database holds ``n`` contacts: a batch counted twice across a rebalance does not end
-        the wait early); ``(first progress time, count then)``. ``on_first`` is called then."""
-        first: tuple[float, int] | None = None
+        the wait early); the samples ``(time, events done)``, from the first that shows progress.
+        ``on_sample`` is called with each as it is taken."""
+        samples: list[tuple[float, int]] = []
         while True:
             for proc in self.procs:
                 if proc.poll() is not None:
                     raise RuntimeError(f"a worker exited {proc.returncode}")
             done = _ingested(self.samples())
-            if done and first is None:
-                first = (time.perf_counter(), done)
-                if on_first is not None:
-                    on_first()
+            if done or samples:
+                samples.append((time.perf_counter(), done))
+                if on_sample is not None:
+                    on_sample(*samples[-1])
             if done >= events and (rows is None or _contacts(rows[0]) >= rows[1]):
-                assert first is not None
-                return first
+                return samples
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the workers ingested {done} of {events} events in time")
             time.sleep(0.05)
@@ -392,12 +401,12 @@ def _load_pair(
         with running_workers(bootstrap, url, settings, 1) as workers:
             want = (url, scale.existing + len(scale.new_ids))
             pid = workers.procs[0].pid
-            at_first: list[_CpuSample] = []
-            first_at, first_count = workers.wait_for(
-                events, time.monotonic() + _DEADLINE_S, want, lambda: at_first.append(_CpuSample.take(pid))
-            )
-            throughput = (events - first_count) / max(time.perf_counter() - first_at, 1e-9)
-            worker_cpu = _CpuSample.take(pid).per_event_us(at_first[0], events - first_count)
+            cpu_at = _AtEnds(events, lambda: _CpuSample.take(pid))
+            progress = workers.wait_for(events, time.monotonic() + _DEADLINE_S, want, cpu_at.sample)
+            throughput = steady_rate(progress, events)
+            first_at, first_count = progress[0]
+            (_, start, before), (_, end, after) = cpu_at.ends
+            worker_cpu = after.per_event_us(before, end - start)
             rss = _peak_rss_mb(pid)
             workers.committed_all(topic, time.monotonic() + 120)
             problems = check_against_oracle(url, scale, messages_in(bootstrap, settings.topics.crm_contacts))
@@ -415,9 +424,12 @@ def _load_pair(
         drop(server_url, raw_db, worker_db)
     return {
         "events": events,
-        "raw_events_per_s": raw.events_per_s,
+        "raw_events_per_s": raw.steady_events_per_s,
         "events_per_s": throughput,
-        "ratio": throughput / raw.events_per_s,
+        "ratio": throughput / raw.steady_events_per_s,
+        # the rates as measured until session 23 (from the first commit to the last, see bench/_rates.py)
+        "raw_events_per_s_whole_run": raw.events_per_s,
+        "events_per_s_from_first_commit": (events - first_count) / max(progress[-1][0] - first_at, 1e-9),
         "raw_cpu_us": raw_cpu,
         "worker_cpu_us": worker_cpu,
         "oracle_problems": problems,
@@ -452,6 +464,21 @@ class _CpuSample:
         return out
 
 
+class _AtEnds(Generic[T]):
+    """What ``take`` returns (CPU seconds so far) at the two ends of the steady window
+    (:func:`bench._rates.steady_window`): ``sample`` is ``wait_for``'s callback."""
+
+    def __init__(self, events: int, take: Callable[[], T]) -> None:
+        self.thresholds = (LOW * events, HIGH * events)
+        self.take = take
+        #: (time, events done, what ``take`` returned) at each end reached so far
+        self.ends: list[tuple[float, int, T]] = []
+
+    def sample(self, at: float, done: int) -> None:
+        while len(self.ends) < len(self.thresholds) and done >= self.thresholds[len(self.ends)]:
+            self.ends.append((at, done, self.take()))
+
+
 def scaling_trial(bootstrap: str, server_url: str, existing: int, new: int, updates: int) -> dict[str, Any]:
     """The same events on 6 partitions, ingested by one worker, then by two in one group."""
     scale = scale_events(existing, new, updates, seed=11)
@@ -467,11 +494,13 @@ def scaling_trial(bootstrap: str, server_url: str, existing: int, new: int, upda
             url = copy_of(server_url, template, name)
             try:
                 with running_workers(bootstrap, url, settings, count) as workers:
-                    cpu_before = [cpu_seconds(p.pid) for p in workers.procs]
                     want = (url, existing + len(scale.new_ids))
-                    first_at, first_count = workers.wait_for(events, time.monotonic() + _DEADLINE_S, want)
-                    elapsed = time.perf_counter() - first_at
-                    cpu = [cpu_seconds(p.pid) - c for p, c in zip(workers.procs, cpu_before, strict=True)]
+                    procs = workers.procs
+                    cpu_at = _AtEnds(events, lambda: [cpu_seconds(p.pid) for p in procs])  # noqa: B023
+                    progress = workers.wait_for(events, time.monotonic() + _DEADLINE_S, want, cpu_at.sample)
+                    (start, _, cpu_start), (end, _, cpu_end) = cpu_at.ends
+                    elapsed = end - start
+                    cpu = [b - a for a, b in zip(cpu_start, cpu_end, strict=True)]
                     workers.committed_all(topic, time.monotonic() + 120)
                     problems = check_against_oracle(
                         url, scale, messages_in(bootstrap, settings.topics.crm_contacts)
@@ -479,7 +508,7 @@ def scaling_trial(bootstrap: str, server_url: str, existing: int, new: int, upda
             finally:
                 drop(server_url, name)
             out[f"workers_{count}"] = {
-                "events_per_s": (events - first_count) / max(elapsed, 1e-9),
+                "events_per_s": steady_rate(progress, events),
                 "cpu_seconds": cpu,
                 "seconds": elapsed,
                 "oracle_problems": problems,

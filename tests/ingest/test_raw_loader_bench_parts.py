@@ -52,6 +52,10 @@ def test_raw_loader_loads_every_produced_event(kafka_bootstrap_servers: str, fre
 
     assert result.events == N
     assert result.events_per_s > 0
+    # a sample at the first batch received and after each commit, for the steady rate (bench/_rates.py)
+    loaded = [n for _, n in result.progress]
+    assert loaded[0] == 0 and loaded[-1] == N and loaded == sorted(set(loaded)) and len(loaded) >= 5
+    assert result.steady_events_per_s > 0
     with psycopg.connect(fresh_database_url) as conn:
         rows, distinct, with_email = conn.execute(
             "SELECT count(*), count(DISTINCT hubspot_id), count(email) FROM hubsync.contacts"
