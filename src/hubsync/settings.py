@@ -176,8 +176,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     #: the ingest agents apply at most this many events per PostgreSQL transaction, waiting at
     #: most ``ingest_batch_wait_ms`` for a batch to fill. 4,000: a worker spent ~15% less CPU an
-    #: event than with 2,000 in the ingest benchmark, its peak memory ~265 MB against ~220
-    #: (docs/performance.md, session 23); 5,000 and more came near the 300 MB target
+    #: event than with 2,000 in the ingest benchmark, its peak memory 260-295 MB against 220-260
+    #: (docs/performance.md, session 23); 5,000 and more came nearer the 300 MB target
     ingest_batch_max: int = Field(default=4_000, ge=1, le=100_000)
     ingest_batch_wait_ms: int = Field(default=50, ge=1, le=60_000)
     #: the backfill lane's batches are smaller, so a webhook-driven batch never waits long behind one
