@@ -22,13 +22,21 @@ from collections.abc import Sequence
 LOW, HIGH = 0.1, 0.9
 
 
+def window_thresholds(total: int, low: float = LOW, high: float = HIGH) -> tuple[float, float]:
+    """The events done that open and close the steady window: the first sample with at least the
+    one, then the first with at least the other (whoever samples something else at those ends, CPU
+    say, uses these, so both windows are one)."""
+    return low * total, high * total
+
+
 def steady_window(
     samples: Sequence[tuple[float, int]], total: int, low: float = LOW, high: float = HIGH
 ) -> list[tuple[float, int]]:
     """The samples ``(time, events done)`` from the first with ``low`` of ``total`` done to the
     first with ``high`` done, both included (samples in time order)."""
-    start = next((i for i, (_, done) in enumerate(samples) if done >= low * total), None)
-    end = next((i for i, (_, done) in enumerate(samples) if done >= high * total), None)
+    opens, closes = window_thresholds(total, low, high)
+    start = next((i for i, (_, done) in enumerate(samples) if done >= opens), None)
+    end = next((i for i, (_, done) in enumerate(samples) if done >= closes), None)
     if start is None or end is None:
         raise ValueError(f"the samples never reach {low:.0%} and {high:.0%} of {total} events")
     return list(samples[start : end + 1])

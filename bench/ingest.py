@@ -72,7 +72,7 @@ from confluent_kafka.admin import ConfigResource, ResourceType
 
 from bench._change_events import contact_snapshot_events, produce_events
 from bench._existing import ScaleEvents, check_against_oracle, copy_of, drop, scale_events, seeded_template
-from bench._rates import HIGH, LOW, steady_rate
+from bench._rates import steady_rate, window_thresholds
 from bench._raw_loader import raw_load
 from bench._report import report, summarize
 from bench._services import PARTITIONS, cpu_by_command, cpu_seconds, fresh_topics, messages_in
@@ -469,7 +469,7 @@ class _AtEnds(Generic[T]):
     (:func:`bench._rates.steady_window`): ``sample`` is ``wait_for``'s callback."""
 
     def __init__(self, events: int, take: Callable[[], T]) -> None:
-        self.thresholds = (LOW * events, HIGH * events)
+        self.thresholds = window_thresholds(events)
         self.take = take
         #: (time, events done, what ``take`` returned) at each end reached so far
         self.ends: list[tuple[float, int, T]] = []
