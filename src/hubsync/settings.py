@@ -175,7 +175,7 @@ class Settings(BaseSettings):
     metrics_port: int = Field(default=9400, ge=0, le=65535)
     log_level: str = "INFO"
     #: the ingest agents apply at most this many events per PostgreSQL transaction, waiting at
-    #: most ``ingest_batch_wait_ms`` for a batch to fill. 4,000: a worker spent ~15% less CPU an
+    #: most ``ingest_batch_wait_ms`` for a batch to fill. 4,000: a worker spent ~15-25% less CPU an
     #: event than with 2,000 in the ingest benchmark, its peak memory 260-295 MB against 220-260
     #: (docs/performance.md, session 23); 5,000 and more came nearer the 300 MB target
     ingest_batch_max: int = Field(default=4_000, ge=1, le=100_000)
